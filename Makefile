@@ -1,0 +1,44 @@
+# zsaudit — two commands: `make demo` and `make test`. Both set up .venv on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+# Real Apache Airflow for the integration tests lives in its own venv (cached between runs).
+AIRFLOW_VENV    ?= .venv-airflow
+AIRFLOW_VERSION ?= 3.3.2
+
+.PHONY: demo test test-fast test-airflow bench clean help
+
+help:
+	@echo "make demo          set up .venv and run zsaudit end to end on synthetic data"
+	@echo "make test          set up .venv and run every test (unit, property, CLI, PDF, PostgreSQL)"
+	@echo "make test-airflow  run the tests that drive a real Airflow $(AIRFLOW_VERSION) scheduler"
+	@echo "make bench         run the benchmarks in bench/ (minutes; writes docs/benchmarks.md data)"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,postgres]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/zsaudit demo --out zsaudit-demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not airflow" -n 2 -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not airflow and not slow" -q -x
+
+test-airflow: $(STAMP)
+	ZSAUDIT_AIRFLOW_VENV=$(abspath $(AIRFLOW_VENV)) AIRFLOW_VERSION=$(AIRFLOW_VERSION) \
+		$(BIN)/python -m pytest -m airflow -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest_airflow.py
+	$(BIN)/python bench/analyze.py
+	$(BIN)/python bench/report.py
+
+clean:
+	rm -rf $(VENV) $(AIRFLOW_VENV) zsaudit-demo .pytest_cache .hypothesis

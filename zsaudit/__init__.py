@@ -1,0 +1,4 @@
+"""zsaudit: prove that Airflow pipelines reach the outside world only through Zscaler,
+with approved identities, and render the SOC 2 evidence for it."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,30 @@
+"""`zsaudit ingest zscaler PATH...`"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..cli import db_option, handle_errors, ingest, quiet_option
+
+
+@ingest.command("zscaler")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", default="auto", show_default=True,
+              type=click.Choice(["auto", "json", "csv", "tsv", "kv", "leef", "cef"]),
+              help="Feed output type; auto tells it apart per file.")
+@click.option("--fields", default=None, metavar="FORMAT_STRING",
+              help="The NSS feed output format string of a headerless CSV/TSV feed, "
+                   "e.g. '\"%s{time}\",\"%s{login}\",...' as configured in the ZIA admin portal.")
+@click.option("--tz", default="UTC", show_default=True,
+              help="Time zone of times that carry none (the feed's configured time zone).")
+@db_option
+@quiet_option
+@handle_errors
+def ingest_zscaler(paths, fmt, fields, tz, db: Path, quiet):
+    """Ingest Zscaler ZIA (web, firewall, DNS) and ZPA (user activity, user status) logs.
+
+    PATH is a file, a directory (read recursively), a .gz file, or - for standard input.
+    """
+    raise click.ClickException("not implemented yet")

@@ -1,0 +1,102 @@
+"""The ingest ledger and rejects: what was read from each file, what loaded, what was refused.
+
+Shared by every ingester. Per file: lines_read = rows_loaded + rows_rejected, and the file's
+rows, its rejects and its ledger row are written in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+
+HASH_CHUNK = 1 << 20
+
+
+@dataclass
+class FileResult:
+    path: str
+    sha256: str
+    source_kind: str = ""
+    format: str = ""
+    lines_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    skipped: bool = False            # same sha256 already in the ledger
+    replaced: bool = False           # a grown file replaced its earlier rows
+    drift: dict | None = None
+    note: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"{self.path}: already ingested (sha256 {self.sha256[:12]}), skipped"
+        text = (
+            f"{self.path}: {self.source_kind} as {self.format}: {self.lines_read} lines read, "
+            f"{self.rows_loaded} loaded, {self.rows_rejected} rejected"
+        )
+        if self.replaced:
+            text += " (replaced an earlier, shorter copy)"
+        return text
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def rid_prefix(sha256: str) -> str:
+    """Evidence ids of a file's rows are '<prefix>:<line>'."""
+    return sha256[:16]
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def record(con, result: FileResult, *, size: int | None, started_at: datetime,
+           first_event=None, last_event=None) -> None:
+    """Write the ledger row for a file; call inside the file's transaction."""
+    con.execute(
+        """
+        INSERT OR REPLACE INTO ingest_ledger
+            (file_id, path, size, sha256, source_kind, format, lines_read, rows_loaded, rows_rejected,
+             first_event, last_event, started_at, finished_at, status, field_drift, note)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [
+            result.sha256, result.path, size, result.sha256, result.source_kind, result.format,
+            result.lines_read, result.rows_loaded, result.rows_rejected, first_event, last_event,
+            started_at, now_utc(), "replaced" if result.replaced else "loaded",
+            json.dumps(result.drift, sort_keys=True) if result.drift else None, result.note or None,
+        ],
+    )
+
+
+def insert_rejects(con, file_id: str, source_file: str, line_numbers, raws, reasons) -> int:
+    """Bulk-insert rejected lines (columnar, no per-row SQL). Returns how many."""
+    n = len(line_numbers)
+    if n == 0:
+        return 0
+    table = pa.table(
+        {
+            "file_id": pa.array([file_id] * n, pa.string()),
+            "source_file": pa.array([source_file] * n, pa.string()),
+            "source_line": pa.array(line_numbers, pa.int64()),
+            "raw": pa.array(raws, pa.string()),
+            "reason": pa.array(reasons, pa.string()),
+        }
+    )
+    con.register("_zsaudit_rejects", table)
+    try:
+        con.execute("INSERT INTO rejects SELECT file_id, source_file, source_line, raw, reason FROM _zsaudit_rejects")
+    finally:
+        con.unregister("_zsaudit_rejects")
+    return n

@@ -1,0 +1,115 @@
+"""The DuckDB store: one file, schema from queries/schema.sql, forward migrations.
+
+Every file is loaded in one transaction (`Store.transaction()`), so a failed file leaves no rows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from . import queries
+from .errors import BadInput
+
+DEFAULT_DB = "zsaudit.duckdb"
+SCHEMA_VERSION_BASE = 1
+_MIGRATION = re.compile(r"^(\d{3})_[\w-]+\.sql$")
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("ZSAUDIT_DB") or DEFAULT_DB)
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = queries.queries_dir() / "migrations"
+    found = []
+    for path in sorted(folder.glob("*.sql")):
+        m = _MIGRATION.match(path.name)
+        if m:
+            found.append((int(m.group(1)), f"migrations/{path.stem}"))
+    return found
+
+
+def latest_version() -> int:
+    return max([SCHEMA_VERSION_BASE] + [v for v, _ in _migrations()])
+
+
+class Store:
+    """A connection to the zsaudit DuckDB file, migrated to the latest schema on open."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False):
+        self.path = Path(path) if path is not None else default_db_path()
+        if read_only and not self.path.exists():
+            raise BadInput(
+                f"{self.path}: no zsaudit database here; run `zsaudit ingest ...` first "
+                "or point --db / ZSAUDIT_DB at an existing one"
+            )
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:  # not a DuckDB file, locked, ...
+            raise BadInput(f"{self.path}: cannot open as a zsaudit DuckDB database ({exc})") from exc
+        if not read_only:
+            self.migrate()
+
+    # -- schema -------------------------------------------------------------------------
+    def version(self) -> int:
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        ).fetchone()[0]
+        if not exists:
+            return 0
+        row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    def migrate(self) -> None:
+        current = self.version()
+        if current > latest_version():
+            raise BadInput(
+                f"{self.path}: schema version {current} is newer than this zsaudit "
+                f"understands ({latest_version()}); upgrade zsaudit"
+            )
+        with self.transaction():
+            if current < SCHEMA_VERSION_BASE:
+                self.con.execute(queries.load("schema"))
+                self.con.execute("INSERT INTO schema_version (version) VALUES (?)", [SCHEMA_VERSION_BASE])
+                current = SCHEMA_VERSION_BASE
+            for version, name in _migrations():
+                if version > current:
+                    self.con.execute(queries.load(name))
+                    self.con.execute("INSERT INTO schema_version (version) VALUES (?)", [version])
+
+    # -- transactions -------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    # -- helpers ------------------------------------------------------------------------
+    def run(self, name: str, params: dict | list | None = None) -> duckdb.DuckDBPyConnection:
+        """Execute queries/<name>.sql with bound parameters."""
+        return self.con.execute(queries.load(name), params or [])
+
+    def ledger_has(self, sha256: str) -> bool:
+        return bool(self.con.execute("SELECT count(*) FROM ingest_ledger WHERE sha256 = ?", [sha256]).fetchone()[0])
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

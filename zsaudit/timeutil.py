@@ -1,0 +1,55 @@
+"""Time helpers shared by the CLI, config and analysis: periods and durations, all UTC."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, timezone
+
+from .errors import BadUsage
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, *, what: str = "duration") -> timedelta:
+    """'15m', '5s', '1h', '250ms', '2d' -> timedelta."""
+    m = _DURATION.match(str(text))
+    if not m:
+        raise BadUsage(f"{what}: expected a duration like '15m', '5s', '1h' or '250ms', got {text!r}")
+    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+
+
+def parse_time(text: str | datetime | date | None, *, what: str = "time") -> datetime | None:
+    """An ISO 8601 date or date-time; naive values are UTC. Returns an aware UTC datetime."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, datetime):
+        value = text
+    elif isinstance(text, date):
+        value = datetime.combine(text, time.min)
+    else:
+        raw = str(text).strip()
+        try:
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadUsage(
+                f"{what}: expected an ISO 8601 date or time such as 2026-11-24 or "
+                f"2026-11-24T00:00:00Z, got {raw!r}"
+            ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def parse_period(since, until) -> tuple[datetime | None, datetime | None]:
+    start, end = parse_time(since, what="--since"), parse_time(until, what="--until")
+    if start and end and end <= start:
+        raise BadUsage(f"--until ({end.isoformat()}) must be after --since ({start.isoformat()})")
+    return start, end
+
+
+def yesterday_utc(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The default nightly period: the previous UTC day, [00:00, 00:00)."""
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    end = datetime.combine(now.date(), time.min, tzinfo=timezone.utc)
+    return end - timedelta(days=1), end

@@ -1,0 +1,344 @@
+"""Zscaler field vocabulary: canonical columns, the NSS variable behind each, key aliases.
+
+The same NSS variable reaches a SIEM under different keys (`login`, `user`, `suser`, `usrName`;
+see docs/formats.md and FORMATS.md §0), so the reader maps keys to canonical columns through
+an alias map instead of trusting positions. The writer (nss_writer.py) uses the same tables in
+the other direction, so both sides agree by construction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+LOG_TYPES = ("zia_web", "zia_firewall", "zia_dns", "zpa_user_activity", "zpa_user_status")
+
+# column -> type: ts (TIMESTAMPTZ), str, ip, int, big, port (0 means "none")
+COLUMNS: dict[str, dict[str, str]] = {
+    "zia_web": {
+        "event_time": "ts", "login": "str", "department": "str", "location": "str",
+        "client_ip": "ip", "client_public_ip": "ip", "server_ip": "ip", "device_hostname": "str",
+        "device_owner": "str", "request_method": "str", "url": "str", "host": "str", "protocol": "str",
+        "response_code": "int", "action": "str", "reason": "str", "url_category": "str",
+        "url_super_category": "str", "url_class": "str", "app_name": "str", "app_class": "str",
+        "user_agent": "str", "referer": "str", "request_size": "big", "response_size": "big",
+        "total_size": "big", "risk_score": "int", "threat_name": "str", "malware_category": "str",
+        "rule_type": "str", "rule_label": "str", "content_type": "str", "forward_method": "str",
+        "record_id": "big",
+    },
+    "zia_firewall": {
+        "event_time": "ts", "login": "str", "department": "str", "location": "str",
+        "client_ip": "ip", "client_port": "port", "client_dest_ip": "ip", "client_dest_port": "port",
+        "client_dest_fqdn": "str", "server_source_ip": "ip", "server_source_port": "port",
+        "server_ip": "ip", "server_port": "port", "tunnel_ip": "ip", "tunnel_type": "str",
+        "action": "str", "rule_label": "str", "network_service": "str", "network_app": "str",
+        "ip_protocol": "str", "ip_category": "str", "dest_country": "str", "in_bytes": "big",
+        "out_bytes": "big", "duration_ms": "big", "num_sessions": "big", "threat_category": "str",
+        "threat_name": "str", "device_hostname": "str", "device_owner": "str", "record_id": "big",
+    },
+    "zia_dns": {
+        "event_time": "ts", "login": "str", "department": "str", "location": "str",
+        "request_action": "str", "response_action": "str", "request_rule_label": "str",
+        "response_rule_label": "str", "request_type": "str", "query": "str", "response": "str",
+        "client_ip": "ip", "server_ip": "ip", "server_port": "port", "duration_ms": "big",
+        "domain_category": "str", "device_hostname": "str", "device_owner": "str", "record_id": "big",
+    },
+    "zpa_user_activity": {
+        "event_time": "ts", "username": "str", "customer": "str", "session_id": "str",
+        "connection_id": "str", "connection_status": "str", "internal_reason": "str",
+        "client_public_ip": "ip", "client_private_ip": "ip", "host": "str", "application": "str",
+        "app_group": "str", "policy": "str", "server_ip": "ip", "server_port": "port",
+        "connector": "str", "ip_protocol": "int", "connection_start": "ts", "connection_end": "ts",
+        "idp": "str", "hostname": "str",
+    },
+    "zpa_user_status": {
+        "event_time": "ts", "username": "str", "customer": "str", "session_id": "str",
+        "session_status": "str", "authenticated_at": "ts", "unauthenticated_at": "ts",
+        "client_public_ip": "ip", "client_private_ip": "ip", "hostname": "str", "platform": "str",
+        "client_type": "str", "version": "str", "idp": "str",
+    },
+}
+
+# column -> the NSS / LSS variable the admin puts in the feed template (writer side; e* = %HH-encoded)
+NSS_VARS: dict[str, dict[str, str]] = {
+    "zia_web": {
+        "event_time": "time", "login": "login", "department": "dept", "location": "location",
+        "client_ip": "cip", "client_public_ip": "cintip", "server_ip": "sip",
+        "device_hostname": "devicehostname", "device_owner": "deviceowner", "request_method": "reqmethod",
+        "url": "eurl", "host": "ehost", "protocol": "proto", "response_code": "respcode", "action": "action",
+        "reason": "reason", "url_category": "urlcat", "url_super_category": "urlsupercat",
+        "url_class": "urlclass", "app_name": "appname", "app_class": "appclass", "user_agent": "ua",
+        "referer": "ereferer", "request_size": "reqsize", "response_size": "respsize",
+        "total_size": "totalsize", "risk_score": "riskscore", "threat_name": "threatname",
+        "malware_category": "malwarecat", "rule_type": "ruletype", "rule_label": "rulelabel",
+        "content_type": "contenttype", "forward_method": "trafficredirectmethod", "record_id": "recordid",
+    },
+    "zia_firewall": {
+        "event_time": "time", "login": "elogin", "department": "edepartment", "location": "elocation",
+        "client_ip": "csip", "client_port": "csport", "client_dest_ip": "cdip", "client_dest_port": "cdport",
+        "client_dest_fqdn": "cdfqdn", "server_source_ip": "ssip", "server_source_port": "ssport",
+        "server_ip": "sdip", "server_port": "sdport", "tunnel_ip": "tsip", "tunnel_type": "ttype",
+        "action": "action", "rule_label": "erulelabel", "network_service": "nwsvc", "network_app": "nwapp",
+        "ip_protocol": "ipproto", "ip_category": "ipcat", "dest_country": "destcountry",
+        "in_bytes": "inbytes", "out_bytes": "outbytes", "duration_ms": "durationms",
+        "num_sessions": "numsessions", "threat_category": "threatcat", "threat_name": "ethreatname",
+        "device_hostname": "devicehostname", "device_owner": "deviceowner", "record_id": "recordid",
+    },
+    "zia_dns": {
+        "event_time": "time", "login": "elogin", "department": "edepartment", "location": "elocation",
+        "request_action": "reqaction", "response_action": "resaction", "request_rule_label": "reqrulelabel",
+        "response_rule_label": "resrulelabel", "request_type": "reqtype", "query": "req", "response": "res",
+        "client_ip": "cip", "server_ip": "sip", "server_port": "sport", "duration_ms": "durationms",
+        "domain_category": "domcat", "device_hostname": "devicehostname", "device_owner": "deviceowner",
+        "record_id": "recordid",
+    },
+    "zpa_user_activity": {
+        "event_time": "LogTimestamp", "username": "Username", "customer": "Customer",
+        "session_id": "SessionID", "connection_id": "ConnectionID", "connection_status": "ConnectionStatus",
+        "internal_reason": "InternalReason", "client_public_ip": "ClientPublicIP",
+        "client_private_ip": "ClientPrivateIP", "host": "Host", "application": "Application",
+        "app_group": "AppGroup", "policy": "Policy", "server_ip": "ServerIP", "server_port": "ServerPort",
+        "connector": "Connector", "ip_protocol": "IPProtocol", "connection_start": "TimestampConnectionStart",
+        "connection_end": "TimestampConnectionEnd", "idp": "Idp", "hostname": "Hostname",
+    },
+    "zpa_user_status": {
+        "event_time": "LogTimestamp", "username": "Username", "customer": "Customer",
+        "session_id": "SessionID", "session_status": "SessionStatus",
+        "authenticated_at": "TimestampAuthentication", "unauthenticated_at": "TimestampUnAuthentication",
+        "client_public_ip": "PublicIP", "client_private_ip": "PrivateIP", "hostname": "Hostname",
+        "platform": "Platform", "client_type": "ClientType", "version": "Version", "idp": "Idp",
+    },
+}
+
+# Keys as other templates name them (Splunk app JSON/KV, Elastic, Sentinel CEF / Cloud NSS, LEEF).
+# Matching is case-insensitive. cs*/cn*/flexString* keys resolve through their *Label first.
+_EXTRA_ALIASES: dict[str, dict[str, str]] = {
+    "zia_web": {
+        # Splunk app / key=value
+        "datetime": "event_time", "user": "login", "department": "department", "clientip": "client_ip",
+        "clientpublicip": "client_public_ip", "serverip": "server_ip", "requestmethod": "request_method",
+        "url": "url", "hostname": "host", "protocol": "protocol", "status": "response_code",
+        "urlcategory": "url_category", "urlsupercategory": "url_super_category", "urlclass": "url_class",
+        "useragent": "user_agent", "refererurl": "referer", "requestsize": "request_size",
+        "responsesize": "response_size", "transactionsize": "total_size", "pagerisk": "risk_score",
+        "threatcategory": "malware_category", "event_id": "record_id",
+        # raw NSS variable names and their plain / b64 variants
+        "host": "host", "referer": "referer", "ua": "user_agent", "eua": "user_agent", "elogin": "login",
+        "elocation": "location", "edepartment": "department", "erulelabel": "rule_label",
+        "b64url": "url", "b64host": "host", "b64referer": "referer", "b64ua": "user_agent",
+        "b64login": "login", "b64location": "location", "b64dept": "department", "b64urlcat": "url_category",
+        "b64rulelabel": "rule_label", "epochtime": "event_time", "cpubip": "client_public_ip",
+        # Sentinel CEF / Cloud NSS
+        "rt": "event_time", "timegenerated": "event_time", "suser": "login", "request": "url",
+        "dhost": "host", "act": "action", "name": "reason", "src": "client_ip",
+        "sourcetranslatedaddress": "client_public_ip", "dst": "server_ip", "outcome": "response_code",
+        "requestclientapplication": "user_agent", "requestcontext": "referer", "cat": "url_category",
+        "spriv": "location", "externalid": "record_id", "in": "response_size", "out": "request_size",
+        "destinationservicename": "app_name", "app": "protocol",
+        "zscalernssweblogurlclass": "url_class",
+        # LEEF (Sumo Logic sample); `cat` is the action there, see LEEF_OVERRIDES
+        "devtime": "event_time", "usrname": "login", "policy": "reason", "srcpostnat": "client_public_ip",
+        "role": "department", "realm": "location", "srcbytes": "request_size", "dstbytes": "response_size",
+        "malwaretype": "malware_category",
+    },
+    "zia_firewall": {
+        "datetime": "event_time", "user": "login", "locationname": "location", "tunsport": None,
+        "tuntype": "tunnel_type", "proto": "ip_protocol", "login": "login", "dept": "department",
+        "location": "location", "rulelabel": "rule_label", "threatname": "threat_name",
+        "epochtime": "event_time", "durationms": "duration_ms",
+        # Sentinel CEF / Cloud NSS
+        "rt": "event_time", "timegenerated": "event_time", "suser": "login", "src": "client_ip",
+        "spt": "client_port", "dst": "client_dest_ip", "dpt": "client_dest_port",
+        "devicetranslatedaddress": "server_source_ip", "devicetranslatedport": "server_source_port",
+        "destinationtranslatedaddress": "server_ip", "destinationtranslatedport": "server_port",
+        "sourcetranslatedaddress": "tunnel_ip", "tunneltype": "tunnel_type", "act": "action",
+        "name": "rule_label", "spriv": "location", "in": "in_bytes", "out": "out_bytes",
+        "nwservice": "network_service", "nwapp": "network_app", "ipcat": "ip_category",
+        "destcountry": "dest_country", "externalid": "record_id",
+        # LEEF-ish
+        "devtime": "event_time", "usrname": "login",
+    },
+    "zia_dns": {
+        "datetime": "event_time", "user": "login", "login": "login", "dept": "department",
+        "location": "location", "dns_reqtype": "request_type", "dns_req": "query", "dns_resp": "response",
+        "srv_dport": "server_port", "clt_sip": "client_ip", "srv_dip": "server_ip", "category": "domain_category",
+        "epochtime": "event_time",
+        # Sentinel CEF / Cloud NSS (cs*/flexString* labels resolve to reqaction, dns_req, ...)
+        "rt": "event_time", "timegenerated": "event_time", "suser": "login", "src": "client_ip",
+        "dst": "server_ip", "dpt": "server_port", "cat": "domain_category", "spriv": "location",
+        "suid": "device_owner", "dvchost": "device_hostname", "externalid": "record_id",
+        "devtime": "event_time", "usrname": "login",
+    },
+    "zpa_user_activity": {"timestamp": "event_time", "user": "username", "eventtime": "event_time"},
+    "zpa_user_status": {"timestamp": "event_time", "user": "username", "publicip": "client_public_ip",
+                        "privateip": "client_private_ip", "eventtime": "event_time"},
+}
+
+# LEEF (QRadar preset): `cat` carries the action, not the URL category.
+LEEF_OVERRIDES = {"zia_web": {"cat": "action"}}
+
+# Keys whose values are %HH-encoded by NSS (e* variables and the keys templates put them under).
+ENCODED_KEYS: dict[str, set[str]] = {
+    "zia_web": {"eurl", "ehost", "ereferer", "eua", "elogin", "elocation", "edepartment", "erulelabel",
+                "url", "hostname", "refererurl", "request", "dhost", "requestcontext"},
+    "zia_firewall": {"elogin", "edepartment", "elocation", "erulelabel", "ethreatname", "user",
+                     "department", "locationname", "rulelabel", "threatname"},
+    "zia_dns": {"elogin", "edepartment", "elocation", "user", "department", "location"},
+    "zpa_user_activity": set(),
+    "zpa_user_status": set(),
+}
+B64_PREFIX = "b64"
+
+
+def _build_aliases() -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for table, cols in NSS_VARS.items():
+        m: dict[str, str] = {c.lower(): c for c in COLUMNS[table]}
+        for col, var in cols.items():
+            m[var.lower()] = col
+            if var.startswith("e") and var[1:].lower() not in m and table.startswith("zia"):
+                m[var[1:].lower()] = col          # eurl -> url as a raw variable name
+        for key, col in _EXTRA_ALIASES.get(table, {}).items():
+            if col is not None:
+                m[key.lower()] = col
+        out[table] = m
+    return out
+
+
+ALIASES = _build_aliases()
+
+
+def aliases_for(table: str, fmt: str) -> dict[str, str]:
+    m = dict(ALIASES[table])
+    if fmt == "leef":
+        m.update(LEEF_OVERRIDES.get(table, {}))
+    return m
+
+
+# ---------------------------------------------------------------------------------------------
+# Telling log types apart
+SOURCETYPES = {
+    "zscalernss-web": "zia_web", "zscalernss-fw": "zia_firewall", "zscaler-nss-fw": "zia_firewall",
+    "zscalernss-dns": "zia_dns", "zscaler-nss-dns": "zia_dns",
+}
+CEF_PRODUCTS = {"nssweblog": "zia_web", "nssfwlog": "zia_firewall", "nssdnslog": "zia_dns"}
+
+
+def guess_log_type(keys: set[str], *, sourcetype: str | None = None, product: str | None = None) -> str | None:
+    """Which table a record belongs to, from its sourcetype / CEF product / keys."""
+    if product and product.lower() in CEF_PRODUCTS:
+        return CEF_PRODUCTS[product.lower()]
+    low = {k.lower() for k in keys}
+    if "connectionstatus" in low or "connectionid" in low:
+        return "zpa_user_activity"
+    if "sessionstatus" in low:
+        return "zpa_user_status"
+    if sourcetype and sourcetype.lower() in SOURCETYPES:
+        return SOURCETYPES[sourcetype.lower()]
+    dns = {"reqaction", "resaction", "dns_req", "req", "dns_reqtype", "reqtype", "domcat"}
+    fw = {"csip", "cdip", "cdport", "csport", "sdip", "nwsvc", "nwapp", "tuntype", "ipcat", "numsessions",
+          "spt", "dpt", "devicetranslatedaddress", "tunneltype"}
+    web = {"eurl", "url", "request", "respcode", "status", "reqmethod", "requestmethod", "urlcat",
+           "urlcategory", "ua", "useragent", "requestclientapplication", "outcome"}
+    scores = {"zia_dns": len(low & dns), "zia_firewall": len(low & fw), "zia_web": len(low & web)}
+    # CEF-labelled DNS (cs2Label=reqaction) shows itself by its label values, handled by callers
+    best = max(scores, key=scores.get)
+    return best if scores[best] >= 2 else None
+
+
+# ---------------------------------------------------------------------------------------------
+# NSS feed output format strings: '"%s{time}","%s{login}",...' -> tokens
+_TOKEN = re.compile(r"%(?P<flags>[-0-9]*)(?P<conv>l?[sdxfuJjo]|lu|ld)\{(?P<name>[A-Za-z0-9_:]+)\}")
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str      # e.g. "eurl"
+    conv: str      # s, d, ld, lu, x, ...
+    flags: str     # "02" for %02d
+
+
+def parse_format(fmt: str) -> list[str | Var]:
+    """Split an NSS feed output format string into literal text and variables.
+
+    Honours the documented escapes: \\{ \\} %% and \\t \\n \\r.
+    """
+    text = fmt.replace("\\t", "\t").replace("\\n", "\n").replace("\\r", "\r")
+    parts: list[str | Var] = []
+    pos = 0
+    buf = []
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m:
+            if buf:
+                parts.append("".join(buf))
+                buf = []
+            parts.append(Var(m.group("name"), m.group("conv"), m.group("flags")))
+            pos = m.end()
+            continue
+        ch = text[pos]
+        if ch == "\\" and pos + 1 < len(text) and text[pos + 1] in "{}\\":
+            buf.append(text[pos + 1])
+            pos += 2
+            continue
+        if ch == "%" and pos + 1 < len(text) and text[pos + 1] == "%":
+            buf.append("%")
+            pos += 2
+            continue
+        buf.append(ch)
+        pos += 1
+    if buf:
+        parts.append("".join(buf))
+    return parts
+
+
+def format_variables(fmt: str) -> list[str]:
+    return [p.name for p in parse_format(fmt) if isinstance(p, Var)]
+
+
+def delimited_layout(fmt: str) -> tuple[str, bool, list[str]]:
+    """(delimiter, quoted, variable names) of a CSV/TSV-style feed format string.
+
+    Raises ValueError when the string is not a flat delimited list of variables.
+    """
+    parts = [p for p in parse_format(fmt.strip().rstrip("\n"))]
+    names = [p.name for p in parts if isinstance(p, Var)]
+    if not names:
+        raise ValueError("no %s{...} / %d{...} variables in the format string")
+    seps = {p for p in parts[1:-1] if isinstance(p, str)}
+    quoted = isinstance(parts[0], str) and parts[0] == '"'
+    if quoted:
+        seps = {s for s in seps}
+        allowed = {'","', '"\t"', '", "'}
+        if not seps <= allowed:
+            raise ValueError(f"expected variables separated by \",\" or a tab, found {sorted(seps)!r}")
+        delim = "\t" if seps == {'"\t"'} else ","
+    else:
+        if seps == {"\t"}:
+            delim = "\t"
+        elif seps == {","}:
+            delim = ","
+        else:
+            raise ValueError(f"expected variables separated by commas or tabs, found {sorted(seps)!r}")
+    return delim, quoted, names
+
+
+# Default NSS VM CSV layouts (help.zscaler.com samples; web order inferred, see FORMATS.md §2a)
+DEFAULT_FIELDS = {
+    "zia_web": ",".join(f'"%s{{{v}}}"' for v in (
+        "time login proto eurl action appname appclass reqsize respsize stime ctime urlclass urlsupercat "
+        "urlcat malwarecat threatname riskscore dlpeng dlpdict location dept cip sip reqmethod respcode ua "
+        "ereferer ruletype rulelabel contenttype unscannabletype deviceowner devicehostname keyprotectiontype"
+    ).split()),
+    "zia_firewall": ",".join(f'"%s{{{v}}}"' for v in (
+        "time login dept location cdport csport sdport ssport csip cdip ssip sdip tsip tsport ttype action "
+        "dnat stateful aggregate nwsvc nwapp ipproto ipcat destcountry avgduration rulelabel inbytes outbytes "
+        "duration durationms numsessions ipsrulelabel threatcat threatname deviceowner devicehostname"
+    ).split()),
+    "zia_dns": ",".join(f'"%s{{{v}}}"' for v in (
+        "time login dept location reqaction resaction reqrulelabel resrulelabel reqtype req res sport "
+        "durationms cip sip domcat respipcat deviceowner devicehostname"
+    ).split()),
+}
+
+PLACEHOLDERS = ("", "None", "NA", "N/A", "none", "null", "NULL")

@@ -1,0 +1,507 @@
+"""A real Apache Airflow 3 on 127.0.0.1 for the `airflow`-marked tests.
+
+What it does, once per test session:
+  1. makes sure `.venv-airflow` holds apache-airflow==$AIRFLOW_VERSION, the HTTP provider and
+     zsaudit itself (editable), installing it when missing or stale (cached between local runs);
+  2. creates AIRFLOW_HOME in a temp dir, copies the DAGs in, runs `airflow db migrate`;
+  3. starts api-server, scheduler and dag-processor (LocalExecutor, SQLite) as subprocesses in
+     their own process groups, with NO_PROXY covering 127.0.0.1 and localhost (otherwise the task
+     supervisor's calls to the execution API go to a proxy, see shared/samples/airflow/NOTES.md §5);
+  4. triggers DAG runs through the REST API v2 with a JWT from /auth/token, polls until they end;
+  5. stops everything (SIGTERM to each process group, then SIGKILL) even when a test failed.
+
+Beside Airflow it runs a loopback origin and a loopback forward proxy (threads of the test
+process), so the test DAG's HTTP calls go somewhere real and leave access logs.
+
+Fixtures other test files use (registered in tests/conftest.py):
+  airflow_server      the running AirflowServer (home, logs_dir, db_path, api helpers)
+  airflow_test_run    AirflowRun of DAG `zsaudit_test` (fixtures/airflow_dags/zsaudit_test_dag.py)
+  airflow_nightly_run AirflowRun of the shipped DAG `zsaudit_nightly` for 2026-11-24 (UTC)
+Only the standard library is imported here: conftest.py imports this module on every test run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+AIRFLOW_VERSION = os.environ.get("AIRFLOW_VERSION", "3.3.2")
+TEST_DAG_ID = "zsaudit_test"
+NIGHTLY_DAG_ID = "zsaudit_nightly"
+# The night the nightly DAG audits in the tests (the data interval of the triggered run).
+NIGHT_START = "2026-11-24T00:00:00+00:00"
+NIGHT_END = "2026-11-25T00:00:00+00:00"
+LOOPBACK_NO_PROXY = "127.0.0.1,localhost,::1"
+_PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+               "no_proxy", "NO_PROXY")
+_TERMINAL = {"success", "failed"}
+
+
+# -- the venv ----------------------------------------------------------------------------------
+def venv_path() -> Path:
+    return Path(os.environ.get("ZSAUDIT_AIRFLOW_VENV") or ROOT / ".venv-airflow")
+
+
+def _stamp_text() -> str:
+    pyproject = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    return f"apache-airflow=={AIRFLOW_VERSION}\napache-airflow-providers-http\nzsaudit -e {ROOT} {pyproject}\n"
+
+
+def ensure_airflow_venv(venv: Path | None = None) -> Path:
+    """The Airflow venv, installed on first use and reused while the stamp matches."""
+    venv = venv or venv_path()
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    stamp = venv / ".zsaudit-stamp"
+    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two pytest workers must not install at once
+        if stamp.exists() and stamp.read_text() == _stamp_text() and (venv / "bin" / "airflow").exists():
+            return venv
+        python = shutil.which("python3") or sys.executable
+        if not (venv / "bin" / "python").exists():
+            subprocess.run([python, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+        subprocess.run(pip + [f"apache-airflow=={AIRFLOW_VERSION}", "apache-airflow-providers-http"],
+                       check=True, env=_clean_env())
+        subprocess.run(pip + ["-e", str(ROOT)], check=True, env=_clean_env())
+        stamp.write_text(_stamp_text())
+    return venv
+
+
+def _clean_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env["NO_PROXY"] = env["no_proxy"] = LOOPBACK_NO_PROXY
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- loopback origin and proxy -----------------------------------------------------------------
+class _Origin(http.server.BaseHTTPRequestHandler):
+    """Answers every GET/POST with a small JSON body naming the path; logs each request."""
+
+    server_version = "zsaudit-test-origin"
+
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        body = json.dumps({"path": self.path, "method": self.command, "ok": True}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.server.access.append(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} origin "
+                                  f"{self.command} {self.path} via={self.headers.get('Via', '-')}")
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+class _Proxy(http.server.BaseHTTPRequestHandler):
+    """A forward HTTP proxy for absolute-form requests (plain HTTP only, loopback only)."""
+
+    server_version = "zsaudit-test-proxy"
+
+    def _forward(self):
+        import http.client
+        import urllib.parse
+
+        url = urllib.parse.urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        status = 502
+        try:
+            if url.hostname not in ("127.0.0.1", "localhost"):
+                raise OSError("proxy only forwards to loopback")
+            con = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=10)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection", "connection")}
+            headers["Via"] = "1.1 zsaudit-test-proxy"
+            con.request(self.command, url.path + (f"?{url.query}" if url.query else ""), body, headers)
+            resp = con.getresponse()
+            data = resp.read()
+            status = resp.status
+            self.send_response(status)
+            for k, v in resp.getheaders():
+                if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(k, v)
+            self.send_header("Via", "1.1 zsaudit-test-proxy")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError as exc:
+            self.send_error(502, str(exc))
+        self.server.access.append(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} proxy "
+                                  f"{self.client_address[0]} {self.command} {self.path} {status}")
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+    def log_message(self, *args):
+        pass
+
+
+class LoopbackServer:
+    def __init__(self, handler):
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.access = []
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    @property
+    def access(self) -> list[str]:
+        return self.httpd.access
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# -- Airflow -----------------------------------------------------------------------------------
+@dataclass
+class AirflowRun:
+    """One finished DAG run and where Airflow wrote about it."""
+
+    dag_id: str
+    run_id: str
+    state: str
+    home: Path
+    logs_dir: Path          # $AIRFLOW_HOME/logs (task logs under dag_id=.../run_id=...)
+    db_path: Path           # the SQLite metadata DB
+    task_instances: list[dict]   # REST API v2 task instances of the run (latest try each)
+    tries: list[dict]            # REST API v2 /tries of every task instance (every attempt)
+    component_logs: Path    # stdout of api-server, scheduler, dag-processor
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def run_logs_dir(self) -> Path:
+        return self.logs_dir / f"dag_id={self.dag_id}" / f"run_id={self.run_id}"
+
+    def task_log_files(self) -> list[Path]:
+        return sorted(self.run_logs_dir.rglob("attempt=*.log"))
+
+    def rest_export(self, path: Path) -> Path:
+        """Write the run's attempts as a REST API v2 task-instance collection (what zsaudit ingests)."""
+        path.write_text(json.dumps({"task_instances": self.tries, "total_entries": len(self.tries)}, indent=1))
+        return path
+
+
+class AirflowError(RuntimeError):
+    pass
+
+
+class AirflowServer:
+    """api-server + scheduler + dag-processor on 127.0.0.1 with LocalExecutor and SQLite."""
+
+    COMPONENTS = ("api-server", "scheduler", "dag-processor")
+
+    def __init__(self, venv: Path, home: Path, dags: list[Path], extra_env: dict | None = None):
+        self.venv, self.home = venv, home
+        self.dags_dir = home / "dags"
+        self.logs_dir = home / "logs"
+        self.db_path = home / "airflow.db"
+        self.component_logs = home / "component_stdout"
+        self.port = free_port()
+        self.api = f"http://127.0.0.1:{self.port}"
+        self.extra_env = extra_env or {}
+        self.procs: dict[str, subprocess.Popen] = {}
+        self._token: str | None = None
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
+        for d in (self.dags_dir, self.logs_dir, self.component_logs):
+            d.mkdir(parents=True, exist_ok=True)
+        for dag in dags:
+            shutil.copy(dag, self.dags_dir / dag.name)
+
+    # -- environment ---------------------------------------------------------------------------
+    def env(self) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW") and k not in _PROXY_VARS}
+        passwords = self.home / "passwords.json"
+        if not passwords.exists():
+            passwords.write_text(json.dumps({"admin": "zsaudit-test"}))
+        env.update({
+            "AIRFLOW_HOME": str(self.home),
+            "PATH": f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+            "NO_PROXY": LOOPBACK_NO_PROXY,
+            "no_proxy": LOOPBACK_NO_PROXY,
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_dir),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.logs_dir),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__BASE_URL": self.api,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__SECRET_KEY": "zsaudit-test-secret-key",
+            "AIRFLOW__API_AUTH__JWT_SECRET": "zsaudit-test-jwt-secret-0123456789abcdef",
+            # Only runs we trigger: no scheduled runs from the @daily timetable.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "5",
+        })
+        env.update(self.extra_env)
+        return env
+
+    def airflow(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+        result = subprocess.run([str(self.venv / "bin" / "airflow"), *args], env=self.env(), cwd=self.home,
+                                capture_output=True, text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise AirflowError(f"airflow {' '.join(args)} failed ({result.returncode}):\n"
+                               f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        return result
+
+    # -- life cycle ----------------------------------------------------------------------------
+    def start(self, timeout: float = 180) -> "AirflowServer":
+        self.airflow("db", "migrate")
+        env = self.env()
+        for name in self.COMPONENTS:
+            out = open(self.component_logs / f"{name}.log", "ab")
+            self.procs[name] = subprocess.Popen(
+                [str(self.venv / "bin" / "airflow"), name], env=env, cwd=self.home,
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: stop() kills workers too
+            )
+            out.close()
+        self._wait(lambda: self._health_ok(), timeout, "the API server to answer /api/v2/monitor/health")
+        return self
+
+    def stop(self, grace: float = 20) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for proc in self.procs.values():
+            # the group may outlive its leader (task runners forked by LocalExecutor)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+        self.procs.clear()
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise AirflowError(f"airflow {name} exited with {proc.returncode}:\n{self.tail(name)}")
+
+    def tail(self, name: str, chars: int = 4000) -> str:
+        path = self.component_logs / f"{name}.log"
+        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+    def _wait(self, ready, timeout: float, what: str, interval: float = 1.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            self._check_alive()
+            value = ready()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                tails = "\n".join(f"--- {n} ---\n{self.tail(n, 2000)}" for n in self.COMPONENTS)
+                raise AirflowError(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}")
+            time.sleep(interval)
+
+    # -- REST API v2 ---------------------------------------------------------------------------
+    def _request(self, method: str, path: str, body: dict | None = None, auth: bool = True):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{self.api}{path}", data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if auth:
+            req.add_header("Authorization", f"Bearer {self.token()}")
+        with self._opener.open(req, timeout=30) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def _health_ok(self) -> bool:
+        try:
+            self._request("GET", "/api/v2/monitor/health", auth=False)
+            return True
+        except (urllib.error.URLError, ConnectionError, OSError):
+            return False
+
+    def token(self) -> str:
+        if self._token is None:
+            answer = self._request("POST", "/auth/token",
+                                   {"username": "admin", "password": "zsaudit-test"}, auth=False)
+            self._token = answer["access_token"]
+        return self._token
+
+    def get(self, path: str):
+        return self._request("GET", path)
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict:
+        """Wait until the DAG processor has parsed and serialized the DAG; fail on its import error."""
+
+        def ready():
+            errors = self.get("/api/v2/importErrors").get("import_errors", [])
+            mine = [e for e in errors if Path(e.get("filename", "")).stem in self._dag_files_for(dag_id)]
+            if mine:
+                raise AirflowError(f"DAG {dag_id} failed to import:\n{mine[0].get('stack_trace')}")
+            try:
+                return self.get(f"/api/v2/dags/{dag_id}/details")
+            except urllib.error.HTTPError as exc:
+                if exc.code == 404:
+                    return None
+                raise
+
+        return self._wait(ready, timeout, f"DAG {dag_id} to be parsed")
+
+    def _dag_files_for(self, dag_id: str) -> set[str]:
+        return {p.stem for p in self.dags_dir.glob("*.py") if dag_id in p.read_text(errors="replace")}
+
+    def trigger(self, dag_id: str, run_id: str, *, logical_date: str,
+                data_interval: tuple[str, str] | None = None, conf: dict | None = None) -> str:
+        body = {"dag_run_id": run_id, "logical_date": logical_date, "conf": conf or {}}
+        if data_interval:
+            body["data_interval_start"], body["data_interval_end"] = data_interval
+        return self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)["dag_run_id"]
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 240) -> str:
+        def ended():
+            state = self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
+            return state if state in _TERMINAL else None
+
+        return self._wait(ended, timeout, f"run {run_id} of {dag_id} to end", interval=2.0)
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000")["task_instances"]
+
+    def tries(self, dag_id: str, run_id: str) -> list[dict]:
+        out = []
+        for ti in self.task_instances(dag_id, run_id):
+            mi = ti.get("map_index", -1)
+            base = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{ti['task_id']}"
+            path = f"{base}/{mi}/tries" if mi is not None and mi >= 0 else f"{base}/tries"
+            out.extend(self.get(path)["task_instances"])
+        return out
+
+    def run_dag(self, dag_id: str, run_id: str, *, logical_date: str,
+                data_interval: tuple[str, str] | None = None, timeout: float = 240) -> AirflowRun:
+        """Trigger, wait, and describe one run (its logs are flushed when its tasks ended)."""
+        self.wait_for_dag(dag_id)
+        self.trigger(dag_id, run_id, logical_date=logical_date, data_interval=data_interval)
+        state = self.wait_for_run(dag_id, run_id, timeout=timeout)
+        return AirflowRun(dag_id=dag_id, run_id=run_id, state=state, home=self.home, logs_dir=self.logs_dir,
+                          db_path=self.db_path, task_instances=self.task_instances(dag_id, run_id),
+                          tries=self.tries(dag_id, run_id), component_logs=self.component_logs)
+
+
+# -- what the nightly DAG audits in the tests ---------------------------------------------------
+def write_nightly_inputs(work: Path) -> Path:
+    """Synthetic Zscaler and Airflow logs for the night under test, and a zsaudit.toml naming them."""
+    from zsaudit.synth import synthesize  # the project venv runs the tests, so zsaudit is importable
+
+    work.mkdir(parents=True, exist_ok=True)
+    synth_dir = work / "synth"
+    synthesize(synth_dir, requests=400, seed=7)
+    config = work / "zsaudit.toml"
+    config.write_text(
+        "# written by tests/airflow_harness.py for the zsaudit_nightly DAG\n"
+        f'db = "{work / "nightly.duckdb"}"\n'
+        f'identity_map = "{synth_dir / "identity.toml"}"\n'
+        "[zscaler]\n"
+        f'paths = ["{synth_dir / "zscaler"}"]\n'
+        "[airflow]\n"
+        f'paths = ["{synth_dir / "airflow" / "logs"}", "{synth_dir / "airflow" / "task_instances.json"}"]\n'
+        "[pack]\n"
+        f'out_dir = "{work / "packs"}"\n'
+        "pdf = true\n"
+        "[run]\n"
+        'fail_on = "none"\n'
+    )
+    return config
+
+
+# -- pytest fixtures ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def airflow_loopback():
+    """(origin, proxy): the HTTP endpoints the test DAG calls, with their access logs."""
+    with LoopbackServer(_Origin) as origin, LoopbackServer(_Proxy) as proxy:
+        yield origin, proxy
+
+
+@pytest.fixture(scope="session")
+def airflow_server(tmp_path_factory, airflow_loopback):
+    origin, proxy = airflow_loopback
+    venv = ensure_airflow_venv()
+    work = tmp_path_factory.mktemp("airflow")
+    config = work / "nightly" / "zsaudit.toml"  # written by airflow_nightly_run before it triggers
+    server = AirflowServer(
+        venv, work / "airflow_home",
+        dags=[FIXTURES / "airflow_dags" / "zsaudit_test_dag.py",
+              ROOT / "zsaudit" / "airflow" / "dags" / "zsaudit_nightly.py"],
+        extra_env={
+            "ZSAUDIT_TEST_ORIGIN": origin.url,
+            "ZSAUDIT_TEST_PROXY": proxy.url,
+            "AIRFLOW_CONN_LOCAL_API": origin.url.replace("http://", "http://apiuser:apisecret@"),
+            "ZSAUDIT_CONFIG": str(config),
+        },
+    )
+    server.nightly_config = config
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def airflow_test_run(airflow_server, airflow_loopback) -> AirflowRun:
+    run = airflow_server.run_dag(TEST_DAG_ID, "zsaudit_test_run1", logical_date="2026-11-25T12:00:00+00:00")
+    origin, proxy = airflow_loopback
+    run.extra.update(origin_access=list(origin.access), proxy_access=list(proxy.access))
+    return run
+
+
+@pytest.fixture(scope="session")
+def airflow_nightly_run(airflow_server) -> AirflowRun:
+    write_nightly_inputs(airflow_server.nightly_config.parent)
+    run = airflow_server.run_dag(NIGHTLY_DAG_ID, "zsaudit_nightly_2026-11-24", logical_date=NIGHT_START,
+                                 data_interval=(NIGHT_START, NIGHT_END), timeout=300)
+    run.extra["config"] = airflow_server.nightly_config
+    return run

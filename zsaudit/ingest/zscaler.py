@@ -1,0 +1,390 @@
+"""Zscaler ingest: ZIA web / firewall / DNS (NSS) and ZPA user activity / status (LSS) into DuckDB.
+
+Per file: sha256 (same content twice is skipped), sniff format and log type from the first
+lines (zscaler_sniff), then stream the file in line batches through one DuckDB statement per
+batch (zscaler_sql) that splits, normalises, types and judges every line. Lines that fail are
+kept in `rejects` with their reason; JSON lines broken by unescaped quotes get one repair try in
+Python first. The file's rows, rejects and ledger row commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Iterable, Iterator
+
+import pyarrow as pa
+
+from ..errors import BadInput
+from ..progress import QUIET, Progress
+from . import ledger, zscaler_sql
+from .ledger import FileResult
+from .nss_fields import COLUMNS
+from .zscaler_repair import repair_json_line
+from .zscaler_sniff import Plan, sniff
+
+BATCH_BYTES = 32 << 20           # decompressed bytes per batch: bounds memory per file
+SNIFF_BYTES = 256 << 10
+WHOLE_JSON_LIMIT = 256 << 20     # JSON arrays / pretty-printed objects are parsed whole up to this
+_GZIP_MAGIC = b"\x1f\x8b"
+_VALID_TZ = re.compile(r"^[A-Za-z0-9_+\-/:]+$")
+
+
+@dataclass
+class _Input:
+    label: str          # what the user named (path, or <stdin>)
+    path: Path          # readable file
+    temporary: bool = False
+
+
+class IngestErrors(BadInput):
+    """One or more files could not be ingested; `results` holds what did load."""
+
+    def __init__(self, message: str, results: list[FileResult]):
+        super().__init__(message)
+        self.results = results
+
+
+# ---------------------------------------------------------------------------------------------
+def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto", fields: str | None = None,
+                 tz: str = "UTC", progress: Progress = QUIET) -> list[FileResult]:
+    """Ingest Zscaler log files, directories (recursive), .gz files, or '-' (stdin)."""
+    if fmt not in ("auto", "json", "csv", "tsv", "kv", "leef", "cef"):
+        raise BadInput(f"--format: expected auto, json, csv, tsv, kv, leef or cef, got {fmt!r}")
+    _check_tz(store, tz)
+    inputs = list(_expand(paths))
+    results: list[FileResult] = []
+    errors: list[str] = []
+    try:
+        with progress.bar(inputs, label="ingest zscaler", length=len(inputs)) as items:
+            for item in items:
+                try:
+                    result = ingest_file(store, item.path, label=item.label, fmt=fmt, fields=fields, tz=tz)
+                except BadInput as exc:
+                    errors.append(str(exc))
+                    continue
+                results.append(result)
+                for w in result.warnings:
+                    progress.log(f"warning: {w}")
+    finally:
+        for item in inputs:
+            if item.temporary:
+                item.path.unlink(missing_ok=True)
+    if errors:
+        raise IngestErrors("\n".join(errors), results)
+    return results
+
+
+def _check_tz(store, tz: str) -> None:
+    if not tz or not _VALID_TZ.match(tz):
+        raise BadInput(f"--tz: expected a time zone name such as UTC or Europe/Berlin, got {tz!r}")
+    try:
+        store.con.execute("SELECT timezone(?, TIMESTAMP '2000-01-01 00:00:00')", [tz]).fetchone()
+    except Exception:
+        raise BadInput(f"--tz: unknown time zone {tz!r}; expected an IANA name such as UTC or Europe/Berlin") from None
+
+
+def _expand(paths) -> Iterator[_Input]:
+    for raw in paths:
+        text = str(raw)
+        if text == "-":
+            yield _spool_stdin()
+            continue
+        p = Path(text)
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+            for f in files:
+                yield _Input(str(f), f)
+        elif p.is_file():
+            yield _Input(text, p)
+        else:
+            raise BadInput(f"{text}: no such file or directory; expected Zscaler log files, directories or -")
+
+
+def _spool_stdin() -> _Input:
+    """Copy standard input to a temporary file (bounded memory) so it can be hashed and sniffed."""
+    fd, name = tempfile.mkstemp(prefix="zsaudit-stdin-", suffix=".log")
+    with os.fdopen(fd, "wb") as out:
+        src = sys.stdin.buffer if hasattr(sys.stdin, "buffer") else io.BytesIO(sys.stdin.read().encode())
+        shutil.copyfileobj(src, out, 1 << 20)
+    return _Input("<stdin>", Path(name), temporary=True)
+
+
+def _open(path: Path) -> IO[bytes]:
+    fh = open(path, "rb")
+    magic = fh.read(2)
+    fh.seek(0)
+    if magic == _GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=fh, mode="rb")
+    return fh
+
+
+def _iter_batches(fh: IO[bytes], label: str, batch_bytes: int = BATCH_BYTES) -> Iterator[tuple[int, list[str]]]:
+    """(number of the first line, lines) in batches cut at newlines; line numbers are 1-based."""
+    line_no = 1
+    carry = b""
+    while True:
+        try:
+            chunk = fh.read(batch_bytes)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise BadInput(f"{label}: cannot read after line {line_no - 1} ({exc}); expected a plain "
+                           "or gzip-compressed text file") from None
+        if not chunk:
+            break
+        chunk = carry + chunk
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            carry = chunk
+            continue
+        carry = chunk[cut + 1:]
+        lines = chunk[:cut].decode("utf-8", errors="replace").split("\n")
+        yield line_no, lines
+        line_no += len(lines)
+    if carry:
+        yield line_no, [carry.decode("utf-8", errors="replace")]
+
+
+def _head_lines(path: Path, label: str) -> tuple[list[str], bytes]:
+    with _open(path) as fh:
+        try:
+            head = fh.read(SNIFF_BYTES)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise BadInput(f"{label}: cannot read ({exc}); expected a plain or gzip-compressed text file") from None
+    if b"\x00" in head[:4096]:
+        raise BadInput(f"{label}: binary content; expected Zscaler log text (JSON, CSV/TSV, key=value, LEEF, CEF)")
+    text = head.decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    if len(head) == SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]                       # last one may be cut
+    return lines, head
+
+
+# ---------------------------------------------------------------------------------------------
+def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto", fields: str | None = None,
+                tz: str = "UTC") -> FileResult:
+    label = label or str(path)
+    try:
+        size = path.stat().st_size
+        sha = ledger.sha256_file(path)
+    except OSError as exc:
+        raise BadInput(f"{label}: cannot read ({exc.strerror or exc}); expected a readable file") from None
+    if store.ledger_has(sha):
+        return FileResult(path=label, sha256=sha, skipped=True)
+    started = ledger.now_utc()
+    head_lines, head = _head_lines(path, label)
+    whole = None
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"[") or (stripped.startswith(b"{") and _first_line_unfinished(head_lines)):
+        whole = _whole_json_lines(path, label)
+        head_lines = [t for _, t in whole]
+    plan = sniff(label, head_lines, fmt=fmt, fields=fields)
+    result = FileResult(path=label, sha256=sha, source_kind=plan.log_type, format=plan.fmt)
+    file_id = sha
+    with store.transaction() as con:
+        loader = _Loader(con, plan, label=label, file_id=file_id, tz=tz)
+        if whole is not None:
+            result.note = "JSON document (array or multi-line object): one record per element"
+            loader.load(whole)
+        else:
+            with _open(path) as fh:
+                for first, lines in _iter_batches(fh, label):
+                    if plan.skip_header and first == 1:
+                        lines = lines[1:]
+                        first = 2
+                        while lines and not lines[0].strip():
+                            lines, first = lines[1:], first + 1
+                    loader.load(list(zip(range(first, first + len(lines)), lines)))
+        loader.finish()
+        result.lines_read = loader.loaded + loader.rejected
+        result.rows_loaded, result.rows_rejected = loader.loaded, loader.rejected
+        if loader.repaired:
+            result.warnings.append(f"{label}: {loader.repaired} JSON lines had unescaped quotes and were repaired")
+        if loader.drift_lines:
+            result.drift = loader.drift_summary()
+            result.warnings.append(
+                f"{label}: {loader.drift_lines} lines carry fields other than the declared template "
+                f"({plan.fmt}: {_short(result.drift)}); recorded in the ledger")
+        if result.lines_read == 0:
+            raise BadInput(f"{label}: no log lines; expected Zscaler {plan.log_type} records")
+        first_event, last_event = con.execute(
+            f"SELECT min(event_time), max(event_time) FROM {plan.log_type} WHERE file_id = ?", [file_id]
+        ).fetchone()
+        ledger.record(con, result, size=size, started_at=started, first_event=first_event, last_event=last_event)
+    return result
+
+
+def _short(drift: dict) -> str:
+    text = json.dumps(drift, sort_keys=True)
+    return text if len(text) < 200 else text[:197] + "..."
+
+
+def _first_line_unfinished(lines: list[str]) -> bool:
+    first = next((ln for ln in lines if ln.strip()), "")
+    try:
+        json.loads(first)
+        return False
+    except ValueError:
+        return first.strip() in ("{", "[") or not first.rstrip().endswith("}")
+
+
+def _whole_json_lines(path: Path, label: str) -> list[tuple[int, str]]:
+    """A JSON array (Cloud NSS 'JSON Array Notation') or one pretty-printed object, as record lines."""
+    with _open(path) as fh:
+        data = fh.read(WHOLE_JSON_LIMIT + 1)
+    if len(data) > WHOLE_JSON_LIMIT:
+        raise BadInput(f"{label}: a JSON document larger than {WHOLE_JSON_LIMIT >> 20} MiB; expected one "
+                       "JSON object per line for large feeds")
+    try:
+        doc = json.loads(data.decode("utf-8", errors="replace"))
+    except ValueError as exc:
+        raise BadInput(f"{label}: line {getattr(exc, 'lineno', 1)}: invalid JSON document ({exc.msg if hasattr(exc, 'msg') else exc}); "
+                       "expected a JSON array of records or one JSON object per line") from None
+    items = doc if isinstance(doc, list) else [doc]
+    return [(i, json.dumps(item, ensure_ascii=False)) for i, item in enumerate(items, 1)]
+
+
+# ---------------------------------------------------------------------------------------------
+class _Loader:
+    """Runs the plan's batch SQL and inserts rows / rejects for one file inside its transaction."""
+
+    def __init__(self, con, plan: Plan, *, label: str, file_id: str, tz: str):
+        self.con, self.plan, self.label, self.file_id = con, plan, label, file_id
+        self.sql, self.params = zscaler_sql.build(plan)
+        self.params["tz"] = tz
+        used = set(re.findall(r"\$([a-z_]+)", self.sql))
+        self.params = {k: v for k, v in self.params.items() if k in used}
+        self.cols = list(COLUMNS[plan.log_type])
+        self.prefix = ledger.rid_prefix(file_id)
+        self.loaded = self.rejected = self.repaired = self.drift_lines = 0
+        self.drift_keys: dict[str, int] = {}
+        self.drift_counts: dict[int, int] = {}
+        self.insert_sql = (
+            f"INSERT INTO {plan.log_type} (rid, {', '.join(self.cols)}, extra, file_id, source_file, source_line) "
+            f"SELECT ? || ':' || line, {', '.join(self.cols)}, extra, ?, ?, line FROM _zs_stage WHERE bad IS NULL"
+        )
+
+    def load(self, numbered: list[tuple[int, str]]) -> None:
+        if not numbered:
+            return
+        lines = [n for n, t in numbered if t.strip()]
+        texts = [t.rstrip("\r") for _, t in numbered if t.strip()]
+        if not texts:
+            return
+        if self.plan.fmt == "json":
+            lines, texts = self._repair_json(lines, texts)
+        self._run(lines, texts)
+
+    def _run(self, lines: list[int], texts: list[str]) -> None:
+        batch = pa.table({"line": pa.array(lines, pa.int64()), "text": pa.array(texts, pa.string())})
+        con = self.con
+        con.register("_zs_batch", batch)
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _zs_stage AS {self.sql}", self.params)
+        finally:
+            con.unregister("_zs_batch")
+        con.execute(self.insert_sql, [self.prefix, self.file_id, self.label])
+        n_ok, n_bad, n_drift = con.execute(
+            "SELECT count(*) FILTER (bad IS NULL), count(*) FILTER (bad IS NOT NULL), count(*) FILTER (drift) "
+            "FROM _zs_stage").fetchone()
+        if n_bad:
+            bad = con.execute("SELECT line, text, bad FROM _zs_stage WHERE bad IS NOT NULL ORDER BY line").fetchall()
+            ledger.insert_rejects(con, self.file_id, self.label, [b[0] for b in bad], [b[1] for b in bad],
+                                  [b[2] for b in bad])
+        if n_drift:
+            self._note_drift(n_drift)
+        self.loaded += n_ok
+        self.rejected += n_bad
+        con.execute("DROP TABLE IF EXISTS _zs_stage")
+
+    def _note_drift(self, n: int) -> None:
+        self.drift_lines += n
+        rows = self.con.execute("SELECT text, len(v) FROM _zs_stage WHERE drift LIMIT 50").fetchall() \
+            if self.plan.fmt in ("csv", "tsv") else \
+            self.con.execute("SELECT text FROM _zs_stage WHERE drift LIMIT 50").fetchall()
+        if self.plan.fmt in ("csv", "tsv"):
+            for _, m in rows:
+                self.drift_counts[m] = self.drift_counts.get(m, 0) + 1
+            return
+        from .zscaler_sniff import _kv_pairs, _space_pairs, cef_extension, leef_attributes
+
+        declared = set(self.plan.declared)
+        for (text,) in rows:
+            if self.plan.fmt == "kv":
+                keys = [k for k, _ in _kv_pairs(text, "\t")]
+            elif self.plan.fmt == "cef":
+                parsed = cef_extension(text)
+                keys = [k for k, _ in _space_pairs(parsed[1], {k.lower() for k in self.plan.keys})] if parsed else []
+            else:
+                parsed = leef_attributes(text)
+                keys = [k for k, _ in _kv_pairs(parsed[1], parsed[2])] if parsed else []
+            for k in set(keys) ^ declared:
+                tag = ("+" if k not in declared else "-") + k
+                self.drift_keys[tag] = self.drift_keys.get(tag, 0) + 1
+
+    def drift_summary(self) -> dict:
+        out: dict = {"lines": self.drift_lines, "declared_fields": len(self.plan.declared)}
+        if self.drift_counts:
+            out["found_field_counts"] = {str(k): v for k, v in sorted(self.drift_counts.items())}
+        if self.drift_keys:
+            out["missing"] = sorted(k[1:] for k in self.drift_keys if k.startswith("-"))
+            out["unexpected"] = sorted(k[1:] for k in self.drift_keys if k.startswith("+"))
+        return out
+
+    def _repair_json(self, lines: list[int], texts: list[str]) -> tuple[list[int], list[str]]:
+        """Swap lines that are not valid JSON for their repaired form (or leave them to be rejected)."""
+        arr = pa.table({"i": pa.array(range(len(texts)), pa.int64()), "text": pa.array(texts, pa.string())})
+        self.con.register("_zs_check", arr)
+        try:
+            broken = [r[0] for r in self.con.execute(
+                "SELECT i FROM _zs_check WHERE NOT coalesce(json_valid(CASE WHEN starts_with(text, '{') THEN text "
+                "ELSE substr(text, strpos(text, '{')) END), false) OR strpos(text, '{') = 0").fetchall()]
+        finally:
+            self.con.unregister("_zs_check")
+        if not broken:
+            return lines, texts
+        texts = list(texts)
+        bad_lines, bad_texts, reasons = [], [], []
+        keep = [True] * len(texts)
+        for i in broken:
+            text = texts[i]
+            start = text.find("{")
+            fixed = repair_json_line(text[start:]) if start >= 0 else None
+            if fixed is not None:
+                texts[i] = fixed
+                self.repaired += 1
+            else:
+                keep[i] = False
+                bad_lines.append(lines[i])
+                bad_texts.append(text)
+                reasons.append(_json_reason(text))
+        if bad_lines:
+            ledger.insert_rejects(self.con, self.file_id, self.label, bad_lines, bad_texts, reasons)
+            self.rejected += len(bad_lines)
+        return [n for n, k in zip(lines, keep) if k], [t for t, k in zip(texts, keep) if k]
+
+    def finish(self) -> None:
+        pass
+
+
+def _json_reason(text: str) -> str:
+    start = text.find("{")
+    if start < 0:
+        return "not JSON: expected one JSON object per line"
+    try:
+        json.loads(text[start:])
+    except ValueError as exc:
+        msg = getattr(exc, "msg", str(exc))
+        col = getattr(exc, "colno", 0) + start
+        if '"' in text[max(0, col - 3):col + 1]:
+            return f"invalid JSON at column {col}: {msg} (unescaped quote inside a value; could not repair)"
+        return f"invalid JSON at column {col}: {msg}"
+    return "invalid JSON"

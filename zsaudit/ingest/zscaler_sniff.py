@@ -1,0 +1,422 @@
+"""Tell a Zscaler file's feed format and log type apart from its first lines, and plan its parse.
+
+The plan names, for one file, the source keys in extraction order and which canonical column
+each feeds; zscaler_sql.py turns it into the batch SQL. The admin's feed template is fixed per
+feed, so the first lines describe the file; lines that differ are counted as field drift.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from ..errors import BadInput
+from .nss_fields import (COLUMNS, DEFAULT_FIELDS, ENCODED_KEYS, SOURCETYPES, aliases_for,
+                         delimited_layout, guess_log_type)
+
+FORMATS = ("json", "csv", "tsv", "kv", "leef", "cef")
+SNIFF_LINES = 200
+
+_CEF_HEAD = re.compile(r"CEF:\d+\|(?P<vendor>[^|]*)\|(?P<product>[^|]*)\|(?P<version>[^|]*)\|")
+_LEEF_HEAD = re.compile(r"LEEF:(?P<v>[\d.]+)\|(?P<vendor>[^|]*)\|(?P<product>[^|]*)\|(?P<version>[^|]*)\|")
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_SPACE_KEY = re.compile(r"(?:^| )([A-Za-z_][A-Za-z0-9_.]*)=")
+_LABELLED = re.compile(r"^(cs\d|cn\d|cfp\d|flexstring\d|flexnumber\d|devicecustomstring\d)$", re.I)
+# preference for the time column when several keys carry it (rt in Cloud NSS is only the month)
+_TIME_RANK = {"epochtime": 0, "time": 1, "datetime": 1, "timegenerated": 2, "devtime": 2,
+              "logtimestamp": 1, "rt": 5}
+
+
+@dataclass
+class Plan:
+    fmt: str                                   # json, csv, tsv, kv, leef, cef
+    log_type: str                              # table name
+    keys: list[str]                            # source keys, in extraction order
+    columns: dict[str, list[tuple[int, str]]]  # column -> [(key index, decode)] decode: ''|url|b64
+    extra: list[int]                           # key indices kept in `extra`
+    json_paths: list[str] = field(default_factory=list)
+    csv_mode: str = ""                         # quoted | plain | regex (csv/tsv)
+    delim: str = ","
+    skip_header: bool = False
+    split_regex: str = ""                      # cef / leef without tabs: known-key splitter
+    declared: list[str] = field(default_factory=list)   # keys the template declares, for drift
+    whole_document: bool = False               # JSON array / pretty-printed object
+    note: str = ""
+
+
+def _strip_prefix_json(line: str) -> str:
+    i = line.find("{")
+    return line if i <= 0 else line[i:]
+
+
+def _json_record(line: str) -> tuple[dict | None, dict | None]:
+    """(event, envelope) of a JSON line, unwrapping {"sourcetype":..., "event":{...}}; (None, None) if bad."""
+    from .zscaler_repair import repair_json_line
+
+    text = _strip_prefix_json(line)
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        repaired = repair_json_line(text)
+        if repaired is None:
+            return None, None
+        obj = json.loads(repaired)
+    if not isinstance(obj, dict):
+        return None, None
+    if isinstance(obj.get("event"), dict):
+        return obj["event"], obj
+    return obj, None
+
+
+def _decode_kind(table: str, key: str) -> str:
+    low = key.lower()
+    if low.startswith("b64") and len(low) > 3:
+        return "b64"
+    if low in ENCODED_KEYS.get(table, set()):
+        return "url"
+    return ""
+
+
+def build_plan(fmt: str, log_type: str, keys: list[str], *, labels: dict[str, str] | None = None,
+               declared: list[str] | None = None) -> Plan:
+    """Map source keys to canonical columns (aliases, CEF labels), the rest to `extra`."""
+    alias = aliases_for(log_type, fmt)
+    labels = {k.lower(): v for k, v in (labels or {}).items()}
+    columns: dict[str, list[tuple[int, str]]] = {}
+    extra: list[int] = []
+    seen_keys: set[str] = set()
+    for i, key in enumerate(keys):
+        low = key.lower()
+        if low in seen_keys:
+            continue
+        seen_keys.add(low)
+        if labels and low.endswith("label") and low[:-5] in labels:
+            continue                                      # cs1Label=dept: consumed by cs1
+        name = labels.get(low, key) if labels else key
+        col = alias.get(name.lower())
+        if col is None and name is not key:
+            col = alias.get(low)
+        if col is None and low.startswith("b64"):
+            col = alias.get(low[3:])
+        if col is None:
+            extra.append(i)
+            continue
+        columns.setdefault(col, []).append((i, _decode_kind(log_type, name if col else key)))
+    if "event_time" in columns:
+        columns["event_time"].sort(key=lambda p: _TIME_RANK.get(keys[p[0]].lower(), 3))
+    return Plan(fmt=fmt, log_type=log_type, keys=list(keys), columns=columns, extra=extra,
+                declared=list(declared or keys))
+
+
+# ---------------------------------------------------------------------------------------------
+def sniff(path_label: str, lines: list[str], *, fmt: str = "auto", fields: str | None = None,
+          whole_text: str | None = None) -> Plan:
+    """Decide format and log type from the first non-blank lines of a file."""
+    lines = [ln.rstrip("\r") for ln in lines if ln.strip()]
+    if not lines:
+        raise BadInput(f"{path_label}: empty file; expected Zscaler NSS/LSS log lines")
+    first = lines[0].lstrip("\ufeff")
+    lines[0] = first
+    detected = fmt if fmt != "auto" else _detect_format(lines, fields)
+    if detected is None:
+        raise BadInput(
+            f"{path_label}: line 1: cannot tell the feed format apart; expected NSS/LSS JSON, CSV/TSV "
+            f"(with a header, or pass --fields), key=value, LEEF or CEF; got {first[:80]!r}")
+    if detected == "json":
+        return _plan_json(path_label, lines)
+    if detected in ("csv", "tsv"):
+        return _plan_delimited(path_label, lines, detected, fields)
+    if detected == "kv":
+        return _plan_kv(path_label, lines)
+    if detected == "cef":
+        return _plan_cef(path_label, lines)
+    if detected == "leef":
+        return _plan_leef(path_label, lines)
+    raise BadInput(f"{path_label}: unknown --format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def _detect_format(lines: list[str], fields: str | None) -> str | None:
+    first = lines[0]
+    if "CEF:" in first[:200] and _CEF_HEAD.search(first):
+        return "cef"
+    if "LEEF:" in first[:200] and _LEEF_HEAD.search(first):
+        return "leef"
+    body = _strip_prefix_json(first).lstrip()
+    if body.startswith("{") or body.startswith("["):
+        return "json"
+    if fields:
+        delim, _, _ = delimited_layout(fields)
+        return "tsv" if delim == "\t" else "csv"
+    if "\t" in first and all("=" in part for part in first.split("\t")[:5]):
+        return "kv"
+    if first.count("\t") >= 2:
+        return "tsv"
+    if first.count(",") >= 2:
+        return "csv"
+    parts = _SPACE_KEY.findall(first)
+    if len(parts) >= 3:
+        return "kv"
+    return None
+
+
+def _fail_type(path_label: str, what: str):
+    raise BadInput(
+        f"{path_label}: cannot tell which Zscaler log this is ({what}); expected ZIA web, firewall or "
+        f"DNS (sourcetype zscalernss-web/-fw/-dns or their fields) or ZPA user activity / user status")
+
+
+def _plan_json(path_label: str, lines: list[str]) -> Plan:
+    events, envelope, sourcetype = [], False, None
+    for n, line in enumerate(lines[:SNIFF_LINES], 1):
+        ev, env = _json_record(line)
+        if ev is None:
+            continue
+        events.append(ev)
+        if env is not None:
+            envelope = True
+            sourcetype = sourcetype or env.get("sourcetype")
+        sourcetype = sourcetype or ev.get("sourcetype")
+    if not events:
+        raise BadInput(f"{path_label}: line 1: not valid JSON and not repairable; expected one JSON "
+                       "object per line (NSS/LSS JSON feed)")
+    keys: list[str] = []
+    seen = set()
+    for ev in events:
+        for k in ev:
+            if k not in seen:
+                seen.add(k)
+                keys.append(k)
+    product = next((events[0][k] for k in ("product", "DeviceProduct", "deviceProduct")
+                    if isinstance(events[0].get(k), str)), None)
+    labels = _labels(events[0])
+    log_type = guess_log_type(set(keys) | {v.lower() for v in labels.values()},
+                              sourcetype=sourcetype, product=product)
+    if log_type is None:
+        _fail_type(path_label, f"JSON keys {keys[:8]}")
+    plan = build_plan("json", log_type, keys, labels=labels, declared=list(events[0].keys()))
+    prefix = "$.event." if envelope else "$."
+    plan.json_paths = [prefix + json.dumps(k) for k in keys]
+    return plan
+
+
+def _labels(record: dict) -> dict[str, str]:
+    """cs1 -> 'dept' from cs1Label=dept (CEF / Sentinel custom string labels)."""
+    low = {str(k).lower(): v for k, v in record.items()}
+    out = {}
+    for k in record:
+        if _LABELLED.match(str(k)):
+            label = low.get(str(k).lower() + "label")
+            if isinstance(label, str) and label:
+                out[str(k)] = label
+    return out
+
+
+def _split_fields(line: str, delim: str) -> list[str]:
+    import csv as _csv
+
+    return next(_csv.reader([line], delimiter=delim, quotechar='"'))
+
+
+def _plan_delimited(path_label: str, lines: list[str], fmt: str, fields: str | None) -> Plan:
+    delim = "\t" if fmt == "tsv" else ","
+    first = lines[0]
+    sample = lines[1:SNIFF_LINES] or lines[:1]
+    skip_header = False
+    if fields:
+        try:
+            fdelim, _, names = delimited_layout(fields)
+        except ValueError as exc:
+            raise BadInput(f"--fields: {exc}; expected a format string like "
+                           "'\"%s{time}\",\"%s{login}\",\"%s{eurl}\"'") from None
+        delim = fdelim
+        sample = lines[:SNIFF_LINES]
+    else:
+        head = [h.strip().strip('"') for h in _split_fields(first, delim)]
+        if all(_KEY.match(h) for h in head if h) and not any(_looks_like_value(h) for h in head):
+            names, skip_header = head, True
+        else:
+            names = None
+            for table, default in DEFAULT_FIELDS.items():
+                _, _, dn = delimited_layout(default)
+                if len(dn) == len(head):
+                    names = dn
+                    break
+            if names is None:
+                raise BadInput(
+                    f"{path_label}: line 1: headerless {fmt.upper()} with {len(head)} fields matches no "
+                    f"default NSS feed layout (web 34, firewall 36, DNS 19); pass the feed's format "
+                    f"string with --fields '\"%s{{time}}\",\"%s{{login}}\",...'")
+    log_type = guess_log_type(set(names))
+    if log_type is None:
+        _fail_type(path_label, f"fields {names[:8]}")
+    if fmt == "csv" and delim == "\t":
+        fmt = "tsv"
+    plan = build_plan(fmt, log_type, names, declared=names)
+    plan.delim, plan.skip_header = delim, skip_header
+    if all(s.startswith('"') and s.endswith('"') for s in sample):
+        plan.csv_mode = "quoted"
+    elif not any('"' in s for s in sample):
+        plan.csv_mode = "plain"
+    else:
+        plan.csv_mode = "regex"
+    if plan.csv_mode == "regex" and delim == "\t":
+        plan.csv_mode = "plain"                     # TSV: split on tabs, quotes trimmed per field
+    return plan
+
+
+def _looks_like_value(text: str) -> bool:
+    return bool(re.match(r"^\d", text)) or text in ("None", "NA", "Allowed", "Blocked")
+
+
+def _kv_pairs(text: str, sep: str) -> list[tuple[str, str]]:
+    out = []
+    for part in text.split(sep):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out.append((k.strip(), v))
+    return out
+
+
+def _plan_kv(path_label: str, lines: list[str]) -> Plan:
+    pairs = _kv_pairs(lines[0], "\t")
+    keys = [k for k, _ in pairs if _KEY.match(k)]
+    if len(keys) < 3:
+        raise BadInput(f"{path_label}: line 1: expected TAB-separated key=value pairs (Splunk style), "
+                       f"got {lines[0][:80]!r}")
+    rec = dict(pairs)
+    keys = _union_keys(keys, (_kv_pairs(ln, "\t") for ln in lines[1:SNIFF_LINES]))
+    log_type = guess_log_type(set(keys), sourcetype=rec.get("sourcetype"))
+    if log_type is None:
+        _fail_type(path_label, f"keys {keys[:8]}")
+    plan = build_plan("kv", log_type, keys, declared=[k for k, _ in pairs])
+    plan.delim = "\t"
+    return plan
+
+
+def _union_keys(keys: list[str], more) -> list[str]:
+    seen = set(keys)
+    out = list(keys)
+    for pairs in more:
+        for k, _ in pairs:
+            if k not in seen and _KEY.match(k):
+                seen.add(k)
+                out.append(k)
+    return out
+
+
+def cef_extension(line: str) -> tuple[dict, str] | None:
+    """(header fields, extension text) of a CEF line, tolerant of unescaped | in the name."""
+    m = _CEF_HEAD.search(line)
+    if not m:
+        return None
+    rest = line[m.end():]
+    # signature id | name | severity | extension ; the name may contain unescaped '|'
+    sm = re.match(r"(?P<sig>[^|]*)\|(?P<name>.*?)\|(?P<sev>\d+|Unknown|Low|Medium|High|Very-High)\|", rest)
+    if not sm:
+        return None
+    head = {"vendor": m["vendor"], "product": m["product"], "version": m["version"],
+            "signature": sm["sig"], "name": sm["name"], "severity": sm["sev"]}
+    return head, rest[sm.end():]
+
+
+def _space_pairs(ext: str, known: set[str] | None = None) -> list[tuple[str, str]]:
+    """key=value pairs separated by spaces where values may contain spaces and '='."""
+    spans = [(m.start(1), m.end(1), m.group(1)) for m in _SPACE_KEY.finditer(ext)]
+    if known is not None:
+        spans = [s for s in spans if s[2].lower() in known]
+    out = []
+    for i, (start, end, key) in enumerate(spans):
+        stop = spans[i + 1][0] - 1 if i + 1 < len(spans) else len(ext)
+        out.append((key, ext[end + 1:stop]))
+    return out
+
+
+def _known_space_keys(log_type: str, fmt: str, sample_pairs: list[list[tuple[str, str]]]) -> list[str]:
+    """Keys that split a space-delimited extension: aliases we know plus keys on (almost) every line."""
+    from collections import Counter
+
+    from .nss_writer import KEYS
+
+    counts = Counter(k for pairs in sample_pairs for k in {k for k, _ in pairs})
+    n = max(1, len(sample_pairs))
+    known = {k.lower() for k in aliases_for(log_type, fmt)}
+    for (lt, f), pairs in KEYS.items():
+        if f in ("cef", "leef"):
+            known |= {k.lower() for k, _ in pairs}
+    keys = [k for k, c in counts.items() if c >= 0.9 * n or k.lower() in known]
+    return keys
+
+
+def _plan_cef(path_label: str, lines: list[str]) -> Plan:
+    parsed = [cef_extension(ln) for ln in lines[:SNIFF_LINES]]
+    parsed = [p for p in parsed if p]
+    if not parsed:
+        raise BadInput(f"{path_label}: line 1: expected a CEF header 'CEF:0|Zscaler|NSSWeblog|...|'")
+    head = parsed[0][0]
+    sample_pairs = [_space_pairs(ext) for _, ext in parsed]
+    first_keys = [k for k, _ in sample_pairs[0]]
+    log_type = guess_log_type(set(first_keys), product=head["product"])
+    if log_type is None:
+        _fail_type(path_label, f"CEF product {head['product']!r}")
+    split_keys = _known_space_keys(log_type, "cef", sample_pairs)
+    keyset = {k.lower() for k in split_keys}
+    pairs0 = _space_pairs(parsed[0][1], keyset)
+    keys = _union_keys([k for k, _ in pairs0], (_space_pairs(e, keyset) for _, e in parsed[1:]))
+    labels = _labels(dict(pairs0))
+    plan = build_plan("cef", log_type, keys, labels=labels, declared=[k for k, _ in pairs0])
+    plan.split_regex = _split_regex(split_keys)
+    return plan
+
+
+def _split_regex(keys: list[str]) -> str:
+    alts = "|".join(sorted((re.escape(k) for k in keys if _KEY.match(k)), key=len, reverse=True))
+    return f" ({alts})="
+
+
+def leef_attributes(line: str) -> tuple[dict, str, str] | None:
+    """(header, attribute text, delimiter) of a LEEF 1.0 / 2.0 line."""
+    m = _LEEF_HEAD.search(line)
+    if not m:
+        return None
+    rest = line[m.end():]
+    event_id, _, attrs = rest.partition("|")
+    delim = "\t"
+    if m["v"].startswith("2"):
+        d, sep, tail = attrs.partition("|")
+        if sep and len(d) <= 6:
+            delim = d if not d.startswith("x") else chr(int(d[1:], 16))
+            attrs = tail
+    head = {"vendor": m["vendor"], "product": m["product"], "event_id": event_id}
+    return head, attrs, delim
+
+
+def _plan_leef(path_label: str, lines: list[str]) -> Plan:
+    parsed = [leef_attributes(ln) for ln in lines[:SNIFF_LINES]]
+    parsed = [p for p in parsed if p]
+    if not parsed:
+        raise BadInput(f"{path_label}: line 1: expected a LEEF header 'LEEF:1.0|Zscaler|NSS|...|'")
+    head, attrs0, delim = parsed[0]
+    tabbed = delim in attrs0
+    if tabbed:
+        sample_pairs = [_kv_pairs(a, d) for _, a, d in parsed]
+    else:
+        sample_pairs = [_space_pairs(a) for _, a, _ in parsed]
+    first_keys = [k for k, _ in sample_pairs[0]]
+    log_type = guess_log_type(set(first_keys))
+    if log_type is None:
+        _fail_type(path_label, f"LEEF keys {first_keys[:8]}")
+    plan_split = ""
+    if not tabbed:
+        split_keys = _known_space_keys(log_type, "leef", sample_pairs)
+        keyset = {k.lower() for k in split_keys}
+        sample_pairs = [_space_pairs(a, keyset) for _, a, _ in parsed]
+        plan_split = _split_regex(split_keys)
+    keys = _union_keys([k for k, _ in sample_pairs[0]], sample_pairs[1:])
+    plan = build_plan("leef", log_type, keys, declared=[k for k, _ in sample_pairs[0]])
+    plan.split_regex = plan_split
+    plan.delim = delim
+    return plan
+
+
+__all__ = ["Plan", "sniff", "build_plan", "cef_extension", "leef_attributes", "SOURCETYPES", "COLUMNS"]

@@ -194,7 +194,9 @@ CREATE TABLE IF NOT EXISTS zpa_user_status (
     source_line         BIGINT NOT NULL
 );
 
--- Airflow side. attempt_id = first 16 hex of sha256("dag_id|run_id|task_id|map_index|try_number").
+-- Airflow side (docs/airflow.md). attempt_id = first 16 hex of sha256("dag_id|run_id|task_id|map_index|try_number").
+-- task_attempts is the merged view of every source that spoke about an attempt
+-- (task_attempt_sources); *_source says which source gave the host, the times and the state.
 CREATE TABLE IF NOT EXISTS task_attempts (
     attempt_id      VARCHAR NOT NULL,
     dag_id          VARCHAR NOT NULL,
@@ -202,11 +204,11 @@ CREATE TABLE IF NOT EXISTS task_attempts (
     task_id         VARCHAR NOT NULL,
     map_index       INTEGER NOT NULL DEFAULT -1,
     try_number      INTEGER NOT NULL,
-    ti_id           VARCHAR,
+    ti_id           VARCHAR,                 -- Airflow 3 task-instance UUID (dashed, lowercase)
     hostname        VARCHAR,
     start_time      TIMESTAMPTZ,
     end_time        TIMESTAMPTZ,
-    state           VARCHAR,
+    state           VARCHAR,                 -- success | failed | up_for_retry | skipped | ... | unknown
     return_code     INTEGER,
     operator        VARCHAR,
     max_tries       INTEGER,
@@ -215,7 +217,56 @@ CREATE TABLE IF NOT EXISTS task_attempts (
     log_sha256      VARCHAR,
     host_source     VARCHAR,                 -- log | metadata_db | rest_api | csv | scheduler_stdout
     times_source    VARCHAR,
-    state_source    VARCHAR
+    state_source    VARCHAR,
+    sources         VARCHAR[]                -- every source kind that knew this attempt
+);
+
+-- One row per (attempt, source kind): what that source said. Rebuilt into task_attempts.
+CREATE TABLE IF NOT EXISTS task_attempt_sources (
+    attempt_id      VARCHAR NOT NULL,
+    source          VARCHAR NOT NULL,        -- log | metadata_db | rest_api | csv | scheduler_stdout
+    file_id         VARCHAR NOT NULL,        -- ledger file_id it came from
+    dag_id          VARCHAR NOT NULL,
+    run_id          VARCHAR NOT NULL,
+    task_id         VARCHAR NOT NULL,
+    map_index       INTEGER NOT NULL,
+    try_number      INTEGER NOT NULL,
+    ti_id           VARCHAR,
+    hostname        VARCHAR,
+    start_time      TIMESTAMPTZ,
+    end_time        TIMESTAMPTZ,
+    state           VARCHAR,
+    state_explicit  BOOLEAN,                 -- stated by the source (not inferred from its absence)
+    return_code     INTEGER,
+    operator        VARCHAR,
+    max_tries       INTEGER,
+    airflow_version VARCHAR,
+    log_file        VARCHAR,
+    log_sha256      VARCHAR
+);
+
+-- Scheduler / API-server stdout events that name a task instance only by its UUID (Airflow 3).
+CREATE TABLE IF NOT EXISTS airflow_ti_events (
+    ti_id        VARCHAR NOT NULL,
+    event        VARCHAR NOT NULL,           -- task_started | workload_finished
+    event_time   TIMESTAMPTZ,
+    hostname     VARCHAR,
+    state        VARCHAR,
+    return_code  INTEGER,
+    file_id      VARCHAR NOT NULL,
+    source_file  VARCHAR NOT NULL,
+    source_line  BIGINT NOT NULL
+);
+
+-- Task-log files: log_key is the attempt identity read from the path, so a grown copy of the
+-- same attempt's log replaces the earlier one.
+CREATE TABLE IF NOT EXISTS airflow_log_files (
+    file_id      VARCHAR PRIMARY KEY,
+    log_key      VARCHAR NOT NULL,
+    path         VARCHAR NOT NULL,
+    sha256       VARCHAR NOT NULL,
+    format       VARCHAR,                    -- airflow2_text | airflow3_json
+    lines        BIGINT
 );
 
 CREATE TABLE IF NOT EXISTS task_connections (
@@ -228,7 +279,9 @@ CREATE TABLE IF NOT EXISTS task_connections (
     event_time   TIMESTAMPTZ,
     conn_id      VARCHAR NOT NULL,
     log_file     VARCHAR,
-    source_line  BIGINT
+    source_line  BIGINT,
+    rid          VARCHAR,                    -- "<first 16 hex of the log's sha256>:<line>"
+    file_id      VARCHAR
 );
 
 CREATE TABLE IF NOT EXISTS task_egress_hints (
@@ -239,12 +292,15 @@ CREATE TABLE IF NOT EXISTS task_egress_hints (
     map_index    INTEGER NOT NULL DEFAULT -1,
     try_number   INTEGER NOT NULL,
     event_time   TIMESTAMPTZ,
-    url          VARCHAR,
-    host         VARCHAR NOT NULL,
-    port         INTEGER,
+    url          VARCHAR,                    -- NULL for a bare host:port; user:password@ redacted
+    host         VARCHAR NOT NULL,           -- lowercased
+    port         INTEGER,                    -- explicit, else 80/443 by scheme
     log_file     VARCHAR,
     source_line  BIGINT,
-    message      VARCHAR
+    message      VARCHAR,
+    scheme       VARCHAR,
+    rid          VARCHAR,
+    file_id      VARCHAR
 );
 
 CREATE TABLE IF NOT EXISTS airflow_log_lines (
@@ -252,12 +308,18 @@ CREATE TABLE IF NOT EXISTS airflow_log_lines (
     log_file     VARCHAR NOT NULL,
     source_line  BIGINT NOT NULL,
     event_time   TIMESTAMPTZ,
-    level        VARCHAR,
+    level        VARCHAR,                    -- upper case in both versions
     source       VARCHAR,                    -- {file.py:NN} in 2.x, logger in 3.x
-    message      VARCHAR
+    message      VARCHAR,
+    continuation BOOLEAN,                    -- 2.x traceback / multi-line continuation (time, level from the record above)
+    detail       VARCHAR,                    -- 3.x error_detail as "ExcType: value" (chained with " <- ")
+    rid          VARCHAR,
+    file_id      VARCHAR
 );
 
--- Analysis output. One analysis = one period and one identity map.
+-- Analysis output. One analysis = one period and one identity map (docs/findings.md).
+-- analysis_id = first 16 hex of sha256("<period_start>|<period_end>"): analysing the same period
+-- again replaces that analysis's rows.
 CREATE TABLE IF NOT EXISTS analysis_runs (
     analysis_id          VARCHAR PRIMARY KEY,
     period_start         TIMESTAMPTZ,
@@ -265,7 +327,15 @@ CREATE TABLE IF NOT EXISTS analysis_runs (
     identity_map_path    VARCHAR,
     identity_map_sha256  VARCHAR,
     started_at           TIMESTAMPTZ,
-    finished_at          TIMESTAMPTZ
+    finished_at          TIMESTAMPTZ,
+    worker_requests      BIGINT,                 -- requests tied to a worker or a service-account login
+    attributed           BIGINT,
+    ambiguous            BIGINT,
+    unattributed         BIGINT,
+    findings             BIGINT,
+    not_evaluable        BIGINT,
+    token_lifetime_s     DOUBLE,
+    clock_skew_s         DOUBLE
 );
 
 CREATE TABLE IF NOT EXISTS attributions (
@@ -281,39 +351,49 @@ CREATE TABLE IF NOT EXISTS attributions (
     task_id        VARCHAR,
     map_index      INTEGER,
     try_number     INTEGER,
-    status         VARCHAR NOT NULL,         -- attributed | ambiguous | unattributed | not_worker
-    method         VARCHAR,
+    status         VARCHAR NOT NULL,         -- attributed | ambiguous | unattributed
+    method         VARCHAR,                  -- how the worker was found: device | ip | login (+login, +host when narrowed)
     confidence     DOUBLE,
-    candidates     INTEGER
+    candidates     INTEGER,                  -- attempts left after narrowing
+    candidate_attempts VARCHAR[],            -- their attempt_ids when ambiguous (at most 10)
+    analysis_id    VARCHAR
 );
 
 CREATE TABLE IF NOT EXISTS findings (
-    finding_id      VARCHAR PRIMARY KEY,
+    finding_id      VARCHAR PRIMARY KEY,     -- first 16 hex of sha256(kind|identifying evidence)
     kind            VARCHAR NOT NULL,
+    subtype         VARCHAR,                 -- which case of the kind (docs/findings.md)
     severity        VARCHAR NOT NULL,        -- low | medium | high | critical
     controls        VARCHAR[],
+    title           VARCHAR,
     status          VARCHAR NOT NULL DEFAULT 'open',   -- open | accepted
     event_time      TIMESTAMPTZ,
+    attempt_id      VARCHAR,
     dag_id          VARCHAR,
     run_id          VARCHAR,
     task_id         VARCHAR,
     map_index       INTEGER,
     try_number      INTEGER,
+    worker          VARCHAR,
     login           VARCHAR,
     host            VARCHAR,
+    conn_id         VARCHAR,
     detail          VARCHAR,
-    evidence_ids    VARCHAR[],
+    evidence_ids    VARCHAR[],               -- Zscaler rids; airflow:<attempt_id>:<line> for log lines
+    evidence_count  BIGINT,                  -- all evidence records (evidence_ids keeps the first 1000)
     gap_start       TIMESTAMPTZ,
     gap_end         TIMESTAMPTZ,
+    gap_seconds     DOUBLE,
+    attempts_hit    VARCHAR[],               -- token_gap: attempts whose requests fell in the gap
     exception_approver VARCHAR,
     exception_reason   VARCHAR,
     exception_ticket   VARCHAR,
     exception_expires  DATE,
-    exception_note     VARCHAR,
+    exception_note     VARCHAR,              -- e.g. an expired exception that no longer matches
     analysis_id     VARCHAR
 );
 
--- Checks that could not be evaluated for an attempt, with the reason (never silently passed).
+-- Checks that could not be evaluated, with the reason (never silently passed).
 CREATE TABLE IF NOT EXISTS not_evaluable (
     check_kind   VARCHAR NOT NULL,
     attempt_id   VARCHAR,
@@ -322,6 +402,7 @@ CREATE TABLE IF NOT EXISTS not_evaluable (
     task_id      VARCHAR,
     map_index    INTEGER,
     try_number   INTEGER,
+    login        VARCHAR,                    -- token_gap: the login without ZPA user status
     reason       VARCHAR NOT NULL,
     analysis_id  VARCHAR
 );

@@ -1,0 +1,34 @@
+-- Checks that cannot be evaluated, with the reason: reported, never silently passed.
+INSERT INTO not_evaluable (check_kind, attempt_id, dag_id, run_id, task_id, map_index, try_number, login, reason, analysis_id)
+SELECT 'egress_bypass', a.attempt_id, a.dag_id, a.run_id, a.task_id, a.map_index, a.try_number, NULL,
+       CASE WHEN a.worker IS NULL AND coalesce(a.hostname, '') = ''
+                THEN 'no host known for the attempt (no hostname in its log, metadata DB or API export)'
+            WHEN a.worker IS NULL
+                THEN 'the attempt''s host ' || a.hostname || ' is not a [[worker]] in the identity map'
+            ELSE 'the log names no outbound host (Airflow logs hook URLs only at DEBUG; see docs/findings.md)'
+       END,
+       $analysis_id
+FROM _attempts a
+WHERE a.start_time < $until AND a.end_time >= $since
+  AND (a.worker IS NULL OR a.attempt_id NOT IN (SELECT attempt_id FROM _attempt_hosts));
+
+INSERT INTO not_evaluable (check_kind, attempt_id, dag_id, run_id, task_id, map_index, try_number, login, reason, analysis_id)
+SELECT 'silent_failure', a.attempt_id, a.dag_id, a.run_id, a.task_id, a.map_index, a.try_number, NULL,
+       CASE WHEN a.state IS NULL OR a.state IN ('', 'unknown', 'none')
+                THEN 'final state unknown (log cut off and no metadata for the attempt)'
+            ELSE 'attempt not finished (state ' || a.state || ')' END,
+       $analysis_id
+FROM _attempts a
+WHERE a.start_time < $until AND a.end_time >= $since
+  AND (a.state IS NULL OR a.state IN ('', 'unknown', 'none', 'running', 'queued', 'scheduled',
+                                       'restarting', 'deferred', 'up_for_reschedule'));
+
+INSERT INTO not_evaluable (check_kind, attempt_id, dag_id, run_id, task_id, map_index, try_number, login, reason, analysis_id)
+SELECT 'token_gap', NULL, NULL, NULL, NULL, NULL, NULL, min(r.login),
+       'no ZPA user status records for this service-account login: token validity unknown ('
+         || count(*) || ' request(s))',
+       $analysis_id
+FROM _requests r
+WHERE r.sa IS NOT NULL AND r.in_period
+  AND r.login_l NOT IN (SELECT DISTINCT login FROM _token_islands)
+GROUP BY r.login_l;

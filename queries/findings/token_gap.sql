@@ -1,0 +1,92 @@
+-- token_gap, two subtypes:
+--   no_session  a request by a service-account login at a moment no authenticated ZPA session of
+--               that login covered (a session is valid from its authentication until it was
+--               unauthenticated or token_lifetime later, whichever is first; overlapping sessions
+--               merge). The gap runs from the end of the last valid session to the next one.
+--   refused     requests Zscaler refused for authentication (rules.toml [auth]); consecutive
+--               refusals of one login less than token_lifetime apart form one gap.
+-- Logins without any ZPA user status are not evaluable for no_session (see _not_evaluable.sql).
+CREATE OR REPLACE TEMP TABLE _token_islands AS
+WITH st AS (
+    SELECT lower(username) AS login, coalesce(session_id, '') AS session_id,
+           authenticated_at, unauthenticated_at
+    FROM zpa_user_status
+    WHERE lower(username) IN (SELECT login FROM im_logins)
+), sessions AS (
+    SELECT a.login, a.session_id, a.authenticated_at AS s,
+           least(a.authenticated_at + $lifetime,
+                 coalesce(min(u.unauthenticated_at), a.authenticated_at + $lifetime)) AS e
+    FROM (SELECT DISTINCT login, session_id, authenticated_at FROM st WHERE authenticated_at IS NOT NULL) a
+    LEFT JOIN st u ON u.login = a.login AND u.session_id = a.session_id
+                  AND u.unauthenticated_at IS NOT NULL AND u.unauthenticated_at >= a.authenticated_at
+    GROUP BY a.login, a.session_id, a.authenticated_at
+), marked AS (
+    SELECT login, s, e,
+           CASE WHEN s > max(e) OVER (PARTITION BY login ORDER BY s, e
+                                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                THEN 1 ELSE 0 END AS brk
+    FROM sessions
+), grouped AS (
+    SELECT login, s, e, sum(brk) OVER (PARTITION BY login ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS gid
+    FROM marked
+), islands AS (
+    SELECT login, min(s) AS s, max(e) AS e FROM grouped GROUP BY login, gid
+)
+SELECT login, s, e, lead(s) OVER (PARTITION BY login ORDER BY s) AS next_s FROM islands;
+
+CREATE OR REPLACE TEMP TABLE _token_requests AS
+SELECT r.request_table, r.rid, r.event_time, r.login, r.login_l, r.host, r.worker, r.pk,
+       t.attempt_id, r.in_period,
+       (   (r.request_table = 'zia_web'
+            AND (r.response_code IN (SELECT code FROM rule_auth_codes)
+                 OR r.reason IN (SELECT reason FROM rule_auth_reasons)))
+        OR (r.request_table = 'zpa_user_activity'
+            AND EXISTS (SELECT 1 FROM rule_auth_prefixes p WHERE starts_with(r.internal_reason, p.prefix)))
+       ) AS refused
+FROM _requests r
+JOIN _attr t ON t.request_table = r.request_table AND t.rid = r.rid;
+
+INSERT INTO _found
+SELECT 'token_gap', 'no_session',
+       concat_ws('|', 'no_session', g.login_l, coalesce(strftime(g.gap_start AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ'), 'start')),
+       min(g.event_time), CASE WHEN count(DISTINCT g.attempt_id) = 1 THEN min(g.attempt_id) END,
+       CASE WHEN count(DISTINCT g.worker) = 1 THEN min(g.worker) END, min(g.login), mode(g.host), NULL,
+       count(*) || ' request(s) by ' || min(g.login) || ' with no valid token: '
+         || coalesce('last session ended ' || strftime(min(g.gap_start) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ'), 'no earlier session')
+         || ', ' || coalesce('next began ' || strftime(min(g.gap_end) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ'), 'no later session')
+         || '; ' || count(DISTINCT g.attempt_id) || ' attempt(s) hit',
+       list(g.rid ORDER BY g.event_time, g.rid)[1:1000], count(*),
+       min(g.gap_start), min(g.gap_end),
+       list(DISTINCT g.attempt_id ORDER BY g.attempt_id) FILTER (WHERE g.attempt_id IS NOT NULL)
+FROM (
+    SELECT q.*, i.e AS gap_start, i.next_s AS gap_end
+    FROM (SELECT * FROM _token_requests
+          WHERE NOT refused AND in_period
+            AND login_l IN (SELECT DISTINCT login FROM _token_islands)) q
+    ASOF LEFT JOIN _token_islands i ON i.login = q.login_l AND q.event_time + $skew >= i.s
+    WHERE i.s IS NULL OR q.event_time - $skew > i.e
+) g
+GROUP BY g.login_l, g.gap_start;
+
+INSERT INTO _found
+SELECT 'token_gap', 'refused',
+       concat_ws('|', 'refused', key, strftime(min(event_time) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')),
+       min(event_time), CASE WHEN count(DISTINCT attempt_id) = 1 THEN min(attempt_id) END,
+       CASE WHEN count(DISTINCT worker) = 1 THEN min(worker) END, min(login), mode(host), NULL,
+       count(*) || ' request(s) refused by Zscaler for authentication between '
+         || strftime(min(event_time) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') || ' and ' || strftime(max(event_time) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ')
+         || '; ' || count(DISTINCT attempt_id) || ' attempt(s) hit',
+       list(rid ORDER BY event_time, rid)[1:1000], count(*),
+       min(event_time), max(event_time),
+       list(DISTINCT attempt_id ORDER BY attempt_id) FILTER (WHERE attempt_id IS NOT NULL)
+FROM (
+    SELECT *, sum(brk) OVER (PARTITION BY key ORDER BY event_time, rid ROWS UNBOUNDED PRECEDING) AS run
+    FROM (
+        SELECT *, coalesce(login_l, pk) AS key,
+               CASE WHEN event_time - lag(event_time) OVER (PARTITION BY coalesce(login_l, pk)
+                                                            ORDER BY event_time, rid) <= $lifetime
+                    THEN 0 ELSE 1 END AS brk
+        FROM _token_requests WHERE refused AND in_period
+    )
+)
+GROUP BY key, run;

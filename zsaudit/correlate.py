@@ -1,0 +1,113 @@
+"""Tie each Zscaler request to the Airflow task attempt behind it.
+
+The identity map goes into small temp tables (im_*); queries/correlate/NN_*.sql then run in
+order. The interval join is sort-merge: window edges per worker are numbered, each request finds
+its segment with an ASOF join and reads the attempts running in it, so the cost grows as
+(n + m) log(n + m) plus the output, never n x m (docs/findings.md, "Correlation").
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+
+from . import queries
+from .identity_map import IdentityMap
+
+FAR_PAST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
+
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
+
+
+def statements(name: str) -> list[str]:
+    """The statements of queries/<name>.sql (our own files: no ';' inside literals)."""
+    return [s.strip() for s in _STATEMENT_END.split(queries.load(name)) if s.strip()
+            and not all(line.strip().startswith("--") or not line.strip() for line in s.splitlines())]
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict) -> None:
+    """Run every statement of queries/<name>.sql, binding the $params each one uses."""
+    for sql in statements(name):
+        used = {p: params[p] for p in set(_PARAM.findall(sql))}
+        con.execute(sql, used)
+
+
+def load_identity_tables(con: duckdb.DuckDBPyConnection, imap: IdentityMap) -> None:
+    """The identity map as temp tables im_* that the SQL joins against."""
+    con.execute("CREATE OR REPLACE TEMP TABLE im_logins (sa VARCHAR, login VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE im_dags (sa VARCHAR, pattern VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE im_conns (sa VARCHAR, conn_id VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE im_hosts (sa VARCHAR, pattern VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE im_worker_names (worker VARCHAR, name VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE im_worker_ips (worker VARCHAR, ip VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE im_ignore_hosts (pattern VARCHAR)")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE im_exceptions (idx INTEGER, kind VARCHAR, login VARCHAR, dag VARCHAR, "
+        "task VARCHAR, host VARCHAR, worker VARCHAR, conn_id VARCHAR, finding_id VARCHAR, approver VARCHAR, "
+        "reason VARCHAR, ticket VARCHAR, expires DATE)"
+    )
+    rows = {k: [] for k in ("logins", "dags", "conns", "hosts", "names", "ips")}
+    for sa in imap.service_accounts:
+        rows["logins"] += [(sa.name, login.lower()) for login in sa.zscaler_logins]
+        rows["dags"] += [(sa.name, d) for d in sa.dags]
+        rows["conns"] += [(sa.name, c) for c in sa.connections]
+        rows["hosts"] += [(sa.name, h.lower()) for h in sa.allowed_hosts]
+    for w in imap.workers:
+        names = {w.hostname.lower(), w.hostname.lower().split(".")[0]}
+        for d in w.device_hostnames:
+            names |= {d.lower(), d.lower().split(".")[0]}
+        rows["names"] += [(w.hostname, n) for n in sorted(names)]
+        rows["ips"] += [(w.hostname, ip) for ip in w.ips]
+    for table, key in (("im_logins", "logins"), ("im_dags", "dags"), ("im_conns", "conns"),
+                       ("im_hosts", "hosts"), ("im_worker_names", "names"), ("im_worker_ips", "ips")):
+        if rows[key]:
+            con.executemany(f"INSERT INTO {table} VALUES (?, ?)", rows[key])
+    con.executemany("INSERT INTO im_ignore_hosts VALUES (?)", [(h,) for h in imap.policy.ignore_hosts] or [("",)])
+    exc_rows = [
+        (e.index, e.kind, e.match.get("login"), e.match.get("dag"), e.match.get("task"), e.match.get("host"),
+         e.match.get("worker"), e.match.get("conn_id"), e.match.get("finding_id"), e.approver, e.reason,
+         e.ticket, e.expires)
+        for e in imap.exceptions
+    ]
+    if exc_rows:
+        con.executemany("INSERT INTO im_exceptions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", exc_rows)
+
+
+def extended_period(con: duckdb.DuckDBPyConnection, since: datetime, until: datetime,
+                    skew: timedelta) -> tuple[datetime, datetime]:
+    """The period widened to cover the whole window of every attempt that overlaps it, so an
+    attempt crossing midnight sees all its traffic (findings still report the period only)."""
+    row = con.execute(
+        "SELECT min(start_time), max(coalesce(end_time, start_time)) FROM task_attempts "
+        "WHERE coalesce(end_time, start_time) + ? >= ? AND start_time - ? < ?",
+        [skew, since, skew, until],
+    ).fetchone()
+    lo, hi = since, until
+    if row and row[0] is not None:
+        lo = min(lo, row[0] - skew)
+        hi = max(hi, row[1] + skew + timedelta(microseconds=1))
+    return lo, hi
+
+
+def correlate(con: duckdb.DuckDBPyConnection, imap: IdentityMap, *, since: datetime | None,
+              until: datetime | None, analysis_id: str, progress=None) -> dict:
+    """Build the _attempts/_requests/_attr temp tables and store the period's attributions.
+    Returns counts by attribution status."""
+    since = since or FAR_PAST
+    until = until or FAR_FUTURE
+    skew = imap.policy.clock_skew
+    ext_since, ext_until = extended_period(con, since, until, skew)
+    params = {"skew": skew, "since": since, "until": until, "ext_since": ext_since,
+              "ext_until": ext_until, "analysis_id": analysis_id}
+    load_identity_tables(con, imap)
+    for name in queries.names("correlate"):
+        if progress is not None:
+            progress.log(f"correlate: {name.split('/', 1)[1]}")
+        run_sql(con, name, params)
+    counts = dict(con.execute(
+        "SELECT status, count(*) FROM _attr WHERE in_period GROUP BY status").fetchall())
+    return {s: int(counts.get(s, 0)) for s in ("attributed", "ambiguous", "unattributed")}

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..cli import db_option, handle_errors, ingest, quiet_option
+from ..progress import Progress
 
 
 @ingest.command("zscaler")
@@ -26,5 +27,30 @@ def ingest_zscaler(paths, fmt, fields, tz, db: Path, quiet):
     """Ingest Zscaler ZIA (web, firewall, DNS) and ZPA (user activity, user status) logs.
 
     PATH is a file, a directory (read recursively), a .gz file, or - for standard input.
+    Each file loads in one transaction; a file already ingested (same sha256) is skipped.
+    Lines that cannot be used go to the `rejects` table with their reason.
     """
-    raise click.ClickException("not implemented yet")
+    from ..ingest import zscaler
+    from ..store import Store
+
+    progress = Progress(quiet=quiet)
+    with Store(db) as store:
+        try:
+            results = zscaler.ingest_paths(store, paths, fmt=fmt, fields=fields, tz=tz, progress=progress)
+        except zscaler.IngestErrors as exc:
+            _print(exc.results, quiet)
+            raise
+    _print(results, quiet)
+
+
+def _print(results, quiet: bool) -> None:
+    if quiet:
+        return
+    for r in results:
+        click.echo(r.summary())
+    loaded = sum(r.rows_loaded for r in results)
+    rejected = sum(r.rows_rejected for r in results)
+    if len(results) > 1:
+        click.echo(f"{len(results)} files: {loaded} rows loaded, {rejected} rejected")
+    if rejected:
+        click.echo("rejected lines and their reasons: SELECT * FROM rejects")

@@ -125,6 +125,9 @@ def build(plan: Plan) -> tuple[str, dict]:
     bad_terms = []
     for col, kind in cols.items():
         sources = plan.columns.get(col, [])
+        if not sources and col == "event_time":
+            bad_terms.append("'no event time (the feed has no time field; expected time, datetime, "
+                             "epochtime, rt, devTime, TimeGenerated or LogTimestamp)'")
         if not sources:
             raw_exprs.append(f"NULL::VARCHAR AS r_{col}")
             typed_exprs.append(f"NULL::{SQL_TYPES.get(kind, 'VARCHAR')} AS {col}")
@@ -140,7 +143,7 @@ def build(plan: Plan) -> tuple[str, dict]:
             what = "event time" if col == "event_time" else col
             if col == "event_time":
                 bad_terms.append(
-                    f"CASE WHEN NOT ({any_raw}) THEN 'no event time (expected one of the time fields)' "
+                    f"CASE WHEN NOT ({any_raw}) THEN 'no event time (the time field is empty)' "
                     f"WHEN {col} IS NULL THEN '{what}: unrecognised time ' || to_json(coalesce({', '.join(f'r_{col}_{n}' for n in range(len(raws)))}))"
                     f" || ' (expected NSS time like ''Mon Jun 20 15:29:11 2022'', epoch or ISO 8601)' END")
             else:

@@ -33,6 +33,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -71,7 +72,8 @@ def ensure_airflow_venv(venv: Path | None = None) -> Path:
     venv = venv or venv_path()
     venv.parent.mkdir(parents=True, exist_ok=True)
     stamp = venv / ".zsaudit-stamp"
-    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
+    lock_path = Path(tempfile.gettempdir()) / f"zsaudit-airflow-venv-{hashlib.sha256(str(venv).encode()).hexdigest()[:12]}.lock"
+    with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two pytest workers must not install at once
         if stamp.exists() and stamp.read_text() == _stamp_text() and (venv / "bin" / "airflow").exists():
             return venv

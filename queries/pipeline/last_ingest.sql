@@ -1,0 +1,3 @@
+-- When the store last took in a file: the pack's "generated at" (a re-run that ingests nothing
+-- new therefore renders byte-identical files).
+SELECT max(finished_at) FROM ingest_ledger;

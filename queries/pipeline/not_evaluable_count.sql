@@ -1,0 +1,2 @@
+-- Checks that could not be evaluated in one analysis (shown in the run summary).
+SELECT count(*) FROM not_evaluable WHERE analysis_id = $analysis_id;

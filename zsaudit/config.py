@@ -1,0 +1,268 @@
+"""zsaudit.toml: what the nightly job (`zsaudit run`, the Airflow DAG) reads and where it writes.
+
+Every key is checked on load; a mistake is a `BadUsage` naming the file and the key (exit 2).
+Relative paths are relative to the config file's directory, so a config works from any cwd.
+`EXAMPLE` is the commented file `zsaudit init` writes.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .errors import BadUsage
+from .timeutil import parse_time
+
+SEVERITIES = ("low", "medium", "high", "critical")
+ZSCALER_FORMATS = ("auto", "json", "csv", "tsv", "kv", "leef", "cef")
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None                    # the file it came from (None when built in code)
+    db: Path
+    identity_map: Path
+    pack_dir: Path                       # packs go to pack_dir/<period>/
+    zscaler_paths: tuple[str, ...] = ()
+    zscaler_format: str = "auto"
+    zscaler_fields: str | None = None
+    zscaler_tz: str = "UTC"
+    airflow_paths: tuple[str, ...] = ()  # task-log trees, metadata DB files or URLs, exports
+    airflow_template: str | None = None
+    airflow_tz: str = "UTC"
+    pdf: bool = True
+    retention_days: int = 0              # 0: keep every pack
+    fail_on: str | None = None           # None: never exit 1
+    since: datetime | None = None        # fixed period; default: yesterday (UTC)
+    until: datetime | None = None
+    warnings: list[str] = field(default_factory=list, compare=False)
+
+    def where(self, key: str) -> str:
+        return f"{self.path or 'config'}: key '{key}'"
+
+
+# -- the example `zsaudit init` writes ----------------------------------------------------------
+EXAMPLE = '''\
+# zsaudit.toml: the nightly job. Run it with `zsaudit run --config zsaudit.toml`
+# or install the Airflow DAG (`zsaudit airflow-dag --install $AIRFLOW_HOME/dags`).
+# Relative paths are relative to this file. Globs (*, **, ?) are allowed in `paths`.
+
+db = "zsaudit.duckdb"              # the DuckDB store; it keeps history across nights
+identity_map = "identity.toml"     # service accounts, workers, approved exceptions
+
+[zscaler]
+# Where your NSS / LSS feeds land: files, directories (read recursively), .gz files, globs.
+paths = ["/var/log/zscaler"]
+format = "auto"                    # auto | json | csv | tsv | kv | leef | cef
+# fields = '"%s{time}","%s{login}",...'   # NSS feed format string, only for headerless CSV/TSV
+tz = "UTC"                         # time zone of times that carry none (the feed's setting)
+
+[airflow]
+# Task-log trees ($AIRFLOW_HOME/logs), the metadata DB (SQLite file or a postgresql:// URL),
+# REST API task-instance exports, CSV dumps of task_instance, scheduler stdout.
+# Airflow 3 task logs name no host and no final state: list the metadata DB too.
+paths = ["/opt/airflow/logs", "/opt/airflow/airflow.db"]
+# template = "dag_id={{ ti.dag_id }}/..."   # only if you changed [logging] log_filename_template
+tz = "UTC"
+
+[pack]
+out_dir = "packs"                  # each night's pack goes to packs/YYYY-MM-DD/
+pdf = true                         # audit-pack.pdf beside index.html
+retention_days = 400               # delete dated packs older than this; 0 keeps them all
+
+[run]
+# The period defaults to yesterday (UTC); `--since/--until` override it for one run.
+# since = "2026-11-24"
+# until = "2026-11-25"
+fail_on = "none"                   # none | low | medium | high | critical: exit 1 at or above
+'''
+
+EXAMPLE_IDENTITY_MAP = '''\
+# identity.toml: who may reach what. zsaudit ties each Zscaler request to the Airflow task
+# attempt behind it and checks it against this map.
+
+[policy]
+token_lifetime = "15m"     # lifetime of the identity token Zscaler evaluates
+clock_skew = "5s"          # tolerance between Zscaler and Airflow clocks
+
+[[service_account]]
+name = "svc-billing"
+zscaler_logins = ["svc-billing@corp.example"]
+dags = ["billing_*"]                  # DAG ids (globs) allowed to act as this identity
+connections = ["billing_api"]         # Airflow connection ids that carry this identity
+allowed_hosts = ["api.billing.example", "*.s3.amazonaws.com"]
+
+[[worker]]
+hostname = "airflow-worker-1"
+ips = ["10.20.0.11"]
+device_hostnames = ["airflow-worker-1.corp.example"]
+
+# An approved, time-boxed exception: matching findings are shown as accepted, not open.
+# [[exception]]
+# kind = "unmapped_identity"
+# match = { login = "svc-legacy@corp.example", dag = "legacy_export" }
+# approver = "jane.doe@corp.example"
+# reason = "Legacy export until vendor migration"
+# ticket = "SEC-1234"
+# expires = "2027-03-31"
+'''
+
+
+# -- loading ------------------------------------------------------------------------------------
+_KEYS = {
+    "": {"db", "identity_map", "zscaler", "airflow", "pack", "run"},
+    "zscaler": {"paths", "format", "fields", "tz"},
+    "airflow": {"paths", "template", "tz"},
+    "pack": {"out_dir", "pdf", "retention_days"},
+    "run": {"since", "until", "fail_on"},
+}
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    """Read and check a zsaudit.toml."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadUsage(f"{path}: no such config file (`zsaudit init` writes an example)")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BadUsage(f"{path}: not valid TOML ({exc})") from None
+    return from_dict(data, path)
+
+
+def from_dict(data: dict, path: Path | None = None) -> Config:
+    base = path.resolve().parent if path else Path.cwd()
+    where = str(path or "config")
+
+    def bad(key: str, expected: str, got) -> BadUsage:
+        return BadUsage(f"{where}: key '{key}': expected {expected}, got {got!r}")
+
+    for section, allowed in _KEYS.items():
+        table = data if not section else data.get(section, {})
+        if not isinstance(table, dict):
+            raise bad(section, "a table ([" + section + "])", table)
+        for key in table:
+            full = f"{section}.{key}" if section else key
+            if key not in allowed:
+                raise BadUsage(f"{where}: unknown key '{full}' (known: "
+                               f"{', '.join(sorted((f'{section}.' if section else '') + k for k in allowed))})")
+
+    def section(name: str) -> dict:
+        return data.get(name, {})
+
+    def string(table: dict, key: str, full: str, default=None, required=False):
+        value = table.get(key, default)
+        if value is None:
+            if required:
+                raise BadUsage(f"{where}: key '{full}' is required")
+            return None
+        if not isinstance(value, str) or (required and not value.strip()):
+            raise bad(full, "a string", value)
+        return value
+
+    def a_path(table: dict, key: str, full: str, default=None, required=False) -> Path | None:
+        value = string(table, key, full, default, required)
+        if value is None:
+            return None
+        p = Path(os.path.expanduser(value))
+        return p if p.is_absolute() else base / p
+
+    def paths(table: dict, full: str) -> tuple[str, ...]:
+        value = table.get("paths", [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise bad(full, "a list of paths, directories, globs (or URLs)", value)
+        out = []
+        for v in value:
+            if "://" in v:
+                out.append(v)
+            else:
+                p = os.path.expanduser(v)
+                out.append(p if os.path.isabs(p) else str(base / p))
+        return tuple(out)
+
+    zs, af, pack, run = section("zscaler"), section("airflow"), section("pack"), section("run")
+
+    fmt = string(zs, "format", "zscaler.format", "auto")
+    if fmt not in ZSCALER_FORMATS:
+        raise bad("zscaler.format", " | ".join(ZSCALER_FORMATS), fmt)
+
+    pdf = pack.get("pdf", True)
+    if not isinstance(pdf, bool):
+        raise bad("pack.pdf", "true or false", pdf)
+    retention = pack.get("retention_days", 0)
+    if isinstance(retention, bool) or not isinstance(retention, int) or retention < 0:
+        raise bad("pack.retention_days", "a whole number of days >= 0 (0 keeps every pack)", retention)
+
+    fail_on = parse_fail_on(run.get("fail_on", "none"), what=f"{where}: key 'run.fail_on'")
+
+    since = until = None
+    for key in ("since", "until"):
+        raw = run.get(key)
+        if raw is None:
+            continue
+        if isinstance(raw, (datetime,)) or hasattr(raw, "isoformat"):
+            raw = raw.isoformat()
+        if not isinstance(raw, str):
+            raise bad(f"run.{key}", "an ISO 8601 date or time", raw)
+        value = parse_time(raw, what=f"{where}: key 'run.{key}'")
+        since, until = (value, until) if key == "since" else (since, value)
+    if (since is None) != (until is None):
+        raise BadUsage(f"{where}: keys 'run.since' and 'run.until' go together (or leave both out for yesterday)")
+    if since and until and until <= since:
+        raise bad("run.until", f"a time after run.since ({since.isoformat()})", until.isoformat())
+
+    config = Config(
+        path=path,
+        db=a_path(data, "db", "db", "zsaudit.duckdb"),
+        identity_map=a_path(data, "identity_map", "identity_map", required=True),
+        pack_dir=a_path(pack, "out_dir", "pack.out_dir", "packs"),
+        zscaler_paths=paths(zs, "zscaler.paths"),
+        zscaler_format=fmt,
+        zscaler_fields=string(zs, "fields", "zscaler.fields") or None,
+        zscaler_tz=string(zs, "tz", "zscaler.tz", "UTC"),
+        airflow_paths=paths(af, "airflow.paths"),
+        airflow_template=string(af, "template", "airflow.template") or None,
+        airflow_tz=string(af, "tz", "airflow.tz", "UTC"),
+        pdf=pdf,
+        retention_days=retention,
+        fail_on=fail_on,
+        since=since,
+        until=until,
+    )
+    if not config.zscaler_paths and not config.airflow_paths:
+        raise BadUsage(f"{where}: keys 'zscaler.paths' and 'airflow.paths' are both empty: nothing to audit")
+    return config
+
+
+def parse_fail_on(value, *, what: str = "--fail-on") -> str | None:
+    if value is None or (isinstance(value, str) and value.lower() in ("", "none", "off", "never")):
+        return None
+    if not isinstance(value, str) or value.lower() not in SEVERITIES:
+        raise BadUsage(f"{what}: expected one of none, {', '.join(SEVERITIES)}, got {value!r}")
+    return value.lower()
+
+
+def expand(locations: tuple[str, ...], key: str, config: Config) -> tuple[list[str], list[str]]:
+    """Config locations -> (paths for an ingester, warnings). A missing literal path is an error
+    naming its key; a glob that matches nothing is a warning (a quiet night is not a failure)."""
+    found, warnings = [], []
+    for i, loc in enumerate(locations):
+        if "://" in loc:
+            found.append(loc)
+        elif _GLOB_CHARS & set(loc):
+            matches = sorted(glob.glob(loc, recursive=True))
+            if not matches:
+                warnings.append(f"{config.where(f'{key}[{i}]')}: {loc} matches no file")
+            found.extend(matches)
+        elif os.path.exists(loc):
+            found.append(loc)
+        else:
+            raise BadUsage(f"{config.where(f'{key}[{i}]')}: {loc} does not exist")
+    return found, warnings

@@ -16,7 +16,6 @@ Re-running is safe at every point:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -248,7 +247,9 @@ def analyze(store: Store, config: Config, since: datetime, until: datetime, *, f
 
 
 def _current_analysis(store: Store, config: Config, since: datetime, until: datetime) -> str | None:
-    sha = hashlib.sha256(config.identity_map.read_bytes()).hexdigest()
+    from .identity_map import load as load_identity_map
+
+    sha = load_identity_map(config.identity_map).sha256  # as analyze records it; also validates the map
     row = store.run("pipeline/current_analysis", {"since": since, "until": until, "sha": sha}).fetchone()
     return row[0] if row else None
 

@@ -1,0 +1,19 @@
+-- CC7.3 evaluation of events: every finding was evaluated: either covered by an approved,
+-- time-boxed exception (approver, ticket, expiry) or left open for follow-up.
+-- Population: the period's findings.
+WITH pop AS (
+    SELECT * FROM findings
+    WHERE (event_time >= $since AND event_time < $until)
+       OR (event_time IS NULL AND analysis_id IN (
+            SELECT analysis_id FROM analysis_runs WHERE period_start < $until AND period_end > $since))
+)
+SELECT * FROM (VALUES
+    (1, 'Findings in the period (population)', (SELECT count(*) FROM pop)),
+    (2, 'accepted under an approved exception', (SELECT count(*) FROM pop WHERE status = 'accepted')),
+    (3, 'open, awaiting follow-up', (SELECT count(*) FROM pop WHERE status <> 'accepted')),
+    (4, 'open although an exception existed (expired or not matching)',
+        (SELECT count(*) FROM pop WHERE status <> 'accepted' AND exception_ticket IS NOT NULL)),
+    (5, 'accepted under an exception expiring inside the period',
+        (SELECT count(*) FROM pop WHERE status = 'accepted' AND exception_expires < CAST($until AS DATE)))
+) AS t(ord, label, value)
+ORDER BY ord;

@@ -1,0 +1,5 @@
+-- manifest.json "inputs": the input files of the period as the ingest ledger recorded them.
+SELECT path, sha256, source_kind, format, lines_read, rows_loaded, rows_rejected
+FROM ingest_ledger
+WHERE (first_event < $until AND last_event >= $since) OR first_event IS NULL
+ORDER BY source_kind, path, sha256;

@@ -1,0 +1,161 @@
+"""The SOC 2 audit pack: index.html, audit-pack.pdf, evidence/, findings.ocsf.json, manifest.json.
+
+    render(store, out_dir, since=..., until=..., generated_at=...) -> PackResult
+    verify(pack_dir) -> list of problems (empty: intact)
+
+Modules: context (the numbers, from queries/report/*.sql), charts (SVG geometry), html (jinja2),
+pdf (WeasyPrint), evidence (CSV/Parquet populations), ocsf (findings for SIEMs), manifest.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import __version__, queries
+from ..errors import BadUsage
+from ..progress import QUIET, Progress
+from ..timeutil import parse_time
+from . import context, evidence, html, manifest, ocsf
+from .manifest import verify
+
+__all__ = ["render", "verify", "PackResult"]
+
+PACK_FILES = ("index.html", "audit-pack.pdf", "findings.ocsf.json", manifest.MANIFEST)
+
+
+@dataclass
+class PackResult:
+    out_dir: Path
+    since: datetime
+    until: datetime
+    generated_at: datetime
+    files: list[str]
+    manifest_sha256: str
+    counts: dict = field(default_factory=dict)
+    pdf: Path | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        c = self.counts
+        return (
+            f"{self.out_dir}: audit pack for {html.iso(self.since)} .. {html.iso(self.until)}: "
+            f"{c.get('requests', 0)} requests, {c.get('attempts', 0)} task attempts, "
+            f"{c.get('findings_open', 0)} open findings, {c.get('findings_accepted', 0)} accepted; "
+            f"{len(self.files) + 1} files, manifest sha256 {self.manifest_sha256}"
+        )
+
+
+def _iso_or_none(value):
+    return html.iso(value) if value is not None else None
+
+
+def _prepare(out_dir: Path) -> None:
+    """Write into an empty directory or over an earlier pack (only its own files are removed)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    old = out_dir / manifest.MANIFEST
+    if old.is_file():
+        try:
+            listed = manifest.load(out_dir)["files"]
+        except Exception:  # a damaged manifest: treat the directory as foreign
+            listed = None
+        if listed is not None:
+            for rel in list(listed) + [manifest.MANIFEST]:
+                p = (out_dir / rel)
+                if p.is_file() and out_dir.resolve() in p.resolve().parents:
+                    p.unlink()
+    leftovers = manifest.pack_files(out_dir)
+    if leftovers:
+        shown = ", ".join(leftovers[:5]) + (" ..." if len(leftovers) > 5 else "")
+        raise BadUsage(
+            f"--out {out_dir}: the directory holds files that are not part of an earlier pack "
+            f"({shown}); choose an empty directory"
+        )
+
+
+def render(store, out_dir, *, since=None, until=None, pdf: bool = True, generated_at=None,
+           identity_map_path=None, progress: Progress = QUIET, sample_seed: int | None = None,
+           top_n: int = 25, sample_size: int = 10) -> PackResult:
+    """Render the audit pack for [since, until) into out_dir.
+
+    Defaults: the period of the latest analysis (else whole days around the data), generated_at
+    now (seconds), the sample seed derived from the period. Same store, period, generated_at and
+    seed give byte-identical index.html, CSV files and manifest.json.
+    """
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    con = store.con.cursor()  # own session: its settings do not leak into the caller's connection
+    try:
+        return _render(store, con, out_dir, since=since, until=until, pdf=pdf, generated_at=generated_at,
+                       identity_map_path=identity_map_path, progress=progress, sample_seed=sample_seed,
+                       top_n=top_n, sample_size=sample_size, started=started)
+    finally:
+        con.close()
+
+
+def _render(store, con, out_dir: Path, *, since, until, pdf, generated_at, identity_map_path, progress,
+            sample_seed, top_n, sample_size, started) -> PackResult:
+    con.execute("SET TimeZone = 'UTC'")  # CSV and displayed times are UTC whatever the machine says
+    period = context.resolve_period(con, parse_time(since, what="--since"), parse_time(until, what="--until"))
+    if period.until <= period.since:
+        raise BadUsage(f"--until ({html.iso(period.until)}) must be after --since ({html.iso(period.since)})")
+    generated = parse_time(generated_at, what="--generated-at") if generated_at else datetime.now(timezone.utc)
+    generated = generated.replace(microsecond=0)
+    seed = int(sample_seed) if sample_seed is not None else context.default_seed(period)
+    _prepare(out_dir)
+
+    log = context.QueryLog()
+    for name in queries.names("correlate") + queries.names("findings"):
+        log.note(name)  # the analysis behind the findings: shown and hashed with the pack's own
+    run = context.Runner(con, period, log)
+    progress.log(f"report: period {html.iso(period.since)} .. {html.iso(period.until)}")
+    evidence_files = evidence.export(run, out_dir / "evidence", progress)
+    n_ocsf = ocsf.write(run, out_dir / "findings.ocsf.json", generated)
+    identity = context.identity_info(con, period, identity_map_path)
+    ctx = context.gather(con, period, generated_at=generated, seed=seed, top_n=top_n,
+                         sample_size=sample_size, identity=identity, log=log)
+    ctx["evidence"] = evidence_files
+    ctx["ocsf_events"] = n_ocsf
+    inputs = run.rows("report/manifest_inputs")
+    ctx["queries"] = log.texts()
+    ctx["db_name"] = Path(store.path).name
+
+    (out_dir / "index.html").write_text(html.render(ctx, mode="html"), encoding="utf-8", newline="\n")
+    progress.log("report: index.html written")
+    pdf_path = None
+    if pdf:
+        from . import pdf as pdf_writer
+
+        pdf_path = out_dir / "audit-pack.pdf"
+        pdf_writer.write(html.render(ctx, mode="pdf"), pdf_path)
+        progress.log("report: audit-pack.pdf written")
+
+    header = {
+        "tool": {"name": "zsaudit", "version": __version__},
+        "generated_at": html.iso(generated),
+        "period": {"since": html.iso(period.since), "until": html.iso(period.until)},
+        "sample": {"seed": seed, "size": sample_size, "rule": "smallest md5('<seed>:' || id)"},
+        "identity_map": {"path": identity["path"], "sha256": identity["sha256"],
+                         "sha256_at_analysis": identity["recorded_sha256"]},
+        "queries": {q["name"]: q["sha256"] for q in ctx["queries"]},
+        "inputs": inputs,
+        "analysis_runs": [
+            {"analysis_id": a["analysis_id"], "identity_map_sha256": a["identity_map_sha256"],
+             "period": [_iso_or_none(a["period_start"]), _iso_or_none(a["period_end"])]}
+            for a in ctx["analysis_runs"]
+        ],
+        "counts": {e.name: e.rows for e in evidence_files} | {"ocsf_events": n_ocsf},
+    }
+    data = manifest.build(out_dir, header=header)
+    digest = manifest.write(out_dir, data)
+    counts = {
+        "requests": ctx["requests_total"],
+        "attempts": ctx["attempts_total"],
+        "findings_open": ctx["findings_totals"]["open"],
+        "findings_accepted": ctx["findings_totals"]["accepted"],
+    }
+    return PackResult(out_dir=out_dir, since=period.since, until=period.until, generated_at=generated,
+                      files=sorted(data["files"]), manifest_sha256=digest, counts=counts, pdf=pdf_path,
+                      seconds=time.perf_counter() - started)

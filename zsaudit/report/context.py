@@ -1,0 +1,262 @@
+"""Gather everything the pack shows, by running the queries in queries/report/ for the period.
+
+Every number in the pack comes from one named query; `QueryLog` remembers which ones ran so the
+manifest and the appendix can list (and hash) exactly those.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from .. import __version__, queries
+from ..resources import templates_dir
+from . import charts
+
+_PARAM = re.compile(r"\$([A-Za-z_]\w*)")
+ALL_ROWS = 1 << 62  # LIMIT for "every row" when a top-N query feeds an evidence file
+
+SEVERITIES = ("critical", "high", "medium", "low")
+COVERAGE_STATUSES = ("attributed", "ambiguous", "unattributed")
+
+
+@dataclass
+class Period:
+    since: datetime
+    until: datetime
+
+    @property
+    def hours(self) -> float:
+        return (self.until - self.since).total_seconds() / 3600
+
+    def params(self) -> dict:
+        return {"since": self.since, "until": self.until}
+
+
+@dataclass
+class QueryLog:
+    """The queries a pack used, in first-use order (names as in queries/<name>.sql)."""
+
+    names: list[str] = field(default_factory=list)
+
+    def note(self, name: str) -> None:
+        if name not in self.names:
+            self.names.append(name)
+
+    def texts(self) -> list[dict]:
+        out = []
+        for name in sorted(self.names):
+            text = queries.load(name)
+            out.append({"name": name, "text": text, "sha256": hashlib.sha256(text.encode()).hexdigest()})
+        return out
+
+
+class Runner:
+    """Runs named queries with only the parameters each one uses (DuckDB refuses extras)."""
+
+    def __init__(self, con, period: Period, log: QueryLog):
+        self.con, self.period, self.log = con, period, log
+
+    def bind(self, name: str, extra: dict | None = None) -> tuple[str, dict]:
+        text = queries.load(name)
+        wanted = set(_PARAM.findall(_strip_comments(text)))
+        values = {**self.period.params(), **(extra or {})}
+        missing = wanted - values.keys()
+        if missing:
+            raise ValueError(f"query {name} needs parameters {sorted(missing)}")
+        self.log.note(name)
+        return text, {k: values[k] for k in wanted}
+
+    def rows(self, name: str, **extra) -> list[dict]:
+        text, params = self.bind(name, extra)
+        cur = self.con.execute(text, params)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    def one(self, name: str, **extra) -> dict:
+        rows = self.rows(name, **extra)
+        return rows[0] if rows else {}
+
+
+def _strip_comments(sql: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+
+
+def resolve_period(con, since: datetime | None, until: datetime | None) -> Period:
+    if since is None or until is None:
+        rows = con.execute(queries.load("report/period_default")).fetchall()
+        d_since, d_until = rows[0] if rows else (None, None)
+        since = since or d_since
+        until = until or d_until
+    if since is None or until is None:
+        # an empty store: the previous UTC day, so an empty pack still says what it covers
+        now = datetime.now(timezone.utc)
+        until = until or datetime(now.year, now.month, now.day, tzinfo=timezone.utc)
+        since = since or until - timedelta(days=1)
+    return Period(_utc(since), _utc(until))
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def default_seed(period: Period) -> int:
+    """A seed fixed by the period, so re-rendering a period draws the same sample."""
+    text = f"{period.since.isoformat()}/{period.until.isoformat()}"
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+def load_criteria() -> list[dict]:
+    with open(templates_dir() / "criteria.toml", "rb") as fh:
+        return tomllib.load(fh)["criterion"]
+
+
+def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int, sample_size: int,
+           identity: dict, log: QueryLog) -> dict:
+    run = Runner(con, period, log)
+    ctx: dict = {
+        "tool_version": __version__,
+        "generated_at": generated_at,
+        "period": period,
+        "seed": seed,
+        "top_n": top_n,
+        "sample_size": sample_size,
+    }
+
+    # -- summary ------------------------------------------------------------------------------
+    ctx["sources"] = run.rows("report/sources")
+    by_source = {s["source"]: s["rows"] for s in ctx["sources"]}
+    ctx["requests_total"] = by_source.get("zia_web", 0) + by_source.get("zpa_user_activity", 0)
+    ctx["attempts_total"] = by_source.get("task_attempts", 0)
+    coverage = run.rows("report/attribution_coverage")
+    population = sum(r["requests"] for r in coverage if r["status"] in COVERAGE_STATUSES)
+    all_requests = sum(r["requests"] for r in coverage)
+    for r in coverage:
+        r["share"] = _share(r["requests"], population if r["status"] in COVERAGE_STATUSES else all_requests)
+    attributed = next((r["requests"] for r in coverage if r["status"] == "attributed"), 0)
+    ctx["coverage"] = {
+        "rows": coverage,
+        "population": population,
+        "all": all_requests,
+        "attributed": attributed,
+        "pct": _share(attributed, population),
+    }
+    kinds = run.rows("report/findings_by_kind")
+    totals = {k: sum(r[k] for r in kinds) for k in (*SEVERITIES, "open", "accepted", "total")}
+    ctx["findings_by_kind"] = kinds
+    ctx["findings_totals"] = totals
+    ctx["analysis_runs"] = run.rows("report/analysis_runs")
+
+    # -- criteria -----------------------------------------------------------------------------
+    per_control = {r["control"]: r for r in run.rows("report/findings_per_control")}
+    criteria = []
+    for spec in load_criteria():
+        facts = run.rows(spec["summary"])
+        sample = run.rows(spec["sample"], seed=str(seed), n=sample_size)
+        counts = per_control.get(spec["id"], {"open": 0, "accepted": 0, "kinds": ""})
+        population_n = facts[0]["value"] if facts else 0
+        if not population_n:
+            result, tone = "Not tested: the population is empty for this period", "warn"
+        elif counts["open"]:
+            result, tone = f"{counts['open']} open exception(s) to follow up", "bad"
+        elif counts["accepted"]:
+            result, tone = f"No open exceptions; {counts['accepted']} accepted under approved exceptions", "ok"
+        else:
+            result, tone = "No exceptions", "ok"
+        criteria.append({
+            **spec,
+            "anchor": "cc-" + spec["id"].lower().replace(".", "-"),
+            "facts": facts,
+            "population": population_n,
+            "open": counts["open"],
+            "accepted": counts["accepted"],
+            "kinds": counts["kinds"] or "",
+            "result": result,
+            "tone": tone,
+            "top_findings": run.rows("report/findings_for_control", control=spec["id"], limit=top_n),
+            "sample": sample,
+            "sample_columns": list(sample[0].keys()) if sample else [],
+            "redraw": spec.get("redraw", "").format(seed=int(seed), n=int(sample_size)),
+        })
+    ctx["criteria"] = criteria
+
+    # -- completeness and accuracy ---------------------------------------------------------------
+    ledger_totals = run.rows("report/ledger_totals")
+    files = run.rows("report/ledger_files", limit=top_n * 4)
+    gaps = run.rows("report/coverage_gaps", limit=top_n)
+    jumps = run.rows("report/recordid_jumps", limit=top_n)
+    ctx["completeness"] = {
+        "totals": ledger_totals,
+        "files": files,
+        "files_total": sum(t["files"] for t in ledger_totals),
+        "lines_read": sum(t["lines_read"] or 0 for t in ledger_totals),
+        "rows_loaded": sum(t["rows_loaded"] or 0 for t in ledger_totals),
+        "rows_rejected": sum(t["rows_rejected"] or 0 for t in ledger_totals),
+        "not_adding_up": sum(t["not_adding_up"] for t in ledger_totals),
+        "store_mismatch": sum(t["store_mismatch"] for t in ledger_totals),
+        "gaps": gaps,
+        "gaps_total": gaps[0]["total_gaps"] if gaps else 0,
+        "gap_hours": int(gaps[0]["total_hours"]) if gaps else 0,
+        "jumps": jumps,
+        "jumps_total": jumps[0]["total_jumps"] if jumps else 0,
+        "ids_missing": int(jumps[0]["total_missing"]) if jumps else 0,
+        "drift": run.rows("report/field_drift", limit=top_n),
+        "rejects": run.rows("report/rejects_by_reason", limit=top_n),
+    }
+    ctx["not_evaluable"] = run.rows("report/not_evaluable", limit=top_n)
+
+    # -- findings -------------------------------------------------------------------------------
+    ctx["open_findings"] = run.rows("report/findings_open", limit=top_n)
+    ctx["accepted_findings"] = run.rows("report/findings_accepted", limit=top_n)
+
+    # -- charts ---------------------------------------------------------------------------------
+    bucket = "hour" if period.hours <= 72 else "day"
+    ctx["charts"] = {
+        "requests": charts.requests_per_hour(run.rows("report/chart_requests_per_hour"), period),
+        "findings": charts.findings_over_time(run.rows("report/chart_findings_per_day", bucket=bucket), period, bucket),
+        "attribution": charts.attribution(coverage, run.rows("report/chart_attribution_per_day", bucket=bucket),
+                                          period, bucket),
+    }
+
+    ctx["identity"] = identity
+    return ctx
+
+
+def _share(part: int, whole: int) -> str:
+    """A percentage as fixed text (one decimal), so output never carries float noise."""
+    if not whole:
+        return "n/a"
+    return f"{100 * part / whole:.1f}%"
+
+
+def identity_info(con, period: Period, identity_map_path) -> dict:
+    """The identity map behind the analysis: given explicitly, or as recorded by the analysis run."""
+    recorded = None
+    rows = con.execute(
+        queries.load("report/analysis_runs"), {"since": period.since, "until": period.until}
+    ).fetchall()
+    row = rows[0] if rows else None
+    if row:
+        recorded = {"path": row[3], "sha256": row[4]}
+    path = Path(identity_map_path) if identity_map_path else (Path(recorded["path"]) if recorded and recorded["path"] else None)
+    info = {"path": str(path) if path else None, "sha256": None, "text": None, "note": None,
+            "recorded_sha256": recorded["sha256"] if recorded else None}
+    if path and path.is_file():
+        data = path.read_bytes()
+        info["sha256"] = hashlib.sha256(data).hexdigest()
+        info["text"] = data.decode("utf-8", errors="replace")
+        if recorded and recorded["sha256"] and recorded["sha256"] != info["sha256"]:
+            info["note"] = (f"The identity map changed since the analysis (analysis used sha256 "
+                            f"{recorded['sha256']}); re-run `zsaudit analyze` before relying on this pack.")
+    elif recorded:
+        info["sha256"] = recorded["sha256"]
+        info["note"] = "The identity map file is not readable here; its sha256 is the one recorded by the analysis."
+    else:
+        info["note"] = "No analysis covers this period and no identity map was given."
+    return info

@@ -1,0 +1,79 @@
+"""The pack's HTML from report_templates/ (jinja2, autoescape on: log content renders as text)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import jinja2
+
+from ..resources import templates_dir
+
+_ENV: jinja2.Environment | None = None
+MAX_CELL = 160
+
+
+def ts(value) -> str:
+    """A time as 'YYYY-MM-DD HH:MM:SSZ' (UTC), a date as 'YYYY-MM-DD', nothing as an em dash."""
+    if value is None:
+        return "\u2014"
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        text = value.strftime("%Y-%m-%d %H:%M:%S")
+        if value.microsecond:
+            text += f".{value.microsecond // 1000:03d}"
+        return text + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def num(value) -> str:
+    if value is None:
+        return "\u2014"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return f"{int(value):,}"
+
+
+def cell(value) -> str:
+    """Any value of a sample or top-N row as short display text."""
+    if value is None:
+        return "\u2014"
+    if isinstance(value, (datetime, date)):
+        return ts(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(cell(v) for v in value)
+    text = str(value)
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "\u2026"
+
+
+def env() -> jinja2.Environment:
+    global _ENV
+    if _ENV is None:
+        e = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(templates_dir())),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        e.filters.update(ts=ts, num=num, cell=cell, iso=iso)
+        _ENV = e
+    return _ENV
+
+
+def render(ctx: dict, *, mode: str) -> str:
+    """mode 'html' for index.html, 'pdf' for the WeasyPrint input (cover and page numbers)."""
+    return env().get_template("pack.html").render(**ctx, mode=mode)

@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -181,20 +180,22 @@ def _files_table(todo: list[_Prepared]) -> pa.Table:
     })
 
 
-def _lines_table(todo: list[_Prepared]) -> tuple[pa.Table, np.ndarray]:
+def _lines_table(todo: list[_Prepared]) -> tuple[pa.Table, list[int]]:
+    """All lines of all files: (file_idx, line_no, raw), split by Arrow in one call."""
     texts = pa.array([p.text for p in todo], pa.large_string())
     lists = pc.split_pattern(texts, "\n")
-    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    lengths = pc.fill_null(pc.list_value_length(lists), 0)
     flat = pc.list_flatten(lists)
-    parents = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
-    starts = np.cumsum(lengths) - lengths
-    line_no = np.arange(len(flat), dtype=np.int64) - starts[parents] + 1
+    parents = pc.list_parent_indices(lists)
+    starts = pc.subtract(pc.cumulative_sum(lengths), lengths)          # lines before each file
+    position = pc.cumulative_sum(pc.if_else(pc.is_valid(flat), 1, 1))  # 1..n over the batch
+    line_no = pc.subtract(position, pc.take(starts, parents))
     table = pa.table({
-        "file_idx": pa.array(parents.astype(np.int32)),
-        "line_no": pa.array(line_no),
+        "file_idx": pc.cast(parents, pa.int32()),
+        "line_no": pc.cast(line_no, pa.int64()),
         "raw": flat,
     })
-    return table, lengths
+    return table, lengths.to_pylist()
 
 
 def _load_batch(store, todo: list[_Prepared], tz: str) -> None:

@@ -1,0 +1,75 @@
+-- Rebuild task_attempts for the touched attempts (_af_touched) from every source's observation.
+-- Host and times: metadata DB > REST API > CSV dump > log > scheduler stdout.
+-- State: a state the log states ("Marking task as ...") > scheduler stdout final_state >
+-- metadata DB > REST API > CSV > state inferred from the log; non-terminal states (running,
+-- queued, ...) and `unknown` only when nothing better exists.
+INSERT INTO task_attempts (attempt_id, dag_id, run_id, task_id, map_index, try_number, ti_id, hostname,
+    start_time, end_time, state, return_code, operator, max_tries, airflow_version, log_file, log_sha256,
+    host_source, times_source, state_source, sources)
+WITH obs AS (
+    SELECT s.* FROM task_attempt_sources s
+    WHERE s.attempt_id IN (SELECT attempt_id FROM _af_touched)
+),
+tis AS (
+    SELECT attempt_id, any_value(ti_id) AS ti_id FROM obs WHERE ti_id IS NOT NULL GROUP BY attempt_id
+),
+ev AS (
+    SELECT t.attempt_id, 'scheduler_stdout' AS source, e.hostname,
+           CASE WHEN e.event = 'task_started' THEN e.event_time END AS start_time,
+           CASE WHEN e.event = 'workload_finished' THEN e.event_time END AS end_time,
+           e.state, e.state IS NOT NULL AS state_explicit, e.return_code
+    FROM airflow_ti_events e JOIN tis t ON e.ti_id = t.ti_id
+),
+cand AS (
+    SELECT attempt_id, source, hostname, start_time, end_time, state, state_explicit, return_code FROM obs
+    UNION ALL
+    SELECT attempt_id, source, hostname, start_time, end_time, state, state_explicit, return_code FROM ev
+),
+ranked AS (
+    SELECT *,
+           CASE source WHEN 'metadata_db' THEN 1 WHEN 'rest_api' THEN 2 WHEN 'csv' THEN 3 WHEN 'log' THEN 4 ELSE 5 END AS src_rank,
+           CASE WHEN state IS NULL OR state = '' THEN NULL
+                WHEN state = 'unknown' THEN 9
+                WHEN state IN ('running', 'queued', 'scheduled', 'restarting', 'none', 'removed') THEN 8
+                WHEN source = 'log' AND state_explicit THEN 0
+                WHEN source = 'scheduler_stdout' THEN 1
+                WHEN source = 'metadata_db' THEN 2
+                WHEN source = 'rest_api' THEN 3
+                WHEN source = 'csv' THEN 4
+                ELSE 5 END AS state_rank,
+           CASE source WHEN 'log' THEN 1 WHEN 'scheduler_stdout' THEN 2 ELSE 3 END AS rc_rank
+    FROM cand
+),
+merged AS (
+    SELECT attempt_id,
+           arg_min(hostname, src_rank) FILTER (WHERE coalesce(hostname, '') <> '') AS hostname,
+           arg_min(source, src_rank) FILTER (WHERE coalesce(hostname, '') <> '') AS host_source,
+           arg_min(start_time, src_rank) FILTER (WHERE start_time IS NOT NULL) AS start_time,
+           arg_min(end_time, src_rank) FILTER (WHERE end_time IS NOT NULL) AS end_time,
+           coalesce(arg_min(source, src_rank) FILTER (WHERE start_time IS NOT NULL),
+                    arg_min(source, src_rank) FILTER (WHERE end_time IS NOT NULL)) AS times_source,
+           arg_min(state, state_rank) FILTER (WHERE state_rank IS NOT NULL) AS state,
+           arg_min(source, state_rank) FILTER (WHERE state_rank IS NOT NULL) AS state_source,
+           arg_min(return_code, rc_rank) FILTER (WHERE return_code IS NOT NULL) AS return_code,
+           list(DISTINCT source ORDER BY source) AS sources
+    FROM ranked GROUP BY attempt_id
+),
+ident AS (
+    SELECT attempt_id,
+           any_value(dag_id) AS dag_id, any_value(run_id) AS run_id, any_value(task_id) AS task_id,
+           any_value(map_index) AS map_index, any_value(try_number) AS try_number,
+           any_value(ti_id) FILTER (WHERE ti_id IS NOT NULL) AS ti_id,
+           arg_min(operator, CASE source WHEN 'metadata_db' THEN 1 WHEN 'rest_api' THEN 2 WHEN 'csv' THEN 3 WHEN 'log' THEN 4 ELSE 5 END)
+               FILTER (WHERE operator IS NOT NULL) AS operator,
+           arg_min(max_tries, CASE source WHEN 'metadata_db' THEN 1 WHEN 'rest_api' THEN 2 WHEN 'csv' THEN 3 WHEN 'log' THEN 4 ELSE 5 END)
+               FILTER (WHERE max_tries IS NOT NULL) AS max_tries,
+           coalesce(any_value(airflow_version) FILTER (WHERE source = 'log'),
+                    any_value(airflow_version) FILTER (WHERE airflow_version IS NOT NULL)) AS airflow_version,
+           any_value(log_file) FILTER (WHERE source = 'log') AS log_file,
+           any_value(log_sha256) FILTER (WHERE source = 'log') AS log_sha256
+    FROM obs GROUP BY attempt_id
+)
+SELECT i.attempt_id, i.dag_id, i.run_id, i.task_id, i.map_index, i.try_number, i.ti_id, m.hostname,
+       m.start_time, m.end_time, m.state, m.return_code, i.operator, i.max_tries, i.airflow_version,
+       i.log_file, i.log_sha256, m.host_source, m.times_source, m.state_source, m.sources
+FROM ident i JOIN merged m USING (attempt_id);

@@ -1,0 +1,169 @@
+"""Airflow ingest: task logs, metadata DBs, REST API exports, CSV dumps and scheduler stdout.
+
+`ingest_paths(store, paths, template=None, tz="UTC")` tells each PATH apart by its content:
+
+- a directory: walked; task logs are the files whose path fits the log_filename_template
+  (Airflow's defaults, or `template`); other files in it are sniffed like single files;
+- `postgresql://...`: an Airflow metadata DB on PostgreSQL (needs the `postgres` extra);
+- a file starting with the SQLite header: an Airflow metadata DB;
+- JSON with `task_instances` (or a list of task instances): a REST API v1/v2 export;
+- CSV with a header naming dag_id, task_id, run_id / try_number: a `task_instance` dump;
+- text with scheduler / API-server lines: component stdout;
+- a file whose path fits the template: a task log.
+
+Every source adds observations to `task_attempt_sources`; `task_attempts` is rebuilt from them
+for the attempts each file touched (see queries/airflow/merge_attempts.sql).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import BadInput
+from ..progress import QUIET, Progress
+from . import airflow_metadata as metadata
+from .airflow_logs import LogFile, ingest_log_files
+from .ledger import FileResult
+from .log_template import PathTemplate, describe, templates_for
+
+__all__ = ["ingest_paths", "attempt_id"]
+
+# Directories of Airflow's own (non-task) logs under $AIRFLOW_HOME/logs.
+NON_TASK_DIRS = {"scheduler", "dag_processor", "dag_processor_manager", "triggerer"}
+_SNIFF_BYTES = 64 * 1024
+
+
+def attempt_id(dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> str:
+    """First 16 hex of sha256("dag_id|run_id|task_id|map_index|try_number") (same as the SQL macro)."""
+    import hashlib
+
+    key = f"{dag_id}|{run_id}|{task_id}|{int(map_index)}|{int(try_number)}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _match(path_text: str, templates: list[PathTemplate]) -> tuple[dict, PathTemplate] | None:
+    for t in templates:
+        ident = t.parse(path_text)
+        if ident is not None:
+            return ident, t
+    return None
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+
+def sniff(path: Path) -> str | None:
+    """What kind of Airflow input a (non-task-log) file is, by its content; None if none."""
+    head = _head(path)
+    if head.startswith(b"SQLite format 3\x00"):
+        return "metadata_db"
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "[") and ('"task_id"' in text or '"task_instances"' in text):
+        if '"task_instances"' in text or ('"try_number"' in text and '"event"' not in text[:2000]):
+            return "rest_api"
+    first = stripped.splitlines()[0] if stripped else ""
+    low = first.lower()
+    if "," in first and "task_id" in low and "dag_id" in low and ("run_id" in low or "try_number" in low):
+        return "csv"
+    if any(marker in text for marker in metadata.STDOUT_MARKERS):
+        return "scheduler_stdout"
+    return None
+
+
+def _walk(root: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel = os.path.relpath(dirpath, root)
+        parts = [] if rel == "." else rel.split(os.sep)
+        dirnames[:] = sorted(d for d in dirnames if not (d.startswith(".")))
+        if parts and parts[0] in NON_TASK_DIRS:
+            continue
+        if "logs" in parts and parts[parts.index("logs") + 1:parts.index("logs") + 2] and \
+                parts[parts.index("logs") + 1] in NON_TASK_DIRS:
+            continue
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            full = Path(dirpath) / name
+            if full.is_symlink():
+                continue
+            found.append(full)
+    return found
+
+
+def ingest_paths(store, paths, *, template: str | None = None, tz: str = "UTC",
+                 progress: Progress = QUIET) -> list[FileResult]:
+    """Ingest each PATH (see module doc). Returns one FileResult per file or source read."""
+    templates = templates_for(template)
+    log_files: list[LogFile] = []
+    others: list[tuple[str, object]] = []   # (kind, path-or-url)
+    rejected: list[FileResult] = []
+    for raw in paths:
+        text = str(raw)
+        if metadata.is_postgres_url(text):
+            others.append(("postgres", text))
+            continue
+        path = Path(raw)
+        if not path.exists():
+            raise BadInput(f"{path}: no such file or directory")
+        if path.is_dir():
+            found_before = len(log_files) + len(others)
+            misfits = []
+            for full in _walk(path):
+                rel = full.relative_to(path).as_posix()
+                hit = _match(rel, templates)
+                if hit is not None:
+                    ident, t = hit
+                    log_files.append(LogFile(path=full, ident=ident, template=t.template))
+                    continue
+                kind = sniff(full)
+                if kind is not None:
+                    others.append((kind, full))
+                elif full.suffix == ".log":
+                    misfits.append(full)
+            for full in misfits:
+                rejected.append(_misfit(full, templates))
+            if len(log_files) + len(others) == found_before:
+                example = f"; e.g. {misfits[0]} does not fit {describe(templates)}" if misfits else ""
+                raise BadInput(
+                    f"{path}: no Airflow task logs here (no file whose path fits the log_filename_template "
+                    f"{describe(templates)}), and no metadata DB, REST export, CSV dump or scheduler output"
+                    f"{example}. Point at $AIRFLOW_HOME/logs, or pass --template as written in airflow.cfg.")
+            continue
+        hit = _match(path.as_posix(), templates)
+        kind = sniff(path)
+        if kind is not None and (hit is None or kind in ("metadata_db", "rest_api", "csv")):
+            others.append((kind, path))
+        elif hit is not None:
+            ident, t = hit
+            log_files.append(LogFile(path=path, ident=ident, template=t.template))
+        else:
+            raise BadInput(
+                f"{path}: not an Airflow input zsaudit knows: its path does not fit the log_filename_template "
+                f"{describe(templates)}, and it is not a metadata DB (SQLite), a REST API task-instance "
+                "export (JSON), a task_instance CSV dump or scheduler/API-server output. "
+                "For a custom log layout pass --template exactly as in airflow.cfg.")
+    results: list[FileResult] = []
+    if log_files:
+        results.extend(ingest_log_files(store, log_files, tz=tz, progress=progress))
+    for kind, where in others:
+        results.append(metadata.ingest_source(store, kind, where, tz=tz))
+    results.extend(rejected)
+    for r in results:
+        if r is not None:
+            progress.log(r.summary() if not r.note or r.rows_loaded else f"{r.path}: {r.note}")
+    return [r for r in results if r is not None]
+
+
+def _misfit(path: Path, templates: list[PathTemplate]) -> FileResult:
+    msg = (f"{path}: rejected: the path does not fit the log_filename_template {describe(templates)}; "
+           "not ingested (pass --template if your airflow.cfg sets another one)")
+    return FileResult(path=str(path), sha256="", source_kind="airflow_tasklog", format="",
+                      note=msg, warnings=[msg])

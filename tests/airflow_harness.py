@@ -16,7 +16,7 @@ process), so the test DAG's HTTP calls go somewhere real and leave access logs.
 Fixtures other test files use (registered in tests/conftest.py):
   airflow_server      the running AirflowServer (home, logs_dir, db_path, api helpers)
   airflow_test_run    AirflowRun of DAG `zsaudit_test` (fixtures/airflow_dags/zsaudit_test_dag.py)
-  airflow_nightly_run AirflowRun of the shipped DAG `zsaudit_nightly` for 2026-11-24 (UTC)
+  airflow_nightly_run AirflowRun of the shipped DAG `zsaudit_nightly` for the synthetic night
 Only the standard library is imported here: conftest.py imports this module on every test run.
 """
 
@@ -48,9 +48,6 @@ FIXTURES = ROOT / "fixtures"
 AIRFLOW_VERSION = os.environ.get("AIRFLOW_VERSION", "3.3.2")
 TEST_DAG_ID = "zsaudit_test"
 NIGHTLY_DAG_ID = "zsaudit_nightly"
-# The night the nightly DAG audits in the tests (the data interval of the triggered run).
-NIGHT_START = "2026-11-24T00:00:00+00:00"
-NIGHT_END = "2026-11-25T00:00:00+00:00"
 LOOPBACK_NO_PROXY = "127.0.0.1,localhost,::1"
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
                "no_proxy", "NO_PROXY")
@@ -437,13 +434,16 @@ class AirflowServer:
 
 
 # -- what the nightly DAG audits in the tests ---------------------------------------------------
-def write_nightly_inputs(work: Path) -> Path:
-    """Synthetic Zscaler and Airflow logs for the night under test, and a zsaudit.toml naming them."""
-    from zsaudit.synth import synthesize  # the project venv runs the tests, so zsaudit is importable
+def write_nightly_inputs(work: Path) -> dict:
+    """A synthetic night of Zscaler and Airflow logs (zsaudit.synth) and a zsaudit.toml naming
+    them, for the zsaudit_nightly DAG. Returns where things are and which night it is."""
+    from zsaudit.pipeline import synth_night  # the project venv runs the tests: zsaudit is importable
+    from zsaudit.synth import synthesize
 
     work.mkdir(parents=True, exist_ok=True)
     synth_dir = work / "synth"
-    synthesize(synth_dir, requests=400, seed=7)
+    result = synthesize(synth_dir, requests=400, seed=7)
+    since, until = synth_night(result, synth_dir)
     config = work / "zsaudit.toml"
     config.write_text(
         "# written by tests/airflow_harness.py for the zsaudit_nightly DAG\n"
@@ -459,7 +459,9 @@ def write_nightly_inputs(work: Path) -> Path:
         "[run]\n"
         'fail_on = "none"\n'
     )
-    return config
+    iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    return {"config": config, "db": work / "nightly.duckdb", "night": (iso(since), iso(until)),
+            "pack_dir": work / "packs" / since.strftime("%Y-%m-%d"), "synth_dir": synth_dir}
 
 
 # -- pytest fixtures ---------------------------------------------------------------------------
@@ -502,8 +504,10 @@ def airflow_test_run(airflow_server, airflow_loopback) -> AirflowRun:
 
 @pytest.fixture(scope="session")
 def airflow_nightly_run(airflow_server) -> AirflowRun:
-    write_nightly_inputs(airflow_server.nightly_config.parent)
-    run = airflow_server.run_dag(NIGHTLY_DAG_ID, "zsaudit_nightly_2026-11-24", logical_date=NIGHT_START,
-                                 data_interval=(NIGHT_START, NIGHT_END), timeout=300)
-    run.extra["config"] = airflow_server.nightly_config
+    inputs = write_nightly_inputs(airflow_server.nightly_config.parent)
+    assert inputs["config"] == airflow_server.nightly_config
+    since, until = inputs["night"]
+    run = airflow_server.run_dag(NIGHTLY_DAG_ID, f"zsaudit_nightly_{since[:10]}", logical_date=since,
+                                 data_interval=(since, until), timeout=300)
+    run.extra.update(inputs)
     return run

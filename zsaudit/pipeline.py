@@ -284,6 +284,7 @@ def report(store: Store, config: Config, since: datetime, until: datetime, *,
         result = report_mod.render(store, tmp, since=since, until=until, pdf=config.pdf,
                                    generated_at=_evidence_time(store, until),
                                    identity_map_path=config.identity_map, progress=progress)
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp made it private; a pack is for reading
         _swap_in(tmp, final)
     finally:
         if tmp.exists():
@@ -301,6 +302,12 @@ def _evidence_time(store: Store, until: datetime) -> datetime:
     ingests nothing writes the same bytes); the period end for an empty store."""
     row = store.run("pipeline/last_ingest").fetchone()
     return row[0] if row and row[0] is not None else until
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _swap_in(tmp: Path, final: Path) -> None:
@@ -432,7 +439,7 @@ def demo(out_dir: str | os.PathLike = "zsaudit-demo", *, requests: int = 2000, s
     from .config import load_config
 
     config = load_config(config_path)
-    since, until = _synth_period(synth, config)
+    since, until = synth_night(synth, input_dir)
     summary = run(config, since=since, until=until, progress=progress)
     planted = _planted(input_dir / "truth.json", json)
     return DemoResult(out_dir=out, input_dir=input_dir, config_path=config_path, summary=summary,
@@ -471,8 +478,9 @@ def _demo_config(pdf: bool) -> str:
     )
 
 
-def _synth_period(synth, config: Config) -> tuple[datetime, datetime]:
-    """The synthetic night: from the SynthResult when it says, else whole UTC days around the data."""
+def synth_night(synth, input_dir: Path) -> tuple[datetime, datetime]:
+    """The night zsaudit.synth wrote: from its result when it says, else whole UTC days around
+    its Zscaler records (read through a scratch store)."""
     for a, b in (("since", "until"), ("period_start", "period_end"), ("start", "end")):
         since, until = getattr(synth, a, None), getattr(synth, b, None)
         if since is not None and until is not None:
@@ -480,12 +488,14 @@ def _synth_period(synth, config: Config) -> tuple[datetime, datetime]:
     period = getattr(synth, "period", None)
     if period:
         return parse_time(period[0]), parse_time(period[1])
-    with Store(config.db) as store:
-        ingest_zscaler(store, config)
-        ingest_airflow(store, config)
-        row = store.run("pipeline/data_span").fetchone()
+    with tempfile.TemporaryDirectory(prefix="zsaudit-night-") as tmp:
+        with Store(Path(tmp) / "span.duckdb") as store:
+            from .ingest import zscaler
+
+            zscaler.ingest_paths(store, [input_dir / "zscaler"])
+            row = store.run("pipeline/data_span").fetchone()
     if not row or row[0] is None:
-        raise BadUsage("demo: the synthetic night holds no timestamped records")
+        raise BadUsage(f"{input_dir}: the synthetic night holds no timestamped records")
     return row[0], row[1]
 
 

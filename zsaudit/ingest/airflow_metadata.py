@@ -18,7 +18,7 @@ import json
 import re
 import sqlite3
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pyarrow as pa
 
@@ -99,10 +99,16 @@ def _id_column(table: str, cols: set[str]) -> str | None:
 
 
 def read_sqlite(path: Path) -> tuple[list[list], int]:
+    uri = f"file:{quote(path.resolve().as_posix())}"
     try:
-        con = sqlite3.connect(f"file:{path.resolve().as_posix()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise BadInput(f"{path}: cannot open as an SQLite database ({exc})") from exc
+        con = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+        con.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    except sqlite3.Error:
+        # a WAL database in a read-only place cannot get its -shm file: read the file as is
+        try:
+            con = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
+        except sqlite3.Error as exc:
+            raise BadInput(f"{path}: cannot open as an SQLite database ({exc})") from exc
     try:
         rows: list[list] = []
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

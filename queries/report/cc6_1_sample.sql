@@ -1,9 +1,8 @@
 -- CC6.1 sample: the $n worker requests with the smallest md5('<seed>:' || request id).
 -- Re-draw it from evidence/attributed_requests.csv with the same rule and seed.
-SELECT a.request_rid AS evidence_id, a.event_time, a.worker, a.login, a.host,
-       a.dag_id, a.task_id, a.try_number, a.status,
-       coalesce(w.source_file, z.source_file) AS source_file,
-       coalesce(w.source_line, z.source_line) AS source_line
+SELECT a.request_rid AS evidence_id, a.event_time, a.login, a.host,
+       a.dag_id || ' / ' || a.task_id || ' / ' || a.try_number AS "dag / task / try", a.status,
+       coalesce(w.source_file, z.source_file) || ':' || coalesce(w.source_line, z.source_line) AS "source file:line"
 FROM attributions a
 LEFT JOIN zia_web w ON a.request_table = 'zia_web' AND w.rid = a.request_rid
 LEFT JOIN zpa_user_activity z ON a.request_table = 'zpa_user_activity' AND z.rid = a.request_rid

@@ -129,7 +129,7 @@ def _render(store, con, out_dir: Path, *, since, until, pdf, generated_at, ident
         from . import pdf as pdf_writer
 
         pdf_path = out_dir / "audit-pack.pdf"
-        pdf_writer.write(html.render(ctx, mode="pdf"), pdf_path)
+        pdf_writer.write(html.render(ctx, mode="pdf"), pdf_path, created=generated)
         progress.log("report: audit-pack.pdf written")
 
     header = {

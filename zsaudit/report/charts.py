@@ -75,8 +75,16 @@ def stacked(buckets: list[datetime], names: list[str], values: dict, colors: dic
             rects.append({"x": _f(LEFT + i * col + (col - bar) / 2), "y": _f(y), "w": _f(bar), "h": _f(h),
                           "color": colors[name]})
     yticks = [{"y": _f(TOP + plot_h - plot_h * frac), "label": _human(int(top * frac))} for frac in (0, 0.5, 1)]
-    every = max(1, -(-n // 8))
-    fmt = "%m-%d %H:00" if bucket == "hour" else "%m-%d"
+    every = max(1, -(-n // 6))
+    span = (buckets[-1] - buckets[0]) if buckets else timedelta(0)
+    if bucket == "hour" and span < timedelta(days=1):
+        fmt = "%H:00"
+    elif bucket == "hour" and span < timedelta(days=3):
+        fmt = "%m-%d %H:00"
+    else:
+        fmt = "%m-%d"
+        if bucket == "hour":  # a month of hours: label midnights only
+            every = max(24, -(-n // 6) // 24 * 24)
     xticks = [{"x": _f(LEFT + i * col + col / 2), "label": b.strftime(fmt)} for i, b in enumerate(buckets) if i % every == 0]
     legend = [{"name": name, "color": colors[name], "total": sum(values.get((b, name), 0) for b in buckets)}
               for name in names]

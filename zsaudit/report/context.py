@@ -21,6 +21,7 @@ _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 ALL_ROWS = 1 << 62  # LIMIT for "every row" when a top-N query feeds an evidence file
 
 SEVERITIES = ("critical", "high", "medium", "low")
+CRITERION_TOP = 10  # open findings shown under each criterion (all of them are in the findings section)
 COVERAGE_STATUSES = ("attributed", "ambiguous", "unattributed")
 
 
@@ -179,7 +180,8 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
             "kinds": counts["kinds"] or "",
             "result": result,
             "tone": tone,
-            "top_findings": run.rows("report/findings_for_control", control=spec["id"], limit=top_n),
+            "top_findings": run.rows("report/findings_for_control", control=spec["id"],
+                                     limit=min(top_n, CRITERION_TOP)),
             "sample": sample,
             "sample_columns": list(sample[0].keys()) if sample else [],
             "redraw": spec.get("redraw", "").format(seed=int(seed), n=int(sample_size)),

@@ -1,0 +1,339 @@
+"""The audit pack, rendered from a small analysed store (tests/report_data.py).
+
+What a user would notice: the numbers in the PDF are the store's, hostile log content shows as
+text and never as markup or spreadsheet formulas, the same inputs give the same bytes, and the
+pack holds every file the manifest promises.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+import report_data
+from report_data import GENERATED_AT, HOSTILE_LOGIN, HOSTILE_UA, HOSTILE_URL, SINCE, UNTIL
+from zsaudit.cli import main
+from zsaudit.report import render
+from zsaudit.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+EVIDENCE = ["attributed_requests", "findings", "task_attempts", "ingest_ledger", "rejects", "not_evaluable",
+            "coverage_gaps", "recordid_jumps"]
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory):
+    base = tmp_path_factory.mktemp("report")
+    store = Store(base / "zsaudit.duckdb")
+    expected = report_data.build(store, base)
+    yield store, expected, base
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def pack(analysed):
+    store, expected, base = analysed
+    result = render(store, base / "pack", generated_at=GENERATED_AT)
+    return result
+
+
+def flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def pdf_text(path: Path) -> str:
+    return flat(" ".join(page.extract_text() for page in PdfReader(str(path)).pages))
+
+
+def scalar(store, sql, params=None):
+    return store.con.execute(sql, params or []).fetchall()[0][0]
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+def test_pack_holds_every_file(pack):
+    out = pack.out_dir
+    for name in ["index.html", "audit-pack.pdf", "findings.ocsf.json", "manifest.json"]:
+        assert (out / name).is_file(), name
+    for name in EVIDENCE:
+        assert (out / "evidence" / f"{name}.csv").is_file()
+        assert (out / "evidence" / f"{name}.parquet").is_file()
+    assert pack.pdf == out / "audit-pack.pdf"
+    assert pack.since == SINCE and pack.until == UNTIL
+    assert (out / "audit-pack.pdf").stat().st_size < 10 * 1024 * 1024
+
+
+def test_html_is_self_contained(pack):
+    html = (pack.out_dir / "index.html").read_text(encoding="utf-8")
+    assert "<svg" in html and "<style>" in html
+    assert re.search(r"<script", html, re.I) is None
+    assert re.search(r"<link\b", html, re.I) is None
+    assert re.search(r"<img\b", html, re.I) is None
+    # no attribute points anywhere: every href is an in-page anchor
+    assert set(re.findall(r'href="(.)', html)) <= {"#"}
+    assert re.search(r"\bsrc=", html) is None
+    assert "@import" not in html and "url(" not in html
+
+
+# -- hostile content -----------------------------------------------------------------------------
+
+
+def test_hostile_strings_render_as_text_in_html(pack):
+    html = (pack.out_dir / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>not markup</b>" not in html           # from the identity map's comment
+    assert "&lt;b&gt;not markup&lt;/b&gt;" in html
+    # the hostile login appears (escaped) in the open findings
+    assert "=cmd|&#39; /C calc&#39;!A0" in html
+
+
+def test_hostile_strings_show_as_text_in_pdf(pack):
+    text = pdf_text(pack.out_dir / "audit-pack.pdf").replace(" ", "")
+    assert "<script>alert(1)</script>" in text
+    assert HOSTILE_LOGIN.replace(" ", "") in text
+
+
+def test_csv_cells_cannot_start_a_formula(pack):
+    dangerous = ("=", "+", "@", "\t", "\r")
+    for name in EVIDENCE:
+        with open(pack.out_dir / "evidence" / f"{name}.csv", newline="", encoding="utf-8") as fh:
+            for row in csv.reader(fh):
+                for cell in row:
+                    assert not cell.startswith(dangerous), (name, cell)
+                    if cell.startswith("-"):
+                        float(cell)  # a negative number (map_index -1), never text
+    with open(pack.out_dir / "evidence" / "attributed_requests.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    hostile = [r for r in rows if HOSTILE_LOGIN in r["login"]]
+    assert [r["login"] for r in hostile] == ["'" + HOSTILE_LOGIN]
+    assert hostile[0]["user_agent"] == HOSTILE_UA           # not a formula: kept as is
+    assert hostile[0]["url_or_application"] == HOSTILE_URL
+    # Parquet keeps the exact value
+    table = pq.read_table(pack.out_dir / "evidence" / "attributed_requests.parquet")
+    assert HOSTILE_LOGIN in table.column("login").to_pylist()
+
+
+# -- numbers ---------------------------------------------------------------------------------------
+
+
+def test_pdf_numbers_match_the_store(pack, analysed):
+    store, expected, _ = analysed
+    requests = scalar(store, "SELECT (SELECT count(*) FROM zia_web) + (SELECT count(*) FROM zpa_user_activity)")
+    attempts = scalar(store, "SELECT count(*) FROM task_attempts")
+    attributed = scalar(store, "SELECT count(*) FROM attributions WHERE status = 'attributed'")
+    worker = scalar(store, "SELECT count(*) FROM attributions")
+    open_ = scalar(store, "SELECT count(*) FROM findings WHERE status = 'open'")
+    accepted = scalar(store, "SELECT count(*) FROM findings WHERE status = 'accepted'")
+    read, loaded, rejected = store.con.execute(
+        "SELECT sum(lines_read), sum(rows_loaded), sum(rows_rejected) FROM ingest_ledger").fetchall()[0]
+    files = scalar(store, "SELECT count(*) FROM ingest_ledger")
+    assert (requests, attempts, open_, accepted) == (
+        expected.zia_web + expected.zpa_activity, expected.attempts, expected.findings_open, expected.findings_accepted)
+
+    text = pdf_text(pack.out_dir / "audit-pack.pdf")
+    assert f"{requests} requests (ZIA web and ZPA user activity) and {attempts} task attempts" in text
+    assert f"Coverage: {attributed} of {worker} worker requests attributed ({100 * attributed / worker:.1f}%)" in text
+    assert f"Open findings ({open_})" in text
+    assert f"Accepted exceptions ({accepted})" in text
+    assert f"All {files} files add up: {read} lines read = {loaded} loaded + {rejected} rejected" in text
+    assert f"{expected.recordid_missing} record id(s) numbered by the feed but never received" in text
+    # the 06:00-09:00 hole in the ZIA web feed
+    assert "zia_web 2026-11-24 06:00:00Z 2026-11-24 09:00:00Z 3" in text
+    # accepted exception with approver, ticket and expiry; the expired one is called out
+    assert "jane.doe@corp.example" in text and "SEC-1234" in text and "2027-03-31" in text
+    assert "expired on 2026-10-31" in text
+    # not-evaluable checks with their reasons
+    assert "task log has no return code line" in text
+    assert pack.counts == {"requests": requests, "attempts": attempts, "findings_open": open_,
+                           "findings_accepted": accepted}
+
+
+def test_pdf_has_cover_toc_page_numbers_and_footer(pack):
+    reader = PdfReader(str(pack.out_dir / "audit-pack.pdf"))
+    pages = [flat(p.extract_text()) for p in reader.pages]
+    n = len(pages)
+    assert "SOC 2 evidence pack" in pages[0]
+    assert "Contents" in pages[1]
+    assert re.search(r"Summary \.*\s*3\b", pages[1].replace(". ", ".")), pages[1][:400]
+    footer = "Period 2026-11-24 00:00:00Z to 2026-11-25 00:00:00Z (UTC) · generated 2026-11-25 06:00:00Z"
+    for i, text in enumerate(pages, start=1):
+        assert f"Page {i} of {n}" in text
+        assert footer in text
+    def titles(items):
+        for item in items:
+            yield from titles(item) if isinstance(item, list) else [item.title]
+    outline = list(titles(reader.outline))           # PDF bookmarks, one per heading
+    assert "Summary" in outline and "Appendix" in outline and "CC6.1 Logical access security" in outline
+
+
+def test_criteria_sections_with_population_and_seeded_sample(pack, analysed):
+    store, expected, _ = analysed
+    html = (pack.out_dir / "index.html").read_text(encoding="utf-8")
+    for cc in ["CC6.1", "CC6.6", "CC6.7", "CC7.2", "CC7.3"]:
+        assert f'id="cc-{cc.lower().replace(".", "-")}"' in html
+    manifest = json.loads((pack.out_dir / "manifest.json").read_text())
+    seed = manifest["sample"]["seed"]
+    # the CC6.7 sample re-drawn from the evidence file with the printed rule gives the same rows
+    con = store.con.cursor()
+    rows = con.execute(
+        "SELECT evidence_id FROM read_parquet(?) WHERE request_table = 'zia_web' "
+        "ORDER BY md5(? || ':' || evidence_id), evidence_id LIMIT 10",
+        [str(pack.out_dir / "evidence" / "attributed_requests.parquet"), str(seed)],
+    ).fetchall()
+    section = html.split('id="cc-cc6-7"')[1].split('class="criterion"')[0]
+    shown = re.findall(r"<td(?: class=\"wrap\")?>([0-9a-f]{16}:\d+)</td>", section)
+    assert shown == [r[0] for r in rows]
+    assert f"seed {seed}" in section
+
+
+def test_evidence_row_counts_are_full_populations(pack, analysed):
+    store, expected, _ = analysed
+    def rows(name):
+        return pq.read_metadata(pack.out_dir / "evidence" / f"{name}.parquet").num_rows
+    assert rows("attributed_requests") == expected.zia_web + expected.zpa_activity
+    assert rows("findings") == expected.findings_open + expected.findings_accepted
+    assert rows("task_attempts") == expected.attempts
+    assert rows("rejects") == expected.rejected
+    assert rows("ingest_ledger") == scalar(store, "SELECT count(*) FROM ingest_ledger")
+    statuses = pq.read_table(pack.out_dir / "evidence" / "attributed_requests.parquet").column("status").to_pylist()
+    assert statuses.count("not_worker") == expected.not_worker
+    assert statuses.count("attributed") == expected.attributed
+
+
+def test_ocsf_detection_findings(pack, analysed):
+    store, expected, _ = analysed
+    events = json.loads((pack.out_dir / "findings.ocsf.json").read_text(encoding="utf-8"))
+    assert len(events) == expected.findings_open + expected.findings_accepted
+    for ev in events:
+        assert ev["class_uid"] == 2004 and ev["category_uid"] == 2 and ev["type_uid"] == 200401
+        assert ev["severity_id"] in (2, 3, 4, 5)
+        assert ev["finding_info"]["uid"] and ev["finding_info"]["title"]
+        assert isinstance(ev["time"], int)
+    by_id = {ev["finding_info"]["uid"]: ev for ev in events}
+    assert by_id["F-unmapped-legacy"]["status_id"] == 3           # accepted: suppressed
+    assert by_id["F-unmapped-legacy"]["unmapped"]["exception"]["ticket"] == "SEC-1234"
+    assert by_id["F-bypass-expired"]["status_id"] == 1 and by_id["F-bypass-expired"]["severity_id"] == 5
+    assert by_id["F-unmapped-hostile"]["actor"]["user"]["name"] == HOSTILE_LOGIN
+
+
+def test_manifest_lists_files_identity_map_queries_and_inputs(pack, analysed):
+    store, expected, _ = analysed
+    manifest = json.loads((pack.out_dir / "manifest.json").read_text())
+    import hashlib
+    for rel, entry in manifest["files"].items():
+        assert hashlib.sha256((pack.out_dir / rel).read_bytes()).hexdigest() == entry["sha256"]
+    assert "manifest.json" not in manifest["files"]
+    assert set(manifest["files"]) >= {"index.html", "audit-pack.pdf", "findings.ocsf.json",
+                                      "evidence/findings.csv", "evidence/findings.parquet"}
+    assert manifest["identity_map"]["sha256"] == hashlib.sha256(expected.identity_map.read_bytes()).hexdigest()
+    assert manifest["period"] == {"since": "2026-11-24T00:00:00Z", "until": "2026-11-25T00:00:00Z"}
+    assert manifest["generated_at"] == "2026-11-25T06:00:00Z"
+    assert manifest["tool"]["name"] == "zsaudit"
+    for name in ["report/sources", "report/evidence_findings", "report/cc6_1_sample"]:
+        from zsaudit import queries
+        assert manifest["queries"][name] == hashlib.sha256(queries.load(name).encode()).hexdigest()
+    ledger = {r[0] for r in store.con.execute("SELECT sha256 FROM ingest_ledger").fetchall()}
+    assert {i["sha256"] for i in manifest["inputs"]} == ledger
+    assert hashlib.sha256((pack.out_dir / "manifest.json").read_bytes()).hexdigest() == pack.manifest_sha256
+
+
+# -- determinism ----------------------------------------------------------------------------------
+
+
+def test_same_inputs_give_identical_bytes(analysed, tmp_path):
+    store, _, _ = analysed
+    a = render(store, tmp_path / "a", generated_at=GENERATED_AT, pdf=True)
+    b = render(store, tmp_path / "b", since=SINCE, until=UNTIL, generated_at="2026-11-25T06:00:00Z", pdf=True)
+    files = sorted(a.files)
+    assert files == sorted(b.files)
+    differing = [f for f in files if (a.out_dir / f).read_bytes() != (b.out_dir / f).read_bytes()]
+    assert differing == []
+    assert (a.out_dir / "manifest.json").read_bytes() == (b.out_dir / "manifest.json").read_bytes()
+    assert a.manifest_sha256 == b.manifest_sha256
+
+
+def test_rerender_into_an_earlier_pack_replaces_it(analysed, tmp_path):
+    store, _, _ = analysed
+    out = tmp_path / "pack"
+    render(store, out, generated_at=GENERATED_AT, pdf=True)
+    second = render(store, out, generated_at="2026-11-26T00:00:00Z", pdf=False)
+    assert not (out / "audit-pack.pdf").exists()        # --no-pdf: the old PDF does not linger
+    assert "audit-pack.pdf" not in second.files
+
+
+def test_refuses_a_directory_that_is_not_a_pack(analysed, tmp_path):
+    store, _, _ = analysed
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.docx").write_text("precious")
+    from zsaudit.errors import BadUsage
+    with pytest.raises(BadUsage, match="thesis.docx"):
+        render(store, out, pdf=False)
+    assert (out / "thesis.docx").read_text() == "precious"
+
+
+def test_top_n_bounds_the_lists(analysed, tmp_path):
+    store, expected, _ = analysed
+    result = render(store, tmp_path / "p", generated_at=GENERATED_AT, pdf=False, top_n=3)
+    html = flat((result.out_dir / "index.html").read_text(encoding="utf-8"))
+    assert f"Showing 3 of {expected.findings_open}; all of them are in <code>evidence/findings.csv</code>" in html
+
+
+def test_empty_store_renders_an_empty_pack(tmp_path):
+    with Store(tmp_path / "empty.duckdb") as store:
+        result = render(store, tmp_path / "pack", since="2026-11-24", until="2026-11-25",
+                        generated_at=GENERATED_AT, pdf=False)
+    html = (result.out_dir / "index.html").read_text(encoding="utf-8")
+    assert "No analysis covers this period" in html
+    assert "Not tested: the population is empty" in html
+    assert result.counts["requests"] == 0
+
+
+# -- CLI -------------------------------------------------------------------------------------------
+
+
+def test_cli_report_and_verify(analysed, tmp_path):
+    store, _, base = analysed
+    db = tmp_path / "copy.duckdb"
+    store.con.execute("CHECKPOINT")
+    shutil.copy(base / "zsaudit.duckdb", db)
+    runner = CliRunner()
+    out = tmp_path / "pack"
+    res = runner.invoke(main, ["report", "--db", str(db), "--out", str(out), "--no-pdf",
+                               "--since", "2026-11-24", "--until", "2026-11-25",
+                               "--generated-at", "2026-11-25T06:00:00Z"])
+    assert res.exit_code == 0, res.output
+    assert "manifest sha256" in res.output and not (out / "audit-pack.pdf").exists()
+    digest = res.output.strip().rsplit(" ", 1)[-1]
+    res = runner.invoke(main, ["verify", str(out), "--manifest-sha256", digest])
+    assert res.exit_code == 0, res.output
+    assert "intact" in res.output
+    bad = runner.invoke(main, ["report", "--db", str(db), "--out", str(tmp_path / "x"),
+                               "--since", "2026-11-25", "--until", "2026-11-24"])
+    assert bad.exit_code == 2 and "--until" in bad.output
+
+
+# -- a page for people to look at -----------------------------------------------------------------
+
+
+def test_first_page_rendered_to_png_for_humans(pack):
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    ARTIFACTS.mkdir(exist_ok=True)
+    prefix = ARTIFACTS / "audit-pack-page"
+    subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "3", str(pack.out_dir / "audit-pack.pdf"),
+                    str(prefix)], check=True)
+    pngs = sorted(ARTIFACTS.glob("audit-pack-page-*.png"))
+    assert pngs and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,92 @@
+"""`zsaudit verify`: a pack checked against its manifest names each file changed, missing or added.
+
+Exit codes: 0 intact, 1 tampered (one line per problem), 2 not a pack (no or unreadable manifest).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import report_data
+from zsaudit.cli import main
+from zsaudit.errors import BadInput
+from zsaudit.report import render, verify
+from zsaudit.store import Store
+
+
+@pytest.fixture
+def pack(tmp_path) -> Path:
+    with Store(tmp_path / "z.duckdb") as store:
+        report_data.build(store, tmp_path)
+        render(store, tmp_path / "pack", generated_at=report_data.GENERATED_AT, pdf=False)
+    return tmp_path / "pack"
+
+
+def run(*args):
+    return CliRunner().invoke(main, ["verify", *map(str, args)])
+
+
+def test_intact_pack(pack):
+    assert verify(pack) == []
+    res = run(pack)
+    assert res.exit_code == 0 and "intact" in res.output
+
+
+def test_modified_file_is_named(pack):
+    csv = pack / "evidence" / "findings.csv"
+    csv.write_bytes(csv.read_bytes().replace(b"high", b"low"))
+    problems = verify(pack)
+    assert len(problems) == 1 and problems[0].startswith("changed: evidence/findings.csv (sha256 ")
+    res = run(pack)
+    assert res.exit_code == 1
+    assert "changed: evidence/findings.csv" in res.output
+
+
+def test_deleted_file_is_named(pack):
+    (pack / "index.html").unlink()
+    assert verify(pack) == ["missing: index.html"]
+    assert run(pack).exit_code == 1
+
+
+def test_added_file_is_named(pack):
+    (pack / "evidence" / "extra.csv").write_text("a,b\n")
+    assert verify(pack) == ["added: evidence/extra.csv (not in the manifest)"]
+    assert run(pack).exit_code == 1
+
+
+def test_all_three_at_once(pack):
+    (pack / "findings.ocsf.json").write_text("[]\n")
+    (pack / "evidence" / "rejects.parquet").unlink()
+    (pack / "notes.txt").write_text("hi")
+    problems = verify(pack)
+    assert [p.split(" ")[0] + " " + p.split(" ")[1] for p in problems] == [
+        "missing: evidence/rejects.parquet", "changed: findings.ocsf.json", "added: notes.txt"]
+
+
+def test_edited_manifest_is_caught_by_its_recorded_hash(pack):
+    manifest = pack / "manifest.json"
+    digest = __import__("hashlib").sha256(manifest.read_bytes()).hexdigest()
+    # a tamperer edits a file and the manifest together: only the recorded hash shows it
+    (pack / "index.html").write_text("<p>all good</p>")
+    data = json.loads(manifest.read_text())
+    data["files"]["index.html"]["sha256"] = __import__("hashlib").sha256(b"<p>all good</p>").hexdigest()
+    manifest.write_text(json.dumps(data))
+    assert verify(pack) == []
+    problems = verify(pack, manifest_sha256=digest)
+    assert problems and problems[0].startswith("changed: manifest.json")
+    assert run(pack, "--manifest-sha256", digest).exit_code == 1
+
+
+def test_not_a_pack_is_bad_usage(tmp_path):
+    with pytest.raises(BadInput, match="manifest.json: missing"):
+        verify(tmp_path)
+    res = run(tmp_path)
+    assert res.exit_code == 2 and "not an audit pack" in res.output
+    assert run(tmp_path / "nowhere").exit_code == 2
+    (tmp_path / "manifest.json").write_text("{not json")
+    res = run(tmp_path)
+    assert res.exit_code == 2 and "not valid JSON" in res.output

@@ -1,0 +1,158 @@
+"""log_filename_template (Jinja) -> path parser, and property tests for the task-log line parsers."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jinja2 import Environment
+
+from zsaudit.errors import BadUsage
+from zsaudit.ingest.airflow import ingest_paths
+from zsaudit.ingest.log_template import DEFAULT, DEFAULT_TEMPLATE, LEGACY, compile_template
+from zsaudit.store import Store
+
+
+class TI:
+    def __init__(self, dag_id, run_id, task_id, map_index, try_number):
+        self.dag_id, self.run_id, self.task_id = dag_id, run_id, task_id
+        self.map_index, self.try_number = map_index, try_number
+
+
+def render(template: str, ti: TI, **extra) -> str:
+    return Environment().from_string(template).render(ti=ti, try_number=ti.try_number, **extra)
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("dag_id=zsaudit_sample/run_id=manual__2026-11-25T13:38:29.242859+00:00/task_id=square/map_index=1/attempt=1.log",
+     {"dag_id": "zsaudit_sample", "run_id": "manual__2026-11-25T13:38:29.242859+00:00", "task_id": "square",
+      "map_index": 1, "try_number": 1}),
+    ("/home/airflow/logs/dag_id=d/run_id=scheduled__2024-01-01T00:00:00+00:00/task_id=g.t/attempt=12.log",
+     {"dag_id": "d", "run_id": "scheduled__2024-01-01T00:00:00+00:00", "task_id": "g.t", "try_number": 12}),
+    ("dag_id=d/run_id=r/task_id=t/attempt=x.log", None),
+    ("dag_processor/2026-11-25/dags-folder/zsaudit_sample.py.log", None),
+])
+def test_default_template(path, expected):
+    assert DEFAULT.parse(path) == expected
+
+
+def test_legacy_template_with_url_encoded_ts():
+    assert LEGACY.parse("logs/my_dag/my_task/2024-01-01T00%3A00%3A00%2B00%3A00/3.log") == {
+        "dag_id": "my_dag", "task_id": "my_task", "ts": "2024-01-01T00:00:00+00:00", "try_number": 3}
+    assert LEGACY.parse("scheduler/2026-11-25/zsaudit_sample.py.log") is None
+
+
+def test_repeated_field_must_repeat_the_same_value():
+    t = compile_template("{{ ti.dag_id }}/{{ ti.task_id }}/{{ ti.dag_id }}-{{ try_number }}.log")
+    assert t.parse("a/b/a-1.log") == {"dag_id": "a", "task_id": "b", "try_number": 1}
+    assert t.parse("a/b/c-1.log") is None
+
+
+def test_unsupported_blocks_are_usage_errors():
+    with pytest.raises(BadUsage, match="for"):
+        compile_template("{% for x in y %}{{ x }}{% endfor %}.log")
+    with pytest.raises(BadUsage, match="not a valid Jinja"):
+        compile_template("{{ ti.dag_id }/x.log")
+
+
+_seg = st.text(alphabet=st.characters(blacklist_characters="/\\\x00\n\r", blacklist_categories=("Cs",)),
+               min_size=1, max_size=24).filter(lambda s: s.strip() == s and s not in (".", ".."))
+_ids = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,30}", fullmatch=True)
+
+
+@given(dag=_ids, run=_seg, task=_ids, map_index=st.integers(-1, 5000), try_number=st.integers(1, 99))
+def test_default_template_round_trips_any_identity(dag, run, task, map_index, try_number):
+    ti = TI(dag, run, task, map_index, try_number)
+    path = render(DEFAULT_TEMPLATE, ti)
+    expected = {"dag_id": dag, "run_id": run, "task_id": task, "try_number": try_number}
+    if map_index >= 0:
+        expected["map_index"] = map_index
+    assert DEFAULT.parse("logs/" + path) == expected
+
+
+@given(dag=_ids, run=_seg, task=_ids, try_number=st.integers(1, 99))
+def test_custom_template_round_trips(dag, run, task, try_number):
+    template = "{{ ti.dag_id }}/{{ ti.task_id }}/{{ ti.run_id }}/try-{{ ti.try_number }}.json.log"
+    path = render(template, TI(dag, run, task, -1, try_number))
+    assert compile_template(template).parse(path) == {"dag_id": dag, "task_id": task, "run_id": run,
+                                                      "try_number": try_number}
+
+
+# -- line parsers ----------------------------------------------------------------------------
+_message = st.text(alphabet=st.characters(blacklist_characters="\n\r\x1b", blacklist_categories=("Cs",)),
+                   max_size=80)
+_level = st.sampled_from(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+_time = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1)).map(
+    lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000, tzinfo=timezone.utc))
+
+
+def _ingest_one(text: str, name="attempt=1.log"):
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "logs" / "dag_id=d" / "run_id=r" / "task_id=t" / name
+        p.parent.mkdir(parents=True)
+        p.write_text(text, encoding="utf-8")
+        with Store(Path(tmp) / "z.duckdb") as store:
+            (result,) = ingest_paths(store, [Path(tmp) / "logs"])
+            rows = store.con.execute("SELECT source_line, event_time, level, source, message, continuation "
+                                     "FROM airflow_log_lines ORDER BY source_line").fetchall()
+            rejects = store.con.execute("SELECT source_line FROM rejects").fetchall()
+    return result, rows, rejects
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records=st.lists(st.tuples(_time, _level, _message, st.lists(_message, max_size=2)), min_size=1, max_size=6),
+       offset=st.integers(-12, 12))
+def test_airflow2_text_lines_parse_back(records, offset):
+    zone = timezone(timedelta(hours=offset))
+    lines, expected = [], []
+    for when, level, msg, continuation in records:
+        local = when.astimezone(zone)
+        stamp = local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond // 1000:03d}" + local.strftime("%z")
+        lines.append(f"[{stamp}] {{mod.py:7}} {level} - {msg}")
+        expected.append((when, level, "mod.py:7", msg, False))
+        for c in continuation:
+            c = "  " + c        # a traceback-like line cannot look like a record
+            lines.append(c)
+            expected.append((when, level, "mod.py:7", c, True))
+    result, rows, rejects = _ingest_one("\n".join(lines) + "\n")
+    assert result.lines_read == len(lines) == result.rows_loaded and not rejects
+    assert [r[1:] for r in rows] == expected
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records=st.lists(st.tuples(_time, _level, _message, st.randoms(use_true_random=False)), min_size=1, max_size=6))
+def test_airflow3_json_lines_parse_back_in_any_key_order(records):
+    lines, expected = [], []
+    for when, level, msg, rnd in records:
+        rec = {"timestamp": when.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "level": level.lower(), "event": msg,
+               "logger": "airflow.task.hooks.x.HttpHook", "dag_id": "d", "run_id": "r", "task_id": "t",
+               "try_number": 1, "map_index": -1, "extra": {"k": [1, 2]}}
+        keys = list(rec)
+        rnd.shuffle(keys)
+        lines.append(json.dumps({k: rec[k] for k in keys}))
+        expected.append((when, level, "airflow.task.hooks.x.HttpHook", msg, False))
+    result, rows, rejects = _ingest_one("\n".join(lines) + "\n")
+    assert result.rows_loaded == len(lines) and not rejects
+    assert [r[1:] for r in rows] == expected
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(blob=st.binary(max_size=400))
+def test_arbitrary_bytes_never_crash_and_every_line_is_accounted_for(blob):
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "logs" / "dag_id=d" / "run_id=r" / "task_id=t" / "attempt=1.log"
+        p.parent.mkdir(parents=True)
+        p.write_bytes(blob)
+        with Store(Path(tmp) / "z.duckdb") as store:
+            (result,) = ingest_paths(store, [Path(tmp) / "logs"])
+            assert result.lines_read == result.rows_loaded + result.rows_rejected
+            kept = store.con.execute("SELECT count(*) FROM airflow_log_lines").fetchall()[0][0]
+            rejected = store.con.execute("SELECT count(*) FROM rejects").fetchall()[0][0]
+            assert (kept, rejected) == (result.rows_loaded, result.rows_rejected)
+            assert store.con.execute("SELECT state FROM task_attempts").fetchall() in ([("unknown",)], [("success",)],
+                                                                                     [("failed",)])

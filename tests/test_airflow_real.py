@@ -8,7 +8,6 @@ tests/airflow_harness.py; the fixtures are session-scoped, so Airflow starts onc
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -67,7 +66,7 @@ def test_zsaudit_ingests_the_real_run(airflow_test_run, tmp_path):
     assert got[("always_fail", -1, 1)][0] == "failed"
     assert got[("flaky", -1, 1)][0] in ("failed", "up_for_retry")
     hosts = {row[1] for row in got.values()}
-    assert hosts == {t["hostname"] for t in run.tries} == {socket.getfqdn()}
+    assert hosts == {t["hostname"] for t in run.tries} and all(hosts)    # as Airflow recorded them
     for key, (state, host, start, end, log_file) in got.items():
         assert start is not None and end is not None and start <= end, key
         assert log_file and Path(log_file).name == f"attempt={key[2]}.log"
@@ -82,7 +81,7 @@ def test_zsaudit_ingests_the_rest_api_export_of_the_run(airflow_test_run, tmp_pa
     ingest(db, run.run_logs_dir.parent.parent, run.rest_export(tmp_path / "task_instances.json"))
     got = attempts(db, run.dag_id, run.run_id)
     assert len(got) == 10
-    assert {row[1] for row in got.values()} == {socket.getfqdn()}
+    assert {row[1] for row in got.values()} == {t["hostname"] for t in run.tries}
 
 
 # -- the shipped nightly DAG --------------------------------------------------------------------
@@ -115,7 +114,8 @@ def test_nightly_run_audits_itself(airflow_nightly_run, tmp_path):
     ingest(db, run.logs_dir, run.db_path)
     got = attempts(db, run.dag_id, run.run_id)
     assert {k[0] for k in got} == {"ingest_zscaler", "ingest_airflow", "analyze", "report"}
-    assert all(row[0] == "success" and row[1] == socket.getfqdn() for row in got.values())
+    hosts = {t["hostname"] for t in run.tries}
+    assert all(row[0] == "success" and row[1] in hosts and row[1] for row in got.values())
     starts = {k[0]: row[2] for k, row in got.items()}
     assert starts["ingest_zscaler"] < starts["ingest_airflow"] < starts["analyze"] < starts["report"]
     with Store(db, read_only=True) as s:

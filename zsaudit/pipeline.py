@@ -500,7 +500,7 @@ def synth_night(synth, input_dir: Path) -> tuple[datetime, datetime]:
 
 
 def _planted(truth_path: Path, json) -> dict:
-    """Planted findings per kind from synth's truth.json (whatever shape it has: counted by 'kind')."""
+    """Open findings planted per kind, from synth's truth.json ('findings': [{kind, status}, ...])."""
     if not truth_path.is_file():
         return {}
     try:
@@ -512,6 +512,6 @@ def _planted(truth_path: Path, json) -> dict:
     if isinstance(items, dict):
         return {k: (len(v) if isinstance(v, list) else v) for k, v in items.items() if isinstance(v, (int, list))}
     for item in items:
-        if isinstance(item, dict) and item.get("kind"):
+        if isinstance(item, dict) and item.get("kind") and item.get("status", "open") == "open":
             counts[item["kind"]] = counts.get(item["kind"], 0) + 1
     return counts

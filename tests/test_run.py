@@ -1,0 +1,270 @@
+"""`zsaudit run --config`: the nightly job end to end through the CLI, on a synthetic night.
+
+init -> run -> run again (idempotent, same bytes) -> interrupted run recovery -> verify the pack;
+exit codes 0 / 1 (--fail-on) / 2; the --json schema; progress output; retention.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from zsaudit import pipeline
+from zsaudit.cli import main
+from zsaudit.config import load_config
+from zsaudit.progress import Progress
+from zsaudit.report import verify
+from zsaudit.store import Store
+from zsaudit.synth import synthesize
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLES = ("ingest_ledger", "rejects", "zia_web", "zpa_user_activity", "zpa_user_status", "task_attempts",
+          "task_connections", "task_egress_hints", "airflow_log_lines", "findings", "attributions")
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory):
+    """One synthetic night (read-only input shared by the tests of this module)."""
+    out = tmp_path_factory.mktemp("night")
+    result = synthesize(out, requests=300, seed=5)
+    return result
+
+
+def setup_config(tmp_path: Path, night, **pack) -> Path:
+    """`zsaudit init`, then point the example at the synthetic night (as a user would edit it)."""
+    result = CliRunner().invoke(main, ["init", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "zsaudit.toml"
+    text = path.read_text()
+    text = text.replace('identity_map = "identity.toml"', f'identity_map = "{night.identity_path}"')
+    text = text.replace('paths = ["/var/log/zscaler"]', f'paths = ["{night.out_dir / "zscaler"}"]')
+    text = text.replace('paths = ["/opt/airflow/logs", "/opt/airflow/airflow.db"]',
+                        f'paths = ["{night.out_dir / "airflow" / "logs"}", '
+                        f'"{night.out_dir / "airflow" / "task_instances.json"}"]')
+    for key, value in pack.items():
+        text = text.replace(f"\n{key} = ", f"\n{key} = {json.dumps(value)}  # was: ", 1)
+    path.write_text(text)
+    return path
+
+
+def period_args(night) -> list[str]:
+    return ["--since", night.since.isoformat(), "--until", night.until.isoformat()]
+
+
+def run_cli(config: Path, night, *extra, ok=(0,)):
+    result = CliRunner().invoke(main, ["run", "--config", str(config), *period_args(night), *extra])
+    assert result.exit_code in ok, result.output
+    return result
+
+
+def counts(db: Path) -> dict:
+    with Store(db, read_only=True) as s:
+        return {t: s.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+
+
+def pack_dir(config: Path, night) -> Path:
+    return load_config(config).pack_dir / night.since.strftime("%Y-%m-%d")
+
+
+def test_init_run_rerun_gives_the_same_pack(tmp_path, night):
+    config = setup_config(tmp_path, night)
+    first = run_cli(config, night)
+    pack = pack_dir(config, night)
+    assert f"period {night.since:%Y-%m-%d}T00:00:00Z" in first.output
+    assert "ingest zscaler: " in first.output and "ingest airflow: " in first.output
+    assert f"{pack / 'index.html'}" in first.output and "(verified)" in first.output
+    for name in ("index.html", "audit-pack.pdf", "manifest.json", "findings.ocsf.json"):
+        assert (pack / name).is_file()
+    assert verify(pack) == []
+    before = counts(load_config(config).db)
+    assert before["findings"] > 0 and before["task_attempts"] > 0 and before["zia_web"] > 0
+    html, manifest = (pack / "index.html").read_bytes(), (pack / "manifest.json").read_bytes()
+
+    second = run_cli(config, night)
+    assert "ingest zscaler: 0 new files" in second.output and "ingest airflow: 0 new files" in second.output
+    assert "analysis unchanged" in second.output
+    assert counts(load_config(config).db) == before                       # nothing twice
+    assert (pack / "index.html").read_bytes() == html                     # same bytes
+    assert (pack / "manifest.json").read_bytes() == manifest
+    assert CliRunner().invoke(main, ["verify", str(pack)]).exit_code == 0
+    assert sorted(p.name for p in pack.parent.iterdir()) == [pack.name]   # no temp dirs left
+
+
+KILLER = """
+import os, signal, sys
+from zsaudit import pipeline
+from zsaudit.config import load_config
+from zsaudit.progress import Progress
+
+class KillAfter(Progress):
+    # Dies (SIGKILL, no clean-up) at the first progress line that starts with the given stage.
+    def __init__(self, word):
+        super().__init__(quiet=False)
+        self.word = word
+    def log(self, message):
+        if message.startswith(self.word):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+config = load_config(sys.argv[1])
+pipeline.run(config, since=sys.argv[3], until=sys.argv[4], progress=KillAfter(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("die_at", ["ingest airflow", "correlate", "report: index.html written"])
+def test_killed_run_then_rerun_loses_nothing_and_duplicates_nothing(tmp_path, night, die_at):
+    """SIGKILL in the middle of ingest, of analysis, of rendering; the next run completes."""
+    clean_cfg = setup_config(tmp_path / "clean", night)
+    run_cli(clean_cfg, night)
+    clean = counts(load_config(clean_cfg).db)
+
+    config = setup_config(tmp_path / "killed", night)
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(config), die_at,
+                             night.since.isoformat(), night.until.isoformat()],
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    pack = pack_dir(config, night)
+    assert not (pack / "manifest.json").exists()     # never a half-written pack in place
+
+    rerun = run_cli(config, night)
+    assert "(verified)" in rerun.output
+    assert counts(load_config(config).db) == clean
+    assert verify(pack) == []
+    assert sorted(p.name for p in pack.parent.iterdir()) == [pack.name]   # temp dir of the kill removed
+    clean_findings = json.loads((pack_dir(clean_cfg, night) / "manifest.json").read_text())["counts"]
+    assert json.loads((pack / "manifest.json").read_text())["counts"] == clean_findings
+
+
+def test_exit_codes(tmp_path, night):
+    config = setup_config(tmp_path, night)
+    low = CliRunner().invoke(main, ["run", "--config", str(config), *period_args(night), "--fail-on", "low"])
+    assert low.exit_code == 1, low.output
+    assert "FAIL:" in low.output and "open findings at or above low" in low.output
+    assert (pack_dir(config, night) / "index.html").is_file()            # the pack is written anyway
+    assert run_cli(config, night, "--fail-on", "none").exit_code == 0
+    assert run_cli(config, night).exit_code == 0                          # config: fail_on = "none"
+    bad = CliRunner().invoke(main, ["run", "--config", str(config), "--fail-on", "severe"])
+    assert bad.exit_code == 2 and "--fail-on" in bad.output
+    backwards = CliRunner().invoke(main, ["run", "--config", str(config), "--since", "2026-11-25",
+                                          "--until", "2026-11-24"])
+    assert backwards.exit_code == 2 and "--until" in backwards.output
+
+
+def test_config_fail_on_and_missing_inputs(tmp_path, night):
+    config = setup_config(tmp_path, night)
+    config.write_text(config.read_text().replace('fail_on = "none"', 'fail_on = "low"'))
+    assert CliRunner().invoke(main, ["run", "--config", str(config), *period_args(night)]).exit_code == 1
+    config.write_text(config.read_text().replace(str(night.out_dir / "zscaler"), str(tmp_path / "gone")))
+    gone = CliRunner().invoke(main, ["run", "--config", str(config), *period_args(night)])
+    assert gone.exit_code == 2
+    assert "key 'zscaler.paths[0]'" in gone.output and "does not exist" in gone.output
+
+
+def test_json_summary_schema(tmp_path, night):
+    config = setup_config(tmp_path, night)
+    result = run_cli(config, night, "--json", "--fail-on", "high", ok=(0, 1))
+    data = json.loads(result.stdout)
+    assert set(data) == {"zsaudit_version", "period", "db", "ingest", "findings", "pack", "fail_on",
+                         "failing_findings", "exit_code", "warnings"}
+    assert data["period"] == {"since": f"{night.since:%Y-%m-%dT%H:%M:%SZ}", "until": f"{night.until:%Y-%m-%dT%H:%M:%SZ}"}
+    assert set(data["ingest"]) == {"zscaler", "airflow"}
+    for part in data["ingest"].values():
+        assert set(part) == {"paths", "files_new", "files_skipped", "files_replaced", "lines_read",
+                             "rows_loaded", "rows_rejected", "warnings"}
+        assert part["files_new"] > 0 and part["rows_loaded"] > 0
+    f = data["findings"]
+    assert set(f) == {"analyzed", "analysis_id", "total", "open", "accepted", "by_kind", "by_severity",
+                      "not_evaluable"}
+    assert f["total"] == f["open"] + f["accepted"] and sum(f["by_kind"].values()) == f["open"]
+    assert set(f["by_kind"]) <= {"unmapped_identity", "token_gap", "silent_failure", "egress_bypass",
+                                 "unattributed_egress"}
+    assert data["pack"]["verified"] is True and data["pack"]["problems"] == []
+    assert Path(data["pack"]["index_html"]).is_file() and Path(data["pack"]["pdf"]).is_file()
+    assert data["fail_on"] == "high"
+    assert data["exit_code"] == result.exit_code == (1 if data["failing_findings"] else 0)
+    assert data["failing_findings"] == sum(n for s, n in f["by_severity"].items() if s in ("high", "critical"))
+
+
+def test_quiet_prints_nothing_and_plain_progress_off_a_tty(tmp_path, night):
+    config = setup_config(tmp_path, night)
+    quiet = run_cli(config, night, "--quiet")
+    assert quiet.stdout == "" and quiet.stderr == ""
+    # off a terminal: progress as plain lines on stderr, the summary on stdout
+    result = run_cli(tmp_path_config := setup_config(tmp_path / "b", night), night)
+    assert "ingest zscaler: 1/" in result.stderr and "\r" not in result.stderr
+    assert "zsaudit run: period" in result.stdout and "ingest zscaler: 1/" not in result.stdout
+    assert tmp_path_config.exists()
+
+
+class FakeTTY:
+    def __init__(self):
+        self.parts = []
+
+    def write(self, s):
+        self.parts.append(s)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def test_progress_bars_on_a_terminal(tmp_path, night):
+    config = load_config(setup_config(tmp_path, night, pdf=False))
+    tty = FakeTTY()
+    pipeline.run(config, since=night.since, until=night.until, progress=Progress(stream=tty))
+    out = "".join(tty.parts)
+    assert "ingest zscaler" in out and "%" in out      # click's bar: label, [####...], percentage
+
+
+def test_retention_removes_only_old_dated_packs(tmp_path, night):
+    config = setup_config(tmp_path, night)
+    config.write_text(config.read_text().replace("retention_days = 400", "retention_days = 30"))
+    packs = load_config(config).pack_dir
+    old, recent, foreign, unmarked = (packs / "2025-01-01", packs / f"{night.since:%Y-%m}-01",
+                                      packs / "my-notes", packs / "2024-12-31")
+    for d in (old, recent, foreign, unmarked):
+        d.mkdir(parents=True)
+    for d in (old, recent, foreign):
+        (d / "manifest.json").write_text("{}")
+    stale_tmp = packs / ".zsaudit-tmp-abc"
+    stale_tmp.mkdir()
+    result = run_cli(config, night, "--json")
+    assert json.loads(result.stdout)["pack"]["removed_by_retention"] == ["2025-01-01"]
+    assert not old.exists() and not stale_tmp.exists()
+    assert recent.exists() and foreign.exists() and unmarked.exists()   # not ours or not old: kept
+
+
+def test_period_defaults_to_yesterday_utc():
+    config = None
+    now = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
+    assert pipeline.resolve_period(config, now=now) == (datetime(2026, 11, 24, tzinfo=timezone.utc),
+                                                        datetime(2026, 11, 25, tzinfo=timezone.utc))
+    since_only = pipeline.resolve_period(config, since="2026-11-20", now=now)
+    assert since_only == (datetime(2026, 11, 20, tzinfo=timezone.utc), datetime(2026, 11, 25, tzinfo=timezone.utc))
+    until_only = pipeline.resolve_period(config, until="2026-11-10", now=now)
+    assert until_only == (datetime(2026, 11, 9, tzinfo=timezone.utc), datetime(2026, 11, 10, tzinfo=timezone.utc))
+    assert pipeline.pack_name(*pipeline.resolve_period(config, now=now)) == "2026-11-24"
+    assert pipeline.pack_name(datetime(2026, 11, 20, tzinfo=timezone.utc),
+                              datetime(2026, 11, 25, tzinfo=timezone.utc)) == "2026-11-20--2026-11-25"
+    assert pipeline.pack_name(datetime(2026, 11, 20, 6, tzinfo=timezone.utc),
+                              datetime(2026, 11, 20, 18, tzinfo=timezone.utc)) == "2026-11-20T0600Z--2026-11-20T1800Z"
+
+
+def test_default_period_is_yesterday_through_the_cli(tmp_path, night, monkeypatch):
+    """No --since/--until: yesterday (UTC); the synthetic night is older, so the pack is empty but valid."""
+    config = setup_config(tmp_path, night, pdf=False)
+    result = CliRunner().invoke(main, ["run", "--config", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    since, until = pipeline.resolve_period(None)
+    assert data["period"]["since"] == f"{since:%Y-%m-%dT%H:%M:%SZ}"
+    assert Path(data["pack"]["dir"]).name == f"{since:%Y-%m-%d}"
+    assert data["pack"]["pdf"] is None and data["pack"]["verified"] is True

@@ -38,34 +38,38 @@ def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict) -> None:
 
 def load_identity_tables(con: duckdb.DuckDBPyConnection, imap: IdentityMap) -> None:
     """The identity map as temp tables im_* that the SQL joins against."""
-    con.execute("CREATE OR REPLACE TEMP TABLE im_logins (sa VARCHAR, login VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE im_logins (sa VARCHAR, login VARCHAR, lidx INTEGER)")
     con.execute("CREATE OR REPLACE TEMP TABLE im_dags (sa VARCHAR, pattern VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE im_conns (sa VARCHAR, conn_id VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE im_hosts (sa VARCHAR, pattern VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE im_worker_names (worker VARCHAR, name VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE im_worker_ips (worker VARCHAR, ip VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE im_workers (widx INTEGER, worker VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE im_worker_names (widx INTEGER, name VARCHAR)")
+    con.execute("CREATE OR REPLACE TEMP TABLE im_worker_ips (widx INTEGER, ip VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE im_ignore_hosts (pattern VARCHAR)")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE im_exceptions (idx INTEGER, kind VARCHAR, login VARCHAR, dag VARCHAR, "
         "task VARCHAR, host VARCHAR, worker VARCHAR, conn_id VARCHAR, finding_id VARCHAR, approver VARCHAR, "
         "reason VARCHAR, ticket VARCHAR, expires DATE)"
     )
-    rows = {k: [] for k in ("logins", "dags", "conns", "hosts", "names", "ips")}
+    rows = {k: [] for k in ("logins", "dags", "conns", "hosts", "workers", "names", "ips")}
     for sa in imap.service_accounts:
         rows["logins"] += [(sa.name, login.lower()) for login in sa.zscaler_logins]
         rows["dags"] += [(sa.name, d) for d in sa.dags]
         rows["conns"] += [(sa.name, c) for c in sa.connections]
         rows["hosts"] += [(sa.name, h.lower()) for h in sa.allowed_hosts]
-    for w in imap.workers:
+    rows["logins"] = [(sa, login, i) for i, (sa, login) in enumerate(rows["logins"], 1)]
+    for widx, w in enumerate(imap.workers, 1):
         names = {w.hostname.lower(), w.hostname.lower().split(".")[0]}
         for d in w.device_hostnames:
             names |= {d.lower(), d.lower().split(".")[0]}
-        rows["names"] += [(w.hostname, n) for n in sorted(names)]
-        rows["ips"] += [(w.hostname, ip) for ip in w.ips]
-    for table, key in (("im_logins", "logins"), ("im_dags", "dags"), ("im_conns", "conns"),
-                       ("im_hosts", "hosts"), ("im_worker_names", "names"), ("im_worker_ips", "ips")):
+        rows["workers"].append((widx, w.hostname))
+        rows["names"] += [(widx, n) for n in sorted(names)]
+        rows["ips"] += [(widx, ip) for ip in w.ips]
+    for table, key in (("im_logins", "logins"), ("im_dags", "dags"), ("im_conns", "conns"), ("im_hosts", "hosts"),
+                       ("im_workers", "workers"), ("im_worker_names", "names"), ("im_worker_ips", "ips")):
         if rows[key]:
-            con.executemany(f"INSERT INTO {table} VALUES (?, ?)", rows[key])
+            marks = ", ".join("?" * len(rows[key][0]))
+            con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows[key])
     con.executemany("INSERT INTO im_ignore_hosts VALUES (?)", [(h,) for h in imap.policy.ignore_hosts] or [("",)])
     exc_rows = [
         (e.index, e.kind, e.match.get("login"), e.match.get("dag"), e.match.get("task"), e.match.get("host"),
@@ -103,11 +107,15 @@ def correlate(con: duckdb.DuckDBPyConnection, imap: IdentityMap, *, since: datet
     ext_since, ext_until = extended_period(con, since, until, skew)
     params = {"skew": skew, "since": since, "until": until, "ext_since": ext_since,
               "ext_until": ext_until, "analysis_id": analysis_id}
+    from .findings import load_rule_tables, load_rules   # rule flags are computed with the requests
+
+    params["fail_min_code"] = load_rules().failure_min_code
+    load_rule_tables(con, load_rules())
     load_identity_tables(con, imap)
     for name in queries.names("correlate"):
-        if progress is not None:
-            progress.log(f"correlate: {name.split('/', 1)[1]}")
         run_sql(con, name, params)
+    for table in ("_requests", "_candidates", "_segments", "_bounds", "_windows", "_ambiguous", "_hosts_dict"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     counts = dict(con.execute(
         "SELECT status, count(*) FROM _attr WHERE in_period GROUP BY status").fetchall())
     return {s: int(counts.get(s, 0)) for s in ("attributed", "ambiguous", "unattributed")}

@@ -130,7 +130,7 @@ def zpa_codes() -> list[tuple[str, str, str]]:
     return out
 
 
-def _load_rule_tables(con, rules: Rules) -> None:
+def load_rule_tables(con, rules: Rules) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE rule_kinds (kind VARCHAR, severity VARCHAR, controls VARCHAR[], title VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE rule_subtypes (kind VARCHAR, subtype VARCHAR, severity VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE rule_auth_codes (code INTEGER)")
@@ -214,7 +214,6 @@ def analyze(store, identity_map_path, *, since=None, until=None, progress: Progr
               "lifetime": imap.policy.token_lifetime, "analysis_id": analysis_id,
               "fail_min_code": rules.failure_min_code}
     with store.transaction():
-        _load_rule_tables(con, rules)
         counts = correlate_mod.correlate(con, imap, since=since, until=until, analysis_id=analysis_id,
                                          progress=progress)
         correlate_mod.run_sql(con, "findings/_stage", params)
@@ -237,7 +236,7 @@ def analyze(store, identity_map_path, *, since=None, until=None, progress: Progr
              counts["attributed"], counts["ambiguous"], counts["unattributed"], sum(by_kind.values()),
              sum(ne.values()), imap.policy.token_lifetime.total_seconds(), imap.policy.clock_skew.total_seconds()],
         )
-        for table in ("_candidates", "_segments", "_bounds", "_windows", "_token_requests"):
+        for table in ("_token_requests", "_attr"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     return AnalysisSummary(
         analysis_id=analysis_id, period_start=since, period_end=until, worker_requests=worker_requests,

@@ -1,9 +1,10 @@
 -- Task attempts in scope (their window, widened by clock_skew, overlaps the analysis period),
 -- each tied to an identity-map worker by its Airflow hostname (exact, then short name).
 -- An attempt with no end time ends at its last log line, else at its start.
+-- aidx is a compact integer key used by the joins below.
 CREATE OR REPLACE TEMP TABLE _attempts AS
 WITH names AS (
-    SELECT name, min(worker) AS worker FROM im_worker_names GROUP BY name
+    SELECT name, min(widx) AS widx FROM im_worker_names GROUP BY name
 ), last_line AS (
     SELECT l.attempt_id, max(l.event_time) AS last_time
     FROM airflow_log_lines l
@@ -16,13 +17,17 @@ WITH names AS (
     FROM task_attempts t
     LEFT JOIN last_line ll USING (attempt_id)
     WHERE t.start_time IS NOT NULL
+      AND greatest(coalesce(t.end_time, ll.last_time, t.start_time), t.start_time) + $skew >= $since
+      AND t.start_time - $skew < $until
+    QUALIFY row_number() OVER (PARTITION BY t.attempt_id ORDER BY t.start_time DESC) = 1
 )
 SELECT a.*,
-       coalesce(n1.worker, n2.worker) AS worker,
+       CAST(row_number() OVER (ORDER BY a.attempt_id) AS INTEGER) AS aidx,
+       coalesce(n1.widx, n2.widx) AS widx,
+       w.worker,
        a.start_time - $skew AS lo,
        a.end_time + $skew AS hi
 FROM a
 LEFT JOIN names n1 ON n1.name = lower(a.hostname)
 LEFT JOIN names n2 ON n2.name = split_part(lower(a.hostname), '.', 1)
-WHERE a.end_time + $skew >= $since AND a.start_time - $skew < $until
-QUALIFY row_number() OVER (PARTITION BY a.attempt_id ORDER BY a.start_time DESC) = 1;
+LEFT JOIN im_workers w ON w.widx = coalesce(n1.widx, n2.widx);

@@ -1,6 +1,8 @@
--- Outbound hosts each attempt's log named (lower case, without port), minus ignored hosts.
+-- Outbound hosts each attempt's log named (lower case), minus ignored hosts; hidx numbers the
+-- distinct hosts so requests match them by integer.
 CREATE OR REPLACE TEMP TABLE _attempt_hosts AS
-SELECT h.attempt_id, lower(h.host) AS host,
+SELECT a.aidx, h.attempt_id, lower(h.host) AS host,
+       CAST(dense_rank() OVER (ORDER BY lower(h.host)) AS INTEGER) AS hidx,
        min(h.event_time) AS first_time,
        arg_min(h.source_line, h.event_time) AS source_line,
        count(*) AS mentions
@@ -8,4 +10,6 @@ FROM task_egress_hints h
 JOIN _attempts a ON a.attempt_id = h.attempt_id
 WHERE h.host IS NOT NULL AND h.host <> ''
   AND NOT EXISTS (SELECT 1 FROM im_ignore_hosts i WHERE lower(h.host) GLOB i.pattern)
-GROUP BY h.attempt_id, lower(h.host);
+GROUP BY a.aidx, h.attempt_id, lower(h.host);
+
+CREATE OR REPLACE TEMP TABLE _hosts_dict AS SELECT DISTINCT host, hidx FROM _attempt_hosts;

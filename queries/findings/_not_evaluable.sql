@@ -28,7 +28,7 @@ SELECT 'token_gap', NULL, NULL, NULL, NULL, NULL, NULL, min(r.login),
        'no ZPA user status records for this service-account login: token validity unknown ('
          || count(*) || ' request(s))',
        $analysis_id
-FROM _requests r
+FROM _attr r
 WHERE r.sa IS NOT NULL AND r.in_period
   AND r.login_l NOT IN (SELECT DISTINCT login FROM _token_islands)
 GROUP BY r.login_l;

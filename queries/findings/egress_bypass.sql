@@ -8,9 +8,9 @@ SELECT 'egress_bypass', 'no_zscaler_record', concat_ws('|', h.attempt_id, h.host
          || h.worker || ' shows it between ' || strftime(h.lo AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') || ' and '
          || strftime(h.hi AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ'),
        ['airflow:' || h.attempt_id || ':' || coalesce(h.source_line, 0)], 1, NULL, NULL, NULL
-FROM (SELECT h.*, a.worker, a.lo, a.hi
-      FROM _attempt_hosts h JOIN _attempts a ON a.attempt_id = h.attempt_id
-      WHERE a.worker IS NOT NULL AND a.start_time < $until AND a.end_time >= $since) h
-ASOF LEFT JOIN (SELECT worker, host, event_time FROM _requests WHERE worker IS NOT NULL) r
-    ON r.worker = h.worker AND r.host = h.host AND h.lo <= r.event_time
+FROM (SELECT h.*, a.widx, a.worker, a.lo, a.hi
+      FROM _attempt_hosts h JOIN _attempts a ON a.aidx = h.aidx
+      WHERE a.widx IS NOT NULL AND a.start_time < $until AND a.end_time >= $since) h
+ASOF LEFT JOIN (SELECT widx, hidx, event_time FROM _attr WHERE widx IS NOT NULL AND hidx IS NOT NULL) r
+    ON r.widx = h.widx AND r.hidx = h.hidx AND h.lo <= r.event_time
 WHERE r.event_time IS NULL OR r.event_time > h.hi;

@@ -35,16 +35,11 @@ WITH st AS (
 SELECT login, s, e, lead(s) OVER (PARTITION BY login ORDER BY s) AS next_s FROM islands;
 
 CREATE OR REPLACE TEMP TABLE _token_requests AS
-SELECT r.request_table, r.rid, r.event_time, r.login, r.login_l, r.host, r.worker, r.pk,
-       t.attempt_id, r.in_period,
-       (   (r.request_table = 'zia_web'
-            AND (r.response_code IN (SELECT code FROM rule_auth_codes)
-                 OR r.reason IN (SELECT reason FROM rule_auth_reasons)))
-        OR (r.request_table = 'zpa_user_activity'
-            AND EXISTS (SELECT 1 FROM rule_auth_prefixes p WHERE starts_with(r.internal_reason, p.prefix)))
-       ) AS refused
-FROM _requests r
-JOIN _attr t ON t.request_table = r.request_table AND t.rid = r.rid;
+SELECT r.rid, r.event_time, r.login, r.login_l, r.host, w.worker, a.attempt_id, r.in_period, r.refused
+FROM _attr r
+LEFT JOIN _attempts a ON a.aidx = r.aidx
+LEFT JOIN im_workers w ON w.widx = r.widx
+WHERE r.in_period AND (r.refused OR r.sa IS NOT NULL);
 
 INSERT INTO _found
 SELECT 'token_gap', 'no_session',
@@ -82,8 +77,8 @@ SELECT 'token_gap', 'refused',
 FROM (
     SELECT *, sum(brk) OVER (PARTITION BY key ORDER BY event_time, rid ROWS UNBOUNDED PRECEDING) AS run
     FROM (
-        SELECT *, coalesce(login_l, pk) AS key,
-               CASE WHEN event_time - lag(event_time) OVER (PARTITION BY coalesce(login_l, pk)
+        SELECT *, coalesce(login_l, 'w:' || worker) AS key,
+               CASE WHEN event_time - lag(event_time) OVER (PARTITION BY coalesce(login_l, 'w:' || worker)
                                                             ORDER BY event_time, rid) <= $lifetime
                     THEN 0 ELSE 1 END AS brk
         FROM _token_requests WHERE refused AND in_period

@@ -1,12 +1,13 @@
 -- unattributed_egress: worker traffic while no task attempt was running on that worker (or, for a
 -- service-account login whose worker is unknown, while no attempt that may carry it was running).
 INSERT INTO _found
-SELECT 'unattributed_egress', CASE WHEN worker IS NULL THEN 'login_only' ELSE 'worker' END,
-       concat_ws('|', pk, coalesce(login_l, ''), coalesce(host, '')),
-       min(event_time), NULL, worker, min(login), host, NULL,
+SELECT 'unattributed_egress', CASE WHEN r.widx IS NULL THEN 'login_only' ELSE 'worker' END,
+       concat_ws('|', coalesce('w:' || min(w.worker), 'l:' || login_l), coalesce(login_l, ''), coalesce(host, '')),
+       min(event_time), NULL, min(w.worker), min(login), host, NULL,
        count(*) || ' request(s) to ' || coalesce(host, '?') || ' from '
-         || coalesce('worker ' || worker, 'login ' || min(login)) || ' while no task attempt was running',
+         || coalesce('worker ' || min(w.worker), 'login ' || min(login)) || ' while no task attempt was running',
        list(rid ORDER BY event_time, rid)[1:1000], count(*), NULL, NULL, NULL
-FROM _attr
+FROM _attr r
+LEFT JOIN im_workers w ON w.widx = r.widx
 WHERE status = 'unattributed' AND in_period
-GROUP BY pk, worker, login_l, host;
+GROUP BY r.pk, r.widx, r.login_l, r.host;

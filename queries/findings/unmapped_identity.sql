@@ -1,43 +1,47 @@
 -- unmapped_identity, four subtypes:
---   unknown_login  worker traffic whose login (an e-mail/UPN) belongs to no service account
---   no_identity    worker traffic with no authenticated user (no login, a location name as login,
---                  ZPA special users): Zscaler could not tell who sent it
+--   unknown_login   worker traffic whose login (an e-mail/UPN) belongs to no service account
+--   no_identity     worker traffic with no authenticated user (no login, a location name as login,
+--                   ZPA special users): Zscaler could not tell who sent it
 --   dag_not_allowed a service-account login used by an attempt whose DAG its `dags` globs don't allow
---   conn_unlisted  an attempt used an Airflow connection that no service account lists
+--   conn_unlisted   an attempt used an Airflow connection that no service account lists
 INSERT INTO _found
-SELECT 'unmapped_identity', subtype,
-       concat_ws('|', subtype, coalesce(attempt_id, 'worker:' || worker), coalesce(login_l, '')),
-       min(event_time), attempt_id, worker, min(login), mode(host), NULL,
-       CASE subtype
-         WHEN 'unknown_login' THEN 'login ' || min(login) || ' belongs to no service account; '
-         ELSE 'no authenticated user (login ' || coalesce(min(login), 'empty') || '); '
-       END || count(*) || ' request(s) from worker ' || worker
-         || CASE WHEN attempt_id IS NULL THEN ' not tied to one attempt' ELSE '' END,
-       list(rid ORDER BY event_time, rid)[1:1000], count(*), NULL, NULL, NULL
+SELECT 'unmapped_identity', g.subtype,
+       concat_ws('|', g.subtype, coalesce(a.attempt_id, 'worker:' || w.worker), coalesce(g.login_l, '')),
+       g.first_time, a.attempt_id, w.worker, g.login, g.host, NULL,
+       CASE g.subtype
+         WHEN 'unknown_login' THEN 'login ' || g.login || ' belongs to no service account; '
+         ELSE 'no authenticated user (login ' || coalesce(g.login, 'empty') || '); '
+       END || g.n || ' request(s) from worker ' || w.worker
+         || CASE WHEN g.aidx IS NULL THEN ' not tied to one attempt' ELSE '' END,
+       g.rids, g.n, NULL, NULL, NULL
 FROM (
-    SELECT r.rid, r.event_time, r.login, r.login_l, r.host, r.worker, t.attempt_id,
-           CASE WHEN r.login IS NULL OR r.login NOT LIKE '%@%' OR r.login_l = lower(r.location)
-                     OR r.login IN ('ZPA LSS Client', 'ZPA IP Anchoring')
-                THEN 'no_identity' ELSE 'unknown_login' END AS subtype
-    FROM _requests r
-    JOIN _attr t ON t.request_table = r.request_table AND t.rid = r.rid
-    WHERE r.sa IS NULL AND r.worker IS NOT NULL AND r.in_period
-)
-GROUP BY subtype, attempt_id, worker, login_l;
+    SELECT CASE WHEN no_identity THEN 'no_identity' ELSE 'unknown_login' END AS subtype,
+           aidx, widx, login_l, min(login) AS login, mode(host) AS host, min(event_time) AS first_time,
+           list(rid ORDER BY event_time, rid)[1:1000] AS rids, count(*) AS n
+    FROM _attr
+    WHERE sa IS NULL AND widx IS NOT NULL AND in_period
+    GROUP BY ALL
+) g
+JOIN im_workers w ON w.widx = g.widx
+LEFT JOIN _attempts a ON a.aidx = g.aidx;
 
 INSERT INTO _found
 SELECT 'unmapped_identity', 'dag_not_allowed',
-       concat_ws('|', 'dag_not_allowed', t.attempt_id, r.login_l),
-       min(r.event_time), t.attempt_id, min(r.worker), min(r.login), mode(r.host), NULL,
-       'login ' || min(r.login) || ' (service account ' || r.sa || ') used by DAG ' || min(a.dag_id)
-         || ', which its dags globs do not allow; ' || count(*) || ' request(s)',
-       list(r.rid ORDER BY r.event_time, r.rid)[1:1000], count(*), NULL, NULL, NULL
-FROM _requests r
-JOIN _attr t ON t.request_table = r.request_table AND t.rid = r.rid AND t.status = 'attributed'
-JOIN _attempts a ON a.attempt_id = t.attempt_id
-WHERE r.sa IS NOT NULL AND r.in_period
-  AND NOT EXISTS (SELECT 1 FROM im_dags d WHERE d.sa = r.sa AND a.dag_id GLOB d.pattern)
-GROUP BY t.attempt_id, r.login_l, r.sa;
+       concat_ws('|', 'dag_not_allowed', a.attempt_id, g.login_l),
+       g.first_time, a.attempt_id, (SELECT w.worker FROM im_workers w WHERE w.widx = g.widx), g.login, g.host, NULL,
+       'login ' || g.login || ' (service account ' || g.sa || ') used by DAG ' || a.dag_id
+         || ', which its dags globs do not allow; ' || g.n || ' request(s)',
+       g.rids, g.n, NULL, NULL, NULL
+FROM (
+    SELECT r.aidx, r.login_l, r.sa, min(r.login) AS login, min(r.widx) AS widx, mode(r.host) AS host,
+           min(r.event_time) AS first_time, list(r.rid ORDER BY r.event_time, r.rid)[1:1000] AS rids, count(*) AS n
+    FROM _attr r
+    WHERE r.sa IS NOT NULL AND r.in_period AND r.status = 'attributed'
+      AND r.aidx NOT IN (SELECT aidx FROM _attempt_logins WHERE login = r.login_l)
+    GROUP BY r.aidx, r.login_l, r.sa
+) g
+JOIN _attempts a ON a.aidx = g.aidx
+WHERE NOT EXISTS (SELECT 1 FROM im_dags d WHERE d.sa = g.sa AND a.dag_id GLOB d.pattern);
 
 INSERT INTO _found
 SELECT 'unmapped_identity', 'conn_unlisted',

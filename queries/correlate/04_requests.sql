@@ -1,0 +1,56 @@
+-- Worker traffic: ZIA web requests and ZPA user-activity records whose device hostname or client
+-- IP belongs to a mapped worker, or whose login belongs to a service account. Loaded for the
+-- period widened to the windows of the attempts in scope; `in_period` marks the period itself.
+-- Keys are integers (widx worker, lidx service-account login, hidx logged host, pk partition)
+-- and the outcome is kept as three flags (rules.toml [auth], [failure]) so the table stays narrow.
+CREATE OR REPLACE TEMP TABLE _requests AS
+WITH names AS (
+    SELECT name, min(widx) AS widx FROM im_worker_names GROUP BY name
+), ips AS (
+    SELECT ip, min(widx) AS widx FROM im_worker_ips GROUP BY ip
+), raw AS (
+    SELECT 'zia_web' AS request_table, rid, event_time, nullif(trim(login), '') AS login,
+           lower(nullif(device_hostname, '')) AS dev, nullif(client_ip, '') AS ip, location,
+           CASE WHEN host IS NULL OR host = ''
+                THEN regexp_extract(url, '^(?:[A-Za-z][A-Za-z0-9+.-]*://)?([^/?#]+)', 1) ELSE host END AS host_raw,
+           action, response_code, reason, CAST(NULL AS VARCHAR) AS internal_reason
+    FROM zia_web
+    WHERE event_time >= $ext_since AND event_time < $ext_until
+    UNION ALL
+    SELECT 'zpa_user_activity', rid, event_time, nullif(trim(username), ''),
+           lower(nullif(hostname, '')), nullif(client_private_ip, ''), NULL,
+           nullif(host, ''), NULL, NULL, NULL, nullif(internal_reason, '')
+    FROM zpa_user_activity
+    WHERE event_time >= $ext_since AND event_time < $ext_until
+), r AS (
+    SELECT raw.*, lower(raw.login) AS login_l,
+           coalesce(n1.widx, n2.widx) AS dev_w, ips.widx AS ip_w, l.lidx, l.sa,
+           lower(CASE WHEN host_raw LIKE '%:%' THEN regexp_replace(host_raw, ':[0-9]+$', '') ELSE host_raw END) AS host
+    FROM raw
+    LEFT JOIN names n1 ON n1.name = raw.dev
+    LEFT JOIN names n2 ON n2.name = split_part(raw.dev, '.', 1)
+    LEFT JOIN ips ON ips.ip = raw.ip
+    LEFT JOIN im_logins l ON l.login = lower(raw.login)
+    WHERE n1.widx IS NOT NULL OR n2.widx IS NOT NULL OR ips.widx IS NOT NULL OR l.lidx IS NOT NULL
+)
+SELECT row_number() OVER () AS rn,
+       request_table, rid, event_time, login, login_l, r.host, lidx, sa,
+       coalesce(dev_w, ip_w) AS widx,
+       hd.hidx,
+       CASE WHEN dev_w IS NOT NULL THEN 'device' WHEN ip_w IS NOT NULL THEN 'ip' ELSE 'login' END AS method,
+       coalesce(dev_w, ip_w, 1000000 + lidx) AS pk,
+       event_time >= $since AND event_time < $until AS in_period,
+       -- no authenticated user: no login, a location name as login, ZPA special users
+       (login IS NULL OR login NOT LIKE '%@%' OR login_l = lower(location)) AS no_identity,
+       CASE WHEN request_table = 'zia_web'
+            THEN coalesce(action IN (SELECT value FROM rule_failure_zia_actions), false)
+                 OR coalesce(response_code >= $fail_min_code, false)
+            ELSE coalesce(internal_reason IN (SELECT code FROM rule_zpa_failure_codes), false) END AS failed,
+       CASE WHEN request_table = 'zia_web'
+            THEN coalesce(response_code IN (SELECT code FROM rule_auth_codes), false)
+                 OR coalesce(reason IN (SELECT reason FROM rule_auth_reasons), false)
+            ELSE internal_reason IS NOT NULL
+                 AND EXISTS (SELECT 1 FROM rule_auth_prefixes p WHERE starts_with(internal_reason, p.prefix)) END
+           AS refused
+FROM r
+LEFT JOIN _hosts_dict hd ON hd.host = r.host;

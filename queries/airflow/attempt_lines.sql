@@ -3,7 +3,7 @@
 -- (dag_id, run_id, task_id, try_number) belong to that attempt even when interleaved in
 -- another attempt's file; 2.x lines take the file's identity (path, else AIRFLOW_CTX / Running lines).
 CREATE OR REPLACE TEMP TABLE _af_la AS
-WITH facts AS (
+WITH facts AS MATERIALIZED (
     SELECT p.*,
            CASE WHEN p.is_record AND p.message LIKE 'Running <TaskInstance:%' THEN
                 regexp_extract(p.message, '^Running <TaskInstance: \S+ (\S+)(?: map_index=(-?\d+))? \[[^\]]*\]> on host (\S+)',
@@ -16,8 +16,8 @@ WITH facts AS (
 ),
 content AS (
     SELECT file_idx,
-           mode(j_dag_id) AS c_dag_id, mode(j_run_id) AS c_run_id, mode(j_task_id) AS c_task_id,
-           mode(j_map_index) AS c_map_index, mode(j_try_number) AS c_try_number,
+           min(j_dag_id) AS c_dag_id, min(j_run_id) AS c_run_id, min(j_task_id) AS c_task_id,
+           min(j_map_index) AS c_map_index, min(j_try_number) AS c_try_number,
            min(ctx_run_id) AS ctx_run_id,
            min(nullif(running.run_id, '')) AS running_run_id,
            min(try_cast(nullif(running.map_index, '') AS INTEGER)) AS running_map_index,
@@ -33,30 +33,28 @@ ident AS (
            coalesce(f.p_try_number, c.c_try_number, c.starting_try) AS try_number
     FROM _af_files f LEFT JOIN content c USING (file_idx)
 ),
-assigned AS (
+ident_id AS (
+    SELECT *, af_attempt_id(dag_id, run_id, task_id, map_index, try_number) AS attempt_id FROM ident
+),
+assigned AS MATERIALIZED (
     SELECT x.*,
            (x.j_dag_id IS NOT NULL AND x.j_run_id IS NOT NULL AND x.j_task_id IS NOT NULL
             AND x.j_try_number IS NOT NULL) AS own_identity,
            i.dag_id AS f_dag_id, i.run_id AS f_run_id, i.task_id AS f_task_id,
-           i.map_index AS f_map_index, i.try_number AS f_try_number
-    FROM facts x JOIN ident i USING (file_idx)
+           i.map_index AS f_map_index, i.try_number AS f_try_number, i.attempt_id AS f_attempt_id
+    FROM facts x JOIN ident_id i USING (file_idx)
 )
-SELECT a.* EXCLUDE (f_dag_id, f_run_id, f_task_id, f_map_index, f_try_number, own_identity),
+SELECT a.* EXCLUDE (f_dag_id, f_run_id, f_task_id, f_map_index, f_try_number, f_attempt_id, own_identity),
        CASE WHEN own_identity THEN j_dag_id ELSE f_dag_id END AS dag_id,
        CASE WHEN own_identity THEN j_run_id ELSE f_run_id END AS run_id,
        CASE WHEN own_identity THEN j_task_id ELSE f_task_id END AS task_id,
        CASE WHEN own_identity THEN coalesce(j_map_index, -1) ELSE f_map_index END AS map_index,
        CASE WHEN own_identity THEN j_try_number ELSE f_try_number END AS try_number,
-       CASE WHEN (CASE WHEN own_identity THEN j_dag_id ELSE f_dag_id END) IS NULL
-              OR (CASE WHEN own_identity THEN j_run_id ELSE f_run_id END) IS NULL
-              OR (CASE WHEN own_identity THEN j_task_id ELSE f_task_id END) IS NULL
-              OR (CASE WHEN own_identity THEN j_try_number ELSE f_try_number END) IS NULL
-            THEN NULL
-            ELSE af_attempt_id(CASE WHEN own_identity THEN j_dag_id ELSE f_dag_id END,
-                               CASE WHEN own_identity THEN j_run_id ELSE f_run_id END,
-                               CASE WHEN own_identity THEN j_task_id ELSE f_task_id END,
-                               CASE WHEN own_identity THEN coalesce(j_map_index, -1) ELSE f_map_index END,
-                               CASE WHEN own_identity THEN j_try_number ELSE f_try_number END)
+       CASE WHEN NOT own_identity
+                 OR (j_dag_id = f_dag_id AND j_run_id = f_run_id AND j_task_id = f_task_id
+                     AND coalesce(j_map_index, -1) = f_map_index AND j_try_number = f_try_number)
+                THEN f_attempt_id   -- NULL when the file's identity is incomplete
+            ELSE af_attempt_id(j_dag_id, j_run_id, j_task_id, coalesce(j_map_index, -1), j_try_number)
        END AS attempt_id,
        CASE WHEN kind = 'record' AND message LIKE 'Marking task as %' THEN
                 lower(nullif(regexp_extract(message, '^Marking task as ([A-Z_]+)', 1), ''))

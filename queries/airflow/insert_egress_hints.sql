@@ -3,12 +3,20 @@
 -- "host='x', port=N" form from connection errors. Hosts lowercased; user:password@ redacted.
 INSERT INTO task_egress_hints (attempt_id, dag_id, run_id, task_id, map_index, try_number, event_time,
                                url, host, port, log_file, source_line, message, scheme, rid, file_id)
-WITH src AS (
+WITH cand AS (
     SELECT a.file_idx, a.line_no, a.attempt_id, a.dag_id, a.run_id, a.task_id, a.map_index, a.try_number,
-           a.ts, a.message, CASE WHEN a.is_json THEN a.raw ELSE a.message END AS text
+           a.ts, a.message, a.is_json, a.raw
     FROM _af_la a
     WHERE a.kind <> 'reject' AND a.attempt_id IS NOT NULL
-      AND (a.message LIKE '%://%' OR a.raw LIKE '%://%' OR regexp_matches(CASE WHEN a.is_json THEN a.raw ELSE a.message END, '[A-Za-z0-9]:\d|port='))
+      -- cheap prefilter on the raw line: a scheme, urllib3's port=, or name.tld:port / a.b.c.d:port
+      AND (contains(a.raw, '://') OR contains(a.raw, 'port=')
+           OR regexp_matches(a.raw, '(?:[A-Za-z0-9]\.[A-Za-z0-9-]+|localhost):\d'))
+),
+src AS MATERIALIZED (
+    SELECT * EXCLUDE (is_json, raw),
+           -- 3.x: every value of the record except its own timestamp
+           CASE WHEN is_json THEN regexp_replace(raw, '"timestamp"\s*:\s*"[^"]*"', '') ELSE message END AS text
+    FROM cand
 ),
 url_hits AS (
     SELECT src.*, unnest(regexp_extract_all(text, '(?i)\b(?:https?|wss?|ftps?|s3|gs|sftp)://[^\s''"<>\\`|]+')) AS hit

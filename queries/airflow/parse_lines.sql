@@ -5,7 +5,8 @@ CREATE OR REPLACE TEMP TABLE _af_parsed AS
 WITH clean AS (
     SELECT l.file_idx, l.line_no, l.raw,
            -- ANSI colour / cursor codes and a trailing CR are not part of the message
-           regexp_replace(rtrim(l.raw, chr(13)), '\x1b\[[0-9;?]*[ -/]*[@-~]', '', 'g') AS line
+           CASE WHEN contains(l.raw, chr(27)) THEN regexp_replace(rtrim(l.raw, chr(13)), '\x1b\[[0-9;?]*[ -/]*[@-~]', '', 'g')
+                ELSE rtrim(l.raw, chr(13)) END AS line
     FROM _af_lines l
 ),
 j AS (
@@ -13,7 +14,7 @@ j AS (
            left(ltrim(line), 1) = '{' AND json_valid(line) AS is_json
     FROM clean
 ),
-x AS (
+x AS MATERIALIZED (
     SELECT *,
            CASE WHEN is_json THEN json_extract_string(line, ['$.timestamp', '$.level', '$.event', '$.logger',
                  '$.dag_id', '$.run_id', '$.task_id', '$.map_index', '$.try_number', '$.ti_id', '$.ti',
@@ -23,10 +24,10 @@ x AS (
                  ['ts', 'src', 'lineno', 'level', 'msg']) END AS tv
     FROM j
 ),
-p AS (
+p AS MATERIALIZED (
     SELECT file_idx, line_no, raw, line, is_json,
-           CASE WHEN is_json THEN af_ts(coalesce(jv[1], jv[15]), $tz)
-                WHEN tv.ts <> '' THEN af_ts(tv.ts, $tz) END AS ts,
+           CASE WHEN is_json THEN coalesce(try_cast(jv[1] AS TIMESTAMPTZ), af_ts(coalesce(jv[1], jv[15]), $tz))
+                WHEN tv.ts <> '' THEN coalesce(try_strptime(tv.ts, '%Y-%m-%dT%H:%M:%S.%g%z'), af_ts(tv.ts, $tz)) END AS ts,
            CASE WHEN is_json THEN upper(coalesce(jv[2], jv[16])) ELSE nullif(tv.level, '') END AS level,
            CASE WHEN is_json THEN coalesce(jv[4], CASE WHEN jv[13] IS NOT NULL THEN 'task.' || jv[13] END)
                 WHEN tv.src <> '' THEN tv.src || ':' || tv.lineno END AS source,
@@ -49,10 +50,14 @@ p AS (
 k AS (
     SELECT *,
            is_json OR (ts IS NOT NULL AND msg IS NOT NULL) AS is_record,
-           -- the record a continuation line belongs to: the last record above it
-           max(CASE WHEN is_json OR (ts IS NOT NULL AND msg IS NOT NULL) THEN line_no END)
-               OVER (PARTITION BY file_idx ORDER BY line_no ROWS UNBOUNDED PRECEDING) AS record_line
+           -- one window pass: the record a line belongs to (the last record at or above it),
+           -- and that record's time, level and source for continuation lines
+           max(CASE WHEN is_json OR (ts IS NOT NULL AND msg IS NOT NULL) THEN line_no END) OVER w AS record_line,
+           last_value(ts IGNORE NULLS) OVER w AS ts_ffill,
+           last_value(level IGNORE NULLS) OVER w AS level_ffill,
+           last_value(source IGNORE NULLS) OVER w AS source_ffill
     FROM p
+    WINDOW w AS (PARTITION BY file_idx ORDER BY line_no ROWS UNBOUNDED PRECEDING)
 )
 SELECT k.file_idx, k.line_no, k.raw, k.is_json, k.is_record,
        CASE WHEN k.is_record THEN 'record'
@@ -67,12 +72,10 @@ SELECT k.file_idx, k.line_no, k.raw, k.is_json, k.is_record,
             ELSE 'no Airflow task-log record above this line: expected "[<time>] {<file>:<line>} <LEVEL> - <message>"'
        END AS reject_reason,
        k.record_line,
-       -- a continuation line takes the time, level and source of its record
-       coalesce(k.ts, last_value(k.ts IGNORE NULLS) OVER w) AS ts,
-       coalesce(k.level, last_value(k.level IGNORE NULLS) OVER w) AS level,
-       coalesce(k.source, last_value(k.source IGNORE NULLS) OVER w) AS source,
+       CASE WHEN k.is_record OR k.record_line IS NOT NULL THEN k.ts_ffill END AS ts,
+       CASE WHEN k.is_record OR k.record_line IS NOT NULL THEN k.level_ffill END AS level,
+       CASE WHEN k.is_record OR k.record_line IS NOT NULL THEN k.source_ffill END AS source,
        CASE WHEN k.is_record THEN k.msg ELSE k.line END AS message,
        k.detail, k.j_dag_id, k.j_run_id, k.j_task_id, k.j_map_index, k.j_try_number, k.j_ti_id,
        k.ti_repr, k.j_exit_code
-FROM k JOIN _af_files f USING (file_idx)
-WINDOW w AS (PARTITION BY k.file_idx ORDER BY k.line_no ROWS UNBOUNDED PRECEDING);
+FROM k JOIN _af_files f USING (file_idx);

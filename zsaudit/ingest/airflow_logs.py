@@ -21,6 +21,7 @@ from ..progress import QUIET, Progress
 from .ledger import FileResult, now_utc, rid_prefix
 
 BATCH_FILES = 4000
+MEMORY_LIMIT = "512MB"
 SOURCE_KIND = "airflow_tasklog"
 _LINE_SQL = ["airflow/parse_lines", "airflow/attempt_lines", "airflow/log_attempts"]
 _INSERT_SQL = ["airflow/insert_log_rows", "airflow/insert_log_rejects", "airflow/insert_log_connections",
@@ -95,13 +96,25 @@ def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: 
     con.execute(queries.load("airflow/macros"))
     batches = [files[i:i + batch_files] for i in range(0, len(files), batch_files)]
     done = 0
-    for batch in batches:
-        prepared = [_prepare(f) for f in batch]
-        results.extend(_load_prepared(store, prepared, tz))
-        done += len(batch)
-        if len(batches) > 1:
-            progress.log(f"airflow task logs: {done}/{len(files)} files")
+    # DuckDB keeps pages it wrote in its buffer pool up to memory_limit (80% of RAM by default);
+    # a bounded pool keeps the ingest's RSS flat however large the tree (DuckDB evicts/spills).
+    previous = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    try:
+        for batch in batches:
+            prepared = [_prepare(f) for f in batch]
+            results.extend(_load_prepared(store, prepared, tz))
+            done += len(batch)
+            if len(batches) > 1:
+                progress.log(f"airflow task logs: {done}/{len(files)} files")
+    finally:
+        con.execute(f"SET memory_limit = '{_safe_setting(previous)}'")
     return results
+
+
+def _safe_setting(value: str) -> str:
+    """A memory_limit value read back from DuckDB (e.g. '18.6 GiB'), safe to put in SET."""
+    return "".join(ch for ch in str(value) if ch.isalnum() or ch in " ._") or "80%"
 
 
 def _load_prepared(store, prepared: list[_Prepared], tz: str) -> list[FileResult]:

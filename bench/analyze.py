@@ -65,6 +65,7 @@ def generate(db: Path, requests: int) -> dict:
     with Store(db) as store:
         con = store.con
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")
         t0 = time.perf_counter()
         con.execute(f"""
             CREATE TEMP TABLE g AS

@@ -213,6 +213,7 @@ def analyze(store, identity_map_path, *, since=None, until=None, progress: Progr
     params = {"since": p_since, "until": p_until, "skew": imap.policy.clock_skew,
               "lifetime": imap.policy.token_lifetime, "analysis_id": analysis_id,
               "fail_min_code": rules.failure_min_code}
+    con.execute("SET enable_progress_bar = false")      # our own progress, not DuckDB's bar on stderr
     with store.transaction():
         counts = correlate_mod.correlate(con, imap, since=since, until=until, analysis_id=analysis_id,
                                          progress=progress)

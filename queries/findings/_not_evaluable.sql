@@ -30,5 +30,5 @@ SELECT 'token_gap', NULL, NULL, NULL, NULL, NULL, NULL, min(r.login),
        $analysis_id
 FROM _attr r
 WHERE r.sa IS NOT NULL AND r.in_period
-  AND r.login_l NOT IN (SELECT DISTINCT login FROM _token_islands)
+  AND r.lidx NOT IN (SELECT DISTINCT lidx FROM _token_islands)
 GROUP BY r.login_l;

@@ -8,38 +8,47 @@
 -- Logins without any ZPA user status are not evaluable for no_session (see _not_evaluable.sql).
 CREATE OR REPLACE TEMP TABLE _token_islands AS
 WITH st AS (
-    SELECT lower(username) AS login, coalesce(session_id, '') AS session_id,
-           authenticated_at, unauthenticated_at
-    FROM zpa_user_status
-    WHERE lower(username) IN (SELECT login FROM im_logins)
+    SELECT l.lidx, coalesce(s.session_id, '') AS session_id, s.authenticated_at, s.unauthenticated_at
+    FROM zpa_user_status s
+    JOIN im_logins l ON l.login = lower(s.username)
 ), sessions AS (
-    SELECT a.login, a.session_id, a.authenticated_at AS s,
+    SELECT a.lidx, a.session_id, a.authenticated_at AS s,
            least(a.authenticated_at + $lifetime,
                  coalesce(min(u.unauthenticated_at), a.authenticated_at + $lifetime)) AS e
-    FROM (SELECT DISTINCT login, session_id, authenticated_at FROM st WHERE authenticated_at IS NOT NULL) a
-    LEFT JOIN st u ON u.login = a.login AND u.session_id = a.session_id
+    FROM (SELECT DISTINCT lidx, session_id, authenticated_at FROM st WHERE authenticated_at IS NOT NULL) a
+    LEFT JOIN st u ON u.lidx = a.lidx AND u.session_id = a.session_id
                   AND u.unauthenticated_at IS NOT NULL AND u.unauthenticated_at >= a.authenticated_at
-    GROUP BY a.login, a.session_id, a.authenticated_at
+    GROUP BY a.lidx, a.session_id, a.authenticated_at
 ), marked AS (
-    SELECT login, s, e,
-           CASE WHEN s > max(e) OVER (PARTITION BY login ORDER BY s, e
+    SELECT lidx, s, e,
+           CASE WHEN s > max(e) OVER (PARTITION BY lidx ORDER BY s, e
                                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
                 THEN 1 ELSE 0 END AS brk
     FROM sessions
 ), grouped AS (
-    SELECT login, s, e, sum(brk) OVER (PARTITION BY login ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS gid
+    SELECT lidx, s, e, sum(brk) OVER (PARTITION BY lidx ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS gid
     FROM marked
 ), islands AS (
-    SELECT login, min(s) AS s, max(e) AS e FROM grouped GROUP BY login, gid
+    SELECT lidx, min(s) AS s, max(e) AS e FROM grouped GROUP BY lidx, gid
 )
-SELECT login, s, e, lead(s) OVER (PARTITION BY login ORDER BY s) AS next_s FROM islands;
+SELECT lidx, s, e, lead(s) OVER (PARTITION BY lidx ORDER BY s) AS next_s FROM islands;
 
+-- Requests in a gap (few): service-account requests no island covers, plus refusals.
 CREATE OR REPLACE TEMP TABLE _token_requests AS
-SELECT r.rid, r.event_time, r.login, r.login_l, r.host, w.worker, a.attempt_id, r.in_period, r.refused
+WITH uncovered AS (
+    SELECT q.rn, i.e AS gap_start, i.next_s AS gap_end
+    FROM (SELECT rn, lidx, event_time FROM _attr
+          WHERE in_period AND NOT refused AND lidx IN (SELECT lidx FROM _token_islands)) q
+    ASOF LEFT JOIN _token_islands i ON i.lidx = q.lidx AND q.event_time + $skew >= i.s
+    WHERE i.s IS NULL OR q.event_time - $skew > i.e
+)
+SELECT r.rid, r.event_time, r.login, r.login_l, r.host, w.worker, a.attempt_id, r.refused,
+       u.gap_start, u.gap_end
 FROM _attr r
+LEFT JOIN uncovered u ON u.rn = r.rn
 LEFT JOIN _attempts a ON a.aidx = r.aidx
 LEFT JOIN im_workers w ON w.widx = r.widx
-WHERE r.in_period AND (r.refused OR r.sa IS NOT NULL);
+WHERE r.in_period AND (r.refused OR u.rn IS NOT NULL);
 
 INSERT INTO _found
 SELECT 'token_gap', 'no_session',
@@ -53,14 +62,8 @@ SELECT 'token_gap', 'no_session',
        list(g.rid ORDER BY g.event_time, g.rid)[1:1000], count(*),
        min(g.gap_start), min(g.gap_end),
        list(DISTINCT g.attempt_id ORDER BY g.attempt_id) FILTER (WHERE g.attempt_id IS NOT NULL)
-FROM (
-    SELECT q.*, i.e AS gap_start, i.next_s AS gap_end
-    FROM (SELECT * FROM _token_requests
-          WHERE NOT refused AND in_period
-            AND login_l IN (SELECT DISTINCT login FROM _token_islands)) q
-    ASOF LEFT JOIN _token_islands i ON i.login = q.login_l AND q.event_time + $skew >= i.s
-    WHERE i.s IS NULL OR q.event_time - $skew > i.e
-) g
+FROM _token_requests g
+WHERE NOT g.refused
 GROUP BY g.login_l, g.gap_start;
 
 INSERT INTO _found
@@ -81,7 +84,7 @@ FROM (
                CASE WHEN event_time - lag(event_time) OVER (PARTITION BY coalesce(login_l, 'w:' || worker)
                                                             ORDER BY event_time, rid) <= $lifetime
                     THEN 0 ELSE 1 END AS brk
-        FROM _token_requests WHERE refused AND in_period
+        FROM _token_requests WHERE refused
     )
 )
 GROUP BY key, run;

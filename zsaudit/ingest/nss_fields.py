@@ -180,7 +180,7 @@ LEEF_OVERRIDES = {"zia_web": {"cat": "action"}}
 # Keys whose values are %HH-encoded by NSS (e* variables and the keys templates put them under).
 ENCODED_KEYS: dict[str, set[str]] = {
     "zia_web": {"eurl", "ehost", "ereferer", "eua", "elogin", "elocation", "edepartment", "erulelabel",
-                "url", "hostname", "refererurl", "request", "dhost", "requestcontext"},
+                "url", "hostname", "refererurl", "request", "dhost", "requestcontext", "referer"},
     "zia_firewall": {"elogin", "edepartment", "elocation", "erulelabel", "ethreatname", "user",
                      "department", "locationname", "rulelabel", "threatname"},
     "zia_dns": {"elogin", "edepartment", "elocation", "user", "department", "location"},

@@ -81,7 +81,7 @@ _WEB_KEYS_CEF = [
     ("erulelabel", "erulelabel"), ("ruletype", "ruletype"),
 ]
 _FW_KEYS_CEF = [
-    ("Severity", "=3"), ("name", "erulelabel"), ("deviceEventClassId", "action"), ("act", "action"),
+    ("Severity", "=3"), ("name", "rulelabel"), ("deviceEventClassId", "action"), ("act", "action"),
     ("suser", "login"), ("src", "csip"), ("spt", "csport"), ("dst", "cdip"), ("dpt", "cdport"),
     ("deviceTranslatedAddress", "ssip"), ("deviceTranslatedPort", "ssport"),
     ("destinationTranslatedAddress", "sdip"), ("destinationTranslatedPort", "sdport"),
@@ -194,12 +194,15 @@ def _value(record: dict, log_type: str, var: str, flags: str = "") -> str:
         return var[1:]
     if var in _TIME_PARTS:
         return _time_part(var, _utc(record["event_time"]), flags)
-    col = _VAR_TO_COL[log_type].get(var)
-    if col is None and ("e" + var) in _VAR_TO_COL[log_type]:
-        col = _VAR_TO_COL[log_type]["e" + var]
-        var_encoded = False
-    else:
-        var_encoded = var.startswith("e") and col is not None and NSS_VARS[log_type][col] == var
+    cols = _VAR_TO_COL[log_type]
+    encoded = False
+    col = cols.get(var)
+    if col is not None:
+        encoded = var.startswith("e") and log_type.startswith("zia")
+    elif ("e" + var) in cols:                      # plain variant of an e* variable: %s{login}
+        col = cols["e" + var]
+    elif var.startswith("e") and var[1:] in cols:  # e* variant of a plain variable: %s{erulelabel}
+        col, encoded = cols[var[1:]], True
     if col is None:
         return "None"
     value = record.get(col)
@@ -207,7 +210,7 @@ def _value(record: dict, log_type: str, var: str, flags: str = "") -> str:
     if value is None:
         return {"ip": "0.0.0.0", "port": "0", "int": "NA", "big": "NA"}.get(kind, "None")
     text = str(value)
-    return nss_encode(text) if var_encoded else text
+    return nss_encode(text) if encoded else text
 
 
 def _zpa_line(record: dict, log_type: str) -> str:

@@ -307,7 +307,7 @@ class _Loader:
 
     def _note_drift(self, n: int) -> None:
         self.drift_lines += n
-        rows = self.con.execute("SELECT text, len(v) FROM _zs_stage WHERE drift LIMIT 50").fetchall() \
+        rows = self.con.execute("SELECT text, nfields FROM _zs_stage WHERE drift LIMIT 50").fetchall() \
             if self.plan.fmt in ("csv", "tsv") else \
             self.con.execute("SELECT text FROM _zs_stage WHERE drift LIMIT 50").fetchall()
         if self.plan.fmt in ("csv", "tsv"):

@@ -50,6 +50,18 @@ def _strip_prefix_json(line: str) -> str:
     return line if i <= 0 else line[i:]
 
 
+_JSON_PREFIX = re.compile(r'^[^{\t"=]*(?:event=)?$')
+
+
+def _looks_json(line: str) -> bool:
+    """A JSON object, possibly behind a syslog prefix ('Oct 16 ... zscaler-nss NSS {...}')."""
+    text = line.strip()
+    if text.startswith("{") or text.startswith("["):
+        return True
+    i = text.find("{")
+    return i > 0 and text.endswith("}") and bool(_JSON_PREFIX.match(text[:i]))
+
+
 def _json_record(line: str) -> tuple[dict | None, dict | None]:
     """(event, envelope) of a JSON line, unwrapping {"sourcetype":..., "event":{...}}; (None, None) if bad."""
     from .zscaler_repair import repair_json_line
@@ -142,8 +154,7 @@ def _detect_format(lines: list[str], fields: str | None) -> str | None:
         return "cef"
     if "LEEF:" in first[:200] and _LEEF_HEAD.search(first):
         return "leef"
-    body = _strip_prefix_json(first).lstrip()
-    if body.startswith("{") or body.startswith("["):
+    if _looks_json(first):
         return "json"
     if fields:
         delim, _, _ = delimited_layout(fields)

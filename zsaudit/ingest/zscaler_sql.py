@@ -134,7 +134,7 @@ def build(plan: Plan) -> tuple[str, dict]:
             continue
         if kind == "ts":
             # several keys may carry the time (Cloud NSS rt is only a month): first that parses wins
-            raws = [_nullify_inline(_decode(f"v[{i + 1}]", how), kind) for i, how in sources]
+            raws = [_decode(_nullify_inline(f"v[{i + 1}]", kind), how) for i, how in sources]
             for n, r in enumerate(raws):
                 raw_exprs.append(f"{r} AS r_{col}_{n}")
             parsed = [parse_time_expr(f"r_{col}_{n}") for n in range(len(raws))]
@@ -151,7 +151,7 @@ def build(plan: Plan) -> tuple[str, dict]:
                     f"CASE WHEN ({any_raw}) AND {col} IS NULL THEN '{col}: unrecognised time ' || "
                     f"to_json(coalesce({', '.join(f'r_{col}_{n}' for n in range(len(raws)))})) END")
             continue
-        raw = "coalesce(" + ", ".join(_nullify_inline(_decode(f"v[{i + 1}]", how), kind)
+        raw = "coalesce(" + ", ".join(_decode(_nullify_inline(f"v[{i + 1}]", kind), how)
                                       for i, how in sources) + ")"
         if len(sources) == 1:
             raw = raw[len("coalesce("):-1]
@@ -181,7 +181,7 @@ r AS (
 ), t AS (
     SELECT *, {', '.join(typed_exprs)}, {extra} AS extra FROM r
 )
-SELECT line, text, drift, {', '.join(cols)}, extra, nullif({bad}, '') AS bad FROM t
+SELECT line, text, drift, len(v) AS nfields, {', '.join(cols)}, extra, nullif({bad}, '') AS bad FROM t
 """
     if plan.fmt in ("kv", "cef", "leef"):
         params["declared"] = plan.declared

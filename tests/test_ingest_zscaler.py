@@ -1,0 +1,205 @@
+"""Zscaler ingest behaviour: rejects and reconciliation, repair, drift, gzip, stdin, CLI."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import sys
+from datetime import datetime, timezone
+
+import pytest
+from click.testing import CliRunner
+
+from zsaudit.cli import main
+from zsaudit.errors import BadInput
+from zsaudit.ingest import nss_writer, zscaler
+
+T0 = datetime(2026, 11, 24, 10, 0, 0, tzinfo=timezone.utc)
+WEB_LINE = ('{ "sourcetype" : "zscalernss-web", "event" :{"time":"Tue Nov 24 10:00:%02d 2026","login":"svc@corp.example",'
+            '"eurl":"api.example.com/a%%20b","action":"Allowed","respcode":"%s","ua":"%s","cip":"10.0.0.1"}}')
+
+
+def web(n, code="200", ua="curl/8"):
+    return WEB_LINE % (n, code, ua)
+
+
+def one(store, sql, params=()):
+    return store.con.execute(sql, list(params)).fetchone()
+
+
+def write(path, lines, newline=True):
+    path.write_text("\n".join(lines) + ("\n" if newline else ""), encoding="utf-8")
+    return path
+
+
+def test_rejects_keep_line_and_reason_and_counts_reconcile(store, tmp_path):
+    f = write(tmp_path / "web.log", [
+        web(1),
+        web(2, code="abc"),                                         # bad int
+        '{ "sourcetype" : "zscalernss-web", "event" :{"time":"yesterday","login":"x"}}',   # bad time
+        "",                                                         # blank: not a record
+        '{"time": "Tue Nov 24 10:00:04 2026", "login": ',           # truncated JSON
+        web(5, ua='Mozilla/5.0 "compatible" X'),                    # unescaped quotes: repaired
+    ])
+    (r,) = zscaler.ingest_paths(store, [f])
+    assert (r.lines_read, r.rows_loaded, r.rows_rejected) == (5, 2, 3)
+    assert r.lines_read == r.rows_loaded + r.rows_rejected
+    assert any("repaired" in w for w in r.warnings)
+    rejects = store.con.execute("SELECT source_line, reason, raw FROM rejects ORDER BY source_line").fetchall()
+    assert [x[0] for x in rejects] == [2, 3, 5]
+    assert rejects[0][1] == 'response_code: expected an integer, got "abc"'
+    assert rejects[1][1].startswith('event time: unrecognised time "yesterday"')
+    assert rejects[2][1].startswith("invalid JSON")
+    assert rejects[2][2] == '{"time": "Tue Nov 24 10:00:04 2026", "login": '
+    ua = one(store, "SELECT user_agent FROM zia_web WHERE source_line = 6")[0]
+    assert ua == 'Mozilla/5.0 "compatible" X'
+    led = one(store, "SELECT lines_read, rows_loaded, rows_rejected, source_kind, format, path FROM ingest_ledger")
+    assert led == (5, 2, 3, "zia_web", "json", str(f))
+
+
+def test_same_file_twice_is_skipped(store, tmp_path):
+    f = write(tmp_path / "web.log", [web(1), web(2)])
+    (first,) = zscaler.ingest_paths(store, [f])
+    copy = tmp_path / "copy.log"
+    copy.write_bytes(f.read_bytes())
+    (again,) = zscaler.ingest_paths(store, [copy])
+    assert not first.skipped and again.skipped
+    assert "already ingested" in again.summary()
+    assert one(store, "SELECT count(*) FROM zia_web")[0] == 2
+    assert one(store, "SELECT count(*) FROM ingest_ledger")[0] == 1
+
+
+def test_gzip_and_directories_recursive(store, tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    with gzip.open(tmp_path / "a" / "b" / "web.log.gz", "wt") as fh:
+        fh.write(web(1) + "\n" + web(2) + "\n")
+    nss_writer.write([{"event_time": T0, "username": "alice@corp.example", "session_id": "S1",
+                       "session_status": "ZPN_STATUS_AUTHENTICATED"}], "zpa_user_status", "json",
+                     tmp_path / "a" / "status.json")
+    results = zscaler.ingest_paths(store, [tmp_path / "a"])
+    assert sorted(r.source_kind for r in results) == ["zia_web", "zpa_user_status"]
+    assert one(store, "SELECT count(*), min(url) FROM zia_web") == (2, "api.example.com/a b")
+    assert one(store, "SELECT username FROM zpa_user_status")[0] == "alice@corp.example"
+
+
+def test_stdin(store, monkeypatch):
+    data = (web(1) + "\n" + web(2) + "\n").encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    (r,) = zscaler.ingest_paths(store, ["-"])
+    assert (r.path, r.rows_loaded) == ("<stdin>", 2)
+    assert one(store, "SELECT source_file, source_line FROM zia_web ORDER BY source_line DESC") == ("<stdin>", 2)
+
+
+def test_unrecognisable_file_is_bad_input_and_leaves_nothing(store, tmp_path):
+    f = write(tmp_path / "notes.txt", ["hello there", "nothing to see"])
+    with pytest.raises(BadInput, match=r"notes.txt: line 1: cannot tell the feed format apart"):
+        zscaler.ingest_paths(store, [f])
+    g = tmp_path / "bin.log"
+    g.write_bytes(b"\x00\x01\x02garbage")
+    with pytest.raises(BadInput, match="bin.log: binary content"):
+        zscaler.ingest_paths(store, [g])
+    assert one(store, "SELECT count(*) FROM ingest_ledger")[0] == 0
+
+
+def test_bad_gzip_rolls_back(store, tmp_path):
+    good = gzip.compress(("\n".join(web(i % 60) for i in range(5000)) + "\n").encode())
+    f = tmp_path / "cut.log.gz"
+    f.write_bytes(good[: len(good) // 2])                         # truncated archive
+    with pytest.raises(BadInput, match="cut.log.gz: cannot read"):
+        zscaler.ingest_file(store, f)
+    assert one(store, "SELECT count(*) FROM zia_web")[0] == 0
+    assert one(store, "SELECT count(*) FROM ingest_ledger")[0] == 0
+
+
+def test_headerless_csv_with_fields_and_drift(store, tmp_path):
+    fields = '"%s{time}","%s{login}","%s{eurl}","%s{action}","%d{respcode}"'
+    f = write(tmp_path / "custom.csv", [
+        '"Tue Nov 24 10:00:01 2026","alice@corp.example","a.example.com/x%2Cy","Allowed","200"',
+        '"Tue Nov 24 10:00:02 2026","bob@corp.example","b.example.com/","Blocked","403","extra"',
+    ])
+    (r,) = zscaler.ingest_paths(store, [f], fields=fields)
+    assert (r.format, r.rows_loaded, r.rows_rejected) == ("csv", 1, 1)
+    assert r.drift["found_field_counts"] == {"6": 1} and r.drift["declared_fields"] == 5
+    assert any("declared template" in w for w in r.warnings)
+    assert one(store, "SELECT url, response_code FROM zia_web") == ("a.example.com/x,y", 200)
+    assert one(store, "SELECT reason FROM rejects")[0] == "expected 5 fields, found 6"
+    assert json.loads(one(store, "SELECT field_drift FROM ingest_ledger")[0])["lines"] == 1
+
+
+def test_tz_applies_to_naive_times_only(store, tmp_path):
+    f = write(tmp_path / "web.log", [web(1)])
+    zscaler.ingest_paths(store, [f], tz="America/New_York")
+    assert one(store, "SELECT event_time FROM zia_web")[0] == datetime(2026, 11, 24, 15, 0, 1, tzinfo=timezone.utc)
+    g = write(tmp_path / "zpa.json", ['{"LogTimestamp":"2026-11-24T10:00:00.500Z","Username":"u","SessionID":"s",'
+                                      '"SessionStatus":"ZPN_STATUS_AUTHENTICATED","TimestampAuthentication":"1796032800"}'])
+    zscaler.ingest_paths(store, [g], tz="America/New_York")
+    assert one(store, "SELECT event_time, authenticated_at FROM zpa_user_status") == (
+        datetime(2026, 11, 24, 10, 0, 0, 500000, tzinfo=timezone.utc),
+        datetime(2026, 11, 30, 10, 0, 0, tzinfo=timezone.utc))
+    with pytest.raises(BadInput, match="--tz: unknown time zone"):
+        zscaler.ingest_paths(store, [f], tz="Mars/Olympus")
+
+
+def test_cef_unescaped_url_and_escaping(store, tmp_path):
+    line = ("Nov 24 10:00:01 zscaler-nss CEF:0|Zscaler|NSSWeblog|5.7|Blocked|Not allowed|3|act=Blocked "
+            "name=Not allowed src=10.0.0.1 request=evil.example.com/a?x=1&y=b|c suser=svc@corp.example "
+            "requestClientApplication=curl/8 (x=1) cs1=Dept \\= one cs1Label=dept rt=Nov 24 2026 10:00:01 "
+            "outcome=403 externalId=77")
+    f = write(tmp_path / "web.cef", [line])
+    (r,) = zscaler.ingest_paths(store, [f])
+    assert (r.format, r.rows_loaded) == ("cef", 1)
+    row = one(store, "SELECT url, login, user_agent, department, response_code, record_id, reason, event_time FROM zia_web")
+    assert row == ("evil.example.com/a?x=1&y=b|c", "svc@corp.example", "curl/8 (x=1)", "Dept = one", 403, 77,
+                   "Not allowed", datetime(2026, 11, 24, 10, 0, 1, tzinfo=timezone.utc))
+
+
+def test_base64_and_placeholders(store, tmp_path):
+    f = write(tmp_path / "web.log", [
+        '{"sourcetype":"zscalernss-web","event":{"epochtime":"1796032800","login":"%s{login}","b64url":'
+        '"YXBpLmV4YW1wbGUuY29tL3BhdGg/cT0x","action":"NA","sip":"0.0.0.0","dept":"N/A","ologin":"4094304256"}}'])
+    zscaler.ingest_paths(store, [f])
+    row = one(store, "SELECT event_time, login, url, action, server_ip, department, extra FROM zia_web")
+    assert row[:6] == (datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc), None, "api.example.com/path?q=1",
+                       None, None, None)
+    assert json.loads(row[6]) == {"ologin": "4094304256"}
+
+
+def test_kv_drift_is_recorded(store, tmp_path):
+    recs = [{"event_time": T0, "login": "a@corp.example", "url": "x.example/"}] * 3
+    f = tmp_path / "web.kv"
+    nss_writer.write(recs, "zia_web", "kv", f)
+    lines = f.read_text().splitlines()
+    lines[2] = lines[2].replace("\tdevicehostname=None", "\tnewfield=1")
+    write(f, lines)
+    (r,) = zscaler.ingest_paths(store, [f])
+    assert r.rows_loaded == 3
+    assert r.drift["lines"] == 1 and "devicehostname" in r.drift["missing"] and "newfield" in r.drift["unexpected"]
+    assert json.loads(one(store, "SELECT extra FROM zia_web WHERE source_line = 3")[0])["newfield"] == "1"
+
+
+# -- CLI ----------------------------------------------------------------------------------------
+def test_cli_ingest_prints_reconciliation_and_exit_codes(tmp_path):
+    db = tmp_path / "cli.duckdb"
+    f = write(tmp_path / "web.log", [web(1), web(2, code="oops")])
+    runner = CliRunner()
+    res = runner.invoke(main, ["ingest", "zscaler", "--db", str(db), "-q", str(f)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["ingest", "zscaler", "--db", str(db), str(f)])
+    assert res.exit_code == 0 and "already ingested" in res.output
+    bad = write(tmp_path / "junk.txt", ["just words"])
+    res = runner.invoke(main, ["ingest", "zscaler", "--db", str(db), str(bad)])
+    assert res.exit_code == 2
+    assert "junk.txt: line 1: cannot tell the feed format apart" in res.output
+    res = runner.invoke(main, ["ingest", "zscaler", "--db", str(db), str(tmp_path / "missing.log")])
+    assert res.exit_code == 2 and "missing.log: no such file or directory" in res.output
+
+
+def test_cli_summary_line(tmp_path):
+    db = tmp_path / "cli.duckdb"
+    f = write(tmp_path / "web.log", [web(1), web(2, code="oops")])
+    res = CliRunner().invoke(main, ["ingest", "zscaler", "--db", str(db), "--format", "json", str(f)])
+    assert res.exit_code == 0
+    assert "zia_web as json: 2 lines read, 1 loaded, 1 rejected" in res.output
+    res = CliRunner().invoke(main, ["ingest", "zscaler", "--db", str(db), "--fields", "nonsense", str(f)])
+    assert res.exit_code == 0                      # --fields only matters for CSV/TSV; JSON file already in

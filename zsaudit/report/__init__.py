@@ -113,9 +113,11 @@ def _render(store, con, out_dir: Path, *, since, until, pdf, generated_at, ident
     progress.log(f"report: period {html.iso(period.since)} .. {html.iso(period.until)}")
     evidence_files = evidence.export(run, out_dir / "evidence", progress)
     n_ocsf = ocsf.write(run, out_dir / "findings.ocsf.json", generated)
+    progress.log(f"report: findings.ocsf.json: {n_ocsf} events")
     identity = context.identity_info(con, period, identity_map_path)
     ctx = context.gather(con, period, generated_at=generated, seed=seed, top_n=top_n,
                          sample_size=sample_size, identity=identity, log=log)
+    progress.log("report: numbers gathered")
     ctx["evidence"] = evidence_files
     ctx["ocsf_events"] = n_ocsf
     inputs = run.rows("report/manifest_inputs")

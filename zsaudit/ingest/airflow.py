@@ -77,24 +77,23 @@ def sniff(path: Path) -> str | None:
     return None
 
 
-def _walk(root: Path) -> list[Path]:
+def _walk(root: Path) -> list[tuple[Path, bool]]:
+    """Regular files below root (no hidden ones, no symlinks), each with whether it sits in one
+    of Airflow's own non-task log directories (scheduler/, dag_processor/, ...)."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         rel = os.path.relpath(dirpath, root)
         parts = [] if rel == "." else rel.split(os.sep)
-        dirnames[:] = sorted(d for d in dirnames if not (d.startswith(".")))
-        if parts and parts[0] in NON_TASK_DIRS:
-            continue
-        if "logs" in parts and parts[parts.index("logs") + 1:parts.index("logs") + 2] and \
-                parts[parts.index("logs") + 1] in NON_TASK_DIRS:
-            continue
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        anchor = parts.index("logs") + 1 if "logs" in parts else 0
+        non_task = len(parts) > anchor and parts[anchor] in NON_TASK_DIRS
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
             full = Path(dirpath) / name
             if full.is_symlink():
                 continue
-            found.append(full)
+            found.append((full, non_task))
     return found
 
 
@@ -116,12 +115,14 @@ def ingest_paths(store, paths, *, template: str | None = None, tz: str = "UTC",
         if path.is_dir():
             found_before = len(log_files) + len(others)
             misfits = []
-            for full in _walk(path):
+            for full, non_task in _walk(path):
                 rel = full.relative_to(path).as_posix()
                 hit = _match(rel, templates)
                 if hit is not None:
                     ident, t = hit
                     log_files.append(LogFile(path=full, ident=ident, template=t.template))
+                    continue
+                if non_task:        # Airflow's own scheduler / DAG-processor logs: not task logs
                     continue
                 kind = sniff(full)
                 if kind is not None:

@@ -81,6 +81,20 @@ def load_identity_tables(con: duckdb.DuckDBPyConnection, imap: IdentityMap) -> N
         con.executemany("INSERT INTO im_exceptions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", exc_rows)
 
 
+def rule_params(rules) -> dict:
+    """rules.toml [auth]/[failure] as bound parameters (lists and one anchored regex)."""
+    from .findings import zpa_codes
+
+    return {
+        "fail_min_code": rules.failure_min_code,
+        "fail_actions": list(rules.failure_actions),
+        "zpa_fail_codes": [code for cat, code, _ in zpa_codes() if cat in rules.zpa_failure_categories],
+        "auth_codes": list(rules.auth_codes),
+        "auth_reasons": list(rules.auth_reasons),
+        "auth_regex": "^(?:" + "|".join(re.escape(p) for p in rules.auth_prefixes) + ")",
+    }
+
+
 def extended_period(con: duckdb.DuckDBPyConnection, since: datetime, until: datetime,
                     skew: timedelta) -> tuple[datetime, datetime]:
     """The period widened to cover the whole window of every attempt that overlaps it, so an
@@ -109,8 +123,9 @@ def correlate(con: duckdb.DuckDBPyConnection, imap: IdentityMap, *, since: datet
               "ext_until": ext_until, "analysis_id": analysis_id}
     from .findings import load_rule_tables, load_rules   # rule flags are computed with the requests
 
-    params["fail_min_code"] = load_rules().failure_min_code
-    load_rule_tables(con, load_rules())
+    rules = load_rules()
+    load_rule_tables(con, rules)
+    params.update(rule_params(rules))
     load_identity_tables(con, imap)
     for name in queries.names("correlate"):
         run_sql(con, name, params)

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -204,6 +205,17 @@ def analyze(store, identity_map_path, *, since=None, until=None, progress: Progr
     imap = identity_map.load(identity_map_path)
     rules = load_rules()
     since, until = parse_period(since, until)
+    con = store.con
+    con.execute("SET enable_progress_bar = false")      # our own progress, not DuckDB's bar on stderr
+    previous_limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    con.execute("SET memory_limit = ?", [os.environ.get("ZSAUDIT_ANALYZE_MEMORY", "2GB")])
+    try:
+        return _analyze(store, imap, rules, since, until, identity_map_path, progress)
+    finally:
+        con.execute("SET memory_limit = ?", [previous_limit])
+
+
+def _analyze(store, imap, rules, since, until, identity_map_path, progress) -> AnalysisSummary:
     analysis_id = analysis_id_for(since, until)
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
@@ -213,7 +225,6 @@ def analyze(store, identity_map_path, *, since=None, until=None, progress: Progr
     params = {"since": p_since, "until": p_until, "skew": imap.policy.clock_skew,
               "lifetime": imap.policy.token_lifetime, "analysis_id": analysis_id,
               "fail_min_code": rules.failure_min_code}
-    con.execute("SET enable_progress_bar = false")      # our own progress, not DuckDB's bar on stderr
     with store.transaction():
         counts = correlate_mod.correlate(con, imap, since=since, until=until, analysis_id=analysis_id,
                                          progress=progress)

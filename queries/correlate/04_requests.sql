@@ -33,8 +33,7 @@ WITH names AS (
     LEFT JOIN im_logins l ON l.login = lower(raw.login)
     WHERE n1.widx IS NOT NULL OR n2.widx IS NOT NULL OR ips.widx IS NOT NULL OR l.lidx IS NOT NULL
 )
-SELECT row_number() OVER () AS rn,
-       request_table, rid, event_time, login, login_l, r.host, lidx, sa,
+SELECT request_table, rid, event_time, login, login_l, r.host, lidx, sa,
        coalesce(dev_w, ip_w) AS widx,
        hd.hidx,
        CASE WHEN dev_w IS NOT NULL THEN 'device' WHEN ip_w IS NOT NULL THEN 'ip' ELSE 'login' END AS method,
@@ -43,14 +42,12 @@ SELECT row_number() OVER () AS rn,
        -- no authenticated user: no login, a location name as login, ZPA special users
        (login IS NULL OR login NOT LIKE '%@%' OR login_l = lower(location)) AS no_identity,
        CASE WHEN request_table = 'zia_web'
-            THEN coalesce(action IN (SELECT value FROM rule_failure_zia_actions), false)
+            THEN coalesce(list_contains($fail_actions, action), false)
                  OR coalesce(response_code >= $fail_min_code, false)
-            ELSE coalesce(internal_reason IN (SELECT code FROM rule_zpa_failure_codes), false) END AS failed,
+            ELSE coalesce(list_contains($zpa_fail_codes, internal_reason), false) END AS failed,
        CASE WHEN request_table = 'zia_web'
-            THEN coalesce(response_code IN (SELECT code FROM rule_auth_codes), false)
-                 OR coalesce(reason IN (SELECT reason FROM rule_auth_reasons), false)
-            ELSE internal_reason IS NOT NULL
-                 AND EXISTS (SELECT 1 FROM rule_auth_prefixes p WHERE starts_with(internal_reason, p.prefix)) END
-           AS refused
+            THEN coalesce(list_contains($auth_codes, response_code), false)
+                 OR coalesce(list_contains($auth_reasons, reason), false)
+            ELSE coalesce(regexp_matches(internal_reason, $auth_regex), false) END AS refused
 FROM r
 LEFT JOIN _hosts_dict hd ON hd.host = r.host;

@@ -5,7 +5,7 @@ CREATE OR REPLACE TEMP TABLE _candidates AS
 SELECT r.rn, s.aidx,
        al.aidx IS NOT NULL AS login_ok,
        ah.aidx IS NOT NULL AS host_ok
-FROM (SELECT rn, pk, event_time, lidx, hidx FROM _requests) r
+FROM (SELECT rowid AS rn, pk, event_time, lidx, hidx FROM _requests) r
 ASOF LEFT JOIN _bounds b ON b.pk = r.pk AND r.event_time >= b.t
 LEFT JOIN _segments s ON s.pk = b.pk AND s.k = b.k
 LEFT JOIN _attempt_logins al ON al.aidx = s.aidx AND al.lidx = r.lidx

@@ -16,7 +16,7 @@ WITH g AS (
            CASE WHEN n_both > 0 THEN a_both WHEN n_login > 0 THEN a_login WHEN n_host > 0 THEN a_host ELSE a_all END AS a
     FROM g
 )
-SELECT r.*,
+SELECT r.rowid AS rn, r.*,
        CASE ch.n WHEN 0 THEN 'unattributed' WHEN 1 THEN 'attributed' ELSE 'ambiguous' END AS status,
        CASE WHEN ch.n = 1 THEN ch.a END AS aidx,
        CAST(ch.n AS INTEGER) AS candidates,
@@ -29,4 +29,4 @@ SELECT r.*,
                  * (CASE WHEN ch.via IN ('both', 'host') THEN 1.0 ELSE 0.95 END)
                  / ch.n, 3) END AS confidence
 FROM _requests r
-JOIN chosen ch ON ch.rn = r.rn;
+JOIN chosen ch ON ch.rn = r.rowid;

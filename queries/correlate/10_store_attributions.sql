@@ -1,5 +1,7 @@
 -- Persist the period's attributions with the attempt identity, replacing any earlier analysis
 -- of the same period (or of requests inside it). Ambiguous requests list their candidates.
+DROP TABLE IF EXISTS _requests;   -- everything below reads _attr
+
 DELETE FROM attributions
 WHERE analysis_id = $analysis_id OR (event_time >= $since AND event_time < $until);
 

@@ -41,14 +41,17 @@ WITH uncovered AS (
           WHERE in_period AND NOT refused AND lidx IN (SELECT lidx FROM _token_islands)) q
     ASOF LEFT JOIN _token_islands i ON i.lidx = q.lidx AND q.event_time + $skew >= i.s
     WHERE i.s IS NULL OR q.event_time - $skew > i.e
+), picked AS (
+    SELECT rn, NULL::TIMESTAMPTZ AS gap_start, NULL::TIMESTAMPTZ AS gap_end FROM _attr WHERE in_period AND refused
+    UNION ALL
+    SELECT rn, gap_start, gap_end FROM uncovered
 )
 SELECT r.rid, r.event_time, r.login, r.login_l, r.host, w.worker, a.attempt_id, r.refused,
-       u.gap_start, u.gap_end
-FROM _attr r
-LEFT JOIN uncovered u ON u.rn = r.rn
+       p.gap_start, p.gap_end
+FROM picked p
+JOIN _attr r ON r.rn = p.rn
 LEFT JOIN _attempts a ON a.aidx = r.aidx
-LEFT JOIN im_workers w ON w.widx = r.widx
-WHERE r.in_period AND (r.refused OR u.rn IS NOT NULL);
+LEFT JOIN im_workers w ON w.widx = r.widx;
 
 INSERT INTO _found
 SELECT 'token_gap', 'no_session',

@@ -37,7 +37,7 @@ FROM (
            min(r.event_time) AS first_time, list(r.rid ORDER BY r.event_time, r.rid)[1:1000] AS rids, count(*) AS n
     FROM _attr r
     WHERE r.sa IS NOT NULL AND r.in_period AND r.status = 'attributed'
-      AND r.aidx NOT IN (SELECT aidx FROM _attempt_logins WHERE login = r.login_l)
+      AND NOT EXISTS (SELECT 1 FROM _attempt_logins al WHERE al.aidx = r.aidx AND al.lidx = r.lidx)
     GROUP BY r.aidx, r.login_l, r.sa
 ) g
 JOIN _attempts a ON a.aidx = g.aidx

@@ -1,7 +1,5 @@
 -- Persist the period's attributions with the attempt identity, replacing any earlier analysis
 -- of the same period (or of requests inside it). Ambiguous requests list their candidates.
-DROP TABLE IF EXISTS _requests;   -- everything below reads _attr
-
 DELETE FROM attributions
 WHERE analysis_id = $analysis_id OR (event_time >= $since AND event_time < $until);
 
@@ -18,7 +16,15 @@ INSERT INTO attributions
     (request_table, request_rid, event_time, worker, login, host, attempt_id, dag_id, run_id, task_id,
      map_index, try_number, status, method, confidence, candidates, candidate_attempts, analysis_id)
 SELECT t.request_table, t.rid, t.event_time, w.worker, t.login, t.host, a.attempt_id, a.dag_id, a.run_id,
-       a.task_id, a.map_index, a.try_number, t.status, t.how, t.confidence, t.candidates,
+       a.task_id, a.map_index, a.try_number, t.status,
+       t.method || CASE WHEN t.via IN ('both', 'login') THEN '+login' ELSE '' END
+                || CASE WHEN t.via IN ('both', 'host') THEN '+host' ELSE '' END,
+       CASE WHEN t.candidates = 0 THEN 0.0 ELSE
+           round((CASE t.method WHEN 'device' THEN 0.95 WHEN 'ip' THEN 0.85 ELSE 0.6 END)
+                 * (CASE WHEN t.via IN ('both', 'login') THEN 1.0 ELSE 0.9 END)
+                 * (CASE WHEN t.via IN ('both', 'host') THEN 1.0 ELSE 0.95 END)
+                 / t.candidates, 3) END,
+       t.candidates,
        amb.candidate_attempts, $analysis_id
 FROM _attr t
 LEFT JOIN _attempts a ON a.aidx = t.aidx

@@ -376,6 +376,9 @@ class AirflowServer:
     def get(self, path: str):
         return self._request("GET", path)
 
+    def set_variable(self, key: str, value: str) -> None:
+        self._request("POST", "/api/v2/variables", {"key": key, "value": value})
+
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict:
         """Wait until the DAG processor has parsed and serialized the DAG; fail on its import error."""
 
@@ -478,6 +481,8 @@ def airflow_server(tmp_path_factory, airflow_loopback):
     venv = ensure_airflow_venv()
     work = tmp_path_factory.mktemp("airflow")
     config = work / "nightly" / "zsaudit.toml"  # written by airflow_nightly_run before it triggers
+    # The nightly DAG reads its config path from the Airflow Variable `zsaudit_config` (set by
+    # airflow_nightly_run); ZSAUDIT_CONFIG, its fallback, names a missing file to prove the order.
     server = AirflowServer(
         venv, work / "airflow_home",
         dags=[FIXTURES / "airflow_dags" / "zsaudit_test_dag.py",
@@ -486,7 +491,7 @@ def airflow_server(tmp_path_factory, airflow_loopback):
             "ZSAUDIT_TEST_ORIGIN": origin.url,
             "ZSAUDIT_TEST_PROXY": proxy.url,
             "AIRFLOW_CONN_LOCAL_API": origin.url.replace("http://", "http://apiuser:apisecret@"),
-            "ZSAUDIT_CONFIG": str(config),
+            "ZSAUDIT_CONFIG": str(work / "not-this-one.toml"),
         },
     )
     server.nightly_config = config
@@ -506,6 +511,7 @@ def airflow_test_run(airflow_server, airflow_loopback) -> AirflowRun:
 def airflow_nightly_run(airflow_server) -> AirflowRun:
     inputs = write_nightly_inputs(airflow_server.nightly_config.parent)
     assert inputs["config"] == airflow_server.nightly_config
+    airflow_server.set_variable("zsaudit_config", str(inputs["config"]))
     since, until = inputs["night"]
     run = airflow_server.run_dag(NIGHTLY_DAG_ID, f"zsaudit_nightly_{since[:10]}", logical_date=since,
                                  data_interval=(since, until), timeout=300)

@@ -284,3 +284,23 @@ def test_default_period_is_yesterday_through_the_cli(tmp_path, night):
     assert data["period"]["since"] == f"{since:%Y-%m-%dT%H:%M:%SZ}"
     assert Path(data["pack"]["dir"]).name == f"{since:%Y-%m-%d}"
     assert data["pack"]["pdf"] is None and data["pack"]["verified"] is True
+
+
+def test_run_stage_is_what_each_dag_task_calls(tmp_path, night):
+    """The DAG's four tasks, in order, give the same result as `zsaudit run`; report honours fail_on."""
+    from dataclasses import replace
+
+    from zsaudit.errors import FindingsAtOrAbove
+
+    config = load_config(setup_config(tmp_path, night))
+    out = {stage: pipeline.run_stage(stage, config, since=night.since, until=night.until)
+           for stage in pipeline.STAGES}
+    for result in out.values():
+        json.dumps(result["json"])                                        # fits in an XCom
+    assert out["ingest_zscaler"]["json"]["ingest"]["zscaler"]["files_new"] > 0
+    assert out["ingest_airflow"]["json"]["ingest"]["airflow"]["files_new"] > 0
+    assert out["analyze"]["json"]["findings"]["open"] > 0
+    assert out["report"]["text"].startswith("analyze: ") and "index.html (verified)" in out["report"]["text"]
+    assert verify(pack_dir(config.path, night)) == []
+    with pytest.raises(FindingsAtOrAbove, match="open findings at or above low"):
+        pipeline.run_stage("report", replace(config, fail_on="low"), since=night.since, until=night.until)

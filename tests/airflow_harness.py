@@ -74,9 +74,9 @@ def ensure_airflow_venv(venv: Path | None = None) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two pytest workers must not install at once
         if stamp.exists() and stamp.read_text() == _stamp_text() and (venv / "bin" / "airflow").exists():
             return venv
-        python = shutil.which("python3") or sys.executable
         if not (venv / "bin" / "python").exists():
-            subprocess.run([python, "-m", "venv", str(venv)], check=True)
+            # the interpreter running the tests: new enough for zsaudit (editable in the venv)
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
         subprocess.run(pip + [f"apache-airflow=={AIRFLOW_VERSION}", "apache-airflow-providers-http"],
                        check=True, env=_clean_env())

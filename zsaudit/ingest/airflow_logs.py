@@ -20,7 +20,7 @@ from .. import queries
 from ..progress import QUIET, Progress
 from .ledger import FileResult, now_utc, rid_prefix
 
-BATCH_FILES = 4000
+BATCH_FILES = 2000
 MEMORY_LIMIT = "512MB"
 SOURCE_KIND = "airflow_tasklog"
 _LINE_SQL = ["airflow/parse_lines", "airflow/attempt_lines", "airflow/log_attempts"]

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from .nss_fields import COLUMNS, DEFAULT_FIELDS, NSS_VARS, Var, parse_format
+from .nss_fields import ALIASES, COLUMNS, DEFAULT_FIELDS, NSS_VARS, Var, parse_format
 
 FORMATS = ("json", "csv", "tsv", "kv", "cef", "leef")
 SOURCETYPE = {"zia_web": "zscalernss-web", "zia_firewall": "zscalernss-fw", "zia_dns": "zscalernss-dns"}
@@ -203,6 +203,8 @@ def _value(record: dict, log_type: str, var: str, flags: str = "") -> str:
         col = cols["e" + var]
     elif var.startswith("e") and var[1:] in cols:  # e* variant of a plain variable: %s{erulelabel}
         col, encoded = cols[var[1:]], True
+    else:                                          # another name of the variable: %s{dept}
+        col = ALIASES[log_type].get(var.lower())
     if col is None:
         return "None"
     value = record.get(col)

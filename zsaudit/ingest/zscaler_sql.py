@@ -91,7 +91,8 @@ def _nullify_inline(expr: str, kind: str) -> str:
         extra = f" OR {e} = '0.0.0.0'"
     if kind == "port":
         extra = f" OR {e} = '0'"
-    return (f"CASE WHEN {e} IN {_PLACEHOLDERS} OR (starts_with({e}, '%') AND contains({e}, '{{')){extra} "
+    return (f"CASE WHEN {e} IN {_PLACEHOLDERS} OR (starts_with({e}, '%') AND "
+            f"regexp_full_match({e}, '%[-0-9a-z]*\\{{[A-Za-z0-9_:]+\\}}')){extra} "
             f"THEN NULL ELSE {e} END")
 
 

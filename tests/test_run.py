@@ -99,6 +99,10 @@ def test_init_run_rerun_gives_the_same_pack(tmp_path, night):
     assert CliRunner().invoke(main, ["verify", str(pack)]).exit_code == 0
     assert sorted(p.name for p in pack.parent.iterdir()) == [pack.name]   # no temp dirs left
 
+    third = run_cli(config, night, "--reanalyze")                         # forced: same findings
+    assert "analyze: analyzed;" in third.output
+    assert counts(load_config(config).db) == before
+
 
 KILLER = """
 import os, signal, sys

@@ -345,7 +345,8 @@ def apply_retention(config: Config, until: datetime, *, keep: str | None = None)
 
 # -- composition --------------------------------------------------------------------------------
 def run(config: Config, *, since=None, until=None, fail_on: str | None = None, use_config_fail_on: bool = True,
-        progress: Progress = QUIET, stages: tuple[str, ...] = STAGES, now: datetime | None = None) -> RunSummary:
+        progress: Progress = QUIET, stages: tuple[str, ...] = STAGES, now: datetime | None = None,
+        reanalyze: bool = False) -> RunSummary:
     """The nightly job: the given stages (all by default) for the period (see resolve_period).
     Never raises for findings: the caller turns RunSummary.exit_code into its own signal."""
     start, end = resolve_period(config, since, until, now=now)
@@ -362,7 +363,7 @@ def run(config: Config, *, since=None, until=None, fail_on: str | None = None, u
         for s in summary.ingest.values():
             summary.warnings.extend(s.warnings)
         if "analyze" in stages:
-            summary.findings = analyze(store, config, start, end, progress=progress)
+            summary.findings = analyze(store, config, start, end, force=reanalyze, progress=progress)
         elif "report" in stages:
             summary.findings = findings_summary(store, start, end)
         if "report" in stages:

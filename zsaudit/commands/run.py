@@ -34,10 +34,12 @@ def _emit(summary, *, as_json: bool, quiet: bool) -> None:
 @click.option("--fail-on", "fail_on", default=None, metavar="SEVERITY",
               help=f"Exit 1 when open findings reach this severity ({', '.join(SEVERITIES)}, or none); "
                    "overrides run.fail_on of the config.")
+@click.option("--reanalyze", is_flag=True,
+              help="Analyze even if the period's analysis is current (e.g. after upgrading zsaudit).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
 @quiet_option
 @handle_errors
-def run(config_path: Path, since, until, fail_on, as_json, quiet):
+def run(config_path: Path, since, until, fail_on, reanalyze, as_json, quiet):
     """The nightly job: ingest new files, analyze the period, render the pack.
 
     \b
@@ -51,7 +53,8 @@ def run(config_path: Path, since, until, fail_on, as_json, quiet):
     config = load_config(config_path)
     override = parse_fail_on(fail_on) if fail_on is not None else None
     summary = pipeline.run(config, since=since, until=until, fail_on=override,
-                           use_config_fail_on=fail_on is None, progress=Progress(quiet=quiet or as_json))
+                           use_config_fail_on=fail_on is None, reanalyze=reanalyze,
+                           progress=Progress(quiet=quiet or as_json))
     _emit(summary, as_json=as_json, quiet=quiet)
     if summary.exit_code:
         raise FindingsAtOrAbove(f"{summary.failing} open findings at or above {summary.fail_on} "

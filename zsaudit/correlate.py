@@ -129,7 +129,7 @@ def correlate(con: duckdb.DuckDBPyConnection, imap: IdentityMap, *, since: datet
     load_identity_tables(con, imap)
     for name in queries.names("correlate"):
         run_sql(con, name, params)
-    for table in ("_requests", "_candidates", "_segments", "_bounds", "_windows", "_ambiguous", "_hosts_dict", "_segstat", "_narrowed"):
+    for table in ("_requests", "_candidates", "_segments", "_bounds", "_windows", "_ambiguous", "_hosts_dict", "_segstat", "_choice", "_asof"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     counts = dict(con.execute(
         "SELECT status, count(*) FROM _attr WHERE in_period GROUP BY status").fetchall())

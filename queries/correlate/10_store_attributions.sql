@@ -1,16 +1,13 @@
 -- Persist the period's attributions with the attempt identity, replacing any earlier analysis
--- of the same period (or of requests inside it). Ambiguous requests list their candidates.
+-- of the same period (or of requests inside it). Ambiguous requests list their candidates (at most 10).
 DELETE FROM attributions
 WHERE analysis_id = $analysis_id OR (event_time >= $since AND event_time < $until);
 
 CREATE OR REPLACE TEMP TABLE _ambiguous AS
-SELECT c.rn, list(a.attempt_id ORDER BY a.attempt_id)[1:10] AS candidate_attempts
-FROM (SELECT rn, via FROM _attr WHERE status = 'ambiguous') t
-JOIN _candidates c ON c.rn = t.rn
-JOIN _attempts a ON a.aidx = c.aidx
-WHERE CASE t.via WHEN 'both' THEN c.login_ok AND c.host_ok WHEN 'login' THEN c.login_ok
-                 WHEN 'host' THEN c.host_ok ELSE true END
-GROUP BY c.rn;
+SELECT t.rn, list(a.attempt_id ORDER BY a.attempt_id) AS candidate_attempts
+FROM (SELECT rn, unnest(candidate_aidx) AS aidx FROM _attr WHERE status = 'ambiguous') t
+JOIN _attempts a ON a.aidx = t.aidx
+GROUP BY t.rn;
 
 INSERT INTO attributions
     (request_table, request_rid, event_time, worker, login, host, attempt_id, dag_id, run_id, task_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +68,10 @@ def log_key(ident: dict, display: str) -> str:
     return "path|" + display
 
 
+def _prepare_all(batch: list[LogFile]) -> list[_Prepared]:
+    return [_prepare(f) for f in batch]
+
+
 def _prepare(src: LogFile) -> _Prepared:
     p = _Prepared(src=src)
     try:
@@ -101,12 +106,16 @@ def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: 
     previous = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     try:
-        for batch in batches:
-            prepared = [_prepare(f) for f in batch]
-            results.extend(_load_prepared(store, prepared, tz))
-            done += len(batch)
-            if len(batches) > 1:
-                progress.log(f"airflow task logs: {done}/{len(files)} files")
+        # read and hash the next batch (I/O and hashlib release the GIL) while DuckDB loads this one
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(_prepare_all, batches[0]) if batches else None
+            for i, batch in enumerate(batches):
+                prepared = pending.result()
+                pending = pool.submit(_prepare_all, batches[i + 1]) if i + 1 < len(batches) else None
+                results.extend(_load_prepared(store, prepared, tz))
+                done += len(batch)
+                if len(batches) > 1:
+                    progress.log(f"airflow task logs: {done}/{len(files)} files")
     finally:
         con.execute(f"SET memory_limit = '{_safe_setting(previous)}'")
     return results

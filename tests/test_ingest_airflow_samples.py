@@ -226,3 +226,17 @@ def test_cli_directory_without_task_logs_exits_2(tmp_path):
     res = CliRunner().invoke(main, ["ingest", "airflow", str(empty), "--db", str(tmp_path / "z.duckdb")])
     assert res.exit_code == 2
     assert str(empty) in res.output and "no Airflow task logs" in res.output
+
+
+def test_synthetic_airflow_output_ingests(store, tmp_path):
+    """The synth generator's Airflow 3 logs + REST v2 collection (the agreed API) load cleanly."""
+    from zsaudit.synth import synthesize
+
+    result = synthesize(tmp_path / "syn", requests=200, seed=3)
+    files = ingest_paths(store, [tmp_path / "syn" / "airflow"])
+    assert sum(r.rows_rejected for r in files) == 0
+    assert {r.source_kind for r in files} == {"airflow_tasklog", "airflow_rest_api"}
+    n, no_host, sources = store.con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE hostname IS NULL), list(DISTINCT host_source) FROM task_attempts"
+    ).fetchall()[0]
+    assert n == result.attempts and no_host == 0 and sources == ["rest_api"]

@@ -23,8 +23,8 @@ WITH names AS (
     FROM zpa_user_activity
     WHERE event_time >= $ext_since AND event_time < $ext_until
 ), r AS (
-    SELECT raw.*, lower(raw.login) AS login_l,
-           coalesce(n1.widx, n2.widx) AS dev_w, ips.widx AS ip_w, l.lidx, l.sa,
+    SELECT raw.*,
+           coalesce(n1.widx, n2.widx) AS dev_w, ips.widx AS ip_w, l.lidx,
            lower(CASE WHEN host_raw LIKE '%:%' THEN regexp_replace(host_raw, ':[0-9]+$', '') ELSE host_raw END) AS host
     FROM raw
     LEFT JOIN names n1 ON n1.name = raw.dev
@@ -33,14 +33,14 @@ WITH names AS (
     LEFT JOIN im_logins l ON l.login = lower(raw.login)
     WHERE n1.widx IS NOT NULL OR n2.widx IS NOT NULL OR ips.widx IS NOT NULL OR l.lidx IS NOT NULL
 )
-SELECT request_table, rid, event_time, login, login_l, r.host, lidx, sa,
+SELECT request_table, rid, event_time, login, r.host, lidx,
        coalesce(dev_w, ip_w) AS widx,
        hd.hidx,
        CASE WHEN dev_w IS NOT NULL THEN 'device' WHEN ip_w IS NOT NULL THEN 'ip' ELSE 'login' END AS method,
        coalesce(dev_w, ip_w, 1000000 + lidx) AS pk,
        event_time >= $since AND event_time < $until AS in_period,
        -- no authenticated user: no login, a location name as login, ZPA special users
-       (login IS NULL OR login NOT LIKE '%@%' OR login_l = lower(location)) AS no_identity,
+       (login IS NULL OR login NOT LIKE '%@%' OR lower(login) = lower(location)) AS no_identity,
        CASE WHEN request_table = 'zia_web'
             THEN coalesce(list_contains($fail_actions, action), false)
                  OR coalesce(response_code >= $fail_min_code, false)

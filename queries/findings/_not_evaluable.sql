@@ -29,6 +29,6 @@ SELECT 'token_gap', NULL, NULL, NULL, NULL, NULL, NULL, min(r.login),
          || count(*) || ' request(s))',
        $analysis_id
 FROM _attr r
-WHERE r.sa IS NOT NULL AND r.in_period
+WHERE r.lidx IS NOT NULL AND r.in_period
   AND r.lidx NOT IN (SELECT DISTINCT lidx FROM _token_islands)
-GROUP BY r.login_l;
+GROUP BY r.lidx;

@@ -46,7 +46,7 @@ WITH uncovered AS (
     UNION ALL
     SELECT rn, gap_start, gap_end FROM uncovered
 )
-SELECT r.rid, r.event_time, r.login, r.login_l, r.host, w.worker, a.attempt_id, r.refused,
+SELECT r.rid, r.event_time, r.login, lower(r.login) AS login_l, r.host, w.worker, a.attempt_id, r.refused,
        p.gap_start, p.gap_end
 FROM picked p
 JOIN _attr r ON r.rn = p.rn

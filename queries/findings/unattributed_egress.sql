@@ -2,7 +2,7 @@
 -- service-account login whose worker is unknown, while no attempt that may carry it was running).
 INSERT INTO _found
 SELECT 'unattributed_egress', CASE WHEN r.widx IS NULL THEN 'login_only' ELSE 'worker' END,
-       concat_ws('|', coalesce('w:' || min(w.worker), 'l:' || login_l), coalesce(login_l, ''), coalesce(host, '')),
+       concat_ws('|', coalesce('w:' || min(w.worker), 'l:' || lower(min(login))), coalesce(lower(min(login)), ''), coalesce(host, '')),
        min(event_time), NULL, min(w.worker), min(login), host, NULL,
        count(*) || ' request(s) to ' || coalesce(host, '?') || ' from '
          || coalesce('worker ' || min(w.worker), 'login ' || min(login)) || ' while no task attempt was running',
@@ -10,4 +10,4 @@ SELECT 'unattributed_egress', CASE WHEN r.widx IS NULL THEN 'login_only' ELSE 'w
 FROM _attr r
 LEFT JOIN im_workers w ON w.widx = r.widx
 WHERE status = 'unattributed' AND in_period
-GROUP BY r.pk, r.widx, r.login_l, r.host;
+GROUP BY r.pk, r.widx, lower(r.login), r.host;

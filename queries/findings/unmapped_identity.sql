@@ -16,10 +16,10 @@ SELECT 'unmapped_identity', g.subtype,
        g.rids, g.n, NULL, NULL, NULL
 FROM (
     SELECT CASE WHEN no_identity THEN 'no_identity' ELSE 'unknown_login' END AS subtype,
-           aidx, widx, login_l, min(login) AS login, mode(host) AS host, min(event_time) AS first_time,
+           aidx, widx, lower(login) AS login_l, min(login) AS login, mode(host) AS host, min(event_time) AS first_time,
            list(rid ORDER BY event_time, rid)[1:1000] AS rids, count(*) AS n
     FROM _attr
-    WHERE sa IS NULL AND widx IS NOT NULL AND in_period
+    WHERE lidx IS NULL AND widx IS NOT NULL AND in_period
     GROUP BY ALL
 ) g
 JOIN im_workers w ON w.widx = g.widx
@@ -29,19 +29,20 @@ INSERT INTO _found
 SELECT 'unmapped_identity', 'dag_not_allowed',
        concat_ws('|', 'dag_not_allowed', a.attempt_id, g.login_l),
        g.first_time, a.attempt_id, (SELECT w.worker FROM im_workers w WHERE w.widx = g.widx), g.login, g.host, NULL,
-       'login ' || g.login || ' (service account ' || g.sa || ') used by DAG ' || a.dag_id
+       'login ' || g.login || ' (service account ' || l.sa || ') used by DAG ' || a.dag_id
          || ', which its dags globs do not allow; ' || g.n || ' request(s)',
        g.rids, g.n, NULL, NULL, NULL
 FROM (
-    SELECT r.aidx, r.login_l, r.sa, min(r.login) AS login, min(r.widx) AS widx, mode(r.host) AS host,
+    SELECT r.aidx, lower(r.login) AS login_l, r.lidx, min(r.login) AS login, min(r.widx) AS widx, mode(r.host) AS host,
            min(r.event_time) AS first_time, list(r.rid ORDER BY r.event_time, r.rid)[1:1000] AS rids, count(*) AS n
     FROM _attr r
-    WHERE r.sa IS NOT NULL AND r.in_period AND r.status = 'attributed'
+    WHERE r.lidx IS NOT NULL AND r.in_period AND r.status = 'attributed'
       AND NOT EXISTS (SELECT 1 FROM _attempt_logins al WHERE al.aidx = r.aidx AND al.lidx = r.lidx)
-    GROUP BY r.aidx, r.login_l, r.sa
+    GROUP BY r.aidx, lower(r.login), r.lidx
 ) g
 JOIN _attempts a ON a.aidx = g.aidx
-WHERE NOT EXISTS (SELECT 1 FROM im_dags d WHERE d.sa = g.sa AND a.dag_id GLOB d.pattern);
+JOIN im_logins l ON l.lidx = g.lidx
+WHERE NOT EXISTS (SELECT 1 FROM im_dags d WHERE d.sa = l.sa AND a.dag_id GLOB d.pattern);
 
 INSERT INTO _found
 SELECT 'unmapped_identity', 'conn_unlisted',

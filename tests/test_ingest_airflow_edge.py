@@ -278,3 +278,12 @@ def test_not_a_metadata_sqlite_is_bad_input(store, tmp_path):
 
 def test_postgres_url_password_is_redacted():
     assert redact_url("postgresql://airflow:pw@db:5432/airflow") == "postgresql://airflow:***@db:5432/airflow"
+
+
+def test_tz_applies_to_naive_log_times_not_to_metadata(store, tmp_path):
+    p = tmp_path / "tis.csv"
+    p.write_text("dag_id,run_id,task_id,map_index,try_number,hostname,start_date,end_date,state\n"
+                 "d,r,t,-1,1,w1,2026-11-25 14:00:00.000000,2026-11-25 14:00:05.000000,success\n")
+    ingest_paths(store, [p], tz="America/New_York")
+    start = store.con.execute("SELECT start_time FROM task_attempts").fetchall()[0][0]
+    assert start == datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)   # Airflow's DB stores UTC

@@ -157,10 +157,29 @@ def ingest_paths(store, paths, *, template: str | None = None, tz: str = "UTC",
     for kind, where in others:
         results.append(metadata.ingest_source(store, kind, where, tz=tz))
     results.extend(rejected)
-    for r in results:
-        if r is not None:
+    results = [r for r in results if r is not None]
+    _report(results, progress)
+    return results
+
+
+def _report(results: list[FileResult], progress: Progress, detail_limit: int = 50) -> None:
+    """One line per file for small runs; for a big tree, a total per kind and the problems."""
+    if len(results) <= detail_limit:
+        for r in results:
             progress.log(r.summary() if not r.note or r.rows_loaded else f"{r.path}: {r.note}")
-    return [r for r in results if r is not None]
+        return
+    totals: dict[str, list[int]] = {}
+    for r in results:
+        t = totals.setdefault(r.source_kind or "?", [0, 0, 0, 0, 0, 0])
+        t[0] += 1
+        t[1] += r.lines_read
+        t[2] += r.rows_loaded
+        t[3] += r.rows_rejected
+        t[4] += int(r.skipped)
+        t[5] += int(r.replaced)
+    for kind, (n, read, loaded, rejected, skipped, replaced) in sorted(totals.items()):
+        progress.log(f"{kind}: {n} files, {read} lines read, {loaded} loaded, {rejected} rejected, "
+                     f"{skipped} already ingested, {replaced} replaced")
 
 
 def _misfit(path: Path, templates: list[PathTemplate]) -> FileResult:

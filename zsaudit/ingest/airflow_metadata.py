@@ -242,7 +242,8 @@ def ingest_source(store, kind: str, where, *, tz: str = "UTC") -> FileResult:
                     con.execute("CREATE OR REPLACE TEMP TABLE _af_ti_raw AS SELECT * FROM _af_ti_arrow")
                 finally:
                     con.unregister("_af_ti_arrow")
-            _load_ti_rows(con, source, file_id, display, tz, result)
+            # Airflow stores UTC; naive metadata times are UTC whatever --tz says about old logs
+            _load_ti_rows(con, source, file_id, display, "UTC", result)
         merge_touched(con)
         first, last = con.execute("SELECT min(start_time), max(end_time) FROM task_attempt_sources "
                                   "WHERE file_id = ?", [file_id]).fetchall()[0]

@@ -207,12 +207,16 @@ def analyze(store, identity_map_path, *, since=None, until=None, progress: Progr
     since, until = parse_period(since, until)
     con = store.con
     con.execute("SET enable_progress_bar = false")      # our own progress, not DuckDB's bar on stderr
-    previous_limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    # Bounded memory (DuckDB spills beyond it) and parallel inserts: no statement here relies on
+    # insertion order. Both settings are restored afterwards.
+    previous = con.execute("SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order')").fetchone()
     con.execute("SET memory_limit = ?", [os.environ.get("ZSAUDIT_ANALYZE_MEMORY", "2GB")])
+    con.execute("SET preserve_insertion_order = false")
     try:
         return _analyze(store, imap, rules, since, until, identity_map_path, progress)
     finally:
-        con.execute("SET memory_limit = ?", [previous_limit])
+        con.execute("SET memory_limit = ?", [previous[0]])
+        con.execute("SET preserve_insertion_order = ?", [str(previous[1]).lower() in ("true", "1")])
 
 
 def _analyze(store, imap, rules, since, until, identity_map_path, progress) -> AnalysisSummary:

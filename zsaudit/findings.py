@@ -230,11 +230,12 @@ def _analyze(store, imap, rules, since, until, identity_map_path, progress) -> A
               "lifetime": imap.policy.token_lifetime, "analysis_id": analysis_id,
               "fail_min_code": rules.failure_min_code}
     with store.transaction():
+        progress.log("analyze: tying worker requests to task attempts")
         counts = correlate_mod.correlate(con, imap, since=since, until=until, analysis_id=analysis_id,
                                          progress=progress)
         correlate_mod.run_sql(con, "findings/_stage", params)
         for kind in KINDS:
-            progress.log(f"findings: {kind}")
+            progress.log(f"analyze: {kind}")
             correlate_mod.run_sql(con, f"findings/{kind}", params)
         con.execute("DELETE FROM not_evaluable WHERE analysis_id = ?", [analysis_id])
         correlate_mod.run_sql(con, "findings/_not_evaluable", params)

@@ -274,6 +274,8 @@ class AirflowServer:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "5",
+            # The one-line setting docs recommend: hooks log the URLs they call (at DEBUG).
+            "AIRFLOW__LOGGING__NAMESPACE_LEVELS": "airflow.task.hooks=DEBUG",
         })
         env.update(self.extra_env)
         return env

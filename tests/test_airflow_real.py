@@ -70,6 +70,11 @@ def test_zsaudit_ingests_the_real_run(airflow_test_run, tmp_path):
     for key, (state, host, start, end, log_file) in got.items():
         assert start is not None and end is not None and start <= end, key
         assert log_file and Path(log_file).name == f"attempt={key[2]}.log"
+    # egress: the proxied URL user code logged, and (namespace_levels: hooks at DEBUG) the HttpHook's
+    with Store(db, read_only=True) as s:
+        hints = s.con.execute("SELECT task_id, url FROM task_egress_hints WHERE run_id = ?", [run.run_id]).fetchall()
+    assert any(t == "fetch_via_proxy" and "/data.json?src=python" in (u or "") for t, u in hints), hints
+    assert any(t == "http_hook_post" and "/api/post" in (u or "") for t, u in hints), hints
     # ingesting the same run again changes nothing
     ingest(db, run.logs_dir, run.db_path)
     assert attempts(db, run.dag_id, run.run_id) == got

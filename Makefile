@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest_airflow.py
 	$(BIN)/python bench/analyze.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_VENV) zsaudit-demo .pytest_cache .hypothesis

@@ -105,24 +105,43 @@ def test_init_run_rerun_gives_the_same_pack(tmp_path, night):
 
 
 KILLER = """
-import os, signal, sys
-from zsaudit import pipeline
+import contextlib, os, signal, sys, traceback
+from zsaudit import pipeline, store
 from zsaudit.config import load_config
 from zsaudit.progress import Progress
 
-class KillAt(Progress):
-    # Dies (SIGKILL: no clean-up, no rollback) at the n-th progress line containing `word`.
-    def __init__(self, word, n):
-        super().__init__(quiet=False)
-        self.word, self.n = word, n
-    def log(self, message):
-        if self.word in message:
-            self.n -= 1
-            if self.n == 0:
-                os.kill(os.getpid(), signal.SIGKILL)
+where, n = sys.argv[2], int(sys.argv[3])
 
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)  # no clean-up, no rollback, no finally
+
+class KillAtLog(Progress):
+    # Dies at the n-th progress line containing `where`.
+    def log(self, message):
+        global n
+        if where in message:
+            n -= 1
+            if n == 0:
+                die()
+
+original = store.Store.transaction
+
+@contextlib.contextmanager
+def transaction(self):
+    # Dies inside (after BEGIN, before COMMIT) the n-th transaction opened from module `where`.
+    global n
+    with original(self) as con:
+        caller = [f.filename for f in traceback.extract_stack()[:-1] if "/zsaudit/" in f.filename]
+        if caller and caller[-1].endswith(where):
+            n -= 1
+            if n == 0:
+                con.execute("SELECT 1")
+                die()
+        yield con
+
+store.Store.transaction = transaction
 config = load_config(sys.argv[1])
-pipeline.run(config, since=sys.argv[4], until=sys.argv[5], progress=KillAt(sys.argv[2], int(sys.argv[3])))
+pipeline.run(config, since=sys.argv[4], until=sys.argv[5], progress=KillAtLog(quiet=False))
 """
 
 
@@ -137,13 +156,15 @@ def clean_run(tmp_path_factory, night):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("word, n", [
-    ("ingest zscaler: 2/", 1),             # between two Zscaler files
-    ("dag_id=", 25),                       # in the middle of the Airflow task logs
-    ("findings: ", 2),                     # in the middle of the analysis
-    ("report: index.html written", 1),     # in the middle of rendering the pack
+    ("ingest/zscaler.py", 2),              # loading the second Zscaler file (the first committed)
+    ("ingest/airflow_logs.py", 1),         # loading the Airflow task logs
+    ("ingest/airflow_metadata.py", 1),     # loading the task-instance metadata
+    ("findings.py", 1),                    # writing the analysis
+    ("report: index.html written", 1),     # rendering the pack (HTML written, PDF/manifest not yet)
 ])
 def test_killed_run_then_rerun_loses_nothing_and_duplicates_nothing(tmp_path, night, clean_run, word, n):
-    """SIGKILL during ingest, analysis or rendering; the next run completes as if never killed."""
+    """SIGKILL inside an open transaction of each ingester and of the analysis, and while rendering;
+    the next run completes as if the first had never been killed."""
     clean, clean_pack_counts = clean_run
     config = setup_config(tmp_path / "killed", night)
     killed = subprocess.run([sys.executable, "-c", KILLER, str(config), word, str(n),
@@ -308,3 +329,22 @@ def test_run_stage_is_what_each_dag_task_calls(tmp_path, night):
     assert verify(pack_dir(config.path, night)) == []
     with pytest.raises(FindingsAtOrAbove, match="open findings at or above low"):
         pipeline.run_stage("report", replace(config, fail_on="low"), since=night.since, until=night.until)
+
+
+def test_a_locked_store_is_reported_as_busy(tmp_path, night):
+    """Another process holds the DuckDB file: exit 2 with a clear message (the DAG retries this one)."""
+    config = setup_config(tmp_path, night)
+    db = load_config(config).db
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('locked', flush=True); time.sleep(60)", str(db)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        result = CliRunner().invoke(main, ["run", "--config", str(config), *period_args(night)])
+        assert result.exit_code == 2
+        assert "in use by another process" in result.output and str(db) in result.output
+        with pytest.raises(pipeline.StoreBusy):
+            pipeline.run_stage("ingest_zscaler", load_config(config), since=night.since, until=night.until)
+    finally:
+        holder.kill()
+        holder.wait()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import SEVERITIES, Config, expand
-from .errors import BadUsage
+from .errors import BadInput, BadUsage
 from .progress import QUIET, Progress
 from .store import Store
 from .timeutil import parse_time, yesterday_utc
@@ -35,6 +35,20 @@ STAGES = ("ingest_zscaler", "ingest_airflow", "analyze", "report")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 _DATED = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T\d{4}Z)?(?:--[0-9TZ-]+)?$")
 _TMP_PREFIX = ".zsaudit-tmp-"
+
+
+class StoreBusy(BadInput):
+    """The DuckDB file is locked by another process (another run, a notebook): worth a retry."""
+
+
+def open_store(path: Path) -> Store:
+    try:
+        return Store(path)
+    except BadInput as exc:
+        if "Could not set lock" in str(exc):
+            raise StoreBusy(f"{path}: in use by another process; try again when it is done "
+                            f"({str(exc).split('(', 1)[-1].rstrip(')')})") from exc
+        raise
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -355,7 +369,7 @@ def run(config: Config, *, since=None, until=None, fail_on: str | None = None, u
     unknown = set(stages) - set(STAGES)
     if unknown:
         raise BadUsage(f"unknown stage(s) {sorted(unknown)}; stages are {', '.join(STAGES)}")
-    with Store(config.db) as store:
+    with open_store(config.db) as store:
         if "ingest_zscaler" in stages:
             summary.ingest["zscaler"] = ingest_zscaler(store, config, progress)
         if "ingest_airflow" in stages:

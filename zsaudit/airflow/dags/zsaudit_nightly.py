@@ -76,6 +76,8 @@ def _call(stage: str, data_interval_start=None, data_interval_end=None):
     try:
         config = _config()
         result = pipeline.run_stage(stage, config, since=data_interval_start, until=data_interval_end)
+    except pipeline.StoreBusy:
+        raise  # another process holds the DuckDB file: the retry (with backoff) may find it free
     except ZsauditError as exc:
         raise _fail_permanently(exc) from exc
     print(f"zsaudit {stage}: {result['text']}")  # noqa: T201  lands in the task log

@@ -8,7 +8,7 @@ WITH facts AS MATERIALIZED (
            CASE WHEN p.is_record AND p.message LIKE 'Running <TaskInstance:%' THEN
                 regexp_extract(p.message, '^Running <TaskInstance: \S+ (\S+)(?: map_index=(-?\d+))? \[[^\]]*\]> on host (\S+)',
                                ['run_id', 'map_index', 'host']) END AS running,
-           CASE WHEN p.is_record AND p.message LIKE '%AIRFLOW_CTX_DAG_RUN_ID=%' THEN
+           CASE WHEN p.is_record AND NOT p.is_json AND (p.message LIKE 'Exporting env vars%' OR p.message LIKE 'AIRFLOW_CTX_DAG_RUN_ID=%') THEN
                 nullif(regexp_extract(p.message, 'AIRFLOW_CTX_DAG_RUN_ID=[''"]?([^''"\s]+)', 1), '') END AS ctx_run_id,
            CASE WHEN p.is_record AND p.message LIKE 'Starting attempt %' THEN
                 regexp_extract(p.message, '^Starting attempt (\d+) of (\d+)', ['n', 'm']) END AS starting
@@ -75,7 +75,8 @@ SELECT a.* EXCLUDE (f_dag_id, f_run_id, f_task_id, f_map_index, f_try_number, f_
            OR (source = 'supervisor' AND (message LIKE 'Process exited abnormally%' OR message LIKE 'Task killed%'
                                           OR message LIKE 'Process terminated by signal%'))) AS is_error,
        is_json AND message LIKE '::group::Post Execute%' AS post_execute,
-       CASE WHEN kind = 'record' AND (message LIKE '%connection%' OR message LIKE '%Connection%') THEN
+       CASE WHEN kind = 'record' AND (message LIKE 'Retrieving connection %' OR message LIKE 'Using connection %'
+                                      OR message LIKE 'Connection Retrieved %') THEN
                 nullif(coalesce(
                     nullif(regexp_extract(message, '(?:Retrieving connection|Using connection ID|Connection Retrieved) ''([^'']+)''', 1), ''),
                     nullif(regexp_extract(message, '^Using connection to: id: ([^\s.]+)\.', 1), '')), '') END AS conn_id

@@ -169,15 +169,20 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000000", help="comma-separated request counts (default 10000000)")
     ap.add_argument("--work", default=str(ROOT / "bench" / "out" / "report"), help="scratch directory")
     ap.add_argument("--keep", action="store_true", help="keep the DuckDB file and the pack")
+    ap.add_argument("--reuse", action="store_true", help="render from the kept DuckDB file of the last --keep run")
     args = ap.parse_args()
     work = Path(args.work)
     print("| requests | generate s | render s (evidence / html / pdf) | PDF MB | pages | HTML KB | evidence MB | peak RSS MB |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in [int(s) for s in args.sizes.split(",")]:
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        store = Store(work / "bench.duckdb")
-        gen = generate(store, n)
+        if args.reuse and (work / "bench.duckdb").exists():
+            shutil.rmtree(work / "pack", ignore_errors=True)
+            store, gen = Store(work / "bench.duckdb"), 0.0
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            store = Store(work / "bench.duckdb")
+            gen = generate(store, n)
         progress = Timed()
         t0 = time.perf_counter()
         result = render(store, work / "pack", since=SINCE, until=UNTIL, generated_at=GENERATED_AT, pdf=True,
@@ -196,6 +201,8 @@ def main() -> None:
         print(f"| {n:,} | {gen:.1f} | {total:.1f} ({t_ev:.1f} / {t_html - t_ev:.1f} / {t_pdf - t_html:.1f}) | "
               f"{pdf.stat().st_size / 1e6:.2f} | {pages} | {(work / 'pack' / 'index.html').stat().st_size / 1024:.0f} | "
               f"{dir_size(work / 'pack' / 'evidence') / 1e6:.0f} | {rss:.0f} |", flush=True)
+        slow = sorted(result.query_seconds.items(), key=lambda kv: -kv[1])[:8]
+        print("    slowest queries: " + ", ".join(f"{name} {s:.1f}s" for name, s in slow), file=sys.stderr)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 

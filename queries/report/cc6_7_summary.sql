@@ -9,8 +9,8 @@ WITH pop AS (
 SELECT * FROM (VALUES
     (1, 'ZIA web requests in the period (population)', (SELECT count(*) FROM pop)),
     (2, 'sent over HTTPS', (SELECT count(*) FROM pop
-        WHERE upper(protocol) LIKE 'HTTPS%' OR upper(protocol) LIKE 'SSL%' OR lower(url) LIKE 'https://%')),
-    (3, 'blocked by Zscaler policy', (SELECT count(*) FROM pop WHERE lower(action) LIKE 'block%')),
+        WHERE upper(protocol) IN ('HTTPS', 'SSL', 'TUNNEL_SSL') OR lower(left(url, 8)) = 'https://')),
+    (3, 'blocked by Zscaler policy', (SELECT count(*) FROM pop WHERE lower(left(action, 5)) = 'block')),
     (4, 'named as evidence by a CC6.7 finding', (SELECT count(*) FROM pop WHERE rid IN (SELECT id FROM flagged)))
 ) AS t(ord, label, value)
 ORDER BY ord;

@@ -9,6 +9,7 @@ pdf (WeasyPrint), evidence (CSV/Parquet populations), ocsf (findings for SIEMs),
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,6 +38,7 @@ class PackResult:
     counts: dict = field(default_factory=dict)
     pdf: Path | None = None
     seconds: float = 0.0
+    query_seconds: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         c = self.counts
@@ -98,6 +100,20 @@ def render(store, out_dir, *, since=None, until=None, pdf: bool = True, generate
 def _render(store, con, out_dir: Path, *, since, until, pdf, generated_at, identity_map_path, progress,
             sample_seed, top_n, sample_size, started) -> PackResult:
     con.execute("SET TimeZone = 'UTC'")  # CSV and displayed times are UTC whatever the machine says
+    # memory_limit is database-wide: bound it while the pack renders (DuckDB spills to disk past
+    # it), then give the caller back its own setting
+    previous = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    con.execute("SET memory_limit = ?", [os.environ.get("ZSAUDIT_REPORT_MEMORY", "2GB")])
+    try:
+        return _render_pack(store, con, out_dir, since=since, until=until, pdf=pdf, generated_at=generated_at,
+                            identity_map_path=identity_map_path, progress=progress, sample_seed=sample_seed,
+                            top_n=top_n, sample_size=sample_size, started=started)
+    finally:
+        con.execute("SET memory_limit = ?", [previous])
+
+
+def _render_pack(store, con, out_dir: Path, *, since, until, pdf, generated_at, identity_map_path, progress,
+                 sample_seed, top_n, sample_size, started) -> PackResult:
     period = context.resolve_period(con, parse_time(since, what="--since"), parse_time(until, what="--until"))
     if period.until <= period.since:
         raise BadUsage(f"--until ({html.iso(period.until)}) must be after --since ({html.iso(period.since)})")
@@ -160,4 +176,4 @@ def _render(store, con, out_dir: Path, *, since, until, pdf, generated_at, ident
     }
     return PackResult(out_dir=out_dir, since=period.since, until=period.until, generated_at=generated,
                       files=sorted(data["files"]), manifest_sha256=digest, counts=counts, pdf=pdf_path,
-                      seconds=time.perf_counter() - started)
+                      seconds=time.perf_counter() - started, query_seconds=dict(log.seconds))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -43,6 +44,7 @@ class QueryLog:
     """The queries a pack used, in first-use order (names as in queries/<name>.sql)."""
 
     names: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)   # time spent per query (bench/report.py)
 
     def note(self, name: str) -> None:
         if name not in self.names:
@@ -74,9 +76,12 @@ class Runner:
 
     def rows(self, name: str, **extra) -> list[dict]:
         text, params = self.bind(name, extra)
+        started = time.perf_counter()
         cur = self.con.execute(text, params)
         cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, row)) for row in cur.fetchall()]
+        out = [dict(zip(cols, row)) for row in cur.fetchall()]
+        self.log.seconds[name] = self.log.seconds.get(name, 0.0) + time.perf_counter() - started
+        return out
 
     def one(self, name: str, **extra) -> dict:
         rows = self.rows(name, **extra)

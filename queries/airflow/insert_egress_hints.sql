@@ -13,9 +13,8 @@ WITH cand AS (
            OR regexp_matches(a.raw, '(?:[A-Za-z0-9]\.[A-Za-z0-9-]+|localhost):\d'))
 ),
 src AS MATERIALIZED (
-    SELECT * EXCLUDE (is_json, raw),
-           -- 3.x: every value of the record except its own timestamp
-           CASE WHEN is_json THEN regexp_replace(raw, '"timestamp"\s*:\s*"[^"]*"', '') ELSE message END AS text
+    -- 3.x: every value of the record (its own ISO timestamp never looks like a URL or host:port)
+    SELECT * EXCLUDE (is_json, raw), CASE WHEN is_json THEN raw ELSE message END AS text
     FROM cand
 ),
 url_hits AS (
@@ -36,7 +35,7 @@ bare AS (
                regexp_replace(text, '(?i)\b(?:https?|wss?|ftps?|s3|gs|sftp)://[^\s''"<>\\`|]+', ' ', 'g'),
                '(?:^|[\s''"(=,\[@])((?:(?:\d{1,3}\.){3}\d{1,3}|localhost|(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}):\d{1,5})\b',
                1)) AS hit
-    FROM src
+    FROM src WHERE regexp_matches(text, '(?:[A-Za-z0-9]\.[A-Za-z0-9-]+|localhost):\d')
 ),
 urllib AS (
     SELECT src.*, unnest(regexp_extract_all(text, 'host=''([^'']+)'', port=(\d{1,5})', 0)) AS hit

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import BadInput
 from ..progress import QUIET, Progress
@@ -32,7 +33,7 @@ from .nss_fields import COLUMNS
 from .zscaler_repair import repair_json_line
 from .zscaler_sniff import Plan, sniff
 
-BATCH_BYTES = 32 << 20           # decompressed bytes per batch: bounds memory per file
+BATCH_BYTES = 16 << 20           # decompressed bytes per batch: bounds memory per file
 SNIFF_BYTES = 256 << 10
 WHOLE_JSON_LIMIT = 256 << 20     # JSON arrays / pretty-printed objects are parsed whole up to this
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -189,6 +190,18 @@ def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto
     plan = sniff(label, head_lines, fmt=fmt, fields=fields)
     result = FileResult(path=label, sha256=sha, source_kind=plan.log_type, format=plan.fmt)
     file_id = sha
+    if not _VALID_TZ.match(tz or ""):
+        raise BadInput(f"--tz: expected a time zone name such as UTC or Europe/Berlin, got {tz!r}")
+    previous_tz = store.con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    store.con.execute(f"SET TimeZone = '{tz}'")      # tz checked against _VALID_TZ and ICU first
+    try:
+        return _load(store, path, label, plan, whole, result, size, started, tz)
+    finally:
+        store.con.execute(f"SET TimeZone = '{previous_tz}'")
+
+
+def _load(store, path, label, plan, whole, result, size, started, tz) -> FileResult:
+    file_id = result.sha256
     with store.transaction() as con:
         loader = _Loader(con, plan, label=label, file_id=file_id, tz=tz)
         if whole is not None:
@@ -258,8 +271,8 @@ class _Loader:
 
     def __init__(self, con, plan: Plan, *, label: str, file_id: str, tz: str):
         self.con, self.plan, self.label, self.file_id = con, plan, label, file_id
-        self.sql, self.params = zscaler_sql.build(plan)
-        self.params["tz"] = tz
+        layout = self._layout() if plan.fmt in ("kv", "cef", "leef") else None
+        self.sql, self.params = zscaler_sql.build(plan, layout)
         used = set(re.findall(r"\$([a-z_]+)", self.sql))
         self.params = {k: v for k, v in self.params.items() if k in used}
         self.cols = list(COLUMNS[plan.log_type])
@@ -271,6 +284,29 @@ class _Loader:
             f"INSERT INTO {plan.log_type} (rid, {', '.join(self.cols)}, extra, file_id, source_file, source_line) "
             f"SELECT ? || ':' || line, {', '.join(self.cols)}, extra, ?, ?, line FROM _zs_stage WHERE bad IS NULL"
         )
+
+    def _layout(self) -> dict:
+        """The template's key sequence (`sig`) and each key's position, from the sniffed lines."""
+        from collections import Counter
+
+        sample = pa.table({"text": pa.array(self.plan.sample, pa.string())})
+        params = {}
+        sql = zscaler_sql.layout_sql(self.plan)
+        for name in ("split", "delim"):
+            if f"${name}" in sql:
+                params[name] = self.plan.split_regex if name == "split" else self.plan.delim
+        self.con.register("_zs_batch", sample)
+        try:
+            rows = self.con.sql(sql, params=params).fetchall()
+        finally:
+            self.con.unregister("_zs_batch")
+        sig = Counter(tuple(r[1]) for r in rows).most_common(1)[0][0]
+        parts = next(r[0] for r in rows if tuple(r[1]) == sig)
+        positions: dict[str, int] = {}
+        for j, part in enumerate(parts, 1):
+            if "=" in part:
+                positions.setdefault(part.split("=", 1)[0].strip(), j)
+        return {"sig": list(sig), "positions": positions}
 
     def load(self, numbered: list[tuple[int, str]]) -> None:
         if not numbered:
@@ -288,36 +324,39 @@ class _Loader:
         con = self.con
         con.register("_zs_batch", batch)
         try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _zs_stage AS {self.sql}", self.params)
+            rel = con.sql(self.sql, params=self.params)
+            staged = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
         finally:
             con.unregister("_zs_batch")
-        con.execute(self.insert_sql, [self.prefix, self.file_id, self.label])
-        n_ok, n_bad, n_drift = con.execute(
-            "SELECT count(*) FILTER (bad IS NULL), count(*) FILTER (bad IS NOT NULL), count(*) FILTER (drift) "
-            "FROM _zs_stage").fetchone()
+        del batch
+        bad_mask = pc.is_valid(staged["bad"])
+        n_bad = pc.sum(bad_mask).as_py() or 0
+        n_drift = pc.sum(staged["drift"]).as_py() or 0
+        good = staged.filter(pc.invert(bad_mask)) if n_bad else staged
+        con.register("_zs_stage", good)
+        try:
+            con.execute(self.insert_sql, [self.prefix, self.file_id, self.label])
+        finally:
+            con.unregister("_zs_stage")
         if n_bad:
-            bad = con.execute("SELECT line, text, bad FROM _zs_stage WHERE bad IS NOT NULL ORDER BY line").fetchall()
-            ledger.insert_rejects(con, self.file_id, self.label, [b[0] for b in bad], [b[1] for b in bad],
-                                  [b[2] for b in bad])
+            bad = staged.filter(bad_mask).select(["line", "text", "bad"]).sort_by("line")
+            ledger.insert_rejects(con, self.file_id, self.label, bad["line"].to_pylist(),
+                                  bad["text"].to_pylist(), bad["bad"].to_pylist())
         if n_drift:
-            self._note_drift(n_drift)
-        self.loaded += n_ok
+            self._note_drift(n_drift, staged.filter(staged["drift"]).slice(0, 50))
+        self.loaded += good.num_rows
         self.rejected += n_bad
-        con.execute("DROP TABLE IF EXISTS _zs_stage")
 
-    def _note_drift(self, n: int) -> None:
+    def _note_drift(self, n: int, sample: pa.Table) -> None:
         self.drift_lines += n
-        rows = self.con.execute("SELECT text, nfields FROM _zs_stage WHERE drift LIMIT 50").fetchall() \
-            if self.plan.fmt in ("csv", "tsv") else \
-            self.con.execute("SELECT text FROM _zs_stage WHERE drift LIMIT 50").fetchall()
         if self.plan.fmt in ("csv", "tsv"):
-            for _, m in rows:
+            for m in sample["nfields"].to_pylist():
                 self.drift_counts[m] = self.drift_counts.get(m, 0) + 1
             return
         from .zscaler_sniff import _kv_pairs, _space_pairs, cef_extension, leef_attributes
 
         declared = set(self.plan.declared)
-        for (text,) in rows:
+        for text in sample["text"].to_pylist():
             if self.plan.fmt == "kv":
                 keys = [k for k, _ in _kv_pairs(text, "\t")]
             elif self.plan.fmt == "cef":

@@ -43,6 +43,7 @@ class Plan:
     declared: list[str] = field(default_factory=list)   # keys the template declares, for drift
     whole_document: bool = False               # JSON array / pretty-printed object
     note: str = ""
+    sample: list[str] = field(default_factory=list)     # first lines, to learn the key layout
 
 
 def _strip_prefix_json(line: str) -> str:
@@ -131,6 +132,13 @@ def sniff(path_label: str, lines: list[str], *, fmt: str = "auto", fields: str |
     first = lines[0].lstrip("\ufeff")
     lines[0] = first
     detected = fmt if fmt != "auto" else _detect_format(lines, fields)
+    plan = _plan(path_label, lines, detected, fmt, fields)
+    plan.sample = lines[:SNIFF_LINES]
+    return plan
+
+
+def _plan(path_label: str, lines: list[str], detected: str | None, fmt: str, fields: str | None) -> Plan:
+    first = lines[0]
     if detected is None:
         raise BadInput(
             f"{path_label}: line 1: cannot tell the feed format apart; expected NSS/LSS JSON, CSV/TSV "

@@ -12,6 +12,8 @@ Stages over the registered batch `_zs_batch(line BIGINT, text VARCHAR)`:
 
 from __future__ import annotations
 
+import re
+
 from .nss_fields import COLUMNS
 from .zscaler_sniff import Plan
 
@@ -29,11 +31,14 @@ SQL_TYPES = {"ts": "TIMESTAMPTZ", "int": "INTEGER", "big": "BIGINT", "port": "IN
 _PLACEHOLDERS = "('', 'None', 'NA', 'N/A', 'none', 'null', 'NULL', 'n/a')"
 
 
-def _source_ctes(plan: Plan) -> str:
-    """CTEs ending in `s(line, text, v, drift)`: v = the values of plan.keys, drift = other keys."""
+def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
+    """CTEs ending in `s`, and the SQL of each plan key's value over `s` (k_i = value of keys[i])."""
+    n = len(plan.keys)
     if plan.fmt == "json":
-        return ("s AS (SELECT line, text, json_extract_string(CASE WHEN starts_with(text, '{') THEN text "
-                "ELSE substr(text, strpos(text, '{')) END, $paths) AS v, false AS drift FROM _zs_batch)")
+        cte = ("s AS (SELECT line, text, json_extract_string(CASE WHEN starts_with(text, '{') THEN text "
+               "ELSE substr(text, strpos(text, '{')) END, $paths) AS v, false AS drift, NULL::INTEGER AS nf "
+               "FROM _zs_batch)")
+        return cte, [f"v[{i + 1}]" for i in range(n)]
     if plan.fmt in ("csv", "tsv"):
         d = "chr(9)" if plan.delim == "\t" else "','"
         if plan.csv_mode == "quoted":
@@ -46,34 +51,54 @@ def _source_ctes(plan: Plan) -> str:
         else:
             v = ("list_transform(regexp_extract_all(text, '(?:^|,)(\"(?:[^\"]|\"\")*\"|[^,]*)', 1), lambda x: "
                  "CASE WHEN starts_with(x, '\"') THEN replace(x[2:length(x) - 1], '\"\"', '\"') ELSE x END)")
-        return f"s AS (SELECT line, text, {v} AS v, len(v) <> {len(plan.keys)} AS drift FROM _zs_batch)"
-    # key=value families: pairs -> parallel key / value lists -> lookup by the plan's keys
+        cte = f"s AS (SELECT line, text, {v} AS v, len(v) <> {n} AS drift, len(v) AS nf FROM _zs_batch)"
+        return cte, [f"v[{i + 1}]" for i in range(n)]
+    # key=value families: split into parts; lines with the template's key sequence (nearly all)
+    # take values by position, the others look each key up
+    sm, delim = split_source(plan)
+
+    def val(p: str) -> str:
+        v = f"substr({p}, strpos({p}, '=') + 1)"
+        if plan.fmt == "cef":   # CEF escapes \= \| \\ in extension values
+            v = f"CASE WHEN contains({v}, '\\') THEN regexp_replace({v}, '\\\\([=|\\\\])', '\\1', 'g') ELSE {v} END"
+        return f"rtrim({v}, ' ')" if plan.split_regex else v
+
+    slow = (f"list_transform($keys, lambda k: list_transform(list_filter(parts, lambda p: "
+            f"trim(split_part(p, '=', 1)) = k), lambda p: {val('p')})[1])")
+    positions = layout["positions"] if layout else {}
+    check = "list_transform(parts, lambda p: split_part(p, '=', 1)) = $sig" if layout else "false"
+    cte = (
+        f"s0 AS (SELECT line, text, string_split({sm}, {delim}) AS parts FROM _zs_batch), "
+        f"s1 AS (SELECT line, text, parts, {check} AS ok FROM s0), "
+        f"s AS (SELECT line, text, parts, ok, NOT ok AS drift, NULL::INTEGER AS nf, "
+        f"      CASE WHEN ok THEN NULL ELSE {slow} END AS vslow FROM s1)"
+    )
+    exprs = [f"CASE WHEN ok THEN {val(f'parts[{positions[k]}]') if k in positions else 'NULL::VARCHAR'} "
+             f"ELSE vslow[{i + 1}] END" for i, k in enumerate(plan.keys)]
+    return cte, exprs
+
+
+def split_source(plan: Plan) -> tuple[str, str]:
+    """(SQL of the string to split into key=value parts, SQL of its delimiter) for kv / cef / leef."""
     if plan.fmt == "kv":
-        parts = "string_split(text, chr(9))"
-    elif plan.fmt == "cef":
+        return "text", "chr(9)"
+    if plan.fmt == "cef":
         body = ("regexp_replace(text, '^.*?CEF:\\d+\\|[^|]*\\|[^|]*\\|[^|]*\\|[^|]*\\|.*?\\|"
                 "(?:\\d+|Unknown|Low|Medium|High|Very-High)\\|', '')")
-        parts = f"string_split(regexp_replace(' ' || {body}, $split, chr(31) || '\\1=', 'g'), chr(31))"
-    else:  # leef
-        body = "regexp_replace(text, '^.*?LEEF:[0-9.]+\\|[^|]*\\|[^|]*\\|[^|]*\\|[^|]*\\|', '')"
-        if plan.split_regex:
-            parts = f"string_split(regexp_replace(' ' || {body}, $split, chr(31) || '\\1=', 'g'), chr(31))"
-        else:
-            if plan.delim != "\t":
-                body = f"regexp_replace({body}, '^[^|]{{1,6}}\\|', '')"   # LEEF 2.0 delimiter field
-            parts = f"string_split({body}, $delim)"
-    val = "substr(p, strpos(p, '=') + 1)"
-    if plan.fmt == "cef":
-        val = f"regexp_replace({val}, '\\\\([=|\\\\])', '\\1', 'g')"
+        return f"regexp_replace(' ' || {body}, $split, chr(31) || '\\1=', 'g')", "chr(31)"
+    body = "regexp_replace(text, '^.*?LEEF:[0-9.]+\\|[^|]*\\|[^|]*\\|[^|]*\\|[^|]*\\|', '')"
     if plan.split_regex:
-        val = f"rtrim({val}, ' ')"
-    return (
-        f"s0 AS (SELECT line, text, list_filter({parts}, lambda p: strpos(p, '=') > 1) AS parts FROM _zs_batch), "
-        f"s1 AS (SELECT line, text, list_transform(parts, lambda p: trim(split_part(p, '=', 1))) AS ks, "
-        f"       list_transform(parts, lambda p: {val}) AS vs FROM s0), "
-        f"s AS (SELECT line, text, list_transform($keys, lambda k: vs[list_position(ks, k)]) AS v, "
-        f"      ks <> $declared AS drift FROM s1)"
-    )
+        return f"regexp_replace(' ' || {body}, $split, chr(31) || '\\1=', 'g')", "chr(31)"
+    if plan.delim != "\t":
+        body = f"regexp_replace({body}, '^[^|]{{1,6}}\\|', '')"   # LEEF 2.0 delimiter field
+    return body, "$delim"
+
+
+def layout_sql(plan: Plan) -> str:
+    """SQL giving (parts, key sequence) of the batch's lines: run on the sniffed lines to learn the template."""
+    sm, delim = split_source(plan)
+    return (f"SELECT parts, list_transform(parts, lambda p: split_part(p, '=', 1)) AS sig "
+            f"FROM (SELECT string_split({sm}, {delim}) AS parts FROM _zs_batch)")
 
 
 def _decode(expr: str, how: str) -> str:
@@ -85,31 +110,31 @@ def _decode(expr: str, how: str) -> str:
 
 
 def _nullify_inline(expr: str, kind: str) -> str:
-    e = f"trim({expr})"
+    """Placeholders (None, NA, N/A, empty, an unexpanded %s{...} token; 0.0.0.0 / 0 for IPs / ports) -> NULL."""
     extra = ""
     if kind == "ip":
-        extra = f" OR {e} = '0.0.0.0'"
+        extra = f" WHEN {expr} = '0.0.0.0' THEN NULL"
     if kind == "port":
-        extra = f" OR {e} = '0'"
-    return (f"CASE WHEN {e} IN {_PLACEHOLDERS} OR (starts_with({e}, '%') AND "
-            f"regexp_full_match({e}, '%[-0-9a-z]*\\{{[A-Za-z0-9_:]+\\}}')){extra} "
-            f"THEN NULL ELSE {e} END")
+        extra = f" WHEN {expr} = '0' THEN NULL"
+    return (f"CASE WHEN {expr} IN {_PLACEHOLDERS} THEN NULL{extra} "
+            f"WHEN starts_with({expr}, '%') AND regexp_full_match({expr}, '%[-0-9a-z]*\\{{[A-Za-z0-9_:]+\\}}') "
+            f"THEN NULL ELSE {expr} END")
 
 
 def parse_time_expr(x: str) -> str:
-    """TIMESTAMPTZ from any time style Zscaler feeds use; naive times are in $tz."""
+    """TIMESTAMPTZ from any time style Zscaler feeds use. Naive times are read in the session
+    TimeZone, which the loader sets to --tz for the file."""
     return (
+        f"coalesce(try_strptime({x}, $naive)::TIMESTAMPTZ, "
         f"CASE WHEN {x} IS NULL THEN NULL "
-        f"WHEN try_cast({x} AS BIGINT) IS NOT NULL THEN "
-        f"  CASE WHEN length({x}) >= 12 THEN to_timestamp(try_cast({x} AS BIGINT) / 1000.0) "
-        f"       ELSE to_timestamp(try_cast({x} AS BIGINT)) END "
+        f"WHEN regexp_full_match({x}, '[0-9]{{9,10}}') THEN to_timestamp({x}::BIGINT) "
+        f"WHEN regexp_full_match({x}, '[0-9]{{12,13}}') THEN to_timestamp({x}::BIGINT / 1000.0) "
         f"WHEN ends_with({x}, 'Z') OR regexp_matches({x}, '\\d[+-]\\d\\d:?\\d\\d$') THEN try_cast({x} AS TIMESTAMPTZ) "
-        f"ELSE coalesce(timezone($tz, try_strptime(regexp_replace({x}, '\\s+', ' ', 'g'), $naive)), "
-        f"              try_strptime({x}, $zoned)) END"
+        f"ELSE try_strptime({x}, $zoned) END)"
     )
 
 
-def build(plan: Plan) -> tuple[str, dict]:
+def build(plan: Plan, layout: dict | None = None) -> tuple[str, dict]:
     """(SQL selecting line, text, typed canonical columns, extra, bad) and its parameters."""
     params: dict = {}
     if plan.fmt == "json":
@@ -135,7 +160,7 @@ def build(plan: Plan) -> tuple[str, dict]:
             continue
         if kind == "ts":
             # several keys may carry the time (Cloud NSS rt is only a month): first that parses wins
-            raws = [_decode(_nullify_inline(f"v[{i + 1}]", kind), how) for i, how in sources]
+            raws = [_decode(_nullify_inline(f"k{i}", kind), how) for i, how in sources]
             for n, r in enumerate(raws):
                 raw_exprs.append(f"{r} AS r_{col}_{n}")
             parsed = [parse_time_expr(f"r_{col}_{n}") for n in range(len(raws))]
@@ -152,7 +177,7 @@ def build(plan: Plan) -> tuple[str, dict]:
                     f"CASE WHEN ({any_raw}) AND {col} IS NULL THEN '{col}: unrecognised time ' || "
                     f"to_json(coalesce({', '.join(f'r_{col}_{n}' for n in range(len(raws)))})) END")
             continue
-        raw = "coalesce(" + ", ".join(_decode(_nullify_inline(f"v[{i + 1}]", kind), how)
+        raw = "coalesce(" + ", ".join(_decode(_nullify_inline(f"k{i}", kind), how)
                                       for i, how in sources) + ")"
         if len(sources) == 1:
             raw = raw[len("coalesce("):-1]
@@ -168,25 +193,33 @@ def build(plan: Plan) -> tuple[str, dict]:
         params["extra_keys"] = [plan.keys[i] for i in plan.extra]
         extra = ("CASE WHEN len(list_filter(ev, lambda x: x IS NOT NULL)) = 0 THEN NULL ELSE "
                  "to_json(map_from_entries(list_filter(list_zip($extra_keys, ev), lambda e: e[2] IS NOT NULL))) END")
-        ev = "[" + ", ".join(f"v[{i + 1}]" for i in plan.extra) + "]"
+        ev = "[" + ", ".join(f"k{i}" for i in plan.extra) + "]"
     else:
         extra, ev = "NULL::VARCHAR", "NULL::VARCHAR[]"
     if plan.fmt in ("csv", "tsv"):
         n = len(plan.keys)
-        bad_terms.insert(0, f"CASE WHEN len(v) <> {n} THEN 'expected {n} fields, found ' || len(v) END")
+        bad_terms.insert(0, f"CASE WHEN nf <> {n} THEN 'expected {n} fields, found ' || nf END")
     bad = "concat_ws('; ', " + ", ".join(bad_terms) + ")" if bad_terms else "''"
+    ctes, key_exprs = _source_ctes(plan, layout)
+    used = sorted({i for srcs in plan.columns.values() for i, _ in srcs} | set(plan.extra))
+    ks = ", ".join(f"{key_exprs[i]} AS k{i}" for i in used) or "NULL AS k_none"
     sql = f"""
-WITH {_source_ctes(plan)},
-r AS (
-    SELECT line, text, v, drift, {', '.join(raw_exprs)}, {ev} AS ev FROM s
+WITH {ctes},
+k AS (
+    SELECT line, text, drift, nf, {ks} FROM s
+), r AS (
+    SELECT line, text, drift, nf, {', '.join(raw_exprs)}, {ev} AS ev FROM k
 ), t AS (
     SELECT *, {', '.join(typed_exprs)}, {extra} AS extra FROM r
+), u AS (
+    SELECT *, nullif({bad}, '') AS bad FROM t
 )
-SELECT line, text, drift, len(v) AS nfields, {', '.join(cols)}, extra, nullif({bad}, '') AS bad FROM t
+SELECT line, CASE WHEN bad IS NULL AND NOT drift THEN NULL ELSE text END AS text, drift, nf AS nfields,
+       {', '.join(cols)}, extra, bad FROM u
 """
     if plan.fmt in ("kv", "cef", "leef"):
-        params["declared"] = plan.declared
+        if layout is not None:
+            params["sig"] = layout["sig"]
     params["naive"] = NAIVE_TIME_FORMATS
     params["zoned"] = ZONED_TIME_FORMATS
-    params["tz"] = "UTC"  # the caller sets the file's --tz
     return sql, params

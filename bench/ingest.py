@@ -1,0 +1,153 @@
+"""Benchmark: `zsaudit ingest zscaler` against DuckDB's own readers on the same files.
+
+Not a test. Generates ZIA web feeds (bench/data/, git-ignored) with zsaudit.ingest.nss_writer,
+then, each in a fresh child process, measures wall time and peak RSS of
+  - zsaudit ingest (zsaudit.ingest.zscaler.ingest_paths into a new DuckDB file), and
+  - raw DuckDB: CREATE TABLE AS SELECT * FROM read_json / read_csv of the same file
+    (json and csv only; DuckDB has no reader for key=value, LEEF or CEF).
+
+    python bench/ingest.py                      # 1M and 5M records, json csv kv leef cef
+    python bench/ingest.py --sizes 100000 --formats json,kv
+    python bench/ingest.py --keep               # keep bench/data/ afterwards
+
+Records are 20,000 distinct rendered records repeated to the size asked (same shape as a feed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+POOL = 20_000
+
+
+def _records(n: int, seed: int = 7):
+    rnd = random.Random(seed)
+    t0 = datetime(2026, 11, 24, tzinfo=timezone.utc)
+    hosts = ["api.billing.example", "s3.amazonaws.com", "pypi.org", "github.com", "login.microsoftonline.com"]
+    for i in range(n):
+        host = rnd.choice(hosts)
+        yield {
+            "event_time": t0 + timedelta(seconds=i), "login": f"svc-{rnd.randint(1, 40)}@corp.example",
+            "department": "Data Platform", "location": "DC1", "client_ip": f"10.20.{rnd.randint(0, 9)}.{rnd.randint(1, 254)}",
+            "client_public_ip": "203.0.113.5", "server_ip": f"198.51.100.{rnd.randint(1, 254)}",
+            "device_hostname": f"airflow-worker-{rnd.randint(1, 8)}.corp.example", "device_owner": "airflow",
+            "request_method": rnd.choice(["GET", "POST", "CONNECT"]), "url": f"{host}/v1/items/{i}?page={i % 7}&q=a b",
+            "host": host, "protocol": "HTTPS", "response_code": rnd.choice([200, 200, 200, 403, 407]),
+            "action": rnd.choice(["Allowed", "Allowed", "Blocked"]), "reason": "Allowed",
+            "url_category": "Web Search", "url_super_category": "Information Technology", "url_class": "Business Use",
+            "app_name": "General Browsing", "app_class": "General Browsing",
+            "user_agent": "python-requests/2.31.0 (Linux; airflow)", "referer": None,
+            "request_size": rnd.randint(100, 5000), "response_size": rnd.randint(100, 500000),
+            "total_size": rnd.randint(200, 505000), "risk_score": rnd.randint(0, 20), "threat_name": None,
+            "malware_category": None, "rule_type": None, "rule_label": None, "content_type": "application/json",
+            "forward_method": "Zscaler Client Connector", "record_id": 7379073205867184130 + i,
+        }
+
+
+def generate(fmt: str, n: int) -> Path:
+    from zsaudit.ingest import nss_writer
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    out = DATA / f"web-{n}.{fmt}"
+    if out.exists():
+        return out
+    lines = list(nss_writer.render_lines(_records(POOL), "zia_web", fmt))
+    header = []
+    if fmt in ("csv", "tsv"):
+        header, lines = lines[:1], lines[1:]
+    tmp = out.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for h in header:
+            fh.write(h + "\n")
+        block = "\n".join(lines) + "\n"
+        full, rest = divmod(n, len(lines))
+        for _ in range(full):
+            fh.write(block)
+        if rest:
+            fh.write("\n".join(lines[:rest]) + "\n")
+    tmp.rename(out)
+    return out
+
+
+# -- child processes -------------------------------------------------------------------------------
+def child(kind: str, path: str, db: str) -> None:
+    t = time.perf_counter()
+    if kind == "zsaudit":
+        from zsaudit.ingest import zscaler
+        from zsaudit.store import Store
+
+        with Store(db) as store:
+            (res,) = zscaler.ingest_paths(store, [path])
+            rows = res.rows_loaded
+            assert res.rows_rejected == 0, res.rows_rejected
+    else:
+        import duckdb
+
+        con = duckdb.connect(db)
+        reader = "read_json" if kind == "duckdb_json" else "read_csv"
+        con.execute(f"CREATE TABLE t AS SELECT * FROM {reader}(?)", [path])
+        rows = con.execute("SELECT count(*) FROM t").fetchone()[0]
+        con.close()
+    elapsed = time.perf_counter() - t
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rows": rows, "seconds": elapsed, "peak_rss_mb": rss_mb}))
+
+
+def measure(kind: str, path: Path) -> dict:
+    db = DATA / f"bench-{kind}.duckdb"
+    for p in (db, Path(str(db) + ".wal")):
+        p.unlink(missing_ok=True)
+    out = subprocess.run([sys.executable, __file__, "--child", kind, str(path), str(db)],
+                         capture_output=True, text=True, check=True)
+    for p in (db, Path(str(db) + ".wal")):
+        p.unlink(missing_ok=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1000000,5000000")
+    ap.add_argument("--formats", default="json,csv,kv,leef,cef")
+    ap.add_argument("--keep", action="store_true", help="keep generated files in bench/data/")
+    ap.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "DB"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    sys.path.insert(0, str(ROOT))
+    print(f"{'format':6} {'records':>9} {'MB':>7} {'zsaudit rec/s':>14} {'RSS MB':>7} "
+          f"{'duckdb rec/s':>13} {'RSS MB':>7} {'ratio':>6}")
+    try:
+        for n in [int(s) for s in args.sizes.split(",")]:
+            for fmt in args.formats.split(","):
+                path = generate(fmt, n)
+                mb = path.stat().st_size / 1e6
+                z = measure("zsaudit", path)
+                assert z["rows"] == n, (z, n)
+                line = (f"{fmt:6} {n:>9} {mb:>7.0f} {n / z['seconds']:>14,.0f} {z['peak_rss_mb']:>7.0f}")
+                if fmt in ("json", "csv"):
+                    d = measure(f"duckdb_{fmt}", path)
+                    line += (f" {n / d['seconds']:>13,.0f} {d['peak_rss_mb']:>7.0f}"
+                             f" {d['seconds'] / z['seconds']:>6.2f}")
+                print(line, flush=True)
+                if not args.keep:
+                    path.unlink()
+    finally:
+        if not args.keep and DATA.exists():
+            shutil.rmtree(DATA, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -36,8 +36,8 @@ FROM (
     SELECT r.aidx, lower(r.login) AS login_l, r.lidx, min(r.login) AS login, min(r.widx) AS widx, mode(r.host) AS host,
            min(r.event_time) AS first_time, list(r.rid ORDER BY r.event_time, r.rid)[1:1000] AS rids, count(*) AS n
     FROM _attr r
-    WHERE r.lidx IS NOT NULL AND r.in_period AND r.status = 'attributed'
-      AND NOT EXISTS (SELECT 1 FROM _attempt_logins al WHERE al.aidx = r.aidx AND al.lidx = r.lidx)
+    -- via 'all'/'host': the attempt the request went to may not carry its login (see 09_attribute)
+    WHERE r.lidx IS NOT NULL AND r.in_period AND r.status = 'attributed' AND r.via IN ('all', 'host')
     GROUP BY r.aidx, lower(r.login), r.lidx
 ) g
 JOIN _attempts a ON a.aidx = g.aidx

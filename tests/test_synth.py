@@ -83,3 +83,19 @@ def test_cli_synth(tmp_path):
     assert result.exit_code == 0, result.output
     assert "planted findings" in result.output
     assert (tmp_path / "s" / "truth.json").is_file() and (tmp_path / "s" / "identity.toml").is_file()
+
+
+def test_cli_end_to_end_cef_feed(tmp_path):
+    """synth -> `zsaudit ingest` -> `zsaudit analyze --fail-on critical` -> `zsaudit findings --format json`."""
+    out, db = tmp_path / "s", tmp_path / "z.duckdb"
+    runner = CliRunner()
+    assert runner.invoke(main, ["synth", "--out", str(out), "--requests", "800", "--seed", "9",
+                                "--zia-format", "cef", "-q"]).exit_code == 0
+    for what in ("zscaler", "airflow"):
+        r = runner.invoke(main, ["ingest", what, str(out / what), "--db", str(db), "-q"])
+        assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["analyze", "--identity-map", str(out / "identity.toml"), "--db", str(db),
+                             "--since", "2026-11-24", "--until", "2026-11-25", "--fail-on", "critical", "-q"])
+    assert r.exit_code == 1                                   # the planted egress bypass is critical
+    rows = json.loads(runner.invoke(main, ["findings", "--db", str(db), "--format", "json"]).output)
+    assert sorted(tuple(f[k] for k in FIELDS) for f in rows) == _truth(out / "truth.json")

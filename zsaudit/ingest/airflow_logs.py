@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -23,6 +24,7 @@ from .ledger import FileResult, now_utc, rid_prefix
 
 BATCH_FILES = 2000
 MEMORY_LIMIT = "512MB"
+WORKERS = 2
 SOURCE_KIND = "airflow_tasklog"
 _LINE_SQL = ["airflow/parse_lines", "airflow/attempt_lines", "airflow/log_attempts"]
 _INSERT_SQL = ["airflow/insert_log_rows", "airflow/insert_log_rejects", "airflow/insert_log_connections",
@@ -68,10 +70,6 @@ def log_key(ident: dict, display: str) -> str:
     return "path|" + display
 
 
-def _prepare_all(batch: list[LogFile]) -> list[_Prepared]:
-    return [_prepare(f) for f in batch]
-
-
 def _prepare(src: LogFile) -> _Prepared:
     p = _Prepared(src=src)
     try:
@@ -96,24 +94,30 @@ def _prepare(src: LogFile) -> _Prepared:
 
 def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: Progress = QUIET,
                      batch_files: int = BATCH_FILES) -> list[FileResult]:
-    results: list[FileResult] = []
+    """Load task-log files: parse batches in worker threads, commit them in order on the store."""
     con = store.con
     con.execute(queries.load("airflow/macros"))
+    files, superseded = _one_file_per_attempt(files)
     batches = [files[i:i + batch_files] for i in range(0, len(files), batch_files)]
+    results: list[FileResult] = list(superseded)
     done = 0
     # DuckDB keeps pages it wrote in its buffer pool up to memory_limit (80% of RAM by default);
     # a bounded pool keeps the ingest's RSS flat however large the tree (DuckDB evicts/spills).
     previous = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     try:
-        # read and hash the next batch (I/O and hashlib release the GIL) while DuckDB loads this one
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(_prepare_all, batches[0]) if batches else None
-            for i, batch in enumerate(batches):
-                prepared = pending.result()
-                pending = pool.submit(_prepare_all, batches[i + 1]) if i + 1 < len(batches) else None
-                results.extend(_load_prepared(store, prepared, tz))
-                done += len(batch)
+        # Stage 1 (worker threads, each with its own in-memory DuckDB): read, hash, parse a batch
+        # into the rows it will add. Stage 2 (here, on the store): one transaction per batch.
+        # DuckDB and file I/O release the GIL, so both cores work; at most WORKERS+1 batches
+        # are in memory at once.
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            pending = [pool.submit(_stage, store, b, tz) for b in batches[:WORKERS + 1]]
+            for i in range(len(batches)):
+                staged = pending.pop(0).result()
+                if i + WORKERS + 1 < len(batches):
+                    pending.append(pool.submit(_stage, store, batches[i + WORKERS + 1], tz))
+                results.extend(_commit_or_split(store, staged, tz))
+                done += len(batches[i])
                 if len(batches) > 1:
                     progress.log(f"airflow task logs: {done}/{len(files)} files")
     finally:
@@ -126,56 +130,178 @@ def _safe_setting(value: str) -> str:
     return "".join(ch for ch in str(value) if ch.isalnum() or ch in " ._") or "80%"
 
 
-def _load_prepared(store, prepared: list[_Prepared], tz: str) -> list[FileResult]:
-    con = store.con
-    out: list[FileResult] = []
-    todo: list[_Prepared] = []
-    seen_keys: dict[str, _Prepared] = {}
-    for p in prepared:
-        if p.error:
-            p.result = FileResult(path=p.src.display, sha256="", source_kind=SOURCE_KIND, note=p.error,
-                                  warnings=[p.error])
+def _one_file_per_attempt(files: list[LogFile]) -> tuple[list[LogFile], list[FileResult]]:
+    """Two files naming the same attempt in one run (e.g. two copies of a tree): keep the larger
+    (a grown copy), so no two batches ever carry the same attempt's log."""
+    by_key: dict[str, LogFile] = {}
+    dropped: list[FileResult] = []
+    for f in files:
+        key = log_key(f.ident, f.display)
+        other = by_key.get(key)
+        if other is None:
+            by_key[key] = f
             continue
-        other = seen_keys.get(p.log_key)
-        if other is not None:
-            # two copies of one attempt's log in this run: keep the longer (the grown) one
-            loser, winner = (other, p) if p.size >= other.size else (p, other)
-            loser.result = FileResult(path=loser.src.display, sha256=loser.sha256, source_kind=SOURCE_KIND,
-                                      format=loser.fmt, skipped=True,
-                                      note=f"superseded by {winner.src.display} (same attempt, longer log)")
-            seen_keys[p.log_key] = winner
-        else:
-            seen_keys[p.log_key] = p
-    candidates = [p for p in seen_keys.values() if p.result is None]
-    if candidates:
-        ids = pa.table({"file_id": pa.array([p.file_id for p in candidates], pa.string())})
-        con.register("_af_ids", ids)
-        try:
-            known = {r[0] for r in con.execute(
-                "SELECT file_id FROM ingest_ledger WHERE file_id IN (SELECT file_id FROM _af_ids)").fetchall()}
-        finally:
-            con.unregister("_af_ids")
+        size = f.path.stat().st_size if f.path.exists() else -1
+        other_size = other.path.stat().st_size if other.path.exists() else -1
+        loser, winner = (other, f) if size >= other_size else (f, other)
+        by_key[key] = winner
+        dropped.append(FileResult(path=loser.display, sha256="", source_kind=SOURCE_KIND, skipped=True,
+                                  note=f"superseded by {winner.display} (same attempt, larger log)"))
+    if not dropped:
+        return files, []
+    keep = set(id(f) for f in by_key.values())
+    return [f for f in files if id(f) in keep], dropped
+
+
+@dataclass
+class _Staged:
+    prepared: list[_Prepared]
+    todo: list[_Prepared] = field(default_factory=list)
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+    counts: dict[int, tuple] = field(default_factory=dict)
+    lengths: list[int] = field(default_factory=list)
+    error: Exception | None = None
+
+
+_STAGE_TABLES = ("airflow_log_lines", "rejects", "task_connections", "task_egress_hints",
+                 "task_attempt_sources")
+
+
+def _stage(store, batch: list[LogFile], tz: str) -> _Staged:
+    """Worker: read + hash the files, drop those already in the ledger, parse the rest."""
+    staged = _Staged(prepared=[_prepare(f) for f in batch])
+    try:
+        for p in staged.prepared:
+            if p.error:
+                p.result = FileResult(path=p.src.display, sha256="", source_kind=SOURCE_KIND, note=p.error,
+                                      warnings=[p.error])
+        candidates = [p for p in staged.prepared if p.result is None]
+        known = _known_file_ids(store, [p.file_id for p in candidates])
         for p in candidates:
             if p.file_id in known:
                 p.result = FileResult(path=p.src.display, sha256=p.sha256, source_kind=SOURCE_KIND,
                                       format=p.fmt, skipped=True)
             else:
-                todo.append(p)
-    if todo:
+                staged.todo.append(p)
+        if staged.todo:
+            _parse(staged, tz)
+    except Exception as exc:  # noqa: BLE001 - the main thread splits the batch and reports per file
+        staged.error = exc
+    return staged
+
+
+def _known_file_ids(store, ids: list[str]) -> set[str]:
+    if not ids:
+        return set()
+    cur = store.con.cursor()        # a connection of its own: the main thread may be writing
+    try:
+        cur.register("_af_ids", pa.table({"file_id": pa.array(ids, pa.string())}))
+        return {r[0] for r in cur.execute(
+            "SELECT file_id FROM ingest_ledger WHERE file_id IN (SELECT file_id FROM _af_ids)").fetchall()}
+    finally:
+        cur.close()
+
+
+def _scratch() -> duckdb.DuckDBPyConnection:
+    scratch = duckdb.connect()      # in memory, private to this worker
+    scratch.execute("SET threads = 1")
+    scratch.execute("SET TimeZone = 'UTC'")
+    scratch.execute(queries.load("schema"))
+    scratch.execute(queries.load("airflow/macros"))
+    return scratch
+
+
+def _parse(staged: _Staged, tz: str) -> None:
+    """Parse a batch in a private in-memory DuckDB into the rows of the store's tables."""
+    todo = staged.todo
+    files = _files_table(todo)
+    lines, lengths = _lines_table(todo)
+    staged.lengths = lengths
+    files = files.append_column("n_lines", pa.array(lengths))
+    scratch = _scratch()
+    try:
+        scratch.register("_af_files_arrow", files)
+        scratch.register("_af_lines", lines)
+        scratch.execute("CREATE TEMP TABLE _af_files AS SELECT * FROM _af_files_arrow")
+        for name in _LINE_SQL:
+            scratch.execute(queries.load(name), {"tz": tz} if name == "airflow/parse_lines" else None)
+        scratch.execute(queries.load("airflow/log_empty_files"))
+        for name in _INSERT_SQL:
+            scratch.execute(queries.load(name))
+        for table in _STAGE_TABLES:
+            staged.tables[table] = scratch.execute(f"SELECT * FROM {table}").fetch_arrow_table()  # noqa: S608
+        staged.tables["_af_files"] = scratch.execute(
+            "SELECT file_idx, file_id, log_key, log_file, sha256, fmt, n_lines FROM _af_files").fetch_arrow_table()
+        staged.counts = {r[0]: r[1:] for r in scratch.execute(queries.load("airflow/log_file_counts")).fetchall()}
+    finally:
+        scratch.close()
+
+
+def _commit_or_split(store, staged: _Staged, tz: str) -> list[FileResult]:
+    """Commit a staged batch in one transaction; if that fails, each file in its own."""
+    if staged.todo:
         try:
-            _load_batch(store, todo, tz)
+            if staged.error is not None:
+                raise staged.error
+            _commit(store, staged)
         except Exception as exc:  # noqa: BLE001 - retry one file per transaction
-            if len(todo) == 1:
-                p = todo[0]
+            if len(staged.todo) == 1:
+                p = staged.todo[0]
                 msg = f"{p.src.display}: not loaded, no rows kept ({type(exc).__name__}: {exc})"
                 p.result = FileResult(path=p.src.display, sha256=p.sha256, source_kind=SOURCE_KIND,
                                       format=p.fmt, note=msg, warnings=[msg])
             else:
-                for p in todo:
-                    _load_prepared(store, [p], tz)
-    for p in prepared:
-        out.append(p.result)
-    return out
+                for p in staged.todo:
+                    single = _Staged(prepared=[p], todo=[p])
+                    try:
+                        _parse(single, tz)
+                    except Exception as err:  # noqa: BLE001
+                        single.error = err
+                    _commit_or_split(store, single, tz)
+    return [p.result for p in staged.prepared]
+
+
+def _commit(store, staged: _Staged) -> None:
+    con = store.con
+    todo = staged.todo
+    started = now_utc()
+    names = {table: f"_af_stage_{table}" for table in list(_STAGE_TABLES) + ["_af_files"]}
+    for table, name in names.items():
+        con.register(name, staged.tables[table])
+    try:
+        with store.transaction():
+            con.execute("CREATE OR REPLACE TEMP TABLE _af_touched AS "
+                        "SELECT DISTINCT attempt_id FROM _af_stage_task_attempt_sources")
+            # a grown (or otherwise changed) copy of an attempt's log replaces the earlier one
+            old = con.execute(
+                "SELECT o.file_id, f.file_idx FROM airflow_log_files o JOIN _af_stage__af_files f "
+                "ON o.log_key = f.log_key AND o.file_id <> f.file_id").fetchall()
+            if old:
+                replace_files(con, [r[0] for r in old])
+                for _, idx in old:
+                    todo[idx].replaced = True
+            for table in _STAGE_TABLES:
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {names[table]}")  # noqa: S608 (fixed names)
+            con.execute("INSERT INTO airflow_log_files SELECT file_id, log_key, log_file, sha256, fmt, n_lines "
+                        "FROM _af_stage__af_files")
+            merge_touched(con)
+            results, ledger_rows = [], []
+            for i, p in enumerate(todo):
+                loaded, rejected, first, last = staged.counts.get(i, (0, 0, None, None))
+                r = FileResult(path=p.src.display, sha256=p.sha256, source_kind=SOURCE_KIND, format=p.fmt,
+                               lines_read=int(staged.lengths[i]), rows_loaded=int(loaded),
+                               rows_rejected=int(rejected), replaced=p.replaced)
+                if r.lines_read != r.rows_loaded + r.rows_rejected:  # never expected; keep the books honest
+                    r.warnings.append(f"{p.src.display}: {r.lines_read} lines read but "
+                                      f"{r.rows_loaded} kept + {r.rows_rejected} rejected")
+                results.append(r)
+                ledger_rows.append((p, r, first, last))
+            write_ledger(con, ledger_rows, started)
+    finally:
+        for name in names.values():
+            con.unregister(name)
+    for p, r in zip(todo, results):
+        p.result = r
 
 
 def _files_table(todo: list[_Prepared]) -> pa.Table:
@@ -218,57 +344,6 @@ def _lines_table(todo: list[_Prepared]) -> tuple[pa.Table, list[int]]:
         "raw": flat,
     })
     return table, lengths.to_pylist()
-
-
-def _load_batch(store, todo: list[_Prepared], tz: str) -> None:
-    con = store.con
-    files = _files_table(todo)
-    lines, lengths = _lines_table(todo)
-    files = files.append_column("n_lines", pa.array(lengths))
-    started = now_utc()
-    con.register("_af_files_arrow", files)
-    con.register("_af_lines", lines)
-    try:
-        with store.transaction():
-            con.execute("CREATE OR REPLACE TEMP TABLE _af_files AS SELECT * FROM _af_files_arrow")
-            for name in _LINE_SQL:
-                con.execute(queries.load(name), {"tz": tz} if name == "airflow/parse_lines" else None)
-            con.execute(queries.load("airflow/log_empty_files"))
-            # a grown (or otherwise changed) copy of an attempt's log replaces the earlier one
-            old = con.execute(
-                "SELECT o.file_id, f.file_idx FROM airflow_log_files o JOIN _af_files f "
-                "ON o.log_key = f.log_key AND o.file_id <> f.file_id").fetchall()
-            con.execute("CREATE OR REPLACE TEMP TABLE _af_touched AS "
-                        "SELECT DISTINCT attempt_id FROM _af_att")
-            if old:
-                replace_files(con, [r[0] for r in old])
-                for _, idx in old:
-                    todo[idx].replaced = True
-            for name in _INSERT_SQL:
-                con.execute(queries.load(name))
-            con.execute("INSERT INTO airflow_log_files SELECT file_id, log_key, log_file, sha256, fmt, n_lines "
-                        "FROM _af_files")
-            merge_touched(con)
-            counts = con.execute(queries.load("airflow/log_file_counts")).fetchall()
-            by_idx = {r[0]: r[1:] for r in counts}
-            results = []
-            ledger_rows = []
-            for i, p in enumerate(todo):
-                loaded, rejected, first, last = by_idx.get(i, (0, 0, None, None))
-                r = FileResult(path=p.src.display, sha256=p.sha256, source_kind=SOURCE_KIND, format=p.fmt,
-                               lines_read=int(lengths[i]), rows_loaded=int(loaded), rows_rejected=int(rejected),
-                               replaced=p.replaced)
-                if r.lines_read != r.rows_loaded + r.rows_rejected:  # never expected; keep the books honest
-                    r.warnings.append(f"{p.src.display}: {r.lines_read} lines read but "
-                                      f"{r.rows_loaded} kept + {r.rows_rejected} rejected")
-                results.append(r)
-                ledger_rows.append((p, r, first, last))
-            write_ledger(con, ledger_rows, started)
-    finally:
-        con.unregister("_af_files_arrow")
-        con.unregister("_af_lines")
-    for p, r in zip(todo, results):
-        p.result = r
 
 
 def replace_files(con, old_ids: list[str]) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -33,6 +34,7 @@ from .nss_fields import COLUMNS
 from .zscaler_repair import repair_json_line
 from .zscaler_sniff import Plan, sniff
 
+MEMORY_LIMIT = os.environ.get("ZSAUDIT_INGEST_MEMORY", "1GB")   # DuckDB buffer pool while ingesting
 BATCH_BYTES = 16 << 20           # decompressed bytes per batch: bounds memory per file
 SNIFF_BYTES = 256 << 10
 WHOLE_JSON_LIMIT = 256 << 20     # JSON arrays / pretty-printed objects are parsed whole up to this
@@ -65,6 +67,11 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
     inputs = list(_expand(paths))
     results: list[FileResult] = []
     errors: list[str] = []
+    # DuckDB keeps a file's uncommitted rows in its buffer pool (80% of RAM by default); a bounded
+    # pool makes it spill to the database file instead, so memory does not grow with the input.
+    previous_limit = store.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    if re.fullmatch(r"[0-9.]+ ?[KMGT]i?B", MEMORY_LIMIT or ""):
+        store.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     try:
         with progress.bar(inputs, label="ingest zscaler", length=len(inputs)) as items:
             for item in items:
@@ -77,6 +84,7 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
                 for w in result.warnings:
                     progress.log(f"warning: {w}")
     finally:
+        store.con.execute(f"SET memory_limit = '{previous_limit}'")
         for item in inputs:
             if item.temporary:
                 item.path.unlink(missing_ok=True)
@@ -206,7 +214,8 @@ def _load(store, path, label, plan, whole, result, size, started, tz) -> FileRes
         loader = _Loader(con, plan, label=label, file_id=file_id, tz=tz)
         if whole is not None:
             result.note = "JSON document (array or multi-line object): one record per element"
-            loader.load(whole)
+            loader.load_table(pa.table({"line": pa.array([n for n, _ in whole], pa.int64()),
+                                        "text": pa.array([t for _, t in whole], pa.string())}))
         else:
             with _open(path) as fh:
                 for first, lines in _iter_batches(fh, label):
@@ -215,7 +224,7 @@ def _load(store, path, label, plan, whole, result, size, started, tz) -> FileRes
                         first = 2
                         while lines and not lines[0].strip():
                             lines, first = lines[1:], first + 1
-                    loader.load(list(zip(range(first, first + len(lines)), lines)))
+                    loader.load(first, lines)
         loader.finish()
         result.lines_read = loader.loaded + loader.rejected
         result.rows_loaded, result.rows_rejected = loader.loaded, loader.rejected
@@ -308,19 +317,24 @@ class _Loader:
                 positions.setdefault(part.split("=", 1)[0].strip(), j)
         return {"sig": list(sig), "positions": positions}
 
-    def load(self, numbered: list[tuple[int, str]]) -> None:
-        if not numbered:
+    def load(self, first: int, lines: list[str]) -> None:
+        """A batch of lines numbered from `first`; blank lines are not records."""
+        if not lines:
             return
-        lines = [n for n, t in numbered if t.strip()]
-        texts = [t.rstrip("\r") for _, t in numbered if t.strip()]
-        if not texts:
+        numbers = pl.int_range(first, first + len(lines), dtype=pl.Int64, eager=True).to_arrow()
+        self.load_table(pa.table({"line": numbers, "text": pa.array(lines, pa.string())}))
+
+    def load_table(self, tab: pa.Table) -> None:
+        text = pc.utf8_rtrim(tab["text"], characters="\r")
+        tab = pa.table({"line": tab["line"], "text": text}).filter(
+            pc.not_equal(pc.utf8_trim_whitespace(text), ""))
+        if tab.num_rows == 0:
             return
         if self.plan.fmt == "json":
-            lines, texts = self._repair_json(lines, texts)
-        self._run(lines, texts)
+            tab = self._repair_json(tab)
+        self._run(tab)
 
-    def _run(self, lines: list[int], texts: list[str]) -> None:
-        batch = pa.table({"line": pa.array(lines, pa.int64()), "text": pa.array(texts, pa.string())})
+    def _run(self, batch: pa.Table) -> None:
         con = self.con
         con.register("_zs_batch", batch)
         try:
@@ -378,37 +392,37 @@ class _Loader:
             out["unexpected"] = sorted(k[1:] for k in self.drift_keys if k.startswith("+"))
         return out
 
-    def _repair_json(self, lines: list[int], texts: list[str]) -> tuple[list[int], list[str]]:
-        """Swap lines that are not valid JSON for their repaired form (or leave them to be rejected)."""
-        arr = pa.table({"i": pa.array(range(len(texts)), pa.int64()), "text": pa.array(texts, pa.string())})
-        self.con.register("_zs_check", arr)
+    def _repair_json(self, tab: pa.Table) -> pa.Table:
+        """Swap lines that are not valid JSON for their repaired form, or reject them."""
+        self.con.register("_zs_check", tab)
         try:
-            broken = [r[0] for r in self.con.execute(
-                "SELECT i FROM _zs_check WHERE NOT coalesce(json_valid(CASE WHEN starts_with(text, '{') THEN text "
-                "ELSE substr(text, strpos(text, '{')) END), false) OR strpos(text, '{') = 0").fetchall()]
+            broken = self.con.execute(
+                "SELECT line, text FROM _zs_check WHERE strpos(text, '{') = 0 OR NOT coalesce(json_valid("
+                "CASE WHEN starts_with(text, '{') THEN text ELSE substr(text, strpos(text, '{')) END), false)"
+            ).fetchall()
         finally:
             self.con.unregister("_zs_check")
         if not broken:
-            return lines, texts
-        texts = list(texts)
-        bad_lines, bad_texts, reasons = [], [], []
-        keep = [True] * len(texts)
-        for i in broken:
-            text = texts[i]
+            return tab
+        fixed_lines, fixed_texts, bad_lines, bad_texts, reasons = [], [], [], [], []
+        for line, text in broken:                      # the malformed minority, in Python
             start = text.find("{")
             fixed = repair_json_line(text[start:]) if start >= 0 else None
             if fixed is not None:
-                texts[i] = fixed
-                self.repaired += 1
+                fixed_lines.append(line)
+                fixed_texts.append(fixed)
             else:
-                keep[i] = False
-                bad_lines.append(lines[i])
+                bad_lines.append(line)
                 bad_texts.append(text)
                 reasons.append(_json_reason(text))
+        self.repaired += len(fixed_lines)
         if bad_lines:
             ledger.insert_rejects(self.con, self.file_id, self.label, bad_lines, bad_texts, reasons)
             self.rejected += len(bad_lines)
-        return [n for n, k in zip(lines, keep) if k], [t for t, k in zip(texts, keep) if k]
+        drop = pa.array([b[0] for b in broken], pa.int64())
+        kept = tab.filter(pc.invert(pc.is_in(tab["line"], value_set=drop)))
+        repaired = pa.table({"line": pa.array(fixed_lines, pa.int64()), "text": pa.array(fixed_texts, pa.string())})
+        return pa.concat_tables([kept, repaired]).sort_by("line")
 
     def finish(self) -> None:
         pass

@@ -203,3 +203,27 @@ def test_cli_summary_line(tmp_path):
     assert "zia_web as json: 2 lines read, 1 loaded, 1 rejected" in res.output
     res = CliRunner().invoke(main, ["ingest", "zscaler", "--db", str(db), "--fields", "nonsense", str(f)])
     assert res.exit_code == 0                      # --fields only matters for CSV/TSV; JSON file already in
+
+
+def test_json_array_and_syslog_prefixed_json(store, tmp_path):
+    arr = tmp_path / "batch.json"
+    arr.write_text(json.dumps([json.loads(web(1).split(":", 1)[1].strip()[len('"zscalernss-web", "event" :'):-1]),
+                               {"time": "Tue Nov 24 10:00:02 2026", "login": "b@corp.example", "eurl": "x/"}],
+                              indent=2))
+    (r,) = zscaler.ingest_paths(store, [arr])
+    assert (r.source_kind, r.rows_loaded) == ("zia_web", 2)
+    assert one(store, "SELECT login, source_line FROM zia_web ORDER BY source_line DESC") == ("b@corp.example", 2)
+    sys_ = write(tmp_path / "syslog.log", [
+        "Nov 24 10:00:03 zscaler-nss NSS " + web(3),
+        "<134>1 2026-11-24T10:00:04Z zscaler-nss NSS - - - event=" + web(4),
+    ])
+    (r,) = zscaler.ingest_paths(store, [sys_])
+    assert (r.format, r.rows_loaded, r.rows_rejected) == ("json", 2, 0)
+
+
+def test_cli_bad_fields_string_is_exit_2(tmp_path):
+    db = tmp_path / "cli.duckdb"
+    f = write(tmp_path / "feed.csv", ['"a","b","c"'])
+    res = CliRunner().invoke(main, ["ingest", "zscaler", "--db", str(db), "--fields", "time;login", str(f)])
+    assert res.exit_code == 2
+    assert "--fields: no %s{...} / %d{...} variables" in res.output

@@ -30,7 +30,7 @@ from ..errors import BadInput
 from ..progress import QUIET, Progress
 from . import ledger, zscaler_sql
 from .ledger import FileResult
-from .nss_fields import COLUMNS
+from .nss_fields import COLUMNS, delimited_layout
 from .zscaler_repair import repair_json_line
 from .zscaler_sniff import Plan, sniff
 
@@ -64,6 +64,12 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
     if fmt not in ("auto", "json", "csv", "tsv", "kv", "leef", "cef"):
         raise BadInput(f"--format: expected auto, json, csv, tsv, kv, leef or cef, got {fmt!r}")
     _check_tz(store, tz)
+    if fields:
+        try:
+            delimited_layout(fields)
+        except ValueError as exc:
+            raise BadInput(f"--fields: {exc}; expected the feed's NSS format string such as "
+                           "'\"%s{time}\",\"%s{login}\",\"%s{eurl}\"'") from None
     inputs = list(_expand(paths))
     results: list[FileResult] = []
     errors: list[str] = []

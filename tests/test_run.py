@@ -348,3 +348,24 @@ def test_a_locked_store_is_reported_as_busy(tmp_path, night):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_files_already_in_the_ledger_are_not_read_again(tmp_path, night):
+    """The nightly run skips unchanged ledger files without hashing them; a touched or resized
+    file goes back to the ingester (which checks its sha256)."""
+    import shutil
+
+    zscaler = tmp_path / "zscaler"
+    shutil.copytree(night.out_dir / "zscaler", zscaler)
+    config = setup_config(tmp_path, night)
+    config.write_text(config.read_text().replace(str(night.out_dir / "zscaler"), str(zscaler)))
+    run_cli(config, night)
+    files = sorted(str(p) for p in zscaler.rglob("*") if p.is_file())
+    with Store(load_config(config).db) as store:
+        assert pipeline._not_in_ledger(store, [str(zscaler)]) == ([], len(files))
+        later = os.stat(files[0]).st_mtime + 3600
+        os.utime(files[0], (later, later))                      # rewritten in place, same size
+        assert pipeline._not_in_ledger(store, [str(zscaler)]) == ([files[0]], len(files) - 1)
+    again = run_cli(config, night, "--json")
+    z = json.loads(again.stdout)["ingest"]["zscaler"]
+    assert z["files_new"] == 0 and z["files_skipped"] == len(files)   # same sha256: still nothing new

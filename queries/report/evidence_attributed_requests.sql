@@ -11,6 +11,8 @@ WITH req AS (
     SELECT 'zpa_user_activity', rid, event_time, username, host, application, connection_status,
            NULL, NULL, NULL, NULL, client_private_ip, hostname, NULL, source_file, source_line
     FROM zpa_user_activity WHERE event_time >= $since AND event_time < $until
+), attr AS (
+    SELECT * FROM attributions WHERE event_time >= $since AND event_time < $until
 ), runs AS (
     SELECT period_start AS s, period_end AS e FROM analysis_runs
     WHERE period_start < $until AND period_end > $since
@@ -30,6 +32,6 @@ SELECT r.request_table, r.rid AS evidence_id, r.event_time,
        a.attempt_id, a.dag_id, a.run_id, a.task_id, a.map_index, a.try_number,
        r.record_id, r.source_file, r.source_line
 FROM req r
-LEFT JOIN attributions a ON a.request_table = r.request_table AND a.request_rid = r.rid
+LEFT JOIN attr a ON a.request_table = r.request_table AND a.request_rid = r.rid
 LEFT JOIN analysed an ON r.event_time >= an.s AND r.event_time < an.e
 ORDER BY r.event_time, r.request_table, r.rid;

@@ -111,11 +111,11 @@ def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: 
         # DuckDB and file I/O release the GIL, so both cores work; at most WORKERS+1 batches
         # are in memory at once.
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            pending = [pool.submit(_stage, store, b, tz) for b in batches[:WORKERS + 1]]
+            pending = [pool.submit(_stage, store, b, tz) for b in batches[:WORKERS]]
             for i in range(len(batches)):
                 staged = pending.pop(0).result()
-                if i + WORKERS + 1 < len(batches):
-                    pending.append(pool.submit(_stage, store, batches[i + WORKERS + 1], tz))
+                if i + WORKERS < len(batches):
+                    pending.append(pool.submit(_stage, store, batches[i + WORKERS], tz))
                 results.extend(_commit_or_split(store, staged, tz))
                 done += len(batches[i])
                 if len(batches) > 1:
@@ -229,9 +229,9 @@ def _parse(staged: _Staged, tz: str) -> None:
         for name in _INSERT_SQL:
             scratch.execute(queries.load(name))
         for table in _STAGE_TABLES:
-            staged.tables[table] = scratch.execute(f"SELECT * FROM {table}").fetch_arrow_table()  # noqa: S608
-        staged.tables["_af_files"] = scratch.execute(
-            "SELECT file_idx, file_id, log_key, log_file, sha256, fmt, n_lines FROM _af_files").fetch_arrow_table()
+            staged.tables[table] = scratch.sql(f"SELECT * FROM {table}").to_arrow_table()  # noqa: S608
+        staged.tables["_af_files"] = scratch.sql(
+            "SELECT file_idx, file_id, log_key, log_file, sha256, fmt, n_lines FROM _af_files").to_arrow_table()
         staged.counts = {r[0]: r[1:] for r in scratch.execute(queries.load("airflow/log_file_counts")).fetchall()}
     finally:
         scratch.close()

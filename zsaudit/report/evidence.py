@@ -1,19 +1,21 @@
 """evidence/: the full populations behind the pack, as Parquet and as CSV.
 
 Each population is one query in queries/report/evidence_*.sql, ending in a full ORDER BY. DuckDB
-streams the result as Arrow record batches; each batch goes to the Parquet file as is (exact
-values) and to the CSV file with every text cell that a spreadsheet would run as a formula (first
-character = + - @, tab or carriage return) prefixed with a single quote. Both are vectorized:
-no row passes through Python one by one.
+returns it as Arrow; the Parquet file gets the exact values, the CSV file the same rows with every
+text cell that a spreadsheet would run as a formula (first character = + - @, tab or carriage
+return) prefixed with a single quote. Both are vectorized (Arrow compute): no row passes through
+Python one by one.
 
 The request population is large (10M rows a month): it is queried in time slices of about
-SLICE_ROWS rows (whole UTC hours, in order), so each slice sorts in memory and the files are still
-in one global order.
+SLICE_ROWS rows (whole UTC hours, in order), so each slice sorts in memory, memory stays bounded by
+the slice, and the files still have one global order. A writer thread writes one slice while
+DuckDB computes the next.
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,15 +55,20 @@ class EvidenceFile:
     parquet: str
 
 
-def neutralize(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """The batch with a leading ' on every text cell that would start a spreadsheet formula."""
+FORMULA_FIRST = pa.array(["=", "+", "-", "@", "\t", "\r"])
+
+
+def neutralize(table: pa.Table) -> pa.Table:
+    """The table with a leading ' on every text cell that would start a spreadsheet formula."""
     columns = []
-    for col in batch.columns:
+    for col in table.columns:
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            risky = pc.fill_null(pc.match_substring_regex(col, FORMULA_START), False)
-            col = pc.if_else(risky, pc.binary_join_element_wise(pa.scalar("'"), col, pa.scalar("")), col)
+            risky = pc.is_in(pc.utf8_slice_codeunits(col, 0, 1), value_set=FORMULA_FIRST)
+            if pc.any(risky).as_py():  # the rare case: only then build the quoted text
+                quoted = pc.binary_join_element_wise(pa.scalar("'"), col, pa.scalar(""))
+                col = pc.if_else(risky, quoted, col)
         columns.append(col)
-    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
+    return pa.Table.from_arrays(columns, schema=table.schema)
 
 
 @contextmanager
@@ -106,25 +113,39 @@ def export(run: Runner, out_dir: Path, progress) -> list[EvidenceFile]:
 
 
 def _write(run: Runner, query: str, slices, parquet_path: Path, csv_path: Path) -> int:
+    """Query slice by slice; while DuckDB computes the next slice, a thread writes the last one."""
     con = run.con
     text, base = run.bind(query, {"limit": ALL_ROWS})
-    pq_writer = csv_writer = None
+    writers: list = []
     rows = 0
+
+    def write(table: pa.Table) -> None:
+        if not writers:
+            writers.append(pq.ParquetWriter(str(parquet_path), table.schema, compression="zstd"))
+            writers.append(pacsv.CSVWriter(str(csv_path), table.schema,
+                                           write_options=pacsv.WriteOptions(quoting_style="needed")))
+        if table.num_rows:
+            # fixed row-group size: the file's bytes do not depend on how DuckDB chunked the result
+            writers[0].write_table(table, row_group_size=BATCH_ROWS)
+            writers[1].write_table(neutralize(table))
+
     try:
-        for lo, hi in slices:
-            params = {**base, **({"since": lo} if "since" in base else {}), **({"until": hi} if "until" in base else {})}
-            reader = con.sql(text, params=params).to_arrow_reader(BATCH_ROWS)
-            if pq_writer is None:
-                pq_writer = pq.ParquetWriter(str(parquet_path), reader.schema, compression="zstd")
-                csv_writer = pacsv.CSVWriter(str(csv_path), reader.schema,
-                                             write_options=pacsv.WriteOptions(quoting_style="needed"))
-            for batch in reader:
-                if batch.num_rows:
-                    pq_writer.write_batch(batch)
-                    csv_writer.write_batch(neutralize(batch))
-                    rows += batch.num_rows
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = None
+            for lo, hi in slices:
+                params = dict(base)
+                if "since" in params:
+                    params["since"] = lo
+                if "until" in params:
+                    params["until"] = hi
+                table = con.sql(text, params=params).to_arrow_table()
+                rows += table.num_rows
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(write, table)
+            if pending is not None:
+                pending.result()
     finally:
-        if pq_writer is not None:
-            pq_writer.close()
-            csv_writer.close()
+        for w in writers:
+            w.close()
     return rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,8 @@ from .. import queries
 from ..progress import QUIET, Progress
 from .ledger import FileResult, now_utc, rid_prefix
 
-BATCH_FILES = 2000
-MEMORY_LIMIT = "512MB"
+BATCH_FILES = 1500
+MEMORY_LIMIT = "256MB"
 WORKERS = 2
 SOURCE_KIND = "airflow_tasklog"
 _LINE_SQL = ["airflow/parse_lines", "airflow/attempt_lines", "airflow/log_attempts"]
@@ -202,12 +203,22 @@ def _known_file_ids(store, ids: list[str]) -> set[str]:
         cur.close()
 
 
+_local = threading.local()
+
+
 def _scratch() -> duckdb.DuckDBPyConnection:
-    scratch = duckdb.connect()      # in memory, private to this worker
-    scratch.execute("SET threads = 1")
-    scratch.execute("SET TimeZone = 'UTC'")
-    scratch.execute(queries.load("schema"))
-    scratch.execute(queries.load("airflow/macros"))
+    """This thread's private in-memory DuckDB with the store's schema (kept for the next batch)."""
+    scratch = getattr(_local, "scratch", None)
+    if scratch is None:
+        scratch = duckdb.connect()
+        scratch.execute("SET threads = 1")
+        scratch.execute("SET TimeZone = 'UTC'")
+        scratch.execute(queries.load("schema"))
+        scratch.execute(queries.load("airflow/macros"))
+        _local.scratch = scratch
+    else:
+        for table in _STAGE_TABLES:
+            scratch.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
     return scratch
 
 
@@ -219,10 +230,10 @@ def _parse(staged: _Staged, tz: str) -> None:
     staged.lengths = lengths
     files = files.append_column("n_lines", pa.array(lengths))
     scratch = _scratch()
+    scratch.register("_af_files_arrow", files)
+    scratch.register("_af_lines", lines)
     try:
-        scratch.register("_af_files_arrow", files)
-        scratch.register("_af_lines", lines)
-        scratch.execute("CREATE TEMP TABLE _af_files AS SELECT * FROM _af_files_arrow")
+        scratch.execute("CREATE OR REPLACE TEMP TABLE _af_files AS SELECT * FROM _af_files_arrow")
         for name in _LINE_SQL:
             scratch.execute(queries.load(name), {"tz": tz} if name == "airflow/parse_lines" else None)
         scratch.execute(queries.load("airflow/log_empty_files"))
@@ -234,7 +245,8 @@ def _parse(staged: _Staged, tz: str) -> None:
             "SELECT file_idx, file_id, log_key, log_file, sha256, fmt, n_lines FROM _af_files").to_arrow_table()
         staged.counts = {r[0]: r[1:] for r in scratch.execute(queries.load("airflow/log_file_counts")).fetchall()}
     finally:
-        scratch.close()
+        scratch.unregister("_af_files_arrow")
+        scratch.unregister("_af_lines")
 
 
 def _commit_or_split(store, staged: _Staged, tz: str) -> list[FileResult]:

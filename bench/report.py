@@ -14,6 +14,7 @@ Targets (issue 6): under 60 s to render and a PDF under 10 MB for the 10M month.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import sys
@@ -160,6 +161,12 @@ def generate(store: Store, n: int) -> float:
     return time.perf_counter() - t
 
 
+def _cpu() -> float:
+    """CPU seconds used by this process (all threads): a measure the machine's load cannot inflate."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -172,8 +179,8 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="render from the kept DuckDB file of the last --keep run")
     args = ap.parse_args()
     work = Path(args.work)
-    print("| requests | generate s | render s (evidence / html / pdf) | PDF MB | pages | HTML KB | evidence MB | peak RSS MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| requests | generate s | render s (evidence / html / pdf) | render CPU s | load avg | PDF MB | pages | HTML KB | evidence MB | peak RSS MB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in [int(s) for s in args.sizes.split(",")]:
         if args.reuse and (work / "bench.duckdb").exists():
             shutil.rmtree(work / "pack", ignore_errors=True)
@@ -184,10 +191,12 @@ def main() -> None:
             store = Store(work / "bench.duckdb")
             gen = generate(store, n)
         progress = Timed()
+        cpu0 = _cpu()
         t0 = time.perf_counter()
         result = render(store, work / "pack", since=SINCE, until=UNTIL, generated_at=GENERATED_AT, pdf=True,
                         progress=progress)
         total = time.perf_counter() - t0
+        cpu = _cpu() - cpu0
         marks = {m: t for t, m in progress.marks}
         t_ev = next(t for m, t in marks.items() if m.startswith("evidence/recordid_jumps")) - t0
         t_html = marks["report: index.html written"] - t0
@@ -198,7 +207,9 @@ def main() -> None:
         pdf = work / "pack" / "audit-pack.pdf"
         pages = len(PdfReader(str(pdf)).pages)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        load = os.getloadavg()[0]
         print(f"| {n:,} | {gen:.1f} | {total:.1f} ({t_ev:.1f} / {t_html - t_ev:.1f} / {t_pdf - t_html:.1f}) | "
+              f"{cpu:.0f} | {load:.1f} | "
               f"{pdf.stat().st_size / 1e6:.2f} | {pages} | {(work / 'pack' / 'index.html').stat().st_size / 1024:.0f} | "
               f"{dir_size(work / 'pack' / 'evidence') / 1e6:.0f} | {rss:.0f} |", flush=True)
         slow = sorted(result.query_seconds.items(), key=lambda kv: -kv[1])[:8]

@@ -132,7 +132,7 @@ def _render_pack(store, con, out_dir: Path, *, since, until, pdf, generated_at, 
     progress.log(f"report: findings.ocsf.json: {n_ocsf} events")
     identity = context.identity_info(con, period, identity_map_path)
     ctx = context.gather(con, period, generated_at=generated, seed=seed, top_n=top_n,
-                         sample_size=sample_size, identity=identity, log=log)
+                         sample_size=sample_size, identity=identity, log=log, evidence_dir=out_dir / "evidence")
     progress.log("report: numbers gathered")
     ctx["evidence"] = evidence_files
     ctx["ocsf_events"] = n_ocsf

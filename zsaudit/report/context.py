@@ -124,7 +124,7 @@ def load_criteria() -> list[dict]:
 
 
 def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int, sample_size: int,
-           identity: dict, log: QueryLog) -> dict:
+           identity: dict, log: QueryLog, evidence_dir: Path) -> dict:
     run = Runner(con, period, log)
     ctx: dict = {
         "tool_version": __version__,
@@ -196,8 +196,8 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
     # -- completeness and accuracy ---------------------------------------------------------------
     ledger_totals = run.rows("report/ledger_totals")
     files = run.rows("report/ledger_files", limit=top_n * 4)
-    gaps = run.rows("report/coverage_gaps", limit=top_n)
-    jumps = run.rows("report/recordid_jumps", limit=top_n)
+    gaps = run.rows("report/coverage_gaps_top", limit=top_n, evidence=str(evidence_dir / "coverage_gaps.parquet"))
+    jumps = run.rows("report/recordid_jumps_top", limit=top_n, evidence=str(evidence_dir / "recordid_jumps.parquet"))
     ctx["completeness"] = {
         "totals": ledger_totals,
         "files": files,

@@ -23,16 +23,16 @@ from .. import queries
 from ..progress import QUIET, Progress
 from .ledger import FileResult, now_utc, rid_prefix
 
-BATCH_FILES = 1500
-MEMORY_LIMIT = "256MB"
-WORKERS = 2
+BATCH_FILES = 2000
+MEMORY_LIMIT = "384MB"
+WORKERS = 1
 SOURCE_KIND = "airflow_tasklog"
 _LINE_SQL = ["airflow/parse_lines", "airflow/attempt_lines", "airflow/log_attempts"]
 _INSERT_SQL = ["airflow/insert_log_rows", "airflow/insert_log_rejects", "airflow/insert_log_connections",
                "airflow/insert_egress_hints", "airflow/insert_log_sources"]
 
 
-@dataclass
+@dataclass(slots=True)
 class LogFile:
     """A task-log file found on disk and the identity its path gave."""
 
@@ -46,7 +46,7 @@ class LogFile:
             self.display = str(self.path)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Prepared:
     src: LogFile
     sha256: str = ""
@@ -110,7 +110,7 @@ def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: 
         # Stage 1 (worker threads, each with its own in-memory DuckDB): read, hash, parse a batch
         # into the rows it will add. Stage 2 (here, on the store): one transaction per batch.
         # DuckDB and file I/O release the GIL, so both cores work; at most WORKERS+1 batches
-        # are in memory at once.
+        # are in memory at once (one worker: measured to keep the peak RSS under 1 GB).
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             pending = [pool.submit(_stage, store, b, tz) for b in batches[:WORKERS]]
             for i in range(len(batches)):
@@ -228,6 +228,8 @@ def _parse(staged: _Staged, tz: str) -> None:
     files = _files_table(todo)
     lines, lengths = _lines_table(todo)
     staged.lengths = lengths
+    for p in todo:
+        p.text = None               # the lines table holds them now
     files = files.append_column("n_lines", pa.array(lengths))
     scratch = _scratch()
     scratch.register("_af_files_arrow", files)
@@ -264,12 +266,18 @@ def _commit_or_split(store, staged: _Staged, tz: str) -> list[FileResult]:
                                       format=p.fmt, note=msg, warnings=[msg])
             else:
                 for p in staged.todo:
-                    single = _Staged(prepared=[p], todo=[p])
-                    try:
-                        _parse(single, tz)
-                    except Exception as err:  # noqa: BLE001
-                        single.error = err
-                    _commit_or_split(store, single, tz)
+                    fresh = _prepare(p.src)     # read again: the batch's texts were released
+                    single = _Staged(prepared=[fresh], todo=[fresh] if not fresh.error else [])
+                    if fresh.error:
+                        fresh.result = FileResult(path=fresh.src.display, sha256="", source_kind=SOURCE_KIND,
+                                                  note=fresh.error, warnings=[fresh.error])
+                    else:
+                        try:
+                            _parse(single, tz)
+                        except Exception as err:  # noqa: BLE001
+                            single.error = err
+                        _commit_or_split(store, single, tz)
+                    p.result = fresh.result
     return [p.result for p in staged.prepared]
 
 

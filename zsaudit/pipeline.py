@@ -312,7 +312,7 @@ def findings_summary(store: Store, since: datetime, until: datetime) -> Findings
 
 
 def report(store: Store, config: Config, since: datetime, until: datetime, *,
-           progress: Progress = QUIET, now: datetime | None = None) -> PackSummary:
+           progress: Progress = QUIET) -> PackSummary:
     """Render the period's pack into pack_dir/<period>/ atomically, verify it, apply retention."""
     from . import report as report_mod
 

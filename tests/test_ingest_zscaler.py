@@ -225,3 +225,21 @@ def test_cli_bad_fields_string_is_exit_2(tmp_path):
     res = CliRunner().invoke(main, ["ingest", "zscaler", "--db", str(db), "--fields", "time;login", str(f)])
     assert res.exit_code == 2
     assert "--fields: no %s{...} / %d{...} variables" in res.output
+
+
+def test_zpa_feed_with_two_timestamp_styles(store, tmp_path):
+    f = write(tmp_path / "activity.json", [
+        '{"LogTimestamp":"Tue Nov 24 10:00:01 2026","Username":"alice@corp.example","SessionID":"S1",'
+        '"ConnectionStatus":"open","Host":"db.internal","ServerPort":5432,"TimestampConnectionStart":"2026-11-24T10:00:00.250Z"}',
+        '{"LogTimestamp":"2026-11-24T10:00:02Z","Username":"alice@corp.example","SessionID":"S1",'
+        '"ConnectionStatus":"close","InternalReason":"BRK_MT_CLOSED_FROM_CLIENT","Host":"db.internal","ServerPort":5432,'
+        '"TimestampConnectionEnd":"2026-11-24T10:00:02.000Z"}',
+    ])
+    zscaler.ingest_paths(store, [f], tz="Europe/Berlin")   # --tz applies to the naive first line only
+    got = store.con.execute("SELECT event_time, connection_status, internal_reason, connection_start "
+                            "FROM zpa_user_activity ORDER BY source_line").fetchall()
+    assert got == [
+        (datetime(2026, 11, 24, 9, 0, 1, tzinfo=timezone.utc), "open", None,
+         datetime(2026, 11, 24, 10, 0, 0, 250000, tzinfo=timezone.utc)),
+        (datetime(2026, 11, 24, 10, 0, 2, tzinfo=timezone.utc), "close", "BRK_MT_CLOSED_FROM_CLIENT", None),
+    ]

@@ -341,4 +341,4 @@ DEFAULT_FIELDS = {
     ).split()),
 }
 
-PLACEHOLDERS = ("", "None", "NA", "N/A", "none", "null", "NULL")
+PLACEHOLDERS = ("", "None", "NA", "N/A", "none", "null", "NULL", "n/a")   # read as NULL

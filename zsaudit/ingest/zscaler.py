@@ -34,7 +34,9 @@ from .nss_fields import COLUMNS, delimited_layout
 from .zscaler_repair import repair_json_line
 from .zscaler_sniff import Plan, sniff
 
-MEMORY_LIMIT = os.environ.get("ZSAUDIT_INGEST_MEMORY", "1GB")   # DuckDB buffer pool while ingesting
+MEMORY_LIMIT = os.environ.get("ZSAUDIT_INGEST_MEMORY", "512MB")   # DuckDB buffer pool while ingesting
+FLUSH_ROWS = 122_880            # one DuckDB row group per INSERT
+CHUNK_ROWS = 500_000            # rows per transaction for files larger than this
 BATCH_BYTES = 16 << 20           # decompressed bytes per batch: bounds memory per file
 SNIFF_BYTES = 256 << 10
 WHOLE_JSON_LIMIT = 256 << 20     # JSON arrays / pretty-printed objects are parsed whole up to this
@@ -214,7 +216,25 @@ def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto
         store.con.execute(f"SET TimeZone = '{previous_tz}'")
 
 
+def _remove_partial(con, table: str, file_id: str) -> None:
+    """Rows of a file that has no ledger row are leftovers of an interrupted chunked load."""
+    con.execute(f"DELETE FROM {table} WHERE file_id = ?", [file_id])
+    con.execute("DELETE FROM rejects WHERE file_id = ?", [file_id])
+
+
 def _load(store, path, label, plan, whole, result, size, started, tz) -> FileResult:
+    file_id = result.sha256
+    _remove_partial(store.con, plan.log_type, file_id)
+    try:
+        return _load_rows(store, path, label, plan, whole, result, size, started, tz)
+    except BaseException:
+        # a large file commits in chunks (see _Loader.flush): take its rows back out
+        with store.transaction() as con:
+            _remove_partial(con, plan.log_type, file_id)
+        raise
+
+
+def _load_rows(store, path, label, plan, whole, result, size, started, tz) -> FileResult:
     file_id = result.sha256
     with store.transaction() as con:
         loader = _Loader(con, plan, label=label, file_id=file_id, tz=tz)
@@ -293,11 +313,14 @@ class _Loader:
         self.cols = list(COLUMNS[plan.log_type])
         self.prefix = ledger.rid_prefix(file_id)
         self.loaded = self.rejected = self.repaired = self.drift_lines = 0
+        self.pending: list[pa.Table] = []
+        self.pending_rows = self.uncommitted = 0
+        self.chunked = False
         self.drift_keys: dict[str, int] = {}
         self.drift_counts: dict[int, int] = {}
         self.insert_sql = (
             f"INSERT INTO {plan.log_type} (rid, {', '.join(self.cols)}, extra, file_id, source_file, source_line) "
-            f"SELECT ? || ':' || line, {', '.join(self.cols)}, extra, ?, ?, line FROM _zs_stage WHERE bad IS NULL"
+            f"SELECT ? || ':' || line, {', '.join(self.cols)}, extra, ?, ?, line FROM _zs_stage"
         )
 
     def _layout(self) -> dict:
@@ -353,11 +376,10 @@ class _Loader:
         n_bad = pc.sum(bad_mask).as_py() or 0
         n_drift = pc.sum(staged["drift"]).as_py() or 0
         good = staged.filter(pc.invert(bad_mask)) if n_bad else staged
-        con.register("_zs_stage", good)
-        try:
-            con.execute(self.insert_sql, [self.prefix, self.file_id, self.label])
-        finally:
-            con.unregister("_zs_stage")
+        self.pending.append(good.drop_columns(["text", "bad", "drift", "nfields"]))
+        self.pending_rows += good.num_rows
+        if self.pending_rows >= FLUSH_ROWS:
+            self.flush()
         if n_bad:
             bad = staged.filter(bad_mask).select(["line", "text", "bad"]).sort_by("line")
             ledger.insert_rejects(con, self.file_id, self.label, bad["line"].to_pylist(),
@@ -430,8 +452,31 @@ class _Loader:
         repaired = pa.table({"line": pa.array(fixed_lines, pa.int64()), "text": pa.array(fixed_texts, pa.string())})
         return pa.concat_tables([kept, repaired]).sort_by("line")
 
+    def flush(self) -> None:
+        """Append the pending rows in one INSERT.
+
+        DuckDB holds a transaction's appended rows in memory until commit, so a file larger than
+        CHUNK_ROWS commits every CHUNK_ROWS rows. The ledger row is written last, in the final
+        transaction: until then the file counts as not ingested, and a failure (or, after a
+        crash, the next ingest of the file) deletes its rows again (_remove_partial)."""
+        if not self.pending:
+            return
+        table = pa.concat_tables(self.pending)
+        self.pending, self.pending_rows = [], 0
+        self.con.register("_zs_stage", table)
+        try:
+            self.con.execute(self.insert_sql, [self.prefix, self.file_id, self.label])
+        finally:
+            self.con.unregister("_zs_stage")
+        self.uncommitted += table.num_rows
+        if self.uncommitted >= CHUNK_ROWS:
+            self.con.execute("COMMIT")
+            self.con.execute("BEGIN TRANSACTION")
+            self.uncommitted = 0
+            self.chunked = True
+
     def finish(self) -> None:
-        pass
+        self.flush()
 
 
 def _json_reason(text: str) -> str:

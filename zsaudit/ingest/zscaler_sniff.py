@@ -384,7 +384,8 @@ def _plan_cef(path_label: str, lines: list[str]) -> Plan:
     keys = _union_keys([k for k, _ in pairs0], (_space_pairs(e, keyset) for _, e in parsed[1:]))
     labels = _labels(dict(pairs0))
     plan = build_plan("cef", log_type, keys, labels=labels, declared=[k for k, _ in pairs0])
-    plan.split_regex = _split_regex(split_keys)
+    # split only at keys the file really uses: a short alternation keeps the regex fast
+    plan.split_regex = _split_regex(keys)
     return plan
 
 
@@ -430,10 +431,10 @@ def _plan_leef(path_label: str, lines: list[str]) -> Plan:
         split_keys = _known_space_keys(log_type, "leef", sample_pairs)
         keyset = {k.lower() for k in split_keys}
         sample_pairs = [_space_pairs(a, keyset) for _, a, _ in parsed]
-        plan_split = _split_regex(split_keys)
+        plan_split = "pending"
     keys = _union_keys([k for k, _ in sample_pairs[0]], sample_pairs[1:])
     plan = build_plan("leef", log_type, keys, declared=[k for k, _ in sample_pairs[0]])
-    plan.split_regex = plan_split
+    plan.split_regex = _split_regex(keys) if plan_split else ""
     plan.delim = delim
     return plan
 

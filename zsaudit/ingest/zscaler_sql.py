@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from .nss_fields import COLUMNS
+from .nss_fields import COLUMNS, PLACEHOLDERS
 from .zscaler_sniff import Plan
 
 NAIVE_TIME_FORMATS = [
@@ -28,7 +28,7 @@ NAIVE_TIME_FORMATS = [
 ]
 ZONED_TIME_FORMATS = ["%a %b %d %H:%M:%S %Z %Y"]   # LEEF devTime "Mon Oct 02 16:21:40 UTC 2017"
 SQL_TYPES = {"ts": "TIMESTAMPTZ", "int": "INTEGER", "big": "BIGINT", "port": "INTEGER"}
-_PLACEHOLDERS = "('', 'None', 'NA', 'N/A', 'none', 'null', 'NULL', 'n/a')"
+_PLACEHOLDERS = "(" + ", ".join(f"'{p}'" for p in PLACEHOLDERS) + ")"   # our constants, not input
 
 
 def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:

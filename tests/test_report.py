@@ -146,6 +146,11 @@ def test_pdf_numbers_match_the_store(pack, analysed):
     assert f"{requests} requests (ZIA web and ZPA user activity) and {attempts} task attempts" in text
     assert f"Coverage: {attributed} of {worker} worker requests attributed ({100 * attributed / worker:.1f}%)" in text
     assert f"Open findings ({open_})" in text
+    web = scalar(store, "SELECT count(*) FROM zia_web")
+    https = scalar(store, "SELECT count(*) FROM zia_web WHERE url LIKE 'https://%'")
+    assert f"Requests sent by Airflow workers (population) {worker}" in text          # CC6.1
+    assert f"ZIA web requests in the period (population) {web} sent over HTTPS {https}" in text  # CC6.7
+    assert f"Task attempts started in the period (population) {attempts}" in text     # CC6.6, CC7.2
     assert f"Accepted exceptions ({accepted})" in text
     assert f"All {files} files add up: {read} lines read = {loaded} loaded + {rejected} rejected" in text
     assert f"{expected.recordid_missing} record id(s) numbered by the feed but never received" in text

@@ -1,16 +1,22 @@
 -- CC6.1 logical access: every request an Airflow worker sent through Zscaler carried an identity
 -- (login) that the identity map grants to the DAG behind it. Population: worker requests.
-WITH pop AS (
-    SELECT request_rid, login, status FROM attributions
-    WHERE event_time >= $since AND event_time < $until AND status <> 'not_worker'
-), flagged AS (
+-- One pass over the population; the rows below are its counts.
+WITH flagged AS (
     SELECT DISTINCT e.id FROM findings f, unnest(f.evidence_ids) AS e(id)
     WHERE list_contains(f.controls, 'CC6.1') AND f.event_time >= $since AND f.event_time < $until
+), counts AS (
+    SELECT count(*) AS population,
+           count(*) FILTER (WHERE a.status = 'attributed') AS attributed,
+           count(DISTINCT a.login) AS logins,
+           count(fl.id) AS flagged
+    FROM attributions a
+    LEFT JOIN flagged fl ON fl.id = a.request_rid
+    WHERE a.event_time >= $since AND a.event_time < $until AND a.status <> 'not_worker'
 )
-SELECT * FROM (VALUES
-    (1, 'Requests sent by Airflow workers (population)', (SELECT count(*) FROM pop)),
-    (2, 'attributed to one task attempt', (SELECT count(*) FROM pop WHERE status = 'attributed')),
-    (3, 'distinct Zscaler logins used', (SELECT count(DISTINCT login) FROM pop)),
-    (4, 'named as evidence by a CC6.1 finding', (SELECT count(*) FROM pop WHERE request_rid IN (SELECT id FROM flagged)))
-) AS t(ord, label, value)
-ORDER BY ord;
+SELECT t.ord, t.label, t.value
+FROM counts,
+     LATERAL (VALUES (1, 'Requests sent by Airflow workers (population)', population),
+                     (2, 'attributed to one task attempt', attributed),
+                     (3, 'distinct Zscaler logins used', logins),
+                     (4, 'named as evidence by a CC6.1 finding', flagged)) AS t(ord, label, value)
+ORDER BY t.ord;

@@ -243,3 +243,21 @@ def test_zpa_feed_with_two_timestamp_styles(store, tmp_path):
          datetime(2026, 11, 24, 10, 0, 0, 250000, tzinfo=timezone.utc)),
         (datetime(2026, 11, 24, 10, 0, 2, tzinfo=timezone.utc), "close", "BRK_MT_CLOSED_FROM_CLIENT", None),
     ]
+
+
+def test_chunked_large_file_failure_leaves_nothing(store, tmp_path, monkeypatch):
+    """Files above CHUNK_ROWS commit in chunks; a failure part-way takes every row back out."""
+    monkeypatch.setattr(zscaler, "CHUNK_ROWS", 100)
+    monkeypatch.setattr(zscaler, "FLUSH_ROWS", 50)
+    monkeypatch.setattr(zscaler, "BATCH_BYTES", 4096)
+    data = gzip.compress(("\n".join(web(i % 60) for i in range(3000)) + "\n").encode())
+    f = tmp_path / "big.log.gz"
+    f.write_bytes(data[: int(len(data) * 0.8)])                 # truncated near the end
+    with pytest.raises(BadInput, match="big.log.gz: cannot read after line"):
+        zscaler.ingest_paths(store, [f])
+    assert one(store, "SELECT count(*) FROM zia_web")[0] == 0
+    assert one(store, "SELECT count(*) FROM ingest_ledger")[0] == 0
+    whole = tmp_path / "whole.log.gz"
+    whole.write_bytes(data)
+    (r,) = zscaler.ingest_paths(store, [whole])
+    assert r.rows_loaded == 3000 and one(store, "SELECT count(*) FROM zia_web")[0] == 3000

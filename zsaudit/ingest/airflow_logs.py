@@ -23,7 +23,7 @@ from .. import queries
 from ..progress import QUIET, Progress
 from .ledger import FileResult, now_utc, rid_prefix
 
-BATCH_FILES = 2000
+BATCH_FILES = 1500
 MEMORY_LIMIT = "384MB"
 WORKERS = 1
 SOURCE_KIND = "airflow_tasklog"
@@ -157,6 +157,7 @@ def _one_file_per_attempt(files: list[LogFile]) -> tuple[list[LogFile], list[Fil
 @dataclass
 class _Staged:
     prepared: list[_Prepared]
+    store: object = None
     todo: list[_Prepared] = field(default_factory=list)
     tables: dict[str, pa.Table] = field(default_factory=dict)
     counts: dict[int, tuple] = field(default_factory=dict)
@@ -170,7 +171,7 @@ _STAGE_TABLES = ("airflow_log_lines", "rejects", "task_connections", "task_egres
 
 def _stage(store, batch: list[LogFile], tz: str) -> _Staged:
     """Worker: read + hash the files, drop those already in the ledger, parse the rest."""
-    staged = _Staged(prepared=[_prepare(f) for f in batch])
+    staged = _Staged(prepared=[_prepare(f) for f in batch], store=store)
     try:
         for p in staged.prepared:
             if p.error:
@@ -206,19 +207,27 @@ def _known_file_ids(store, ids: list[str]) -> set[str]:
 _local = threading.local()
 
 
-def _scratch() -> duckdb.DuckDBPyConnection:
-    """This thread's private in-memory DuckDB with the store's schema (kept for the next batch)."""
+def _scratch(store) -> duckdb.DuckDBPyConnection:
+    """This thread's own connection to the store's DuckDB instance, with TEMP staging copies of
+    the tables a batch fills: the batch is parsed there without touching the store's tables,
+    and all of it stays under the one instance's memory_limit (it spills, never balloons)."""
     scratch = getattr(_local, "scratch", None)
-    if scratch is None:
-        scratch = duckdb.connect()
-        scratch.execute("SET threads = 1")
-        scratch.execute("SET TimeZone = 'UTC'")
-        scratch.execute(queries.load("schema"))
+    if scratch is None or getattr(_local, "store", None) is not store:
+        scratch = store.con.cursor()
+        catalog = scratch.execute("SELECT current_database()").fetchall()[0][0].replace('"', '""')
+        for table in _STAGE_TABLES:
+            scratch.execute(f'CREATE OR REPLACE TEMP TABLE {table} AS '   # noqa: S608 (fixed names)
+                            f'SELECT * FROM "{catalog}".main.{table} LIMIT 0')
         scratch.execute(queries.load("airflow/macros"))
-        _local.scratch = scratch
+        _local.scratch, _local.store = scratch, store
     else:
         for table in _STAGE_TABLES:
-            scratch.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
+            scratch.execute(f"DELETE FROM temp.main.{table}")  # noqa: S608 (fixed names)
+    # unqualified names in the batch SQL must resolve to the staging copies
+    missing = [t for t in _STAGE_TABLES if not scratch.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [t]).fetchall()[0][0]]
+    if missing:  # pragma: no cover - a broken invariant, never load into the real tables here
+        raise RuntimeError(f"staging tables missing: {missing}")
     return scratch
 
 
@@ -231,18 +240,20 @@ def _parse(staged: _Staged, tz: str) -> None:
     for p in todo:
         p.text = None               # the lines table holds them now
     files = files.append_column("n_lines", pa.array(lengths))
-    scratch = _scratch()
+    scratch = _scratch(staged.store)
     scratch.register("_af_files_arrow", files)
     scratch.register("_af_lines", lines)
     try:
         scratch.execute("CREATE OR REPLACE TEMP TABLE _af_files AS SELECT * FROM _af_files_arrow")
         for name in _LINE_SQL:
             scratch.execute(queries.load(name), {"tz": tz} if name == "airflow/parse_lines" else None)
+            if name == "airflow/attempt_lines":
+                scratch.execute("DROP TABLE _af_parsed")    # _af_la has every column of it
         scratch.execute(queries.load("airflow/log_empty_files"))
         for name in _INSERT_SQL:
             scratch.execute(queries.load(name))
         for table in _STAGE_TABLES:
-            staged.tables[table] = scratch.sql(f"SELECT * FROM {table}").to_arrow_table()  # noqa: S608
+            staged.tables[table] = scratch.sql(f"SELECT * FROM temp.main.{table}").to_arrow_table()  # noqa: S608
         staged.tables["_af_files"] = scratch.sql(
             "SELECT file_idx, file_id, log_key, log_file, sha256, fmt, n_lines FROM _af_files").to_arrow_table()
         staged.counts = {r[0]: r[1:] for r in scratch.execute(queries.load("airflow/log_file_counts")).fetchall()}
@@ -267,7 +278,7 @@ def _commit_or_split(store, staged: _Staged, tz: str) -> list[FileResult]:
             else:
                 for p in staged.todo:
                     fresh = _prepare(p.src)     # read again: the batch's texts were released
-                    single = _Staged(prepared=[fresh], todo=[fresh] if not fresh.error else [])
+                    single = _Staged(prepared=[fresh], store=store, todo=[fresh] if not fresh.error else [])
                     if fresh.error:
                         fresh.result = FileResult(path=fresh.src.display, sha256="", source_kind=SOURCE_KIND,
                                                   note=fresh.error, warnings=[fresh.error])

@@ -153,12 +153,19 @@ def child(db: str, identity: str) -> None:
     from zsaudit.findings import analyze
     from zsaudit.store import Store
 
+    def cpu() -> float:
+        u = resource.getrusage(resource.RUSAGE_SELF)
+        return u.ru_utime + u.ru_stime
+
     with Store(db) as store:
-        t0 = time.perf_counter()
+        load = os.getloadavg()[0]
+        t0, c0 = time.perf_counter(), cpu()
         s = analyze(store, identity, since="2026-11-24", until="2026-11-25")
-        seconds = time.perf_counter() - t0
+        seconds, cpu_s = time.perf_counter() - t0, cpu() - c0
+        load = max(load, os.getloadavg()[0])
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
-    print(json.dumps({"analyze_s": round(seconds, 1), "peak_rss_gb": round(rss_gb, 2),
+    print(json.dumps({"analyze_s": round(seconds, 1), "cpu_s": round(cpu_s, 1), "load_avg": round(load, 1),
+                      "peak_rss_gb": round(rss_gb, 2),
                       "attributed": s.attributed, "ambiguous": s.ambiguous, "unattributed": s.unattributed,
                       "findings": s.findings_by_kind, "not_evaluable": s.not_evaluable_by_check}))
 
@@ -186,10 +193,12 @@ def main() -> None:
             print(json.dumps(result), flush=True)
             if not args.keep:
                 db.unlink()
-    print("\n| web requests | attempts | analyze (s) | peak RSS (GB) | attributed | unattributed | findings |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n| web requests | attempts | analyze wall (s) | CPU (s) | load avg | peak RSS (GB) | attributed | "
+          "unattributed | findings |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['web_requests']:,} | {r['attempts']:,} | {r['analyze_s']} | {r['peak_rss_gb']} | "
+        print(f"| {r['web_requests']:,} | {r['attempts']:,} | {r['analyze_s']} | {r['cpu_s']} | {r['load_avg']} | "
+              f"{r['peak_rss_gb']} | "
               f"{r['attributed']:,} | {r['unattributed']:,} | {sum(r['findings'].values()):,} |")
 
 

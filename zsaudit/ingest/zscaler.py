@@ -36,7 +36,7 @@ from .zscaler_sniff import Plan, sniff
 
 MEMORY_LIMIT = os.environ.get("ZSAUDIT_INGEST_MEMORY", "512MB")   # DuckDB buffer pool while ingesting
 FLUSH_ROWS = 122_880            # one DuckDB row group per INSERT
-CHUNK_ROWS = 500_000            # rows per transaction for files larger than this
+CHUNK_ROWS = 150_000            # rows per transaction for files larger than this
 BATCH_BYTES = 16 << 20           # decompressed bytes per batch: bounds memory per file
 SNIFF_BYTES = 256 << 10
 WHOLE_JSON_LIMIT = 256 << 20     # JSON arrays / pretty-printed objects are parsed whole up to this

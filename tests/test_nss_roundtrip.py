@@ -92,7 +92,7 @@ def read_back(tmp_path, table, fmt, recs, fields, store=None):
 def test_written_records_read_back_equal(tmp_path, table, fmt, fields):
     store = Store(tmp_path / "rt.duckdb")
 
-    @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(records(table))
     def check(recs):
         res, got, rejects = read_back(tmp_path, table, fmt, recs, fields, store)

@@ -41,6 +41,10 @@ def _human(n: int) -> str:
     return f"{n:,}"
 
 
+def _tick(value: float) -> str:
+    return _human(int(value)) if value == int(value) else f"{value:.1f}"
+
+
 def _buckets(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
     out, t = [], start
     while t < end:
@@ -74,7 +78,7 @@ def stacked(buckets: list[datetime], names: list[str], values: dict, colors: dic
             y -= h
             rects.append({"x": _f(LEFT + i * col + (col - bar) / 2), "y": _f(y), "w": _f(bar), "h": _f(h),
                           "color": colors[name]})
-    yticks = [{"y": _f(TOP + plot_h - plot_h * frac), "label": _human(int(top * frac))} for frac in (0, 0.5, 1)]
+    yticks = [{"y": _f(TOP + plot_h - plot_h * frac), "label": _tick(top * frac)} for frac in (0, 0.5, 1)]
     every = max(1, -(-n // 6))
     span = (buckets[-1] - buckets[0]) if buckets else timedelta(0)
     if bucket == "hour" and span < timedelta(days=1):
@@ -85,7 +89,9 @@ def stacked(buckets: list[datetime], names: list[str], values: dict, colors: dic
         fmt = "%m-%d"
         if bucket == "hour":  # a month of hours: label midnights only
             every = max(24, -(-n // 6) // 24 * 24)
-    xticks = [{"x": _f(LEFT + i * col + col / 2), "label": b.strftime(fmt)} for i, b in enumerate(buckets) if i % every == 0]
+    # the first label starts at the axis (centred it would run into the y axis' "0")
+    xticks = [{"x": _f(LEFT + i * col + (0 if i == 0 else col / 2)), "anchor": "start" if i == 0 else "middle",
+               "label": b.strftime(fmt)} for i, b in enumerate(buckets) if i % every == 0]
     legend = [{"name": name, "color": colors[name], "total": sum(values.get((b, name), 0) for b in buckets)}
               for name in names]
     return {

@@ -1,10 +1,10 @@
 """evidence/: the full populations behind the pack, as Parquet and as CSV.
 
 Each population is one query in queries/report/evidence_*.sql, ending in a full ORDER BY. DuckDB
-returns it as Arrow; the Parquet file gets the exact values, the CSV file the same rows with every
-text cell that a spreadsheet would run as a formula (first character = + - @, tab or carriage
-return) prefixed with a single quote. Both are vectorized (Arrow compute): no row passes through
-Python one by one.
+returns it as Arrow; the Parquet file (pyarrow) gets the exact values, the CSV file (DuckDB's
+writer) the same rows with every text cell that a spreadsheet would run as a formula (first
+character = + - @, tab or carriage return) prefixed with a single quote (Arrow compute). All of it
+is vectorized: no row passes through Python one by one.
 
 The request population is large (10M rows a month): it is queried in time slices of about
 SLICE_ROWS rows (whole UTC hours, in order), so each slice sorts in memory, memory stays bounded by
@@ -14,16 +14,15 @@ DuckDB computes the next.
 
 from __future__ import annotations
 
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .context import Runner
@@ -71,17 +70,6 @@ def neutralize(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=table.schema)
 
 
-@contextmanager
-def setting(con, name: str, value):
-    """Change a (database-wide) DuckDB setting for a block, then restore the caller's value."""
-    previous = con.execute(f"SELECT current_setting('{name}')").fetchall()[0][0]
-    con.execute(f"SET {name} = ?", [value])
-    try:
-        yield
-    finally:
-        con.execute(f"SET {name} = ?", [previous])
-
-
 def time_slices(run: Runner) -> list[tuple[datetime, datetime]]:
     """[since, until) cut at hour boundaries into slices of about SLICE_ROWS requests."""
     since, until = run.period.since, run.period.until
@@ -99,16 +87,15 @@ def export(run: Runner, out_dir: Path, progress) -> list[EvidenceFile]:
     out_dir.mkdir(parents=True, exist_ok=True)
     con = run.con
     files = []
-    # every evidence query ends in a full ORDER BY: DuckDB need not also track the order of
-    # intermediate results (tracking it through the joins costs minutes at 10M rows)
-    with setting(con, "preserve_insertion_order", False):
-        for name, query, description, sliced in EVIDENCE:
-            started = time.perf_counter()
-            slices = time_slices(run) if sliced else [(run.period.since, run.period.until)]
-            rows = _write(run, query, slices, out_dir / f"{name}.parquet", out_dir / f"{name}.csv")
-            run.log.seconds[f"{query} (export)"] = time.perf_counter() - started
-            progress.log(f"evidence/{name}: {rows} rows")
-            files.append(EvidenceFile(name, description, rows, f"evidence/{name}.csv", f"evidence/{name}.parquet"))
+    # insertion order stays preserved (DuckDB's default): the CSV writer keeps the rows in the
+    # order of the sorted slice it is given
+    for name, query, description, sliced in EVIDENCE:
+        started = time.perf_counter()
+        slices = time_slices(run) if sliced else [(run.period.since, run.period.until)]
+        rows = _write(run, query, slices, out_dir / f"{name}.parquet", out_dir / f"{name}.csv")
+        run.log.seconds[f"{query} (export)"] = time.perf_counter() - started
+        progress.log(f"evidence/{name}: {rows} rows")
+        files.append(EvidenceFile(name, description, rows, f"evidence/{name}.csv", f"evidence/{name}.parquet"))
     return files
 
 
@@ -119,15 +106,21 @@ def _write(run: Runner, query: str, slices, parquet_path: Path, csv_path: Path) 
     writers: list = []
     rows = 0
 
+    writer_con = con.cursor()   # the writer thread's own connection (DuckDB writes the CSV in parallel)
+    part = csv_path.with_name(csv_path.name + ".part")
+
     def write(table: pa.Table) -> None:
-        if not writers:
+        first = not writers
+        if first:
             writers.append(pq.ParquetWriter(str(parquet_path), table.schema, compression="zstd"))
-            writers.append(pacsv.CSVWriter(str(csv_path), table.schema,
-                                           write_options=pacsv.WriteOptions(quoting_style="needed")))
         if table.num_rows:
             # fixed row-group size: the file's bytes do not depend on how DuckDB chunked the result
             writers[0].write_table(table, row_group_size=BATCH_ROWS)
-            writers[1].write_table(neutralize(table))
+        if table.num_rows or first:
+            writer_con.from_arrow(neutralize(table)).write_csv(str(part), header=first)
+            with open(part, "rb") as src, open(csv_path, "ab" if not first else "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 22)
+            part.unlink()
 
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -148,4 +141,6 @@ def _write(run: Runner, query: str, slices, parquet_path: Path, csv_path: Path) 
     finally:
         for w in writers:
             w.close()
+        writer_con.close()
+        part.unlink(missing_ok=True)
     return rows

@@ -24,7 +24,7 @@ from ..progress import QUIET, Progress
 from .ledger import FileResult, now_utc, rid_prefix
 
 BATCH_FILES = 1500
-MEMORY_LIMIT = "384MB"
+MEMORY_LIMIT = "512MB"
 WORKERS = 1
 SOURCE_KIND = "airflow_tasklog"
 _LINE_SQL = ["airflow/parse_lines", "airflow/attempt_lines", "airflow/log_attempts"]
@@ -121,6 +121,9 @@ def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: 
                 done += len(batches[i])
                 if len(batches) > 1:
                     progress.log(f"airflow task logs: {done}/{len(files)} files")
+        # write the batches' data to the file while the memory bound still holds (a checkpoint at
+        # close under the default limit would otherwise balloon)
+        con.execute("CHECKPOINT")
     finally:
         con.execute(f"SET memory_limit = '{_safe_setting(previous)}'")
     return results

@@ -92,6 +92,12 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
                 for w in result.warnings:
                     progress.log(f"warning: {w}")
     finally:
+        try:
+            # write the new rows into the file now, under the cap; otherwise the checkpoint at
+            # close runs with the default limit and its memory grows with what was ingested
+            store.con.execute("CHECKPOINT")
+        except Exception:
+            pass
         store.con.execute(f"SET memory_limit = '{previous_limit}'")
         for item in inputs:
             if item.temporary:

@@ -42,6 +42,10 @@ WORKERS = [
     ("airflow-worker-3", "10.20.0.13", "airflow-worker-3.corp.example", -2),
 ]
 NAT_IP = "198.51.100.20"
+# The routine DAGs (the planted cases add their own: adhoc_backfill, legacy_export, ...).
+LANE_A_DAGS = {"billing": ["billing_daily", "billing_invoices", "billing_refunds"],
+               "reports": ["reports_daily", "reports_weekly"]}
+LANE_B_DAGS = ["etl_hourly", "etl_orders", "etl_customers", "etl_inventory"]
 BILLING, ETL, REPORTS = "svc-billing@corp.example", "svc-etl@corp.example", "svc-reports@corp.example"
 LEGACY, PERSONAL, LOCATION = "svc-legacy@corp.example", "jdoe@corp.example", "DC1-Frankfurt"
 
@@ -192,9 +196,11 @@ def _normal_workload(fleet: _Fleet, start: datetime, target: int) -> datetime:
         run_no += 1
         run_id = f"scheduled__{(start + timedelta(minutes=run_no)).strftime('%Y-%m-%dT%H:%M:%S')}+00:00"
         if lane == "A":
-            dag, login = rng.choice([("billing_daily", BILLING), ("billing_daily", BILLING), ("reports_daily", REPORTS)])
-            task, host = (("extract", "api.billing.example") if dag == "billing_daily" and rng.random() < 0.6
-                          else ("upload", "billing-exports.s3.amazonaws.com") if dag == "billing_daily"
+            family, login = rng.choice([("billing", BILLING), ("billing", BILLING), ("reports", REPORTS)])
+            billing = family == "billing"
+            dag = LANE_A_DAGS[family][run_no % len(LANE_A_DAGS[family])]
+            task, host = (("extract", "api.billing.example") if billing and rng.random() < 0.6
+                          else ("upload", "billing-exports.s3.amazonaws.com") if billing
                           else ("render", "mail.reports.example"))
             dur = timedelta(seconds=rng.randrange(40, 200))
             retry = rng.random() < 0.1
@@ -213,7 +219,7 @@ def _normal_workload(fleet: _Fleet, start: datetime, target: int) -> datetime:
                 a = b
             nxt = a.end + timedelta(seconds=rng.randrange(15, 60))
         else:
-            dag = "etl_hourly"
+            dag = LANE_B_DAGS[run_no % len(LANE_B_DAGS)]
             if rng.random() < 0.5:
                 a = fleet.add(Attempt(dag, run_id, "extract", w, t, t + timedelta(seconds=rng.randrange(40, 150))))
                 fleet.calls(a, ETL, "files.warehouse.example", rng.randrange(3, 10), log=rng.random() < 0.5)
@@ -469,6 +475,8 @@ def synthesize(out_dir, *, requests: int = 2000, seed: int = 1, zia_format: str 
     zia = [_zia_record(r, i, rng) for i, r in enumerate(fleet.requests) if r.via == "zia"]
     zpa = [_zpa_record(r, i, rng) for i, r in enumerate(fleet.requests) if r.via == "zpa"]
     zia.sort(key=lambda d: (d["event_time"], d["record_id"]))
+    for n, rec in enumerate(zia):  # one NSS feed numbers its records without gaps
+        rec["record_id"] = 700000000 + n
     zpa.sort(key=lambda d: (d["event_time"], d["connection_id"]))
     files.append(nss_writer.write(zia, "zia_web", zia_format, out / "zscaler" / f"zia_web.{zia_format}"))
     files.append(nss_writer.write(zpa, "zpa_user_activity", "json", out / "zscaler" / "zpa_user_activity.json"))

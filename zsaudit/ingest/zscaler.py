@@ -333,7 +333,7 @@ class _Loader:
         """The template's key sequence (`sig`) and each key's position, from the sniffed lines."""
         from collections import Counter
 
-        sample = pa.table({"text": pa.array(self.plan.sample, pa.string())})
+        sample = self._presplit(pa.table({"text": pa.array(self.plan.sample, pa.string())}))
         params = {}
         sql = zscaler_sql.layout_sql(self.plan)
         for name in ("split", "delim"):
@@ -369,8 +369,17 @@ class _Loader:
             tab = self._repair_json(tab)
         self._run(tab)
 
+    def _presplit(self, tab: pa.Table) -> pa.Table:
+        """Add the column `pre` (parts marked for splitting) for space-delimited CEF / LEEF plans."""
+        expr = zscaler_sql.presplit(self.plan, pl.col("text"))
+        if expr is None:
+            return tab
+        pre = pl.from_arrow(tab.select(["text"])).select(expr.alias("pre")).to_arrow()["pre"]
+        return tab.append_column("pre", pre)
+
     def _run(self, batch: pa.Table) -> None:
         con = self.con
+        batch = self._presplit(batch)
         con.register("_zs_batch", batch)
         try:
             rel = con.sql(self.sql, params=self.params)

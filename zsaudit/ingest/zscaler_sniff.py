@@ -390,8 +390,13 @@ def _plan_cef(path_label: str, lines: list[str]) -> Plan:
 
 
 def _split_regex(keys: list[str]) -> str:
-    alts = "|".join(sorted((re.escape(k) for k in keys if _KEY.match(k)), key=len, reverse=True))
+    alts = "|".join(sorted((re.escape(k) for k in split_keys(keys)), key=len, reverse=True))
     return f" ({alts})="
+
+
+def split_keys(keys: list[str]) -> list[str]:
+    """The keys a space-delimited CEF / LEEF line is split at (each as ' key=')."""
+    return [k for k in keys if _KEY.match(k)]
 
 
 def leef_attributes(line: str) -> tuple[dict, str, str] | None:

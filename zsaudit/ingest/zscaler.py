@@ -151,8 +151,15 @@ def _open(path: Path) -> IO[bytes]:
     return fh
 
 
-def _iter_batches(fh: IO[bytes], label: str, batch_bytes: int = BATCH_BYTES) -> Iterator[tuple[int, list[str]]]:
-    """(number of the first line, lines) in batches cut at newlines; line numbers are 1-based."""
+def _split_lines(text: str) -> pa.Array:
+    """The lines of `text` (cut at every \\n, as str.split) as one Arrow array, without a Python
+    string per line."""
+    return pc.split_pattern(pa.array([text], pa.large_string()), "\n").flatten().cast(pa.string())
+
+
+def _iter_batches(fh: IO[bytes], label: str, batch_bytes: int = BATCH_BYTES) -> Iterator[tuple[int, pa.Array]]:
+    """(number of the first line, lines as an Arrow string array) in batches cut at newlines;
+    line numbers are 1-based."""
     line_no = 1
     carry = b""
     while True:
@@ -169,11 +176,11 @@ def _iter_batches(fh: IO[bytes], label: str, batch_bytes: int = BATCH_BYTES) -> 
             carry = chunk
             continue
         carry = chunk[cut + 1:]
-        lines = chunk[:cut].decode("utf-8", errors="replace").split("\n")
+        lines = _split_lines(chunk[:cut].decode("utf-8", errors="replace"))
         yield line_no, lines
         line_no += len(lines)
     if carry:
-        yield line_no, [carry.decode("utf-8", errors="replace")]
+        yield line_no, pa.array([carry.decode("utf-8", errors="replace")], pa.string())
 
 
 def _head_lines(path: Path, label: str) -> tuple[list[str], bytes]:
@@ -254,7 +261,7 @@ def _load_rows(store, path, label, plan, whole, result, size, started, tz) -> Fi
                     if plan.skip_header and first == 1:
                         lines = lines[1:]
                         first = 2
-                        while lines and not lines[0].strip():
+                        while len(lines) and not lines[0].as_py().strip():
                             lines, first = lines[1:], first + 1
                     loader.load(first, lines)
         loader.finish()
@@ -352,17 +359,22 @@ class _Loader:
                 positions.setdefault(part.split("=", 1)[0].strip(), j)
         return {"sig": list(sig), "positions": positions}
 
-    def load(self, first: int, lines: list[str]) -> None:
-        """A batch of lines numbered from `first`; blank lines are not records."""
-        if not lines:
+    def load(self, first: int, lines: pa.Array) -> None:
+        """A batch of lines (Arrow strings) numbered from `first`; blank lines are not records."""
+        if not len(lines):
             return
         numbers = pl.int_range(first, first + len(lines), dtype=pl.Int64, eager=True).to_arrow()
-        self.load_table(pa.table({"line": numbers, "text": pa.array(lines, pa.string())}))
+        self.load_table(pa.table({"line": numbers, "text": lines}))
 
     def load_table(self, tab: pa.Table) -> None:
-        text = pc.utf8_rtrim(tab["text"], characters="\r")
-        tab = pa.table({"line": tab["line"], "text": text}).filter(
-            pc.not_equal(pc.utf8_trim_whitespace(text), ""))
+        text = tab["text"]
+        if pc.any(pc.ends_with(text, "\r")).as_py():
+            text = pc.utf8_rtrim(text, characters="\r")
+        # blank = empty or only whitespace (utf8_is_space is false for ""); filter only when needed
+        blank = pc.or_(pc.equal(pc.binary_length(text), 0), pc.utf8_is_space(text))
+        tab = pa.table({"line": tab["line"], "text": text})
+        if pc.any(blank).as_py():
+            tab = tab.filter(pc.invert(blank))
         if tab.num_rows == 0:
             return
         if self.plan.fmt == "json":

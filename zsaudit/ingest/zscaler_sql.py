@@ -28,7 +28,14 @@ NAIVE_TIME_FORMATS = [
 ]
 ZONED_TIME_FORMATS = ["%a %b %d %H:%M:%S %Z %Y"]   # LEEF devTime "Mon Oct 02 16:21:40 UTC 2017"
 SQL_TYPES = {"ts": "TIMESTAMPTZ", "int": "INTEGER", "big": "BIGINT", "port": "INTEGER"}
-_PLACEHOLDERS = "(" + ", ".join(f"'{p}'" for p in PLACEHOLDERS) + ")"   # our constants, not input
+_PLACEHOLDER_MAX = max(len(p) for p in PLACEHOLDERS)
+
+
+def _is_placeholder(expr: str) -> str:
+    """`expr IN (placeholders)` written so DuckDB neither plans a mark join per column (it does for
+    an IN list this long) nor compares values longer than any placeholder."""
+    ors = " OR ".join(f"{expr} = '{p}'" for p in PLACEHOLDERS)
+    return f"(length({expr}) <= {_PLACEHOLDER_MAX} AND ({ors}))"
 
 
 def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
@@ -134,7 +141,7 @@ def _nullify_inline(expr: str, kind: str) -> str:
         extra = f" WHEN {expr} = '0.0.0.0' THEN NULL"
     if kind == "port":
         extra = f" WHEN {expr} = '0' THEN NULL"
-    return (f"CASE WHEN {expr} IN {_PLACEHOLDERS} THEN NULL{extra} "
+    return (f"CASE WHEN {_is_placeholder(expr)} THEN NULL{extra} "
             f"WHEN starts_with({expr}, '%') AND regexp_full_match({expr}, '%[-0-9a-z]*\\{{[A-Za-z0-9_:]+\\}}') "
             f"THEN NULL ELSE {expr} END")
 

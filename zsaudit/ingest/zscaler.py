@@ -377,8 +377,6 @@ class _Loader:
             tab = tab.filter(pc.invert(blank))
         if tab.num_rows == 0:
             return
-        if self.plan.fmt == "json":
-            tab = self._repair_json(tab)
         self._run(tab)
 
     def _presplit(self, tab: pa.Table) -> pa.Table:
@@ -389,16 +387,22 @@ class _Loader:
         pre = pl.from_arrow(tab.select(["text"])).select(expr.alias("pre")).to_arrow()["pre"]
         return tab.append_column("pre", pre)
 
-    def _run(self, batch: pa.Table) -> None:
+    def _stage(self, batch: pa.Table) -> pa.Table:
         con = self.con
         batch = self._presplit(batch)
         con.register("_zs_batch", batch)
         try:
             rel = con.sql(self.sql, params=self.params)
-            staged = rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+            return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
         finally:
             con.unregister("_zs_batch")
+
+    def _run(self, batch: pa.Table) -> None:
+        con = self.con
+        staged = self._stage(batch)
         del batch
+        if self.plan.fmt == "json":
+            staged = self._repair_json(staged)
         bad_mask = pc.is_valid(staged["bad"])
         n_bad = pc.sum(bad_mask).as_py() or 0
         n_drift = pc.sum(staged["drift"]).as_py() or 0
@@ -447,19 +451,16 @@ class _Loader:
             out["unexpected"] = sorted(k[1:] for k in self.drift_keys if k.startswith("+"))
         return out
 
-    def _repair_json(self, tab: pa.Table) -> pa.Table:
-        """Swap lines that are not valid JSON for their repaired form, or reject them."""
-        self.con.register("_zs_check", tab)
-        try:
-            broken = self.con.execute(
-                "SELECT line, text FROM _zs_check WHERE strpos(text, '{') = 0 OR NOT coalesce(json_valid("
-                "CASE WHEN starts_with(text, '{') THEN text ELSE substr(text, strpos(text, '{')) END), false)"
-            ).fetchall()
-        finally:
-            self.con.unregister("_zs_check")
-        if not broken:
-            return tab
+    def _repair_json(self, staged: pa.Table) -> pa.Table:
+        """Swap staged rows of lines that are not valid JSON (nfields = -1: the batch SQL parses
+        each line once) for the rows of their repaired form, or reject them."""
+        mask = pc.fill_null(pc.equal(staged["nfields"], -1), False)
+        if not pc.any(mask).as_py():
+            return staged
+        rows = staged.filter(mask).select(["line", "text"])
+        broken = list(zip(rows["line"].to_pylist(), rows["text"].to_pylist()))
         fixed_lines, fixed_texts, bad_lines, bad_texts, reasons = [], [], [], [], []
+        original = dict(broken)
         for line, text in broken:                      # the malformed minority, in Python
             start = text.find("{")
             fixed = repair_json_line(text[start:]) if start >= 0 else None
@@ -470,14 +471,27 @@ class _Loader:
                 bad_lines.append(line)
                 bad_texts.append(text)
                 reasons.append(_json_reason(text))
-        self.repaired += len(fixed_lines)
+        kept = staged.filter(pc.invert(mask))
+        repaired = None
+        if fixed_lines:
+            repaired = self._stage(pa.table({"line": pa.array(fixed_lines, pa.int64()),
+                                             "text": pa.array(fixed_texts, pa.string())}))
+            still = pc.fill_null(pc.equal(repaired["nfields"], -1), False)
+            if pc.any(still).as_py():          # a repair that still does not parse: reject the line
+                for line in repaired.filter(still)["line"].to_pylist():
+                    bad_lines.append(line)
+                    bad_texts.append(original[line])
+                    reasons.append(_json_reason(original[line]))
+                repaired = repaired.filter(pc.invert(still))
+        self.repaired += repaired.num_rows if repaired is not None else 0
         if bad_lines:
-            ledger.insert_rejects(self.con, self.file_id, self.label, bad_lines, bad_texts, reasons)
+            order = sorted(range(len(bad_lines)), key=bad_lines.__getitem__)
+            ledger.insert_rejects(self.con, self.file_id, self.label, [bad_lines[i] for i in order],
+                                  [bad_texts[i] for i in order], [reasons[i] for i in order])
             self.rejected += len(bad_lines)
-        drop = pa.array([b[0] for b in broken], pa.int64())
-        kept = tab.filter(pc.invert(pc.is_in(tab["line"], value_set=drop)))
-        repaired = pa.table({"line": pa.array(fixed_lines, pa.int64()), "text": pa.array(fixed_texts, pa.string())})
-        return pa.concat_tables([kept, repaired]).sort_by("line")
+        if repaired is None or repaired.num_rows == 0:
+            return kept
+        return pa.concat_tables([kept, repaired.cast(kept.schema)]).sort_by("line")
 
     def flush(self) -> None:
         """Append the pending rows in one INSERT.

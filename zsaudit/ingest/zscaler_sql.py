@@ -42,9 +42,12 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     """CTEs ending in `s`, and the SQL of each plan key's value over `s` (k_i = value of keys[i])."""
     n = len(plan.keys)
     if plan.fmt == "json":
-        cte = ("s AS (SELECT line, text, json_extract_string(CASE WHEN starts_with(text, '{') THEN text "
-               "ELSE substr(text, strpos(text, '{')) END, $paths) AS v, false AS drift, NULL::INTEGER AS nf "
-               "FROM _zs_batch)")
+        # one parse per line; a line that is not a JSON object comes out with nf = -1 (the loader
+        # repairs or rejects it in Python: see _Loader._run)
+        cte = ("s0 AS (SELECT line, text, try(json_extract_string(CASE WHEN starts_with(text, '{') THEN text "
+               "ELSE substr(text, strpos(text, '{')) END, $paths)) AS v FROM _zs_batch), "
+               "s AS (SELECT line, text, v, false AS drift, "
+               "CASE WHEN v IS NULL OR strpos(text, '{') = 0 THEN -1 END::INTEGER AS nf FROM s0)")
         return cte, [f"v[{i + 1}]" for i in range(n)]
     if plan.fmt in ("csv", "tsv"):
         d = "chr(9)" if plan.delim == "\t" else "','"
@@ -239,7 +242,7 @@ k AS (
 ), u AS (
     SELECT *, nullif({bad}, '') AS bad FROM t
 )
-SELECT line, CASE WHEN bad IS NULL AND NOT drift THEN NULL ELSE text END AS text, drift, nf AS nfields,
+SELECT line, CASE WHEN bad IS NULL AND NOT drift AND coalesce(nf, 0) >= 0 THEN NULL ELSE text END AS text, drift, nf AS nfields,
        {', '.join(cols)}, extra, bad FROM u
 """
     if plan.fmt in ("kv", "cef", "leef"):

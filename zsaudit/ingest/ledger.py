@@ -100,3 +100,10 @@ def insert_rejects(con, file_id: str, source_file: str, line_numbers, raws, reas
     finally:
         con.unregister("_zsaudit_rejects")
     return n
+
+
+def sweep_orphans(con) -> None:
+    """Delete rows and rejects whose file has no ledger row (an interrupted chunked load)."""
+    from .. import queries
+
+    con.execute(queries.load("ingest/sweep_orphans"))

@@ -73,6 +73,8 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
             raise BadInput(f"--fields: {exc}; expected the feed's NSS format string such as "
                            "'\"%s{time}\",\"%s{login}\",\"%s{eurl}\"'") from None
     inputs = list(_expand(paths))
+    with store.transaction() as con:
+        ledger.sweep_orphans(con)
     results: list[FileResult] = []
     errors: list[str] = []
     # DuckDB keeps a file's uncommitted rows in its buffer pool (80% of RAM by default); a bounded

@@ -77,23 +77,48 @@ def sniff(path: Path) -> str | None:
     return None
 
 
-def _walk(root: Path) -> list[tuple[Path, bool]]:
-    """Regular files below root (no hidden ones, no symlinks), each with whether it sits in one
-    of Airflow's own non-task log directories (scheduler/, dag_processor/, ...)."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        rel = os.path.relpath(dirpath, root)
-        parts = [] if rel == "." else rel.split(os.sep)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+def _walk(root: Path) -> list[tuple[Path, str, bool]]:
+    """Regular files below root (no hidden ones, no symlinks), each with its path relative to
+    root (posix) and whether it sits in one of Airflow's own non-task log directories
+    (scheduler/, dag_processor/, ...). Same files and order as a sorted top-down os.walk; one
+    scandir per directory and no extra stat per file (100k-file trees: docs/benchmarks.md)."""
+    found: list[tuple[Path, str, bool]] = []
+
+    def visit(dirpath: str, parts: list[str]) -> None:
+        try:
+            with os.scandir(dirpath) as it:
+                entries = list(it)
+        except OSError:
+            return                      # unreadable directory: skipped, as os.walk does
         anchor = parts.index("logs") + 1 if "logs" in parts else 0
         non_task = len(parts) > anchor and parts[anchor] in NON_TASK_DIRS
-        for name in sorted(filenames):
-            if name.startswith("."):
+        prefix = "/".join(parts) + "/" if parts else ""
+        subdirs = []
+        for entry in sorted(entries, key=lambda e: e.name):
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not entry.name.startswith("."):
+                    try:
+                        if not entry.is_symlink():
+                            subdirs.append(entry)
+                    except OSError:
+                        pass
                 continue
-            full = Path(dirpath) / name
-            if full.is_symlink():
+            if entry.name.startswith("."):
                 continue
-            found.append((full, non_task))
+            try:
+                if entry.is_symlink():
+                    continue
+            except OSError:
+                continue
+            found.append((Path(entry.path), prefix + entry.name, non_task))
+        for entry in subdirs:
+            visit(entry.path, parts + [entry.name])
+
+    visit(os.fspath(root), [])
     return found
 
 
@@ -115,8 +140,7 @@ def ingest_paths(store, paths, *, template: str | None = None, tz: str = "UTC",
         if path.is_dir():
             found_before = len(log_files) + len(others)
             misfits = []
-            for full, non_task in _walk(path):
-                rel = full.relative_to(path).as_posix()
+            for full, rel, non_task in _walk(path):
                 hit = _match(rel, templates)
                 if hit is not None:
                     ident, t = hit

@@ -194,6 +194,7 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
     ctx["criteria"] = criteria
 
     # -- completeness and accuracy ---------------------------------------------------------------
+    run.rows("report/ledger_checks")          # the per-file checks both queries below read
     ledger_totals = run.rows("report/ledger_totals")
     files = run.rows("report/ledger_files", limit=top_n * 4)
     gaps = run.rows("report/coverage_gaps_top", limit=top_n, evidence=str(evidence_dir / "coverage_gaps.parquet"))

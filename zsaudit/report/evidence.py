@@ -8,8 +8,8 @@ is vectorized: no row passes through Python one by one.
 
 The request population is large (10M rows a month): it is queried in time slices of about
 SLICE_ROWS rows (whole UTC hours, in order), so each slice sorts in memory, memory stays bounded by
-the slice, and the files still have one global order. A writer thread writes one slice while
-DuckDB computes the next.
+the slice, and the files still have one global order. Two writer threads write one slice while
+DuckDB computes the next (one for Parquet, one for CSV).
 """
 
 from __future__ import annotations
@@ -100,22 +100,27 @@ def export(run: Runner, out_dir: Path, progress) -> list[EvidenceFile]:
 
 
 def _write(run: Runner, query: str, slices, parquet_path: Path, csv_path: Path) -> int:
-    """Query slice by slice; while DuckDB computes the next slice, a thread writes the last one."""
+    """Query slice by slice; while DuckDB computes the next slice, one thread writes the last one
+    to Parquet and another to CSV (each writer keeps its own order: one thread each)."""
     con = run.con
     text, base = run.bind(query, {"limit": ALL_ROWS})
-    writers: list = []
+    parquet_writers: list = []
+    csv_started: list = []
     rows = 0
 
-    writer_con = con.cursor()   # the writer thread's own connection (DuckDB writes the CSV in parallel)
+    writer_con = con.cursor()   # the CSV thread's own connection (DuckDB writes the CSV in parallel)
     part = csv_path.with_name(csv_path.name + ".part")
 
-    def write(table: pa.Table) -> None:
-        first = not writers
-        if first:
-            writers.append(pq.ParquetWriter(str(parquet_path), table.schema, compression="zstd"))
+    def write_parquet(table: pa.Table) -> None:
+        if not parquet_writers:
+            parquet_writers.append(pq.ParquetWriter(str(parquet_path), table.schema, compression="zstd"))
         if table.num_rows:
             # fixed row-group size: the file's bytes do not depend on how DuckDB chunked the result
-            writers[0].write_table(table, row_group_size=BATCH_ROWS)
+            parquet_writers[0].write_table(table, row_group_size=BATCH_ROWS)
+
+    def write_csv(table: pa.Table) -> None:
+        first = not csv_started
+        csv_started.append(True)
         if table.num_rows or first:
             writer_con.from_arrow(neutralize(table)).write_csv(str(part), header=first)
             with open(part, "rb") as src, open(csv_path, "ab" if not first else "wb") as dst:
@@ -123,8 +128,8 @@ def _write(run: Runner, query: str, slices, parquet_path: Path, csv_path: Path) 
             part.unlink()
 
     try:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = None
+        with ThreadPoolExecutor(max_workers=1) as pq_pool, ThreadPoolExecutor(max_workers=1) as csv_pool:
+            pending: list = []
             for lo, hi in slices:
                 params = dict(base)
                 if "since" in params:
@@ -133,13 +138,13 @@ def _write(run: Runner, query: str, slices, parquet_path: Path, csv_path: Path) 
                     params["until"] = hi
                 table = con.sql(text, params=params).to_arrow_table()
                 rows += table.num_rows
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(write, table)
-            if pending is not None:
-                pending.result()
+                for future in pending:       # at most two slices in memory: this one and the last
+                    future.result()
+                pending = [pq_pool.submit(write_parquet, table), csv_pool.submit(write_csv, table)]
+            for future in pending:
+                future.result()
     finally:
-        for w in writers:
+        for w in parquet_writers:
             w.close()
         writer_con.close()
         part.unlink(missing_ok=True)

@@ -234,7 +234,7 @@ def test_a_file_that_breaks_the_batch_leaves_no_rows_and_the_others_load(store, 
 
     def failing_merge(con):                  # runs inside the batch's transaction, after the inserts
         real(con)
-        if con.execute("SELECT count(*) FROM _af_stage__af_files WHERE log_file LIKE '%poison%'").fetchall()[0][0]:
+        if con.execute("SELECT count(*) FROM _af_files WHERE log_file LIKE '%poison%'").fetchall()[0][0]:
             raise RuntimeError("disk full")
 
     monkeypatch.setattr(airflow_logs, "merge_touched", failing_merge)

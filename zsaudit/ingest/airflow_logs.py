@@ -25,7 +25,7 @@ from .ledger import FileResult, now_utc, rid_prefix
 
 BATCH_FILES = 3000
 MEMORY_LIMIT = "512MB"
-WORKERS = 1
+WORKERS = 2
 # DuckDB threads per statement during the ingest: the batch pipeline (WORKERS parse threads and
 # the committing thread) already keeps both cores busy; DuckDB's own worker threads on top only
 # add synchronisation (measured: -15% CPU with 1, docs/benchmarks.md).
@@ -99,7 +99,7 @@ def _prepare(src: LogFile) -> _Prepared:
 
 def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: Progress = QUIET,
                      batch_files: int = BATCH_FILES) -> list[FileResult]:
-    """Load task-log files: parse batches in worker threads, commit them in order on the store."""
+    """Load task-log files: WORKERS threads each parse a batch, then commit it, in batch order."""
     con = store.con
     con.execute(queries.load("airflow/macros"))
     files, superseded = _one_file_per_attempt(files)
@@ -111,31 +111,83 @@ def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: 
     previous, threads = con.execute("SELECT current_setting('memory_limit'), current_setting('threads')").fetchall()[0]
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     con.execute(f"SET threads = {int(DUCKDB_THREADS)}")
+    pipeline = _Pipeline(store)
     try:
-        # Stage 1 (a worker thread, on its own cursor of the store's instance with TEMP staging
-        # tables): read, hash, parse a batch into the rows it will add. Stage 2 (here, on the
-        # store): one transaction per batch. DuckDB and file I/O release the GIL, so both cores
-        # work; at most WORKERS+1 batches are in memory at once (one worker, 3000 files: measured
-        # to keep the peak RSS under 1 GB; a second worker cost CPU and RSS and gained no wall
-        # time on the shared machine). 3000-file batches halve the commits, and so the WAL
-        # checkpoints DuckDB runs after them (-25% COMMIT time against 1500).
+        # Each worker thread, on its own cursor of the store's instance: read, hash and parse a
+        # batch into TEMP staging tables (in parallel with the other worker), then wait for the
+        # batch's turn and load it into the store in one transaction, straight from the staging
+        # tables (no copy of the rows outside DuckDB: all of it stays under one memory_limit).
+        # Commits are serialised in batch order, so each transaction sees every earlier batch.
+        # DuckDB and file I/O release the GIL, so the workers fill both cores.
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            pending = [pool.submit(_stage, store, b, tz) for b in batches[:WORKERS]]
-            for i in range(len(batches)):
-                staged = pending.pop(0).result()
-                if i + WORKERS < len(batches):
-                    pending.append(pool.submit(_stage, store, batches[i + WORKERS], tz))
-                results.extend(_commit_or_split(store, staged, tz))
-                done += len(batches[i])
-                if len(batches) > 1:
-                    progress.log(f"airflow task logs: {done}/{len(files)} files")
+            futures = [pool.submit(_load_batch, pipeline, i, b, tz) for i, b in enumerate(batches)]
+            try:
+                for i, fut in enumerate(futures):
+                    results.extend(fut.result())
+                    done += len(batches[i])
+                    if len(batches) > 1:
+                        progress.log(f"airflow task logs: {done}/{len(files)} files")
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                pipeline.abort()
+                raise
+        pipeline.close()
         # write the batches' data to the file while the memory bound still holds (a checkpoint at
         # close under the default limit would otherwise balloon)
         con.execute("CHECKPOINT")
     finally:
+        pipeline.close()
         con.execute(f"SET memory_limit = '{_safe_setting(previous)}'")
         con.execute(f"SET threads = {int(threads)}")
     return results
+
+
+class _Pipeline:
+    """Per ingest: the workers' cursors (one per thread, with its TEMP staging tables) and the
+    turn that makes batches commit in order."""
+
+    def __init__(self, store):
+        self.store = store
+        self.local = threading.local()
+        self.cursors: list[duckdb.DuckDBPyConnection] = []
+        self.lock = threading.Lock()
+        self.turn = 0
+        self.turn_changed = threading.Condition()
+        self.aborted = False
+
+    def wait_turn(self, index: int) -> None:
+        with self.turn_changed:
+            while self.turn != index and not self.aborted:
+                self.turn_changed.wait()
+            if self.aborted:
+                raise RuntimeError("airflow ingest aborted")
+
+    def next_turn(self, index: int) -> None:
+        with self.turn_changed:
+            self.turn = max(self.turn, index + 1)
+            self.turn_changed.notify_all()
+
+    def abort(self) -> None:
+        with self.turn_changed:
+            self.aborted = True
+            self.turn_changed.notify_all()
+
+    def close(self) -> None:
+        with self.lock:
+            cursors, self.cursors = self.cursors, []
+        for cur in cursors:
+            cur.close()
+
+
+def _load_batch(pipeline: _Pipeline, index: int, batch: list[LogFile], tz: str) -> list[FileResult]:
+    """Worker: parse a batch (in parallel with the other worker), then commit it in its turn."""
+    try:
+        staged = _stage(pipeline, batch, tz)
+        pipeline.wait_turn(index)
+        return _commit_or_split(pipeline, staged, tz)
+    finally:
+        pipeline.next_turn(index)
 
 
 def _safe_setting(value: str) -> str:
@@ -169,9 +221,7 @@ def _one_file_per_attempt(files: list[LogFile]) -> tuple[list[LogFile], list[Fil
 @dataclass
 class _Staged:
     prepared: list[_Prepared]
-    store: object = None
     todo: list[_Prepared] = field(default_factory=list)
-    tables: dict[str, pa.Table] = field(default_factory=dict)
     counts: dict[int, tuple] = field(default_factory=dict)
     lengths: list[int] = field(default_factory=list)
     error: Exception | None = None
@@ -181,9 +231,10 @@ _STAGE_TABLES = ("airflow_log_lines", "rejects", "task_connections", "task_egres
                  "task_attempt_sources")
 
 
-def _stage(store, batch: list[LogFile], tz: str) -> _Staged:
+def _stage(pipeline: _Pipeline, batch: list[LogFile], tz: str) -> _Staged:
     """Worker: read + hash the files, drop those already in the ledger, parse the rest."""
-    staged = _Staged(prepared=[_prepare(f) for f in batch], store=store)
+    store = pipeline.store
+    staged = _Staged(prepared=[_prepare(f) for f in batch])
     try:
         for p in staged.prepared:
             if p.error:
@@ -198,7 +249,7 @@ def _stage(store, batch: list[LogFile], tz: str) -> _Staged:
             else:
                 staged.todo.append(p)
         if staged.todo:
-            _parse(staged, tz)
+            _parse(pipeline, staged, tz)
     except Exception as exc:  # noqa: BLE001 - the main thread splits the batch and reports per file
         staged.error = exc
     return staged
@@ -216,35 +267,29 @@ def _known_file_ids(store, ids: list[str]) -> set[str]:
         cur.close()
 
 
-_local = threading.local()
-
-
-def _scratch(store) -> duckdb.DuckDBPyConnection:
-    """This thread's own connection to the store's DuckDB instance, with TEMP staging copies of
-    the tables a batch fills: the batch is parsed there without touching the store's tables,
-    and all of it stays under the one instance's memory_limit (it spills, never balloons)."""
-    scratch = getattr(_local, "scratch", None)
-    if scratch is None or getattr(_local, "store", None) is not store:
-        scratch = store.con.cursor()
-        catalog = scratch.execute("SELECT current_database()").fetchall()[0][0].replace('"', '""')
-        for table in _STAGE_TABLES:
-            scratch.execute(f'CREATE OR REPLACE TEMP TABLE {table} AS '   # noqa: S608 (fixed names)
-                            f'SELECT * FROM "{catalog}".main.{table} LIMIT 0')
+def _scratch(pipeline: _Pipeline) -> duckdb.DuckDBPyConnection:
+    """This thread's own connection to the store's DuckDB instance, with fresh TEMP staging
+    copies of the tables a batch fills: the batch is parsed there without touching the store's
+    tables, and all of it stays under the one instance's memory_limit (it spills, never balloons)."""
+    scratch = getattr(pipeline.local, "scratch", None)
+    if scratch is None:
+        scratch = pipeline.store.con.cursor()
+        with pipeline.lock:
+            pipeline.cursors.append(scratch)
+        pipeline.local.scratch = scratch
+        pipeline.local.catalog = scratch.execute("SELECT current_database()").fetchall()[0][0].replace('"', '""')
         scratch.execute(queries.load("airflow/macros"))
-        _local.scratch, _local.store = scratch, store
-    else:
-        for table in _STAGE_TABLES:
-            scratch.execute(f"DELETE FROM temp.main.{table}")  # noqa: S608 (fixed names)
-    # unqualified names in the batch SQL must resolve to the staging copies
-    missing = [t for t in _STAGE_TABLES if not scratch.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [t]).fetchall()[0][0]]
-    if missing:  # pragma: no cover - a broken invariant, never load into the real tables here
-        raise RuntimeError(f"staging tables missing: {missing}")
+    catalog = pipeline.local.catalog
+    # (re)created per batch: the commit drops them, so that inside its transaction unqualified
+    # names resolve to the store's tables again
+    for table in _STAGE_TABLES:
+        scratch.execute(f'CREATE OR REPLACE TEMP TABLE {table} AS '   # noqa: S608 (fixed names)
+                        f'SELECT * FROM "{catalog}".main.{table} LIMIT 0')
     return scratch
 
 
-def _parse(staged: _Staged, tz: str) -> None:
-    """Parse a batch in a private in-memory DuckDB into the rows of the store's tables."""
+def _parse(pipeline: _Pipeline, staged: _Staged, tz: str) -> None:
+    """Parse a batch on this thread's cursor into TEMP staging copies of the store's tables."""
     todo = staged.todo
     files = _files_table(todo)
     lines, lengths = _lines_table(todo)
@@ -252,7 +297,7 @@ def _parse(staged: _Staged, tz: str) -> None:
     for p in todo:
         p.text = None               # the lines table holds them now
     files = files.append_column("n_lines", pa.array(lengths))
-    scratch = _scratch(staged.store)
+    scratch = _scratch(pipeline)
     scratch.register("_af_files_arrow", files)
     scratch.register("_af_lines", lines)
     try:
@@ -264,23 +309,21 @@ def _parse(staged: _Staged, tz: str) -> None:
         scratch.execute(queries.load("airflow/log_empty_files"))
         for name in _INSERT_SQL:
             scratch.execute(queries.load(name))
-        for table in _STAGE_TABLES:
-            staged.tables[table] = scratch.sql(f"SELECT * FROM temp.main.{table}").to_arrow_table()  # noqa: S608
-        staged.tables["_af_files"] = scratch.sql(
-            "SELECT file_idx, file_id, log_key, log_file, sha256, fmt, n_lines FROM _af_files").to_arrow_table()
         staged.counts = {r[0]: r[1:] for r in scratch.execute(queries.load("airflow/log_file_counts")).fetchall()}
+        scratch.execute("DROP TABLE _af_la")
+        scratch.execute("DROP TABLE _af_att")
     finally:
         scratch.unregister("_af_files_arrow")
         scratch.unregister("_af_lines")
 
 
-def _commit_or_split(store, staged: _Staged, tz: str) -> list[FileResult]:
+def _commit_or_split(pipeline: _Pipeline, staged: _Staged, tz: str) -> list[FileResult]:
     """Commit a staged batch in one transaction; if that fails, each file in its own."""
     if staged.todo:
         try:
             if staged.error is not None:
                 raise staged.error
-            _commit(store, staged)
+            _commit(pipeline, staged)
         except Exception as exc:  # noqa: BLE001 - retry one file per transaction
             if len(staged.todo) == 1:
                 p = staged.todo[0]
@@ -290,61 +333,71 @@ def _commit_or_split(store, staged: _Staged, tz: str) -> list[FileResult]:
             else:
                 for p in staged.todo:
                     fresh = _prepare(p.src)     # read again: the batch's texts were released
-                    single = _Staged(prepared=[fresh], store=store, todo=[fresh] if not fresh.error else [])
+                    single = _Staged(prepared=[fresh], todo=[fresh] if not fresh.error else [])
                     if fresh.error:
                         fresh.result = FileResult(path=fresh.src.display, sha256="", source_kind=SOURCE_KIND,
                                                   note=fresh.error, warnings=[fresh.error])
                     else:
                         try:
-                            _parse(single, tz)
+                            _parse(pipeline, single, tz)
                         except Exception as err:  # noqa: BLE001
                             single.error = err
-                        _commit_or_split(store, single, tz)
+                        _commit_or_split(pipeline, single, tz)
                     p.result = fresh.result
     return [p.result for p in staged.prepared]
 
 
-def _commit(store, staged: _Staged) -> None:
-    con = store.con
+class _OnCursor:
+    """The store seen through a worker's cursor: `Store.transaction` on that connection."""
+
+    def __init__(self, con):
+        self.con = con
+
+
+def _commit(pipeline: _Pipeline, staged: _Staged) -> None:
+    store = pipeline.store
+    con = _scratch_of_this_thread(pipeline)
+    main = f'"{pipeline.local.catalog}".main'
     todo = staged.todo
     started = now_utc()
-    names = {table: f"_af_stage_{table}" for table in list(_STAGE_TABLES) + ["_af_files"]}
-    for table, name in names.items():
-        con.register(name, staged.tables[table])
-    try:
-        with store.transaction():
-            con.execute("CREATE OR REPLACE TEMP TABLE _af_touched AS "
-                        "SELECT DISTINCT attempt_id FROM _af_stage_task_attempt_sources")
-            # a grown (or otherwise changed) copy of an attempt's log replaces the earlier one
-            old = con.execute(
-                "SELECT o.file_id, f.file_idx FROM airflow_log_files o JOIN _af_stage__af_files f "
-                "ON o.log_key = f.log_key AND o.file_id <> f.file_id").fetchall()
-            if old:
-                replace_files(con, [r[0] for r in old])
-                for _, idx in old:
-                    todo[idx].replaced = True
-            for table in _STAGE_TABLES:
-                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {names[table]}")  # noqa: S608 (fixed names)
-            con.execute("INSERT INTO airflow_log_files SELECT file_id, log_key, log_file, sha256, fmt, n_lines "
-                        "FROM _af_stage__af_files")
-            merge_touched(con)
-            results, ledger_rows = [], []
-            for i, p in enumerate(todo):
-                loaded, rejected, first, last = staged.counts.get(i, (0, 0, None, None))
-                r = FileResult(path=p.src.display, sha256=p.sha256, source_kind=SOURCE_KIND, format=p.fmt,
-                               lines_read=int(staged.lengths[i]), rows_loaded=int(loaded),
-                               rows_rejected=int(rejected), replaced=p.replaced)
-                if r.lines_read != r.rows_loaded + r.rows_rejected:  # never expected; keep the books honest
-                    r.warnings.append(f"{p.src.display}: {r.lines_read} lines read but "
-                                      f"{r.rows_loaded} kept + {r.rows_rejected} rejected")
-                results.append(r)
-                ledger_rows.append((p, r, first, last))
-            write_ledger(con, ledger_rows, started)
-    finally:
-        for name in names.values():
-            con.unregister(name)
+    with type(store).transaction(_OnCursor(con)):
+        con.execute("CREATE OR REPLACE TEMP TABLE _af_touched AS "
+                    "SELECT DISTINCT attempt_id FROM temp.main.task_attempt_sources")
+        for table in _STAGE_TABLES:
+            con.execute(f"INSERT INTO {main}.{table} BY NAME SELECT * FROM temp.main.{table}")  # noqa: S608 (fixed names)
+            con.execute(f"DROP TABLE temp.main.{table}")   # from here on, names mean the store's tables
+        con.execute("INSERT INTO airflow_log_files SELECT file_id, log_key, log_file, sha256, fmt, n_lines "
+                    "FROM _af_files")
+        # a grown (or otherwise changed) copy of an attempt's log replaces the earlier one
+        old = con.execute(
+            "SELECT o.file_id, f.file_idx FROM airflow_log_files o JOIN _af_files f "
+            "ON o.log_key = f.log_key AND o.file_id <> f.file_id").fetchall()
+        if old:
+            replace_files(con, [r[0] for r in old])
+            for _, idx in old:
+                todo[idx].replaced = True
+        merge_touched(con)
+        results, ledger_rows = [], []
+        for i, p in enumerate(todo):
+            loaded, rejected, first, last = staged.counts.get(i, (0, 0, None, None))
+            r = FileResult(path=p.src.display, sha256=p.sha256, source_kind=SOURCE_KIND, format=p.fmt,
+                           lines_read=int(staged.lengths[i]), rows_loaded=int(loaded),
+                           rows_rejected=int(rejected), replaced=p.replaced)
+            if r.lines_read != r.rows_loaded + r.rows_rejected:  # never expected; keep the books honest
+                r.warnings.append(f"{p.src.display}: {r.lines_read} lines read but "
+                                  f"{r.rows_loaded} kept + {r.rows_rejected} rejected")
+            results.append(r)
+            ledger_rows.append((p, r, first, last))
+        write_ledger(con, ledger_rows, started)
     for p, r in zip(todo, results):
         p.result = r
+
+
+def _scratch_of_this_thread(pipeline: _Pipeline) -> duckdb.DuckDBPyConnection:
+    scratch = getattr(pipeline.local, "scratch", None)
+    if scratch is None:  # pragma: no cover - a batch is always parsed on the thread that commits it
+        raise RuntimeError("no staging cursor on this thread")
+    return scratch
 
 
 def _files_table(todo: list[_Prepared]) -> pa.Table:

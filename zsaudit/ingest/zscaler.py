@@ -17,7 +17,10 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable, Iterator
@@ -38,6 +41,7 @@ MEMORY_LIMIT = os.environ.get("ZSAUDIT_INGEST_MEMORY", "512MB")   # DuckDB buffe
 FLUSH_ROWS = 122_880            # one DuckDB row group per INSERT
 CHUNK_ROWS = 150_000            # rows per transaction for files larger than this
 BATCH_BYTES = 16 << 20           # decompressed bytes per batch: bounds memory per file
+STAGE_THREADS = 2                # batches decoded and run through the batch SQL at once
 SNIFF_BYTES = 256 << 10
 WHOLE_JSON_LIMIT = 256 << 20     # JSON arrays / pretty-printed objects are parsed whole up to this
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -159,9 +163,10 @@ def _split_lines(text: str) -> pa.Array:
     return pc.split_pattern(pa.array([text], pa.large_string()), "\n").flatten().cast(pa.string())
 
 
-def _iter_batches(fh: IO[bytes], label: str, batch_bytes: int = BATCH_BYTES) -> Iterator[tuple[int, pa.Array]]:
-    """(number of the first line, lines as an Arrow string array) in batches cut at newlines;
-    line numbers are 1-based."""
+def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int = BATCH_BYTES) -> Iterator[tuple[int, bytes]]:
+    """(number of the first line, raw bytes of whole lines) in batches cut at newlines; line
+    numbers are 1-based. Lines are counted on the bytes (a newline is never part of a multi-byte
+    UTF-8 sequence), so batches can be decoded and split elsewhere, in parallel."""
     line_no = 1
     carry = b""
     while True:
@@ -178,11 +183,15 @@ def _iter_batches(fh: IO[bytes], label: str, batch_bytes: int = BATCH_BYTES) -> 
             carry = chunk
             continue
         carry = chunk[cut + 1:]
-        lines = _split_lines(chunk[:cut].decode("utf-8", errors="replace"))
-        yield line_no, lines
-        line_no += len(lines)
+        body = chunk[:cut]
+        yield line_no, body
+        line_no += body.count(b"\n") + 1
     if carry:
-        yield line_no, pa.array([carry.decode("utf-8", errors="replace")], pa.string())
+        yield line_no, carry
+
+
+def _decode_lines(body: bytes) -> pa.Array:
+    return _split_lines(body.decode("utf-8", errors="replace"))
 
 
 def _head_lines(path: Path, label: str) -> tuple[list[str], bytes]:
@@ -259,13 +268,7 @@ def _load_rows(store, path, label, plan, whole, result, size, started, tz) -> Fi
                                         "text": pa.array([t for _, t in whole], pa.string())}))
         else:
             with _open(path) as fh:
-                for first, lines in _iter_batches(fh, label):
-                    if plan.skip_header and first == 1:
-                        lines = lines[1:]
-                        first = 2
-                        while len(lines) and not lines[0].as_py().strip():
-                            lines, first = lines[1:], first + 1
-                    loader.load(first, lines)
+                loader.load_chunks(_iter_chunks(fh, label))
         loader.finish()
         result.lines_read = loader.loaded + loader.rejected
         result.rows_loaded, result.rows_rejected = loader.loaded, loader.rejected
@@ -320,9 +323,10 @@ class _Loader:
     """Runs the plan's batch SQL and inserts rows / rejects for one file inside its transaction."""
 
     def __init__(self, con, plan: Plan, *, label: str, file_id: str, tz: str):
-        self.con, self.plan, self.label, self.file_id = con, plan, label, file_id
+        self.con, self.plan, self.label, self.file_id, self.tz = con, plan, label, file_id, tz
         layout = self._layout() if plan.fmt in ("kv", "cef", "leef") else None
         self.sql, self.params = zscaler_sql.build(plan, layout)
+        self.split_stages = zscaler_sql.split_exprs(plan, layout)
         used = set(re.findall(r"\$([a-z_]+)", self.sql))
         self.params = {k: v for k, v in self.params.items() if k in used}
         self.cols = list(COLUMNS[plan.log_type])
@@ -363,23 +367,68 @@ class _Loader:
 
     def load(self, first: int, lines: pa.Array) -> None:
         """A batch of lines (Arrow strings) numbered from `first`; blank lines are not records."""
-        if not len(lines):
-            return
-        numbers = pl.int_range(first, first + len(lines), dtype=pl.Int64, eager=True).to_arrow()
-        self.load_table(pa.table({"line": numbers, "text": lines}))
+        tab = self._numbered(first, lines)
+        if tab is not None:
+            self._consume(self._stage(tab))
 
     def load_table(self, tab: pa.Table) -> None:
+        tab = self._clean(tab)
+        if tab is not None:
+            self._consume(self._stage(tab))
+
+    def load_chunks(self, chunks: Iterable[tuple[int, bytes]]) -> None:
+        """Batches of raw lines (see _iter_chunks). Two threads, each on its own DuckDB cursor,
+        decode, split and run the batch SQL (DuckDB, Arrow and Polars release the GIL) while
+        this thread inserts finished batches, in file order, into the file's transaction."""
+        local = threading.local()
+
+        def prepare(first: int, body: bytes) -> pa.Table | None:
+            tab = self._numbered(first, _decode_lines(body))
+            if tab is None:
+                return None
+            cur = getattr(local, "cur", None)
+            if cur is None:
+                cur = local.cur = self.con.cursor()
+                cur.execute(f"SET TimeZone = '{self.tz}'")       # checked against _VALID_TZ
+            return self._stage(tab, cur)
+
+        with ThreadPoolExecutor(max_workers=STAGE_THREADS, thread_name_prefix="zsaudit-stage") as pool:
+            inflight: deque = deque()
+            try:
+                for first, body in chunks:
+                    inflight.append(pool.submit(prepare, first, body))
+                    del body
+                    while len(inflight) > STAGE_THREADS:
+                        self._consume(inflight.popleft().result())
+                while inflight:
+                    self._consume(inflight.popleft().result())
+            finally:
+                for fut in inflight:
+                    fut.cancel()
+
+    def _numbered(self, first: int, lines: pa.Array) -> pa.Table | None:
+        if self.plan.skip_header and first == 1:
+            lines = lines[1:]
+            first = 2
+            while len(lines) and not lines[0].as_py().strip():
+                lines, first = lines[1:], first + 1
+        if not len(lines):
+            return None
+        numbers = pl.int_range(first, first + len(lines), dtype=pl.Int64, eager=True).to_arrow()
+        return self._clean(pa.table({"line": numbers, "text": lines}))
+
+    @staticmethod
+    def _clean(tab: pa.Table) -> pa.Table | None:
+        """Strip a trailing CR; drop blank lines (empty or only whitespace: not records)."""
         text = tab["text"]
         if pc.any(pc.ends_with(text, "\r")).as_py():
             text = pc.utf8_rtrim(text, characters="\r")
-        # blank = empty or only whitespace (utf8_is_space is false for ""); filter only when needed
+        # utf8_is_space is false for ""; filter only when needed
         blank = pc.or_(pc.equal(pc.binary_length(text), 0), pc.utf8_is_space(text))
         tab = pa.table({"line": tab["line"], "text": text})
         if pc.any(blank).as_py():
             tab = tab.filter(pc.invert(blank))
-        if tab.num_rows == 0:
-            return
-        self._run(tab)
+        return tab if tab.num_rows else None
 
     def _presplit(self, tab: pa.Table) -> pa.Table:
         """Add the column `pre` (parts marked for splitting) for space-delimited CEF / LEEF plans."""
@@ -389,9 +438,18 @@ class _Loader:
         pre = pl.from_arrow(tab.select(["text"])).select(expr.alias("pre")).to_arrow()["pre"]
         return tab.append_column("pre", pre)
 
-    def _stage(self, batch: pa.Table) -> pa.Table:
-        con = self.con
-        batch = self._presplit(batch)
+    def _split(self, tab: pa.Table) -> pa.Table:
+        """Add `ok` and the parts of template lines, split by Polars (zscaler_sql.split_exprs)."""
+        if not self.split_stages:
+            return tab
+        df = pl.from_arrow(tab)
+        for stage in self.split_stages:
+            df = df.with_columns(stage)
+        return df.drop(["_src", "_parts", "_n"], strict=False).to_arrow(compat_level=pl.CompatLevel.newest())
+
+    def _stage(self, batch: pa.Table, con=None) -> pa.Table:
+        con = con if con is not None else self.con
+        batch = self._split(batch)
         con.register("_zs_batch", batch)
         try:
             rel = con.sql(self.sql, params=self.params)
@@ -399,10 +457,10 @@ class _Loader:
         finally:
             con.unregister("_zs_batch")
 
-    def _run(self, batch: pa.Table) -> None:
+    def _consume(self, staged: pa.Table | None) -> None:
+        if staged is None:
+            return
         con = self.con
-        staged = self._stage(batch)
-        del batch
         if self.plan.fmt == "json":
             staged = self._repair_json(staged)
         bad_mask = pc.is_valid(staged["bad"])

@@ -41,6 +41,11 @@ def _is_placeholder(expr: str) -> str:
 def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     """CTEs ending in `s`, and the SQL of each plan key's value over `s` (k_i = value of keys[i])."""
     n = len(plan.keys)
+    extra = set(plan.extra)
+
+    def _null(expr: str, i: int) -> str:       # `extra` keeps a key's value as the feed wrote it
+        return expr if i in extra else _null_generic(expr)
+
     if plan.fmt == "json":
         # one parse per line; a line that is not a JSON object comes out with nf = -1 (the loader
         # repairs or rejects it in Python: see _Loader._run)
@@ -48,7 +53,8 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
                "ELSE substr(text, strpos(text, '{')) END, $paths)) AS v FROM _zs_batch), "
                "s AS (SELECT line, text, v, false AS drift, "
                "CASE WHEN v IS NULL OR strpos(text, '{') = 0 THEN -1 END::INTEGER AS nf FROM s0)")
-        return cte, [f"v[{i + 1}]" for i in range(n)]
+        return cte, [_null(f"v[{i + 1}]", i) for i in range(n)]
+    fast = fast_parts(plan, layout)
     if plan.fmt in ("csv", "tsv"):
         d = "chr(9)" if plan.delim == "\t" else "','"
         if plan.csv_mode == "quoted":
@@ -61,10 +67,18 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
         else:
             v = ("list_transform(regexp_extract_all(text, '(?:^|,)(\"(?:[^\"]|\"\")*\"|[^,]*)', 1), lambda x: "
                  "CASE WHEN starts_with(x, '\"') THEN replace(x[2:length(x) - 1], '\"\"', '\"') ELSE x END)")
-        cte = f"s AS (SELECT line, text, {v} AS v, len(v) <> {n} AS drift, len(v) AS nf FROM _zs_batch)"
-        return cte, [f"v[{i + 1}]" for i in range(n)]
-    # key=value families: split into parts; lines with the template's key sequence (nearly all)
-    # take values by position, the others look each key up
+        if not fast:
+            cte = f"s AS (SELECT line, text, {v} AS v, len(v) <> {n} AS drift, len(v) AS nf FROM _zs_batch)"
+            return cte, [_null(f"v[{i + 1}]", i) for i in range(n)]
+        # lines split by Polars (ok, p1..pn; see split_exprs); the SQL split only for the others
+        cte = (f"s0 AS (SELECT *, CASE WHEN ok THEN NULL ELSE {v} END AS v FROM _zs_batch), "
+               f"s AS (SELECT *, CASE WHEN ok THEN false ELSE len(v) <> {n} END AS drift, "
+               f"CASE WHEN ok THEN {n} ELSE len(v) END AS nf FROM s0)")
+        return cte, [f"CASE WHEN ok THEN p{i + 1} ELSE {_null(f'v[{i + 1}]', i)} END" if i + 1 in fast
+                     else _null(f"v[{i + 1}]", i) for i in range(n)]
+    # key=value families: lines with the template's key sequence (nearly all) arrive split by
+    # Polars (ok, p<position>: see split_exprs) and take values by position; the others are split
+    # here and look each key up
     sm, delim = split_source(plan)
 
     def val(p: str) -> str:
@@ -76,16 +90,108 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     slow = (f"list_transform($keys, lambda k: list_transform(list_filter(parts, lambda p: "
             f"trim(split_part(p, '=', 1)) = k), lambda p: {val('p')})[1])")
     positions = layout["positions"] if layout else {}
-    check = "list_transform(parts, lambda p: split_part(p, '=', 1)) = $sig" if layout else "false"
+    ok = "ok" if fast else "false"
     cte = (
-        f"s0 AS (SELECT line, text, string_split({sm}, {delim}) AS parts FROM _zs_batch), "
-        f"s1 AS (SELECT line, text, parts, {check} AS ok FROM s0), "
-        f"s AS (SELECT line, text, parts, ok, NOT ok AS drift, NULL::INTEGER AS nf, "
-        f"      CASE WHEN ok THEN NULL ELSE {slow} END AS vslow FROM s1)"
+        f"s0 AS (SELECT *, CASE WHEN {ok} THEN NULL ELSE string_split({sm}, {delim}) END AS parts FROM _zs_batch), "
+        f"s AS (SELECT *, NOT {ok} AS drift, NULL::INTEGER AS nf, "
+        f"      CASE WHEN {ok} THEN NULL ELSE {slow} END AS vslow FROM s0)"
     )
-    exprs = [f"CASE WHEN ok THEN {val(f'parts[{positions[k]}]') if k in positions else 'NULL::VARCHAR'} "
-             f"ELSE vslow[{i + 1}] END" for i, k in enumerate(plan.keys)]
+    exprs = [f"CASE WHEN {ok} THEN {f'p{positions[k]}' if k in positions and fast else 'NULL::VARCHAR'} "
+             f"ELSE {_null(f'vslow[{i + 1}]', i)} END" for i, k in enumerate(plan.keys)]
     return cte, exprs
+
+
+def _used(plan: Plan, extra: bool = True) -> list[int]:
+    """Indices of plan.keys some column (or `extra`) reads."""
+    return sorted({i for srcs in plan.columns.values() for i, _ in srcs} | (set(plan.extra) if extra else set()))
+
+
+def _position(plan: Plan, layout: dict | None, i: int) -> int | None:
+    """1-based part position of plan.keys[i] in a template line."""
+    if plan.fmt in ("csv", "tsv"):
+        return i + 1
+    return (layout or {}).get("positions", {}).get(plan.keys[i])
+
+
+def fast_parts(plan: Plan, layout: dict | None) -> list[int]:
+    """1-based positions of the parts the batch SQL takes from Polars-split columns p<j>
+    (see split_exprs); [] when the plan's lines are split in SQL only."""
+    if plan.fmt in ("kv", "cef", "leef") and layout:
+        return sorted({_position(plan, layout, i) for i in _used(plan)} - {None})
+    if plan.fmt in ("csv", "tsv") and plan.csv_mode in ("quoted", "plain"):
+        return [i + 1 for i in _used(plan)]
+    return []
+
+
+def split_exprs(plan: Plan, layout: dict | None) -> list[list]:
+    """Stages of Polars expressions (each a list for one with_columns) over the batch (line, text) adding `ok` (the line has the file's
+    template: the expected number of parts, and for key=value families the template's key at
+    every position) and p<j>, part j of an ok line (see fast_parts). Vectorised literal splits
+    several times cheaper than DuckDB list lambdas; lines that are not ok are split in SQL.
+    Space-delimited CEF / LEEF also get `pre` (see presplit), which the SQL splits for them."""
+    import polars as pl
+
+    fast = fast_parts(plan, layout)
+    if not fast:
+        return []
+    text = pl.col("text")
+    raw = {_position(plan, layout, i) for i in plan.extra} - {_position(plan, layout, i) for i in _used(plan, extra=False)}
+
+    def null(v, j: int):              # placeholders -> null, but `extra` keeps values as written
+        return v if j in raw else _polars_null(v)
+
+    if plan.fmt in ("csv", "tsv"):
+        n = len(plan.keys)
+        if plan.csv_mode == "quoted":
+            sep = '"\t"' if plan.delim == "\t" else '","'
+            src = text.str.slice(1, text.str.len_chars() - 2)
+            ok = text.str.starts_with('"') & text.str.ends_with('"') & (text.str.len_chars() >= 2)
+        else:
+            sep, src = plan.delim, text
+            ok = ~text.str.contains('"', literal=True)
+        # each stage is one with_columns: the split struct is computed once, then read per field
+        return [[src.alias("_src")],
+                [(ok & (pl.col("_src").str.count_matches(sep, literal=True) == n - 1)).fill_null(False).alias("ok"),
+                 pl.col("_src").str.split_exact(sep, n - 1).alias("_parts")],
+                [null(pl.col("_parts").struct.field(f"field_{j - 1}"), j).alias(f"p{j}") for j in fast]]
+    sig = layout["sig"]
+    n = len(sig)
+    if plan.fmt == "kv":
+        src, sep = text, "\t"
+    elif plan.split_regex:
+        src, sep = presplit(plan, text), "\x1f"
+    else:
+        src = text.str.replace(LEEF_HEAD, "")
+        if plan.delim != "\t":
+            src = src.str.replace(r"^[^|]{1,6}\|", "")
+        sep = plan.delim
+    # `pre` is what the SQL splits for lines that are not ok (split_source)
+    name = "pre" if plan.split_regex else "_src"
+    fields = [pl.col("_parts").struct.field(f"field_{j}") for j in range(n)]
+    checks = [(f == k) | f.str.starts_with(k + "=") for f, k in zip(fields, sig)]
+    return [[src.alias(name)],
+            [(pl.col(name).str.count_matches(sep, literal=True) == n - 1).alias("_n"),
+             pl.col(name).str.split_exact(sep, n - 1).alias("_parts")],
+            [(pl.col("_n") & pl.all_horizontal(checks)).fill_null(False).alias("ok")]
+            + [null(_polars_value(plan, fields[j - 1], sig[j - 1]), j).alias(f"p{j}") for j in fast]]
+
+
+def _polars_value(plan: Plan, part, key: str):
+    """The value of a `key=value` part, as val() in _source_ctes computes it in SQL."""
+    import polars as pl
+
+    v = pl.when(part.str.starts_with(key + "=")).then(part.str.slice(len(key) + 1)).otherwise(part)
+    if plan.fmt == "cef":
+        v = pl.when(v.str.contains("\\", literal=True)).then(v.str.replace_all(r"\\([=|\\])", "${1}")).otherwise(v)
+    return v.str.strip_chars_end(" ") if plan.split_regex else v
+
+
+def _polars_null(v):
+    """Placeholders -> null, as _null_generic in SQL."""
+    import polars as pl
+
+    token = v.str.starts_with("%") & v.str.contains(f"^(?:{TOKEN_PLACEHOLDER})$")
+    return pl.when(v.is_in(list(PLACEHOLDERS)) | token).then(None).otherwise(v)
 
 
 # header of a CEF / LEEF line, up to its extension / attributes ([0-9], not \d: Unicode in Rust regex)
@@ -137,16 +243,25 @@ def _decode(expr: str, how: str) -> str:
     return expr
 
 
-def _nullify_inline(expr: str, kind: str) -> str:
-    """Placeholders (None, NA, N/A, empty, an unexpanded %s{...} token; 0.0.0.0 / 0 for IPs / ports) -> NULL."""
-    extra = ""
-    if kind == "ip":
-        extra = f" WHEN {expr} = '0.0.0.0' THEN NULL"
-    if kind == "port":
-        extra = f" WHEN {expr} = '0' THEN NULL"
-    return (f"CASE WHEN {_is_placeholder(expr)} THEN NULL{extra} "
-            f"WHEN starts_with({expr}, '%') AND regexp_full_match({expr}, '%[-0-9a-z]*\\{{[A-Za-z0-9_:]+\\}}') "
+# an unexpanded feed-template token such as %s{ourl} or %d{respsize} stands for "no value"
+TOKEN_PLACEHOLDER = r"%[-0-9a-z]*\{[A-Za-z0-9_:]+\}"
+
+
+def _null_generic(expr: str) -> str:
+    """Placeholders (None, NA, N/A, empty, an unexpanded %s{...} token) -> NULL. Lines split by
+    Polars get the same from split_exprs (_polars_null)."""
+    return (f"CASE WHEN {_is_placeholder(expr)} THEN NULL "
+            f"WHEN starts_with({expr}, '%') AND regexp_full_match({expr}, '{TOKEN_PLACEHOLDER}') "
             f"THEN NULL ELSE {expr} END")
+
+
+def _null_kind(expr: str, kind: str) -> str:
+    """0.0.0.0 for an IP and 0 for a port mean "none" too."""
+    if kind == "ip":
+        return f"nullif({expr}, '0.0.0.0')"
+    if kind == "port":
+        return f"nullif({expr}, '0')"
+    return expr
 
 
 def parse_time_expr(x: str) -> str:
@@ -188,7 +303,7 @@ def build(plan: Plan, layout: dict | None = None) -> tuple[str, dict]:
             continue
         if kind == "ts":
             # several keys may carry the time (Cloud NSS rt is only a month): first that parses wins
-            raws = [_decode(_nullify_inline(f"k{i}", kind), how) for i, how in sources]
+            raws = [_decode(_null_kind(f"k{i}", kind), how) for i, how in sources]
             for n, r in enumerate(raws):
                 raw_exprs.append(f"{r} AS r_{col}_{n}")
             parsed = [parse_time_expr(f"r_{col}_{n}") for n in range(len(raws))]
@@ -205,7 +320,7 @@ def build(plan: Plan, layout: dict | None = None) -> tuple[str, dict]:
                     f"CASE WHEN ({any_raw}) AND {col} IS NULL THEN '{col}: unrecognised time ' || "
                     f"to_json(coalesce({', '.join(f'r_{col}_{n}' for n in range(len(raws)))})) END")
             continue
-        raw = "coalesce(" + ", ".join(_decode(_nullify_inline(f"k{i}", kind), how)
+        raw = "coalesce(" + ", ".join(_decode(_null_kind(f"k{i}", kind), how)
                                       for i, how in sources) + ")"
         if len(sources) == 1:
             raw = raw[len("coalesce("):-1]

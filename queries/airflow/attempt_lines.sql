@@ -36,7 +36,7 @@ ident AS (
 ident_id AS (
     SELECT *, af_attempt_id(dag_id, run_id, task_id, map_index, try_number) AS attempt_id FROM ident
 ),
-assigned AS MATERIALIZED (
+assigned AS (
     SELECT x.*,
            (x.j_dag_id IS NOT NULL AND x.j_run_id IS NOT NULL AND x.j_task_id IS NOT NULL
             AND x.j_try_number IS NOT NULL) AS own_identity,

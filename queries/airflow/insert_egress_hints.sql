@@ -41,7 +41,7 @@ urllib AS (
     SELECT src.*, unnest(regexp_extract_all(text, 'host=''([^'']+)'', port=(\d{1,5})', 0)) AS hit
     FROM src WHERE text LIKE '%host=''%port=%'
 ),
-hits AS (
+hits AS MATERIALIZED (
     SELECT file_idx, line_no, attempt_id, dag_id, run_id, task_id, map_index, try_number, ts, message,
            regexp_replace(url, '://([^:/@\s]+):([^@/\s]*)@', '://\1:***@') AS url,
            lower(trim(hp.host, '[]')) AS host,

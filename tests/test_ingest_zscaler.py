@@ -261,3 +261,19 @@ def test_chunked_large_file_failure_leaves_nothing(store, tmp_path, monkeypatch)
     whole.write_bytes(data)
     (r,) = zscaler.ingest_paths(store, [whole])
     assert r.rows_loaded == 3000 and one(store, "SELECT count(*) FROM zia_web")[0] == 3000
+
+
+@pytest.mark.parametrize("fmt", ["kv", "cef", "leef"])
+def test_lines_with_escapes_or_tokens_are_not_drift(store, tmp_path, fmt):
+    # Polars splits template lines; lines with a CEF escape or a '}' (maybe a %s{...} token)
+    # take the SQL path: same values, and they are not counted as field drift
+    recs = [{"event_time": T0, "login": "a@corp.example", "department": "Ops", "url": "x.example/"},
+            {"event_time": T0, "login": "%s{login}", "department": "R=D \\ lab", "url": "x.example/{id}"},
+            {"event_time": T0, "login": "c@corp.example", "department": "None", "url": "y.example/"}]
+    f = tmp_path / f"web.{fmt}"
+    nss_writer.write(recs, "zia_web", fmt, f)
+    (r,) = zscaler.ingest_paths(store, [f])
+    assert (r.rows_loaded, r.rows_rejected, r.drift) == (3, 0, None)
+    got = store.con.execute("SELECT login, department, url FROM zia_web ORDER BY source_line").fetchall()
+    assert got == [("a@corp.example", "Ops", "x.example/"), (None, "R=D \\ lab", "x.example/{id}"),
+                   ("c@corp.example", None, "y.example/")]

@@ -67,15 +67,8 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
         else:
             v = ("list_transform(regexp_extract_all(text, '(?:^|,)(\"(?:[^\"]|\"\")*\"|[^,]*)', 1), lambda x: "
                  "CASE WHEN starts_with(x, '\"') THEN replace(x[2:length(x) - 1], '\"\"', '\"') ELSE x END)")
-        if not fast:
-            cte = f"s AS (SELECT line, text, {v} AS v, len(v) <> {n} AS drift, len(v) AS nf FROM _zs_batch)"
-            return cte, [_null(f"v[{i + 1}]", i) for i in range(n)]
-        # lines split by Polars (ok, p1..pn; see split_exprs); the SQL split only for the others
-        cte = (f"s0 AS (SELECT *, CASE WHEN ok THEN NULL ELSE {v} END AS v FROM _zs_batch), "
-               f"s AS (SELECT *, CASE WHEN ok THEN false ELSE len(v) <> {n} END AS drift, "
-               f"CASE WHEN ok THEN {n} ELSE len(v) END AS nf FROM s0)")
-        return cte, [f"CASE WHEN ok THEN p{i + 1} ELSE {_null(f'v[{i + 1}]', i)} END" if i + 1 in fast
-                     else _null(f"v[{i + 1}]", i) for i in range(n)]
+        cte = f"s AS (SELECT line, text, {v} AS v, len(v) <> {n} AS drift, len(v) AS nf FROM _zs_batch)"
+        return cte, [_null(f"v[{i + 1}]", i) for i in range(n)]
     # key=value families: lines with the template's key sequence (nearly all) arrive split by
     # Polars (ok, p<position>: see split_exprs) and take values by position; the others are split
     # here and look each key up
@@ -90,13 +83,19 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     slow = (f"list_transform($keys, lambda k: list_transform(list_filter(parts, lambda p: "
             f"trim(split_part(p, '=', 1)) = k), lambda p: {val('p')})[1])")
     positions = layout["positions"] if layout else {}
-    ok = "ok" if fast else "false"
+    if not fast:
+        check = "list_transform(parts, lambda p: split_part(p, '=', 1)) = $sig" if layout else "false"
+        cte = (f"s0 AS (SELECT *, string_split({sm}, {delim}) AS parts FROM _zs_batch), "
+               f"s AS (SELECT *, NOT {check} AS drift, NULL::INTEGER AS nf, {slow} AS vslow FROM s0)")
+        return cte, [_null(f"vslow[{i + 1}]", i) for i in range(n)]
+    # tmpl: the line has the template's key sequence (else it is drift); ok: its values come
+    # from Polars (tmpl, and nothing the SQL path must undo: see split_exprs)
     cte = (
-        f"s0 AS (SELECT *, CASE WHEN {ok} THEN NULL ELSE string_split({sm}, {delim}) END AS parts FROM _zs_batch), "
-        f"s AS (SELECT *, NOT {ok} AS drift, NULL::INTEGER AS nf, "
-        f"      CASE WHEN {ok} THEN NULL ELSE {slow} END AS vslow FROM s0)"
+        f"s0 AS (SELECT *, CASE WHEN ok THEN NULL ELSE string_split({sm}, {delim}) END AS parts FROM _zs_batch), "
+        f"s AS (SELECT *, NOT tmpl AS drift, NULL::INTEGER AS nf, "
+        f"      CASE WHEN ok THEN NULL ELSE {slow} END AS vslow FROM s0)"
     )
-    exprs = [f"CASE WHEN {ok} THEN {f'p{positions[k]}' if k in positions and fast else 'NULL::VARCHAR'} "
+    exprs = [f"CASE WHEN ok THEN {f'p{positions[k]}' if k in positions else 'NULL::VARCHAR'} "
              f"ELSE {_null(f'vslow[{i + 1}]', i)} END" for i, k in enumerate(plan.keys)]
     return cte, exprs
 
@@ -108,8 +107,6 @@ def _used(plan: Plan, extra: bool = True) -> list[int]:
 
 def _position(plan: Plan, layout: dict | None, i: int) -> int | None:
     """1-based part position of plan.keys[i] in a template line."""
-    if plan.fmt in ("csv", "tsv"):
-        return i + 1
     return (layout or {}).get("positions", {}).get(plan.keys[i])
 
 
@@ -118,42 +115,28 @@ def fast_parts(plan: Plan, layout: dict | None) -> list[int]:
     (see split_exprs); [] when the plan's lines are split in SQL only."""
     if plan.fmt in ("kv", "cef", "leef") and layout:
         return sorted({_position(plan, layout, i) for i in _used(plan)} - {None})
-    if plan.fmt in ("csv", "tsv") and plan.csv_mode in ("quoted", "plain"):
-        return [i + 1 for i in _used(plan)]
     return []
 
 
 def split_exprs(plan: Plan, layout: dict | None) -> list[list]:
-    """Stages of Polars expressions (each a list for one with_columns) over the batch (line, text) adding `ok` (the line has the file's
-    template: the expected number of parts, and for key=value families the template's key at
-    every position) and p<j>, part j of an ok line (see fast_parts). Vectorised literal splits
-    several times cheaper than DuckDB list lambdas; lines that are not ok are split in SQL.
-    Space-delimited CEF / LEEF also get `pre` (see presplit), which the SQL splits for them."""
+    """Stages of Polars expressions (each a list for one with_columns) over the batch (line,
+    text) of a key=value family (kv, LEEF, CEF) plan, adding `tmpl` (the line has the file's
+    template: the template's key at every position), `ok` (tmpl, and its values need nothing
+    only the SQL path does) and p<j>, the value of part j of an ok line, placeholders as null
+    (see fast_parts). Literal splits in Polars cost a fraction of DuckDB list lambdas; lines that
+    are not ok are split in SQL. Space-delimited CEF / LEEF also get `pre` (see presplit)."""
     import polars as pl
 
+    text = pl.col("text")
     fast = fast_parts(plan, layout)
     if not fast:
-        return []
-    text = pl.col("text")
+        pre = presplit(plan, text)
+        return [[pre.alias("pre")]] if pre is not None else []
     raw = {_position(plan, layout, i) for i in plan.extra} - {_position(plan, layout, i) for i in _used(plan, extra=False)}
 
     def null(v, j: int):              # placeholders -> null, but `extra` keeps values as written
         return v if j in raw else _polars_null(v)
 
-    if plan.fmt in ("csv", "tsv"):
-        n = len(plan.keys)
-        if plan.csv_mode == "quoted":
-            sep = '"\t"' if plan.delim == "\t" else '","'
-            src = text.str.slice(1, text.str.len_chars() - 2)
-            ok = text.str.starts_with('"') & text.str.ends_with('"') & (text.str.len_chars() >= 2)
-        else:
-            sep, src = plan.delim, text
-            ok = ~text.str.contains('"', literal=True)
-        # each stage is one with_columns: the split struct is computed once, then read per field
-        return [[src.alias("_src")],
-                [(ok & (pl.col("_src").str.count_matches(sep, literal=True) == n - 1)).fill_null(False).alias("ok"),
-                 pl.col("_src").str.split_exact(sep, n - 1).alias("_parts")],
-                [null(pl.col("_parts").struct.field(f"field_{j - 1}"), j).alias(f"p{j}") for j in fast]]
     sig = layout["sig"]
     n = len(sig)
     if plan.fmt == "kv":
@@ -165,6 +148,11 @@ def split_exprs(plan: Plan, layout: dict | None) -> list[list]:
         if plan.delim != "\t":
             src = src.str.replace(r"^[^|]{1,6}\|", "")
         sep = plan.delim
+    # lines with a '}' (maybe an unexpanded %s{...} token) or, in CEF, a backslash (escapes to
+    # undo) are left to the SQL path
+    plain = ~text.str.contains("\\" if plan.fmt == "cef" else "}", literal=True)
+    if plan.fmt == "cef":
+        plain = plain & ~text.str.contains("}", literal=True)
     # `pre` is what the SQL splits for lines that are not ok (split_source)
     name = "pre" if plan.split_regex else "_src"
     fields = [pl.col("_parts").struct.field(f"field_{j}") for j in range(n)]
@@ -172,7 +160,8 @@ def split_exprs(plan: Plan, layout: dict | None) -> list[list]:
     return [[src.alias(name)],
             [(pl.col(name).str.count_matches(sep, literal=True) == n - 1).alias("_n"),
              pl.col(name).str.split_exact(sep, n - 1).alias("_parts")],
-            [(pl.col("_n") & pl.all_horizontal(checks)).fill_null(False).alias("ok")]
+            [(pl.col("_n") & pl.all_horizontal(checks)).fill_null(False).alias("tmpl")],
+            [(pl.col("tmpl") & plain).alias("ok")]
             + [null(_polars_value(plan, fields[j - 1], sig[j - 1]), j).alias(f"p{j}") for j in fast]]
 
 
@@ -181,17 +170,16 @@ def _polars_value(plan: Plan, part, key: str):
     import polars as pl
 
     v = pl.when(part.str.starts_with(key + "=")).then(part.str.slice(len(key) + 1)).otherwise(part)
-    if plan.fmt == "cef":
-        v = pl.when(v.str.contains("\\", literal=True)).then(v.str.replace_all(r"\\([=|\\])", "${1}")).otherwise(v)
+    # CEF lines with a backslash (escapes to undo) are not ok: the SQL path unescapes them
     return v.str.strip_chars_end(" ") if plan.split_regex else v
 
 
 def _polars_null(v):
-    """Placeholders -> null, as _null_generic in SQL."""
+    """Placeholders -> null, as _null_generic in SQL (lines that may hold a %s{...} token are
+    not ok: see split_exprs)."""
     import polars as pl
 
-    token = v.str.starts_with("%") & v.str.contains(f"^(?:{TOKEN_PLACEHOLDER})$")
-    return pl.when(v.is_in(list(PLACEHOLDERS)) | token).then(None).otherwise(v)
+    return pl.when(v.is_in(list(PLACEHOLDERS))).then(None).otherwise(v)
 
 
 # header of a CEF / LEEF line, up to its extension / attributes ([0-9], not \d: Unicode in Rust regex)

@@ -41,11 +41,6 @@ def _is_placeholder(expr: str) -> str:
 def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     """CTEs ending in `s`, and the SQL of each plan key's value over `s` (k_i = value of keys[i])."""
     n = len(plan.keys)
-    extra = set(plan.extra)
-
-    def _null(expr: str, i: int) -> str:       # `extra` keeps a key's value as the feed wrote it
-        return expr if i in extra else _null_generic(expr)
-
     if plan.fmt == "json":
         # one parse per line; a line that is not a JSON object comes out with nf = -1 (the loader
         # repairs or rejects it in Python: see _Loader._run)
@@ -53,8 +48,7 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
                "ELSE substr(text, strpos(text, '{')) END, $paths)) AS v FROM _zs_batch), "
                "s AS (SELECT line, text, v, false AS drift, "
                "CASE WHEN v IS NULL OR strpos(text, '{') = 0 THEN -1 END::INTEGER AS nf FROM s0)")
-        return cte, [_null(f"v[{i + 1}]", i) for i in range(n)]
-    fast = fast_parts(plan, layout)
+        return cte, [f"v[{i + 1}]" for i in range(n)]
     if plan.fmt in ("csv", "tsv"):
         d = "chr(9)" if plan.delim == "\t" else "','"
         if plan.csv_mode == "quoted":
@@ -68,7 +62,7 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
             v = ("list_transform(regexp_extract_all(text, '(?:^|,)(\"(?:[^\"]|\"\")*\"|[^,]*)', 1), lambda x: "
                  "CASE WHEN starts_with(x, '\"') THEN replace(x[2:length(x) - 1], '\"\"', '\"') ELSE x END)")
         cte = f"s AS (SELECT line, text, {v} AS v, len(v) <> {n} AS drift, len(v) AS nf FROM _zs_batch)"
-        return cte, [_null(f"v[{i + 1}]", i) for i in range(n)]
+        return cte, [f"v[{i + 1}]" for i in range(n)]
     # key=value families: lines with the template's key sequence (nearly all) arrive split by
     # Polars (ok, p<position>: see split_exprs) and take values by position; the others are split
     # here and look each key up
@@ -83,11 +77,11 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     slow = (f"list_transform($keys, lambda k: list_transform(list_filter(parts, lambda p: "
             f"trim(split_part(p, '=', 1)) = k), lambda p: {val('p')})[1])")
     positions = layout["positions"] if layout else {}
-    if not fast:
+    if not fast_parts(plan, layout):
         check = "list_transform(parts, lambda p: split_part(p, '=', 1)) = $sig" if layout else "false"
         cte = (f"s0 AS (SELECT *, string_split({sm}, {delim}) AS parts FROM _zs_batch), "
                f"s AS (SELECT *, NOT {check} AS drift, NULL::INTEGER AS nf, {slow} AS vslow FROM s0)")
-        return cte, [_null(f"vslow[{i + 1}]", i) for i in range(n)]
+        return cte, [f"vslow[{i + 1}]" for i in range(n)]
     # tmpl: the line has the template's key sequence (else it is drift); ok: its values come
     # from Polars (tmpl, and nothing the SQL path must undo: see split_exprs)
     cte = (
@@ -96,13 +90,13 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
         f"      CASE WHEN ok THEN NULL ELSE {slow} END AS vslow FROM s0)"
     )
     exprs = [f"CASE WHEN ok THEN {f'p{positions[k]}' if k in positions else 'NULL::VARCHAR'} "
-             f"ELSE {_null(f'vslow[{i + 1}]', i)} END" for i, k in enumerate(plan.keys)]
+             f"ELSE vslow[{i + 1}] END" for i, k in enumerate(plan.keys)]
     return cte, exprs
 
 
-def _used(plan: Plan, extra: bool = True) -> list[int]:
-    """Indices of plan.keys some column (or `extra`) reads."""
-    return sorted({i for srcs in plan.columns.values() for i, _ in srcs} | (set(plan.extra) if extra else set()))
+def _used(plan: Plan) -> list[int]:
+    """Indices of plan.keys some column or `extra` reads."""
+    return sorted({i for srcs in plan.columns.values() for i, _ in srcs} | set(plan.extra))
 
 
 def _position(plan: Plan, layout: dict | None, i: int) -> int | None:
@@ -122,9 +116,9 @@ def split_exprs(plan: Plan, layout: dict | None) -> list[list]:
     """Stages of Polars expressions (each a list for one with_columns) over the batch (line,
     text) of a key=value family (kv, LEEF, CEF) plan, adding `tmpl` (the line has the file's
     template: the template's key at every position), `ok` (tmpl, and its values need nothing
-    only the SQL path does) and p<j>, the value of part j of an ok line, placeholders as null
-    (see fast_parts). Literal splits in Polars cost a fraction of DuckDB list lambdas; lines that
-    are not ok are split in SQL. Space-delimited CEF / LEEF also get `pre` (see presplit)."""
+    only the SQL path does) and p<j>, the value of part j of an ok line (see fast_parts).
+    Literal splits in Polars cost a fraction of DuckDB list lambdas; lines that are not ok are
+    split in SQL. Space-delimited CEF / LEEF also get `pre` (see presplit)."""
     import polars as pl
 
     text = pl.col("text")
@@ -132,11 +126,6 @@ def split_exprs(plan: Plan, layout: dict | None) -> list[list]:
     if not fast:
         pre = presplit(plan, text)
         return [[pre.alias("pre")]] if pre is not None else []
-    raw = {_position(plan, layout, i) for i in plan.extra} - {_position(plan, layout, i) for i in _used(plan, extra=False)}
-
-    def null(v, j: int):              # placeholders -> null, but `extra` keeps values as written
-        return v if j in raw else _polars_null(v)
-
     sig = layout["sig"]
     n = len(sig)
     if plan.fmt == "kv":
@@ -148,11 +137,8 @@ def split_exprs(plan: Plan, layout: dict | None) -> list[list]:
         if plan.delim != "\t":
             src = src.str.replace(r"^[^|]{1,6}\|", "")
         sep = plan.delim
-    # lines with a '}' (maybe an unexpanded %s{...} token) or, in CEF, a backslash (escapes to
-    # undo) are left to the SQL path
-    plain = ~text.str.contains("\\" if plan.fmt == "cef" else "}", literal=True)
-    if plan.fmt == "cef":
-        plain = plain & ~text.str.contains("}", literal=True)
+    # CEF lines with a backslash (escapes to undo) are left to the SQL path
+    plain = ~text.str.contains("\\", literal=True) if plan.fmt == "cef" else pl.lit(True)
     # `pre` is what the SQL splits for lines that are not ok (split_source)
     name = "pre" if plan.split_regex else "_src"
     fields = [pl.col("_parts").struct.field(f"field_{j}") for j in range(n)]
@@ -162,7 +148,7 @@ def split_exprs(plan: Plan, layout: dict | None) -> list[list]:
              pl.col(name).str.split_exact(sep, n - 1).alias("_parts")],
             [(pl.col("_n") & pl.all_horizontal(checks)).fill_null(False).alias("tmpl")],
             [(pl.col("tmpl") & plain).alias("ok")]
-            + [null(_polars_value(plan, fields[j - 1], sig[j - 1]), j).alias(f"p{j}") for j in fast]]
+            + [_polars_value(plan, fields[j - 1], sig[j - 1]).alias(f"p{j}") for j in fast]]
 
 
 def _polars_value(plan: Plan, part, key: str):
@@ -172,14 +158,6 @@ def _polars_value(plan: Plan, part, key: str):
     v = pl.when(part.str.starts_with(key + "=")).then(part.str.slice(len(key) + 1)).otherwise(part)
     # CEF lines with a backslash (escapes to undo) are not ok: the SQL path unescapes them
     return v.str.strip_chars_end(" ") if plan.split_regex else v
-
-
-def _polars_null(v):
-    """Placeholders -> null, as _null_generic in SQL (lines that may hold a %s{...} token are
-    not ok: see split_exprs)."""
-    import polars as pl
-
-    return pl.when(v.is_in(list(PLACEHOLDERS))).then(None).otherwise(v)
 
 
 # header of a CEF / LEEF line, up to its extension / attributes ([0-9], not \d: Unicode in Rust regex)
@@ -231,25 +209,16 @@ def _decode(expr: str, how: str) -> str:
     return expr
 
 
-# an unexpanded feed-template token such as %s{ourl} or %d{respsize} stands for "no value"
-TOKEN_PLACEHOLDER = r"%[-0-9a-z]*\{[A-Za-z0-9_:]+\}"
-
-
-def _null_generic(expr: str) -> str:
-    """Placeholders (None, NA, N/A, empty, an unexpanded %s{...} token) -> NULL. Lines split by
-    Polars get the same from split_exprs (_polars_null)."""
-    return (f"CASE WHEN {_is_placeholder(expr)} THEN NULL "
-            f"WHEN starts_with({expr}, '%') AND regexp_full_match({expr}, '{TOKEN_PLACEHOLDER}') "
-            f"THEN NULL ELSE {expr} END")
-
-
-def _null_kind(expr: str, kind: str) -> str:
-    """0.0.0.0 for an IP and 0 for a port mean "none" too."""
+def _nullify_inline(expr: str, kind: str) -> str:
+    """Placeholders (None, NA, N/A, empty, an unexpanded %s{...} token; 0.0.0.0 / 0 for IPs / ports) -> NULL."""
+    extra = ""
     if kind == "ip":
-        return f"nullif({expr}, '0.0.0.0')"
+        extra = f" WHEN {expr} = '0.0.0.0' THEN NULL"
     if kind == "port":
-        return f"nullif({expr}, '0')"
-    return expr
+        extra = f" WHEN {expr} = '0' THEN NULL"
+    return (f"CASE WHEN {_is_placeholder(expr)} THEN NULL{extra} "
+            f"WHEN starts_with({expr}, '%') AND regexp_full_match({expr}, '%[-0-9a-z]*\\{{[A-Za-z0-9_:]+\\}}') "
+            f"THEN NULL ELSE {expr} END")
 
 
 def parse_time_expr(x: str) -> str:
@@ -291,7 +260,7 @@ def build(plan: Plan, layout: dict | None = None) -> tuple[str, dict]:
             continue
         if kind == "ts":
             # several keys may carry the time (Cloud NSS rt is only a month): first that parses wins
-            raws = [_decode(_null_kind(f"k{i}", kind), how) for i, how in sources]
+            raws = [_decode(_nullify_inline(f"k{i}", kind), how) for i, how in sources]
             for n, r in enumerate(raws):
                 raw_exprs.append(f"{r} AS r_{col}_{n}")
             parsed = [parse_time_expr(f"r_{col}_{n}") for n in range(len(raws))]
@@ -308,7 +277,7 @@ def build(plan: Plan, layout: dict | None = None) -> tuple[str, dict]:
                     f"CASE WHEN ({any_raw}) AND {col} IS NULL THEN '{col}: unrecognised time ' || "
                     f"to_json(coalesce({', '.join(f'r_{col}_{n}' for n in range(len(raws)))})) END")
             continue
-        raw = "coalesce(" + ", ".join(_decode(_null_kind(f"k{i}", kind), how)
+        raw = "coalesce(" + ", ".join(_decode(_nullify_inline(f"k{i}", kind), how)
                                       for i, how in sources) + ")"
         if len(sources) == 1:
             raw = raw[len("coalesce("):-1]

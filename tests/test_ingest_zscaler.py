@@ -277,3 +277,15 @@ def test_lines_with_escapes_or_tokens_are_not_drift(store, tmp_path, fmt):
     got = store.con.execute("SELECT login, department, url FROM zia_web ORDER BY source_line").fetchall()
     assert got == [("a@corp.example", "Ops", "x.example/"), (None, "R=D \\ lab", "x.example/{id}"),
                    ("c@corp.example", None, "y.example/")]
+
+
+def test_invalid_utf8_bytes_become_replacement_characters(store, tmp_path):
+    recs = [{"event_time": T0, "login": f"u{i}@corp.example", "url": "x.example/"} for i in range(3)]
+    f = tmp_path / "web.kv"
+    nss_writer.write(recs, "zia_web", "kv", f)
+    data = f.read_bytes().replace(b"u1@corp", b"u\xff\xfe@corp")
+    f.write_bytes(data)
+    (r,) = zscaler.ingest_paths(store, [f])
+    assert (r.lines_read, r.rows_loaded, r.rows_rejected) == (3, 3, 0)
+    logins = [x for (x,) in store.con.execute("SELECT login FROM zia_web ORDER BY source_line").fetchall()]
+    assert logins == ["u0@corp.example", "u\ufffd\ufffd@corp.example", "u2@corp.example"]

@@ -157,12 +157,6 @@ def _open(path: Path) -> IO[bytes]:
     return fh
 
 
-def _split_lines(text: str) -> pa.Array:
-    """The lines of `text` (cut at every \\n, as str.split) as one Arrow array, without a Python
-    string per line."""
-    return pc.split_pattern(pa.array([text], pa.large_string()), "\n").flatten().cast(pa.string())
-
-
 def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int = BATCH_BYTES) -> Iterator[tuple[int, bytes]]:
     """(number of the first line, raw bytes of whole lines) in batches cut at newlines; line
     numbers are 1-based. Lines are counted on the bytes (a newline is never part of a multi-byte
@@ -191,7 +185,13 @@ def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int = BATCH_BYTES) -> I
 
 
 def _decode_lines(body: bytes) -> pa.Array:
-    return _split_lines(body.decode("utf-8", errors="replace"))
+    """The lines of `body`; invalid UTF-8 becomes U+FFFD. Arrow validates and splits without a
+    Python string (and without holding the GIL); only a batch with bad bytes is decoded here."""
+    try:
+        text = pa.array([body], pa.large_binary()).cast(pa.large_string())
+    except pa.ArrowInvalid:
+        text = pa.array([body.decode("utf-8", errors="replace")], pa.large_string())
+    return pc.split_pattern(text, "\n").flatten()
 
 
 def _head_lines(path: Path, label: str) -> tuple[list[str], bytes]:

@@ -365,12 +365,6 @@ class _Loader:
                 positions.setdefault(part.split("=", 1)[0].strip(), j)
         return {"sig": list(sig), "positions": positions}
 
-    def load(self, first: int, lines: pa.Array) -> None:
-        """A batch of lines (Arrow strings) numbered from `first`; blank lines are not records."""
-        tab = self._numbered(first, lines)
-        if tab is not None:
-            self._consume(self._stage(tab))
-
     def load_table(self, tab: pa.Table) -> None:
         tab = self._clean(tab)
         if tab is not None:
@@ -381,6 +375,7 @@ class _Loader:
         decode, split and run the batch SQL (DuckDB, Arrow and Polars release the GIL) while
         this thread inserts finished batches, in file order, into the file's transaction."""
         local = threading.local()
+        cursors = []
 
         def prepare(first: int, body: bytes) -> pa.Table | None:
             tab = self._numbered(first, _decode_lines(body))
@@ -389,22 +384,27 @@ class _Loader:
             cur = getattr(local, "cur", None)
             if cur is None:
                 cur = local.cur = self.con.cursor()
+                cursors.append(cur)
                 cur.execute(f"SET TimeZone = '{self.tz}'")       # checked against _VALID_TZ
             return self._stage(tab, cur)
 
-        with ThreadPoolExecutor(max_workers=STAGE_THREADS, thread_name_prefix="zsaudit-stage") as pool:
-            inflight: deque = deque()
-            try:
-                for first, body in chunks:
-                    inflight.append(pool.submit(prepare, first, body))
-                    del body
-                    while len(inflight) > STAGE_THREADS:
+        try:
+            with ThreadPoolExecutor(max_workers=STAGE_THREADS, thread_name_prefix="zsaudit-stage") as pool:
+                inflight: deque = deque()
+                try:
+                    for first, body in chunks:
+                        inflight.append(pool.submit(prepare, first, body))
+                        del body
+                        while len(inflight) > STAGE_THREADS:
+                            self._consume(inflight.popleft().result())
+                    while inflight:
                         self._consume(inflight.popleft().result())
-                while inflight:
-                    self._consume(inflight.popleft().result())
-            finally:
-                for fut in inflight:
-                    fut.cancel()
+                finally:
+                    for fut in inflight:
+                        fut.cancel()
+        finally:                                  # the pool has joined its threads here
+            for cur in cursors:
+                cur.close()
 
     def _numbered(self, first: int, lines: pa.Array) -> pa.Table | None:
         if self.plan.skip_header and first == 1:

@@ -44,7 +44,9 @@ assigned AS (
            i.map_index AS f_map_index, i.try_number AS f_try_number, i.attempt_id AS f_attempt_id
     FROM facts x JOIN ident_id i USING (file_idx)
 )
-SELECT a.* EXCLUDE (f_dag_id, f_run_id, f_task_id, f_map_index, f_try_number, f_attempt_id, own_identity),
+-- only the columns later steps read (memory: this table holds every line of the batch)
+SELECT a.file_idx, a.line_no, a.is_json, a.kind, a.reject_reason, a.ts, a.level, a.source, a.message, a.detail,
+       a.j_ti_id,
        CASE WHEN own_identity THEN j_dag_id ELSE f_dag_id END AS dag_id,
        CASE WHEN own_identity THEN j_run_id ELSE f_run_id END AS run_id,
        CASE WHEN own_identity THEN j_task_id ELSE f_task_id END AS task_id,

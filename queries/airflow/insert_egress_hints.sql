@@ -3,14 +3,17 @@
 -- "host='x', port=N" form from connection errors. Hosts lowercased; user:password@ redacted.
 INSERT INTO task_egress_hints (attempt_id, dag_id, run_id, task_id, map_index, try_number, event_time,
                                url, host, port, log_file, source_line, message, scheme, rid, file_id)
-WITH cand AS (
+WITH pre AS (
+    -- cheap prefilter on the raw line: a scheme, urllib3's port=, or name.tld:port / a.b.c.d:port
+    SELECT file_idx, line_no, raw FROM _af_lines
+    WHERE contains(raw, '://') OR contains(raw, 'port=')
+          OR regexp_matches(raw, '(?:[A-Za-z0-9]\.[A-Za-z0-9-]+|localhost):\d')
+),
+cand AS (
     SELECT a.file_idx, a.line_no, a.attempt_id, a.dag_id, a.run_id, a.task_id, a.map_index, a.try_number,
-           a.ts, a.message, a.is_json, a.raw
-    FROM _af_la a
+           a.ts, a.message, a.is_json, p.raw
+    FROM _af_la a JOIN pre p USING (file_idx, line_no)
     WHERE a.kind <> 'reject' AND a.attempt_id IS NOT NULL
-      -- cheap prefilter on the raw line: a scheme, urllib3's port=, or name.tld:port / a.b.c.d:port
-      AND (contains(a.raw, '://') OR contains(a.raw, 'port=')
-           OR regexp_matches(a.raw, '(?:[A-Za-z0-9]\.[A-Za-z0-9-]+|localhost):\d'))
 ),
 src AS MATERIALIZED (
     -- 3.x: every value of the record (its own ISO timestamp never looks like a URL or host:port)

@@ -1,6 +1,7 @@
 -- Parse every line of a batch of task logs (_af_lines: file_idx, line_no, raw) into records.
 -- A line is an Airflow 3 JSON record, an Airflow 2 text record, a continuation of the record
--- above it (2.x tracebacks), or a reject (with its reason). Parameters: $tz.
+-- above it (2.x tracebacks), or a reject (with its reason). Parameters: $tz. The raw text stays
+-- in _af_lines (rejects and the egress scan join it back): one copy less of every line in memory.
 -- Shaped for speed: JSON and text lines take separate paths (each evaluates only its own
 -- expressions), the general timestamp macro only sees the rare lines the fast formats miss,
 -- and the window that finds a continuation line's record runs over text lines only.
@@ -84,7 +85,7 @@ lines AS (
            blank, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
     FROM txt
 )
-SELECT k.file_idx, k.line_no, k.raw, k.is_json, k.is_record,
+SELECT k.file_idx, k.line_no, k.is_json, k.is_record,
        CASE WHEN k.is_record THEN 'record'
             WHEN f.fmt = 'airflow2_text' AND k.record_line IS NOT NULL THEN 'continuation'
             ELSE 'reject' END AS kind,

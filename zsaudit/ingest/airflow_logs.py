@@ -32,7 +32,9 @@ WORKERS = 2
 DUCKDB_THREADS = 1
 SOURCE_KIND = "airflow_tasklog"
 _LINE_SQL = ["airflow/parse_lines", "airflow/attempt_lines", "airflow/log_attempts"]
-_INSERT_SQL = ["airflow/insert_log_rows", "airflow/insert_log_rejects", "airflow/insert_log_connections",
+# run on the batch's cursor before its turn, into TEMP staging copies of the store's tables; the
+# lines themselves (the bulk) go from _af_la straight into the store at commit (insert_log_rows)
+_INSERT_SQL = ["airflow/insert_log_rejects", "airflow/insert_log_connections",
                "airflow/insert_egress_hints", "airflow/insert_log_sources"]
 
 
@@ -227,13 +229,12 @@ class _Staged:
     error: Exception | None = None
 
 
-_STAGE_TABLES = ("airflow_log_lines", "rejects", "task_connections", "task_egress_hints",
+_STAGE_TABLES = ("rejects", "task_connections", "task_egress_hints",
                  "task_attempt_sources")
 
 
 def _stage(pipeline: _Pipeline, batch: list[LogFile], tz: str) -> _Staged:
     """Worker: read + hash the files, drop those already in the ledger, parse the rest."""
-    store = pipeline.store
     staged = _Staged(prepared=[_prepare(f) for f in batch])
     try:
         for p in staged.prepared:
@@ -241,7 +242,7 @@ def _stage(pipeline: _Pipeline, batch: list[LogFile], tz: str) -> _Staged:
                 p.result = FileResult(path=p.src.display, sha256="", source_kind=SOURCE_KIND, note=p.error,
                                       warnings=[p.error])
         candidates = [p for p in staged.prepared if p.result is None]
-        known = _known_file_ids(store, [p.file_id for p in candidates])
+        known = _known_file_ids(pipeline, [p.file_id for p in candidates])
         for p in candidates:
             if p.file_id in known:
                 p.result = FileResult(path=p.src.display, sha256=p.sha256, source_kind=SOURCE_KIND,
@@ -255,30 +256,37 @@ def _stage(pipeline: _Pipeline, batch: list[LogFile], tz: str) -> _Staged:
     return staged
 
 
-def _known_file_ids(store, ids: list[str]) -> set[str]:
+def _known_file_ids(pipeline: _Pipeline, ids: list[str]) -> set[str]:
     if not ids:
         return set()
-    cur = store.con.cursor()        # a connection of its own: the main thread may be writing
+    cur = _cursor(pipeline)
+    cur.register("_af_ids", pa.table({"file_id": pa.array(ids, pa.string())}))
     try:
-        cur.register("_af_ids", pa.table({"file_id": pa.array(ids, pa.string())}))
         return {r[0] for r in cur.execute(
             "SELECT file_id FROM ingest_ledger WHERE file_id IN (SELECT file_id FROM _af_ids)").fetchall()}
     finally:
-        cur.close()
+        cur.unregister("_af_ids")
+
+
+def _cursor(pipeline: _Pipeline) -> duckdb.DuckDBPyConnection:
+    """This thread's own connection to the store's DuckDB instance (made once per thread; the
+    store's connection refuses concurrent calls, so cursors are made under a lock)."""
+    cur = getattr(pipeline.local, "scratch", None)
+    if cur is None:
+        with pipeline.lock:
+            cur = pipeline.store.con.cursor()
+            pipeline.cursors.append(cur)
+        pipeline.local.scratch = cur
+        pipeline.local.catalog = cur.execute("SELECT current_database()").fetchall()[0][0].replace('"', '""')
+        cur.execute(queries.load("airflow/macros"))
+    return cur
 
 
 def _scratch(pipeline: _Pipeline) -> duckdb.DuckDBPyConnection:
-    """This thread's own connection to the store's DuckDB instance, with fresh TEMP staging
-    copies of the tables a batch fills: the batch is parsed there without touching the store's
-    tables, and all of it stays under the one instance's memory_limit (it spills, never balloons)."""
-    scratch = getattr(pipeline.local, "scratch", None)
-    if scratch is None:
-        scratch = pipeline.store.con.cursor()
-        with pipeline.lock:
-            pipeline.cursors.append(scratch)
-        pipeline.local.scratch = scratch
-        pipeline.local.catalog = scratch.execute("SELECT current_database()").fetchall()[0][0].replace('"', '""')
-        scratch.execute(queries.load("airflow/macros"))
+    """This thread's cursor with fresh TEMP staging copies of the tables a batch fills: the
+    batch is parsed there without touching the store's tables, and all of it stays under the one
+    instance's memory_limit (it spills, never balloons)."""
+    scratch = _cursor(pipeline)
     catalog = pipeline.local.catalog
     # (re)created per batch: the commit drops them, so that inside its transaction unqualified
     # names resolve to the store's tables again
@@ -310,7 +318,6 @@ def _parse(pipeline: _Pipeline, staged: _Staged, tz: str) -> None:
         for name in _INSERT_SQL:
             scratch.execute(queries.load(name))
         staged.counts = {r[0]: r[1:] for r in scratch.execute(queries.load("airflow/log_file_counts")).fetchall()}
-        scratch.execute("DROP TABLE _af_la")
         scratch.execute("DROP TABLE _af_att")
     finally:
         scratch.unregister("_af_files_arrow")
@@ -366,6 +373,8 @@ def _commit(pipeline: _Pipeline, staged: _Staged) -> None:
         for table in _STAGE_TABLES:
             con.execute(f"INSERT INTO {main}.{table} BY NAME SELECT * FROM temp.main.{table}")  # noqa: S608 (fixed names)
             con.execute(f"DROP TABLE temp.main.{table}")   # from here on, names mean the store's tables
+        con.execute(queries.load("airflow/insert_log_rows"))      # _af_la x _af_files -> airflow_log_lines
+        con.execute("DROP TABLE _af_la")
         con.execute("INSERT INTO airflow_log_files SELECT file_id, log_key, log_file, sha256, fmt, n_lines "
                     "FROM _af_files")
         # a grown (or otherwise changed) copy of an attempt's log replaces the earlier one

@@ -76,7 +76,7 @@ def main():
     """
 
 
-@main.group()
+@main.group(short_help="Load Zscaler or Airflow logs into the store.")
 def ingest():
     """Load logs into the store (each file once; bad lines kept in `rejects`)."""
 

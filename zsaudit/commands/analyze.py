@@ -14,7 +14,7 @@ from ..progress import Progress
 SEVERITY_CHOICE = click.Choice(["low", "medium", "high", "critical"])
 
 
-@main.command("analyze")
+@main.command("analyze", short_help="Tie requests to task attempts and compute findings.")
 @click.option("--identity-map", "identity_map", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The identity map TOML (docs/identity-map.md).")
 @period_options
@@ -43,7 +43,7 @@ def analyze(identity_map: Path, since, until, fail_on, as_json, db: Path, quiet)
     check_fail_on(summary, fail_on)
 
 
-@main.command("findings")
+@main.command("findings", short_help="List findings, most severe first (table, JSON, CSV).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--kind", type=click.Choice(KINDS), default=None, help="Only findings of this kind.")
 @click.option("--status", type=click.Choice(["open", "accepted"]), default=None, help="Only open or accepted findings.")

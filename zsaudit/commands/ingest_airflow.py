@@ -9,7 +9,7 @@ import click
 from ..cli import db_option, handle_errors, ingest, quiet_option
 
 
-@ingest.command("airflow")
+@ingest.command("airflow", short_help="Task logs, metadata DBs, REST and CSV exports, stdout.")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--template", default=None, metavar="JINJA",
               help="Your [logging] log_filename_template, exactly as in airflow.cfg.")

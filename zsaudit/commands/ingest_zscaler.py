@@ -10,7 +10,7 @@ from ..cli import db_option, handle_errors, ingest, quiet_option
 from ..progress import Progress
 
 
-@ingest.command("zscaler")
+@ingest.command("zscaler", short_help="ZIA web/firewall/DNS, ZPA activity/status, any NSS format.")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", default="auto", show_default=True,
               type=click.Choice(["auto", "json", "csv", "tsv", "kv", "leef", "cef"]),

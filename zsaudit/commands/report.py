@@ -10,7 +10,7 @@ from ..cli import db_option, handle_errors, main, period_options, quiet_option
 from ..progress import Progress
 
 
-@main.command("report")
+@main.command("report", short_help="Render the SOC 2 audit pack (HTML, PDF, evidence).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for the pack (created; an earlier pack there is replaced).")
 @period_options
@@ -47,7 +47,7 @@ def report(out, since, until, pdf, generated_at, identity_map, sample_seed, top_
         click.echo(result.summary())
 
 
-@main.command("verify")
+@main.command("verify", short_help="Check an audit pack against its manifest of hashes.")
 @click.argument("pack_dir", type=click.Path(path_type=Path))
 @click.option("--manifest-sha256", default=None, metavar="HEX",
               help="The manifest's sha256 as printed by `zsaudit report`: also proves the manifest unchanged.")

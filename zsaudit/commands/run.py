@@ -27,7 +27,7 @@ def _emit(summary, *, as_json: bool, quiet: bool) -> None:
             click.echo(line)
 
 
-@main.command("run")
+@main.command("run", short_help="The nightly job: ingest, analyze, report, in one go.")
 @click.option("--config", "config_path", required=True, envvar="ZSAUDIT_CONFIG", show_envvar=True,
               type=click.Path(dir_okay=False, path_type=Path), help="The zsaudit.toml (`zsaudit init` writes one).")
 @period_options
@@ -61,7 +61,7 @@ def run(config_path: Path, since, until, fail_on, reanalyze, as_json, quiet):
                                 f"(pack: {summary.pack.index_html if summary.pack else 'not written'})")
 
 
-@main.command("init")
+@main.command("init", short_help="Write example zsaudit.toml and identity.toml files.")
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite existing zsaudit.toml / identity.toml.")
 @handle_errors
@@ -79,7 +79,7 @@ def init(directory: Path, force: bool):
                f"{directory / 'identity.toml'}, then run\n  zsaudit run --config {directory / 'zsaudit.toml'}")
 
 
-@main.command("demo")
+@main.command("demo", short_help="Run everything on synthetic data, no set-up needed.")
 @click.option("--out", "out_dir", default="zsaudit-demo", show_default=True,
               type=click.Path(file_okay=False, path_type=Path), help="Where the demo writes everything.")
 @click.option("--requests", "requests", default=2000, show_default=True, type=click.IntRange(50),
@@ -98,7 +98,7 @@ def demo(out_dir: Path, requests: int, seed: int, pdf: bool, quiet: bool):
             click.echo(line)
 
 
-@main.command("airflow-dag")
+@main.command("airflow-dag", short_help="Print or install the zsaudit_nightly Airflow DAG.")
 @click.option("--print", "do_print", is_flag=True, help="Print the DAG file (save it in your dags folder).")
 @click.option("--install", "install_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               metavar="DAGS_FOLDER", help="Copy the DAG file into DAGS_FOLDER as zsaudit_nightly.py.")

@@ -9,7 +9,7 @@ import click
 from ..cli import handle_errors, main, quiet_option
 
 
-@main.command("synth")
+@main.command("synth", short_help="Write synthetic logs with planted anomalies.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory to write zscaler/, airflow/, identity.toml and truth.json into.")
 @click.option("--requests", "requests", default=2000, show_default=True, type=click.IntRange(min=100),

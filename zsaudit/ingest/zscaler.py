@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import json
 import os
 import re
@@ -157,12 +158,13 @@ def _open(path: Path) -> IO[bytes]:
     return fh
 
 
-def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int = BATCH_BYTES) -> Iterator[tuple[int, bytes]]:
+def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int | None = None) -> Iterator[tuple[int, bytes]]:
     """(number of the first line, raw bytes of whole lines) in batches cut at newlines; line
     numbers are 1-based. Lines are counted on the bytes (a newline is never part of a multi-byte
     UTF-8 sequence), so batches can be decoded and split elsewhere, in parallel."""
     line_no = 1
     carry = b""
+    batch_bytes = batch_bytes or BATCH_BYTES
     while True:
         try:
             chunk = fh.read(batch_bytes)
@@ -374,6 +376,14 @@ class _Loader:
         """Batches of raw lines (see _iter_chunks). Two threads, each on its own DuckDB cursor,
         decode, split and run the batch SQL (DuckDB, Arrow and Polars release the GIL) while
         this thread inserts finished batches, in file order, into the file's transaction."""
+        chunks = iter(chunks)
+        head = [c for c in (next(chunks, None), next(chunks, None)) if c is not None]
+        if len(head) < 2:                         # one batch: no threads needed
+            for first, body in head:
+                tab = self._numbered(first, _decode_lines(body))
+                self._consume(self._stage(tab) if tab is not None else None)
+            return
+        chunks = itertools.chain(head, chunks)
         local = threading.local()
         cursors = []
 

@@ -323,3 +323,18 @@ def test_many_small_batches_load_the_same_as_one(tmp_path, monkeypatch, fmt):
     assert counts[:3] == (301, 300, 1)
     assert [line for line, _ in rejects] == [221]
     assert rows[0][0] == (2 if fmt == "csv" else 1) and len({r[0] for r in rows}) == 300
+
+
+def test_progress_moves_within_one_large_file(store, tmp_path, monkeypatch):
+    from zsaudit.progress import Progress
+
+    recs = [{"event_time": T0, "login": f"u{i}@corp.example", "url": f"x.example/{i}"} for i in range(400)]
+    f = tmp_path / "web.kv"
+    nss_writer.write(recs, "zia_web", "kv", f)
+    monkeypatch.setattr(zscaler, "BATCH_BYTES", 8 << 10)
+    out = io.StringIO()
+    zscaler.ingest_paths(store, [f], progress=Progress(stream=out))
+    lines = out.getvalue().splitlines()
+    tenths = [ln for ln in lines if ln.endswith("%")]
+    assert len(tenths) >= 5 and tenths[-1] == "ingest zscaler: 100%"    # off a TTY: a line per tenth
+    assert lines[-1] == "ingest zscaler: 1/1 files"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from typing import Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import click
 
@@ -34,6 +34,27 @@ class Progress:
                 yield bar
         else:
             yield self._plain(items, label, length)
+
+    @contextmanager
+    def meter(self, total: int, label: str) -> Iterator[Callable[[int], None]]:
+        """Yield `advance(n)` for work measured in units (bytes): a bar on a TTY that moves
+        within a large file, a plain 'label: N%' line at each tenth otherwise."""
+        if self.quiet:
+            yield lambda n: None
+        elif self.is_tty:
+            with click.progressbar(length=max(total, 1), label=label, file=self.stream) as bar:
+                yield bar.update
+        else:
+            state = {"done": 0, "tenth": 0}
+
+            def advance(n: int) -> None:
+                state["done"] += n
+                tenth = min(10, state["done"] * 10 // max(total, 1))
+                if tenth > state["tenth"]:
+                    state["tenth"] = tenth
+                    self.log(f"{label}: {tenth * 10}%")
+
+            yield advance
 
     def _plain(self, items: Iterable[T], label: str, length: int | None) -> Iterator[T]:
         total = length if length is not None else (len(items) if hasattr(items, "__len__") else None)

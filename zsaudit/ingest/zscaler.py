@@ -88,13 +88,25 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
     if re.fullmatch(r"[0-9.]+ ?[KMGT]i?B", MEMORY_LIMIT or ""):
         store.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     try:
-        with progress.bar(inputs, label="ingest zscaler", length=len(inputs)) as items:
-            for item in items:
+        sizes = [_size(item.path) for item in inputs]
+        with progress.meter(sum(sizes), label="ingest zscaler") as advance:
+            for i, (item, size) in enumerate(zip(inputs, sizes), 1):
+                seen = [0]
+
+                def on_bytes(n: int, seen=seen) -> None:
+                    seen[0] += n
+                    advance(n)
+
                 try:
-                    result = ingest_file(store, item.path, label=item.label, fmt=fmt, fields=fields, tz=tz)
+                    result = ingest_file(store, item.path, label=item.label, fmt=fmt, fields=fields, tz=tz,
+                                         on_bytes=on_bytes)
                 except BadInput as exc:
                     errors.append(str(exc))
                     continue
+                finally:
+                    advance(max(0, size - seen[0]))     # skipped, whole-document or failed files
+                    if not progress.is_tty:             # plain lines: files done, besides the tenths
+                        progress.log(f"ingest zscaler: {i}/{len(inputs)} files")
                 results.append(result)
                 for w in result.warnings:
                     progress.log(f"warning: {w}")
@@ -112,6 +124,13 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
     if errors:
         raise IngestErrors("\n".join(errors), results)
     return results
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _check_tz(store, tz: str) -> None:
@@ -158,19 +177,26 @@ def _open(path: Path) -> IO[bytes]:
     return fh
 
 
-def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int | None = None) -> Iterator[tuple[int, bytes]]:
+def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int | None = None,
+                 on_bytes=None) -> Iterator[tuple[int, bytes]]:
     """(number of the first line, raw bytes of whole lines) in batches cut at newlines; line
     numbers are 1-based. Lines are counted on the bytes (a newline is never part of a multi-byte
     UTF-8 sequence), so batches can be decoded and split elsewhere, in parallel."""
     line_no = 1
     carry = b""
     batch_bytes = batch_bytes or BATCH_BYTES
+    raw = getattr(fh, "fileobj", fh)              # the file under a gzip stream
+    position = 0
     while True:
         try:
             chunk = fh.read(batch_bytes)
         except (OSError, EOFError, zlib.error) as exc:
             raise BadInput(f"{label}: cannot read after line {line_no - 1} ({exc}); expected a plain "
                            "or gzip-compressed text file") from None
+        if on_bytes is not None:
+            now = raw.tell()
+            on_bytes(now - position)
+            position = now
         if not chunk:
             break
         chunk = carry + chunk
@@ -213,7 +239,9 @@ def _head_lines(path: Path, label: str) -> tuple[list[str], bytes]:
 
 # ---------------------------------------------------------------------------------------------
 def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto", fields: str | None = None,
-                tz: str = "UTC") -> FileResult:
+                tz: str = "UTC", on_bytes=None) -> FileResult:
+    """One file, all or nothing (see module docstring). `on_bytes(n)` is told, batch by batch,
+    how many bytes of the file (compressed bytes for .gz) have been read."""
     label = label or str(path)
     try:
         size = path.stat().st_size
@@ -237,7 +265,7 @@ def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto
     previous_tz = store.con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
     store.con.execute(f"SET TimeZone = '{tz}'")      # tz checked against _VALID_TZ and ICU first
     try:
-        return _load(store, path, label, plan, whole, result, size, started, tz)
+        return _load(store, path, label, plan, whole, result, size, started, tz, on_bytes)
     finally:
         store.con.execute(f"SET TimeZone = '{previous_tz}'")
 
@@ -248,11 +276,11 @@ def _remove_partial(con, table: str, file_id: str) -> None:
     con.execute("DELETE FROM rejects WHERE file_id = ?", [file_id])
 
 
-def _load(store, path, label, plan, whole, result, size, started, tz) -> FileResult:
+def _load(store, path, label, plan, whole, result, size, started, tz, on_bytes=None) -> FileResult:
     file_id = result.sha256
     _remove_partial(store.con, plan.log_type, file_id)
     try:
-        return _load_rows(store, path, label, plan, whole, result, size, started, tz)
+        return _load_rows(store, path, label, plan, whole, result, size, started, tz, on_bytes)
     except BaseException:
         # a large file commits in chunks (see _Loader.flush): take its rows back out
         with store.transaction() as con:
@@ -260,7 +288,7 @@ def _load(store, path, label, plan, whole, result, size, started, tz) -> FileRes
         raise
 
 
-def _load_rows(store, path, label, plan, whole, result, size, started, tz) -> FileResult:
+def _load_rows(store, path, label, plan, whole, result, size, started, tz, on_bytes=None) -> FileResult:
     file_id = result.sha256
     with store.transaction() as con:
         loader = _Loader(con, plan, label=label, file_id=file_id, tz=tz)
@@ -270,7 +298,7 @@ def _load_rows(store, path, label, plan, whole, result, size, started, tz) -> Fi
                                         "text": pa.array([t for _, t in whole], pa.string())}))
         else:
             with _open(path) as fh:
-                loader.load_chunks(_iter_chunks(fh, label))
+                loader.load_chunks(_iter_chunks(fh, label, on_bytes=on_bytes))
         loader.finish()
         result.lines_read = loader.loaded + loader.rejected
         result.rows_loaded, result.rows_rejected = loader.loaded, loader.rejected

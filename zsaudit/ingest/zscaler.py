@@ -178,7 +178,7 @@ def _open(path: Path) -> IO[bytes]:
 
 
 def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int | None = None,
-                 on_bytes=None) -> Iterator[tuple[int, bytes]]:
+                 on_bytes=None) -> Iterator[tuple[int, bytes | memoryview]]:
     """(number of the first line, raw bytes of whole lines) in batches cut at newlines; line
     numbers are 1-based. Lines are counted on the bytes (a newline is never part of a multi-byte
     UTF-8 sequence), so batches can be decoded and split elsewhere, in parallel."""
@@ -188,8 +188,12 @@ def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int | None = None,
     raw = getattr(fh, "fileobj", fh)              # the file under a gzip stream
     position = 0
     while True:
+        # each batch reads into its own buffer, which the batch's lines then use in place
+        buf = bytearray(len(carry) + batch_bytes)
+        buf[:len(carry)] = carry
+        view = memoryview(buf)
         try:
-            chunk = fh.read(batch_bytes)
+            n = fh.readinto(view[len(carry):])
         except (OSError, EOFError, zlib.error) as exc:
             raise BadInput(f"{label}: cannot read after line {line_no - 1} ({exc}); expected a plain "
                            "or gzip-compressed text file") from None
@@ -197,28 +201,30 @@ def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int | None = None,
             now = raw.tell()
             on_bytes(now - position)
             position = now
-        if not chunk:
+        if not n:
             break
-        chunk = carry + chunk
-        cut = chunk.rfind(b"\n")
+        end = len(carry) + n
+        cut = buf.rfind(b"\n", 0, end)
         if cut < 0:
-            carry = chunk
+            carry = bytes(view[:end])
             continue
-        carry = chunk[cut + 1:]
-        body = chunk[:cut]
-        yield line_no, body
-        line_no += body.count(b"\n") + 1
+        carry = bytes(view[cut + 1:end])
+        yield line_no, view[:cut]
+        line_no += buf.count(b"\n", 0, cut) + 1
     if carry:
         yield line_no, carry
 
 
-def _decode_lines(body: bytes) -> pa.Array:
-    """The lines of `body`; invalid UTF-8 becomes U+FFFD. Arrow validates and splits without a
-    Python string (and without holding the GIL); only a batch with bad bytes is decoded here."""
+def _decode_lines(body: bytes | memoryview) -> pa.Array:
+    """The lines of `body`; invalid UTF-8 becomes U+FFFD. Arrow reads the bytes in place,
+    validates and splits them without a Python string (and without holding the GIL); only a
+    batch with bad bytes is decoded here."""
+    offsets = pa.array([0, len(body)], pa.int64()).buffers()[1]
+    text = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(body)])
     try:
-        text = pa.array([body], pa.large_binary()).cast(pa.large_string())
+        text.validate(full=True)                  # UTF-8
     except pa.ArrowInvalid:
-        text = pa.array([body.decode("utf-8", errors="replace")], pa.large_string())
+        text = pa.array([bytes(body).decode("utf-8", errors="replace")], pa.large_string())
     return pc.split_pattern(text, "\n").flatten()
 
 

@@ -41,14 +41,19 @@ def _is_placeholder(expr: str) -> str:
 def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     """CTEs ending in `s`, and the SQL of each plan key's value over `s` (k_i = value of keys[i])."""
     n = len(plan.keys)
+    extra = set(plan.extra)
+    # JSON and CSV/TSV: placeholders are nulled once over each line's list of values (one lambda
+    # over all of them is cheaper than a test per column); `extra` keeps the values as written
+    keyed = [f"vraw[{i + 1}]" if i in extra else f"v[{i + 1}]" for i in range(n)]
+    nulled = f"list_transform(vraw, lambda x: CASE WHEN {_generic_placeholder('x')} THEN NULL ELSE x END) AS v"
     if plan.fmt == "json":
         # one parse per line; a line that is not a JSON object comes out with nf = -1 (the loader
         # repairs or rejects it in Python: see _Loader._run)
         cte = ("s0 AS (SELECT line, text, try(json_extract_string(CASE WHEN starts_with(text, '{') THEN text "
-               "ELSE substr(text, strpos(text, '{')) END, $paths)) AS v FROM _zs_batch), "
-               "s AS (SELECT line, text, v, false AS drift, "
-               "CASE WHEN v IS NULL OR strpos(text, '{') = 0 THEN -1 END::INTEGER AS nf FROM s0)")
-        return cte, [f"v[{i + 1}]" for i in range(n)]
+               "ELSE substr(text, strpos(text, '{')) END, $paths)) AS vraw FROM _zs_batch), "
+               f"s AS (SELECT line, text, vraw, {nulled}, false AS drift, "
+               "CASE WHEN vraw IS NULL OR strpos(text, '{') = 0 THEN -1 END::INTEGER AS nf FROM s0)")
+        return cte, keyed
     if plan.fmt in ("csv", "tsv"):
         d = "chr(9)" if plan.delim == "\t" else "','"
         if plan.csv_mode == "quoted":
@@ -61,8 +66,9 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
         else:
             v = ("list_transform(regexp_extract_all(text, '(?:^|,)(\"(?:[^\"]|\"\")*\"|[^,]*)', 1), lambda x: "
                  "CASE WHEN starts_with(x, '\"') THEN replace(x[2:length(x) - 1], '\"\"', '\"') ELSE x END)")
-        cte = f"s AS (SELECT line, text, {v} AS v, len(v) <> {n} AS drift, len(v) AS nf FROM _zs_batch)"
-        return cte, [f"v[{i + 1}]" for i in range(n)]
+        cte = (f"s0 AS (SELECT line, text, {v} AS vraw FROM _zs_batch), "
+               f"s AS (SELECT line, text, vraw, {nulled}, len(vraw) <> {n} AS drift, len(vraw) AS nf FROM s0)")
+        return cte, keyed
     # key=value families: lines with the template's key sequence (nearly all) arrive split by
     # Polars (ok, p<position>: see split_exprs) and take values by position; the others are split
     # here and look each key up
@@ -209,16 +215,22 @@ def _decode(expr: str, how: str) -> str:
     return expr
 
 
-def _nullify_inline(expr: str, kind: str) -> str:
-    """Placeholders (None, NA, N/A, empty, an unexpanded %s{...} token; 0.0.0.0 / 0 for IPs / ports) -> NULL."""
-    extra = ""
+def _generic_placeholder(expr: str) -> str:
+    """SQL true when `expr` is a placeholder any column reads as NULL: None, NA, N/A, empty, or
+    an unexpanded feed-template token such as %s{ourl}."""
+    return (f"({_is_placeholder(expr)} OR (starts_with({expr}, '%') AND "
+            f"regexp_full_match({expr}, '%[-0-9a-z]*\\{{[A-Za-z0-9_:]+\\}}')))")
+
+
+def _nullify_inline(expr: str, kind: str, generic: bool = True) -> str:
+    """Placeholders -> NULL: the generic ones (unless already nulled over the line's values)
+    and 0.0.0.0 / 0 for IPs / ports."""
+    whens = [f"WHEN {_generic_placeholder(expr)} THEN NULL"] if generic else []
     if kind == "ip":
-        extra = f" WHEN {expr} = '0.0.0.0' THEN NULL"
+        whens.append(f"WHEN {expr} = '0.0.0.0' THEN NULL")
     if kind == "port":
-        extra = f" WHEN {expr} = '0' THEN NULL"
-    return (f"CASE WHEN {_is_placeholder(expr)} THEN NULL{extra} "
-            f"WHEN starts_with({expr}, '%') AND regexp_full_match({expr}, '%[-0-9a-z]*\\{{[A-Za-z0-9_:]+\\}}') "
-            f"THEN NULL ELSE {expr} END")
+        whens.append(f"WHEN {expr} = '0' THEN NULL")
+    return f"CASE {' '.join(whens)} ELSE {expr} END" if whens else expr
 
 
 def parse_time_expr(x: str) -> str:
@@ -246,6 +258,7 @@ def build(plan: Plan, layout: dict | None = None) -> tuple[str, dict]:
     if plan.fmt == "leef" and not plan.split_regex:
         params["delim"] = plan.delim
     cols = COLUMNS[plan.log_type]
+    generic = plan.fmt not in ("json", "csv", "tsv")     # else nulled over the line's values (_source_ctes)
     raw_exprs = []
     typed_exprs = []
     bad_terms = []
@@ -260,7 +273,7 @@ def build(plan: Plan, layout: dict | None = None) -> tuple[str, dict]:
             continue
         if kind == "ts":
             # several keys may carry the time (Cloud NSS rt is only a month): first that parses wins
-            raws = [_decode(_nullify_inline(f"k{i}", kind), how) for i, how in sources]
+            raws = [_decode(_nullify_inline(f"k{i}", kind, generic), how) for i, how in sources]
             for n, r in enumerate(raws):
                 raw_exprs.append(f"{r} AS r_{col}_{n}")
             parsed = [parse_time_expr(f"r_{col}_{n}") for n in range(len(raws))]
@@ -277,7 +290,7 @@ def build(plan: Plan, layout: dict | None = None) -> tuple[str, dict]:
                     f"CASE WHEN ({any_raw}) AND {col} IS NULL THEN '{col}: unrecognised time ' || "
                     f"to_json(coalesce({', '.join(f'r_{col}_{n}' for n in range(len(raws)))})) END")
             continue
-        raw = "coalesce(" + ", ".join(_decode(_nullify_inline(f"k{i}", kind), how)
+        raw = "coalesce(" + ", ".join(_decode(_nullify_inline(f"k{i}", kind, generic), how)
                                       for i, how in sources) + ")"
         if len(sources) == 1:
             raw = raw[len("coalesce("):-1]

@@ -25,6 +25,10 @@ from .ledger import FileResult, now_utc, rid_prefix
 
 BATCH_FILES = 3000
 MEMORY_LIMIT = "512MB"
+# WAL size that triggers a checkpoint at commit while the batches load (DuckDB's default: 16 MB,
+# i.e. every second 3000-file batch). Fewer, larger checkpoints cost less in all (100k attempts:
+# ~22 instead of ~28 CPU-s of commits and checkpoints, docs/benchmarks.md).
+CHECKPOINT_THRESHOLD = "64MB"
 WORKERS = 2
 # DuckDB threads per statement during the ingest: the batch pipeline (WORKERS parse threads and
 # the committing thread) already keeps both cores busy; DuckDB's own worker threads on top only
@@ -110,9 +114,12 @@ def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: 
     done = 0
     # DuckDB keeps pages it wrote in its buffer pool up to memory_limit (80% of RAM by default);
     # a bounded pool keeps the ingest's RSS flat however large the tree (DuckDB evicts/spills).
-    previous, threads = con.execute("SELECT current_setting('memory_limit'), current_setting('threads')").fetchall()[0]
+    previous, threads, threshold = con.execute(
+        "SELECT current_setting('memory_limit'), current_setting('threads'), current_setting('checkpoint_threshold')"
+    ).fetchall()[0]
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     con.execute(f"SET threads = {int(DUCKDB_THREADS)}")
+    con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
     pipeline = _Pipeline(store)
     try:
         # Each worker thread, on its own cursor of the store's instance: read, hash and parse a
@@ -136,12 +143,15 @@ def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: 
                 raise
         pipeline.close()
         # write the batches' data to the file while the memory bound still holds (a checkpoint at
-        # close under the default limit would otherwise balloon)
+        # close under the default limit would otherwise balloon); the workers are done, so the
+        # checkpoint may use DuckDB's own threads again (it writes tables and row groups in parallel)
+        con.execute(f"SET threads = {int(threads)}")
         con.execute("CHECKPOINT")
     finally:
         pipeline.close()
         con.execute(f"SET memory_limit = '{_safe_setting(previous)}'")
         con.execute(f"SET threads = {int(threads)}")
+        con.execute(f"SET checkpoint_threshold = '{_safe_setting(threshold)}'")
     return results
 
 

@@ -24,15 +24,18 @@ from ..progress import QUIET, Progress
 from .ledger import FileResult, now_utc, rid_prefix
 
 BATCH_FILES = 3000
-MEMORY_LIMIT = "512MB"
+# DuckDB's bound while the logs load: both workers' batches, the commits and the final CHECKPOINT
+# (the peak: it rewrites the PRIMARY KEY indexes) spill past it instead of growing. 100k attempts:
+# peak RSS 924 MB at 512 MB, 838 at 448, 802 at 384, same wall time (docs/benchmarks.md).
+MEMORY_LIMIT = "384MB"
 # WAL size that triggers a checkpoint at commit while the batches load (DuckDB's default: 16 MB,
 # i.e. every second 3000-file batch). Fewer, larger checkpoints cost less in all (100k attempts:
 # ~22 instead of ~28 CPU-s of commits and checkpoints, docs/benchmarks.md).
 CHECKPOINT_THRESHOLD = "64MB"
 WORKERS = 2
-# DuckDB threads per statement during the ingest: the batch pipeline (WORKERS parse threads and
-# the committing thread) already keeps both cores busy; DuckDB's own worker threads on top only
-# add synchronisation (measured: -15% CPU with 1, docs/benchmarks.md).
+# DuckDB threads per statement during the ingest: the WORKERS threads (each parses a batch, then
+# commits it) already keep both cores busy; DuckDB's own worker threads on top only add
+# synchronisation (measured: -15% CPU with 1, docs/benchmarks.md).
 DUCKDB_THREADS = 1
 SOURCE_KIND = "airflow_tasklog"
 _LINE_SQL = ["airflow/parse_lines", "airflow/attempt_lines", "airflow/log_attempts"]

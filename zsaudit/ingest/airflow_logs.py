@@ -147,7 +147,7 @@ def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: 
         pipeline.close()
         # write the batches' data to the file while the memory bound still holds (a checkpoint at
         # close under the default limit would otherwise balloon); the workers are done, so the
-        # checkpoint may use DuckDB's own threads again (it writes tables and row groups in parallel)
+        # checkpoint gets DuckDB's own threads back
         con.execute(f"SET threads = {int(threads)}")
         con.execute("CHECKPOINT")
     finally:

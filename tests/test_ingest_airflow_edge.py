@@ -287,3 +287,54 @@ def test_tz_applies_to_naive_log_times_not_to_metadata(store, tmp_path):
     ingest_paths(store, [p], tz="America/New_York")
     start = store.con.execute("SELECT start_time FROM task_attempts").fetchall()[0][0]
     assert start == datetime(2026, 11, 25, 14, 0, tzinfo=timezone.utc)   # Airflow's DB stores UTC
+
+
+def _tree_of_small_logs(root: Path, n: int) -> None:
+    for i in range(n):
+        task_log(root, task=f"t{i}").write_text(SUCCESS_2X)
+        task_log(root, task=f"j{i}").write_text(
+            v3("2026-11-25T14:00:00.000000Z", "fetched https://API.example.com/v1 status 200", dag_id="d",
+               run_id=RUN, task_id=f"j{i}", try_number=1, map_index=-1)
+            + v3("2026-11-25T14:00:01.000000Z", "::group::Post Execute"))
+
+
+TABLES = ["airflow_log_lines", "task_egress_hints", "task_connections", "task_attempt_sources", "task_attempts",
+          "airflow_log_files", "rejects"]
+
+
+def test_many_batches_on_both_workers_load_the_same_rows_as_one_batch(tmp_path, monkeypatch):
+    from zsaudit.store import Store
+
+    _tree_of_small_logs(tmp_path, 9)
+    dumps = []
+    for batch in (1000, 2):          # one batch, then nine batches of 2 files over the two workers
+        monkeypatch.setattr(airflow_logs, "BATCH_FILES", batch)
+        with Store(tmp_path / f"b{batch}.duckdb") as s:
+            results = ingest_paths(s, [tmp_path / "logs"])
+            assert len(results) == 18 and all(r.rows_loaded > 0 and not r.warnings for r in results)
+            dumps.append({t: sorted(map(repr, s.con.execute(f"SELECT * FROM {t}").fetchall())) for t in TABLES})
+            again = ingest_paths(s, [tmp_path / "logs"])
+            assert all(r.skipped for r in again)            # the same files again: a no-op
+    assert dumps[0] == dumps[1]
+    assert len(dumps[0]["task_attempts"]) == 18 and len(dumps[0]["task_egress_hints"]) == 9
+
+
+def test_a_failing_batch_among_many_is_split_and_the_others_load(store, tmp_path, monkeypatch):
+    _tree_of_small_logs(tmp_path, 9)
+    task_log(tmp_path, task="poison").write_text(SUCCESS_2X)
+    monkeypatch.setattr(airflow_logs, "BATCH_FILES", 2)
+    real = airflow_logs.merge_touched
+
+    def failing_merge(con):
+        real(con)
+        if con.execute("SELECT count(*) FROM _af_files WHERE log_file LIKE '%poison%'").fetchall()[0][0]:
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(airflow_logs, "merge_touched", failing_merge)
+    results = ingest_paths(store, [tmp_path / "logs"])
+    by_task = {Path(r.path).parent.name: r for r in results}
+    assert len(by_task) == 19
+    assert "no rows kept" in by_task["task_id=poison"].note
+    assert all(r.rows_loaded > 0 for name, r in by_task.items() if name != "task_id=poison")
+    assert store.con.execute("SELECT count(*) FROM task_attempts").fetchall()[0][0] == 18
+    assert store.con.execute("SELECT count(*) FROM ingest_ledger").fetchall()[0][0] == 18

@@ -107,8 +107,9 @@ def _prepare(src: LogFile) -> _Prepared:
 
 
 def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: Progress = QUIET,
-                     batch_files: int = BATCH_FILES) -> list[FileResult]:
+                     batch_files: int | None = None) -> list[FileResult]:
     """Load task-log files: WORKERS threads each parse a batch, then commit it, in batch order."""
+    batch_files = batch_files or BATCH_FILES
     con = store.con
     con.execute(queries.load("airflow/macros"))
     files, superseded = _one_file_per_attempt(files)

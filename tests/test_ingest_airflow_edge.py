@@ -307,15 +307,17 @@ def test_many_batches_on_both_workers_load_the_same_rows_as_one_batch(tmp_path, 
 
     _tree_of_small_logs(tmp_path, 9)
     dumps = []
-    for batch in (1000, 2):          # one batch, then nine batches of 2 files over the two workers
+    # one batch; nine batches of 2 files over the two workers; one batch read in parts of one file
+    for batch, max_bytes in ((1000, 1 << 30), (2, 1 << 30), (1000, 1)):
         monkeypatch.setattr(airflow_logs, "BATCH_FILES", batch)
-        with Store(tmp_path / f"b{batch}.duckdb") as s:
+        monkeypatch.setattr(airflow_logs, "BATCH_BYTES", max_bytes)
+        with Store(tmp_path / f"b{batch}-{max_bytes}.duckdb") as s:
             results = ingest_paths(s, [tmp_path / "logs"])
             assert len(results) == 18 and all(r.rows_loaded > 0 and not r.warnings for r in results)
             dumps.append({t: sorted(map(repr, s.con.execute(f"SELECT * FROM {t}").fetchall())) for t in TABLES})
             again = ingest_paths(s, [tmp_path / "logs"])
             assert all(r.skipped for r in again)            # the same files again: a no-op
-    assert dumps[0] == dumps[1]
+    assert dumps[0] == dumps[1] == dumps[2]
     assert len(dumps[0]["task_attempts"]) == 18 and len(dumps[0]["task_egress_hints"]) == 9
 
 

@@ -24,6 +24,7 @@ from ..progress import QUIET, Progress
 from .ledger import FileResult, now_utc, rid_prefix
 
 BATCH_FILES = 3000
+BATCH_BYTES = 64 * 1024 * 1024   # a batch of larger files is read and loaded in parts of this size
 # DuckDB's bound while the logs load: both workers' batches, the commits and the final CHECKPOINT
 # (the peak: it rewrites the PRIMARY KEY indexes) spill past it instead of growing. 100k attempts:
 # peak RSS 924 MB at 512 MB, 838 at 448, 802 at 384, same wall time (docs/benchmarks.md).
@@ -197,11 +198,17 @@ class _Pipeline:
 
 
 def _load_batch(pipeline: _Pipeline, index: int, batch: list[LogFile], tz: str) -> list[FileResult]:
-    """Worker: parse a batch (in parallel with the other worker), then commit it in its turn."""
+    """Worker: parse a batch (in parallel with the other worker), then commit it in its turn.
+    A batch of unusually large files is read in parts of at most BATCH_BYTES, each parsed and
+    committed in turn (the later parts while this worker holds the turn)."""
+    results: list[FileResult] = []
     try:
-        staged = _stage(pipeline, batch, tz)
-        pipeline.wait_turn(index)
-        return _commit_or_split(pipeline, staged, tz)
+        rest = batch
+        while rest:
+            staged, rest = _stage(pipeline, rest, tz)
+            pipeline.wait_turn(index)
+            results.extend(_commit_or_split(pipeline, staged, tz))
+        return results
     finally:
         pipeline.next_turn(index)
 
@@ -247,9 +254,16 @@ _STAGE_TABLES = ("rejects", "task_connections", "task_egress_hints",
                  "task_attempt_sources")
 
 
-def _stage(pipeline: _Pipeline, batch: list[LogFile], tz: str) -> _Staged:
-    """Worker: read + hash the files, drop those already in the ledger, parse the rest."""
-    staged = _Staged(prepared=[_prepare(f) for f in batch])
+def _stage(pipeline: _Pipeline, batch: list[LogFile], tz: str) -> tuple[_Staged, list[LogFile]]:
+    """Worker: read + hash the files (up to BATCH_BYTES of them; the rest is returned), drop those
+    already in the ledger, parse the rest."""
+    prepared, size = [], 0
+    for f in batch:
+        if prepared and size >= BATCH_BYTES:
+            break
+        prepared.append(_prepare(f))
+        size += prepared[-1].size
+    staged = _Staged(prepared=prepared)
     try:
         for p in staged.prepared:
             if p.error:
@@ -265,9 +279,9 @@ def _stage(pipeline: _Pipeline, batch: list[LogFile], tz: str) -> _Staged:
                 staged.todo.append(p)
         if staged.todo:
             _parse(pipeline, staged, tz)
-    except Exception as exc:  # noqa: BLE001 - the main thread splits the batch and reports per file
+    except Exception as exc:  # noqa: BLE001 - the commit step splits the batch and reports per file
         staged.error = exc
-    return staged
+    return staged, batch[len(prepared):]
 
 
 def _known_file_ids(pipeline: _Pipeline, ids: list[str]) -> set[str]:

@@ -42,6 +42,8 @@ MEMORY_LIMIT = os.environ.get("ZSAUDIT_INGEST_MEMORY", "512MB")   # DuckDB buffe
 FLUSH_ROWS = 122_880            # one DuckDB row group per INSERT
 CHUNK_ROWS = 150_000            # rows per transaction for files larger than this
 BATCH_BYTES = 16 << 20           # decompressed bytes per batch: bounds memory per file
+# DuckDB threads per statement while ingesting: the two stage threads already keep both cores busy
+INGEST_THREADS = os.environ.get("ZSAUDIT_INGEST_THREADS", "1")
 STAGE_THREADS = 2                # batches decoded and run through the batch SQL at once
 SNIFF_BYTES = 256 << 10
 WHOLE_JSON_LIMIT = 256 << 20     # JSON arrays / pretty-printed objects are parsed whole up to this
@@ -84,9 +86,12 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
     errors: list[str] = []
     # DuckDB keeps a file's uncommitted rows in its buffer pool (80% of RAM by default); a bounded
     # pool makes it spill to the database file instead, so memory does not grow with the input.
-    previous_limit = store.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    previous_limit, previous_threads = store.con.execute(
+        "SELECT current_setting('memory_limit'), current_setting('threads')").fetchone()
     if re.fullmatch(r"[0-9.]+ ?[KMGT]i?B", MEMORY_LIMIT or ""):
         store.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    if INGEST_THREADS.isdigit() and int(INGEST_THREADS) > 0:
+        store.con.execute(f"SET threads = {int(INGEST_THREADS)}")
     try:
         sizes = [_size(item.path) for item in inputs]
         with progress.meter(sum(sizes), label="ingest zscaler") as advance:
@@ -111,6 +116,7 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
                 for w in result.warnings:
                     progress.log(f"warning: {w}")
     finally:
+        store.con.execute(f"SET threads = {int(previous_threads)}")
         try:
             # write the new rows into the file now, under the cap; otherwise the checkpoint at
             # close runs with the default limit and its memory grows with what was ingested

@@ -338,3 +338,21 @@ def test_progress_moves_within_one_large_file(store, tmp_path, monkeypatch):
     tenths = [ln for ln in lines if ln.endswith("%")]
     assert len(tenths) >= 5 and tenths[-1] == "ingest zscaler: 100%"    # off a TTY: a line per tenth
     assert lines[-1] == "ingest zscaler: 1/1 files"
+
+
+@pytest.mark.parametrize("fmt", ["kv", "leef"])
+def test_keys_first_seen_after_the_sniffed_lines_are_kept_in_extra(store, tmp_path, fmt):
+    from zsaudit.ingest.zscaler_sniff import SNIFF_LINES
+
+    recs = [{"event_time": T0, "login": f"u{i}@corp.example", "url": "x.example/"} for i in range(SNIFF_LINES + 50)]
+    f = tmp_path / f"web.{fmt}"
+    nss_writer.write(recs, "zia_web", fmt, f)
+    lines = f.read_text().splitlines()
+    lines[SNIFF_LINES + 20] += "\tlatekey=hello\tlatekey=again"
+    write(f, lines)
+    (r,) = zscaler.ingest_paths(store, [f])
+    assert (r.rows_loaded, r.rows_rejected) == (SNIFF_LINES + 50, 0)
+    assert r.drift["lines"] == 1 and r.drift["unexpected"] == ["latekey"]
+    row = one(store, "SELECT login, extra FROM zia_web WHERE source_line = ?", [SNIFF_LINES + 21])
+    assert row[0] == f"u{SNIFF_LINES + 20}@corp.example"
+    assert json.loads(row[1])["latekey"] == "hello"                # the first of a repeated key

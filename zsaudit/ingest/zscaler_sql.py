@@ -83,21 +83,35 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     slow = (f"list_transform($keys, lambda k: list_transform(list_filter(parts, lambda p: "
             f"trim(split_part(p, '=', 1)) = k), lambda p: {val('p')})[1])")
     positions = layout["positions"] if layout else {}
-    if not fast_parts(plan, layout):
+    fast = bool(fast_parts(plan, layout))
+    # keys the file's first lines did not have: kept in `extra` (lines that are not ok only)
+    found = (f"list_transform(list_filter(parts, lambda p: strpos(p, '=') > 0 AND "
+             f"NOT list_contains($keys, trim(split_part(p, '=', 1)))), "
+             f"lambda p: {{'k': trim(split_part(p, '=', 1)), 'v': {val('p')}}})")
+    late = "NULL" if not keeps_late_keys(plan) else (         # the first value of a repeated key
+        f"CASE WHEN {'ok' if fast else 'false'} THEN NULL ELSE list_filter({found}, lambda e, i: "
+        f"NOT list_contains(list_transform({found}[:i - 1], lambda q: q.k), e.k)) END")
+    if not fast:
         check = "list_transform(parts, lambda p: split_part(p, '=', 1)) = $sig" if layout else "false"
         cte = (f"s0 AS (SELECT *, string_split({sm}, {delim}) AS parts FROM _zs_batch), "
-               f"s AS (SELECT *, NOT {check} AS drift, NULL::INTEGER AS nf, {slow} AS vslow FROM s0)")
+               f"s AS (SELECT *, NOT {check} AS drift, NULL::INTEGER AS nf, {slow} AS vslow, {late} AS late FROM s0)")
         return cte, [f"vslow[{i + 1}]" for i in range(n)]
     # tmpl: the line has the template's key sequence (else it is drift); ok: its values come
     # from Polars (tmpl, and nothing the SQL path must undo: see split_exprs)
     cte = (
         f"s0 AS (SELECT *, CASE WHEN ok THEN NULL ELSE string_split({sm}, {delim}) END AS parts FROM _zs_batch), "
         f"s AS (SELECT *, NOT tmpl AS drift, NULL::INTEGER AS nf, "
-        f"      CASE WHEN ok THEN NULL ELSE {slow} END AS vslow FROM s0)"
+        f"      CASE WHEN ok THEN NULL ELSE {slow} END AS vslow, {late} AS late FROM s0)"
     )
     exprs = [f"CASE WHEN ok THEN {f'p{positions[k]}' if k in positions else 'NULL::VARCHAR'} "
              f"ELSE vslow[{i + 1}] END" for i, k in enumerate(plan.keys)]
     return cte, exprs
+
+
+def keeps_late_keys(plan: Plan) -> bool:
+    """kv and delimiter-separated LEEF split every `key=value` part, so a key the file's first
+    lines did not have is found; space-delimited CEF / LEEF are cut at known keys only."""
+    return plan.fmt == "kv" or (plan.fmt == "leef" and not plan.split_regex)
 
 
 def _used(plan: Plan) -> list[int]:
@@ -316,12 +330,19 @@ def build(plan: Plan, layout: dict | None = None) -> tuple[str, dict]:
     ctes, key_exprs = _source_ctes(plan, layout)
     used = sorted({i for srcs in plan.columns.values() for i, _ in srcs} | set(plan.extra))
     ks = ", ".join(f"{key_exprs[i]} AS k{i}" for i in used) or "NULL AS k_none"
+    late = "late" if keeps_late_keys(plan) else "NULL"
+    if late != "NULL":
+        # a line with keys the first lines did not have: its `extra` holds them too
+        known = ("list_transform(list_filter(list_zip($extra_keys, ev), lambda e: e[2] IS NOT NULL), "
+                 "lambda e: {'k': e[1], 'v': e[2]})") if plan.extra else "[]"
+        extra = (f"CASE WHEN late IS NULL OR len(late) = 0 THEN {extra} "
+                 f"ELSE to_json(map_from_entries(list_concat({known}, late))) END")
     sql = f"""
 WITH {ctes},
 k AS (
-    SELECT line, text, drift, nf, {ks} FROM s
+    SELECT line, text, drift, nf, {late} AS late, {ks} FROM s
 ), r AS (
-    SELECT line, text, drift, nf, {', '.join(raw_exprs)}, {ev} AS ev FROM k
+    SELECT line, text, drift, nf, late, {', '.join(raw_exprs)}, {ev} AS ev FROM k
 ), t AS (
     SELECT *, {', '.join(typed_exprs)}, {extra} AS extra FROM r
 ), u AS (

@@ -37,12 +37,14 @@ name = "svc-billing"
 zscaler_logins = ["svc-billing@corp.example"]
 dags = ["billing_*"]
 connections = ["billing_api"]
+allowed_hosts = ["api.billing.example"]
 
 [[service_account]]
 name = "svc-etl"
 zscaler_logins = ["svc-etl@corp.example"]
 dags = ["etl_*"]
 connections = ["warehouse"]
+allowed_hosts = ["*.warehouse.example"]
 """ + "".join(
     f'\n[[worker]]\nhostname = "w{i}"\nips = ["10.1.{i // 250}.{i % 250}"]\ndevice_hostnames = ["w{i}.corp.example"]\n'
     for i in range(WORKERS))

@@ -72,6 +72,28 @@ def test_service_account_used_by_a_dag_it_does_not_allow(case):
     assert (f["subtype"], f["dag_id"], f["login"]) == ("dag_not_allowed", "adhoc_backfill", BILLING)
 
 
+def test_service_account_reaching_a_host_its_allowed_hosts_do_not_list(case):
+    a = case.attempt("etl_nightly", "load", at(0), at(5))
+    case.web(at(1), ETL, "db.warehouse.example")              # *.warehouse.example: allowed
+    rids = [case.web(at(2), ETL, "paste.example.net"), case.web(at(3), ETL, "paste.example.net")]
+    case.web(at(4), ETL, "warehouse.example")                 # the glob wants a subdomain
+    case.analyze()
+    rows = sorted(case.findings("unmapped_identity"), key=lambda f: f["host"])
+    assert [(f["subtype"], f["host"], f["dag_id"], f["login"]) for f in rows] == [
+        ("host_not_allowed", "paste.example.net", "etl_nightly", ETL),
+        ("host_not_allowed", "warehouse.example", "etl_nightly", ETL)]
+    assert rows[0]["evidence_ids"] == rids and rows[0]["severity"] == "high"
+    assert "allowed_hosts" in rows[0]["detail"] and a
+
+
+def test_a_service_account_without_allowed_hosts_is_not_checked_for_hosts(case):
+    case.identity(IDENTITY.replace('allowed_hosts = ["*.warehouse.example"]\n', ""))
+    case.attempt("etl_nightly", "load", at(0), at(5))
+    case.web(at(1), ETL, "paste.example.net")
+    case.analyze()
+    assert case.findings("unmapped_identity") == []
+
+
 def test_allowed_dag_is_not_flagged(case):
     case.attempt("billing_weekly", "reprocess", at(0), at(5))
     case.web(at(1), BILLING, "api.billing.example")
@@ -310,7 +332,7 @@ def test_finding_ids_are_stable_and_reruns_replace(case, tmp_path):
     first = sorted(f["finding_id"] for f in case.findings())
     case.analyze(since="2026-11-24", until="2026-11-25")
     case.analyze()                                       # another period: same findings move, no copies
-    assert sorted(f["finding_id"] for f in case.findings()) == first and len(first) == 2
+    assert sorted(f["finding_id"] for f in case.findings()) == first and len(first) == 3
 
     other = Store(tmp_path / "other.duckdb")
     try:

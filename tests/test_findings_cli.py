@@ -22,7 +22,7 @@ def db(tmp_path):
     c = Case(store, tmp_path)
     c.always_authenticated(BILLING, ETL)
     c.attempt("etl_load", "load", at(0), at(5))
-    c.web(at(20), ETL, "repo.pypi.example")                         # unattributed_egress (medium)
+    c.web(at(20), ETL, "files.warehouse.example")                   # unattributed_egress (medium)
     c.web(at(1), "=HYPERLINK(\"http://x\")@corp.example", "-evil.example")   # unmapped_identity (high)
     store.close()
     return path, c.map_path
@@ -53,7 +53,7 @@ def test_json_and_kind_filter(db):
     rows = json.loads(run("findings", "--db", path, "--format", "json", "--kind", "unattributed_egress").output)
     assert [r["kind"] for r in rows] == ["unattributed_egress"]
     assert rows[0]["event_time"] == "2026-11-24T10:20:00Z"
-    assert rows[0]["controls"] == ["CC6.6", "CC7.2"] and rows[0]["host"] == "repo.pypi.example"
+    assert rows[0]["controls"] == ["CC6.6", "CC7.2"] and rows[0]["host"] == "files.warehouse.example"
     assert json.loads(run("findings", "--db", path, "--format", "json", "--status", "accepted").output) == []
 
 

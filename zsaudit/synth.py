@@ -326,6 +326,8 @@ def _planted(fleet: _Fleet, start: datetime) -> tuple[datetime, tuple[datetime, 
         fleet.requests.append(Request(t=sec(9, 20 + 40 * k), login=ETL, host="repo.pypi.example", worker=2,
                                       path="/simple/requests/"))
     _expect(fleet, "unattributed_egress", "worker", worker=2, login=ETL, host="repo.pypi.example")
+    # ... and a host svc-etl's allowed_hosts do not list
+    _expect(fleet, "unmapped_identity", "host_not_allowed", worker=2, login=ETL, host="repo.pypi.example")
 
     # 11. token gap: svc-reports is not re-authenticated around slot 12 (well after slot 8)
     a = fleet.add(Attempt("reports_daily", run, "send", 0, sec(12, 60), sec(12, 240)))

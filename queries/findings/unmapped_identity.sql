@@ -4,6 +4,8 @@
 --                   ZPA special users): Zscaler could not tell who sent it
 --   dag_not_allowed a service-account login used by an attempt whose DAG its `dags` globs don't allow
 --   conn_unlisted   an attempt used an Airflow connection that no service account lists
+--   host_not_allowed a service-account login reached a host that none of its allowed_hosts globs
+--                   match (accounts that list no allowed_hosts are not checked)
 INSERT INTO _found
 SELECT 'unmapped_identity', g.subtype,
        concat_ws('|', g.subtype, coalesce(a.attempt_id, 'worker:' || w.worker), coalesce(g.login_l, '')),
@@ -56,3 +58,25 @@ JOIN _attempts a ON a.attempt_id = c.attempt_id
 WHERE c.conn_id NOT IN (SELECT conn_id FROM im_conns)
   AND a.start_time < $until AND a.end_time >= $since
 GROUP BY c.attempt_id, c.conn_id;
+
+INSERT INTO _found
+SELECT 'unmapped_identity', 'host_not_allowed',
+       concat_ws('|', 'host_not_allowed', coalesce(a.attempt_id, 'worker:' || coalesce(w.worker, '')), g.login_l, g.host),
+       g.first_time, a.attempt_id, w.worker, g.login, g.host, NULL,
+       'login ' || g.login || ' (service account ' || g.sa || ') reached ' || g.host
+         || ', which its allowed_hosts do not list; ' || g.n || ' request(s)'
+         || CASE WHEN g.aidx IS NULL THEN ' not tied to one attempt' ELSE '' END,
+       g.rids, g.n, NULL, NULL, NULL
+FROM (
+    SELECT CASE WHEN r.status = 'attributed' THEN r.aidx END AS aidx, r.widx, l.sa, lower(r.login) AS login_l,
+           r.host, min(r.login) AS login, min(r.event_time) AS first_time,
+           list(r.rid ORDER BY r.event_time, r.rid)[1:1000] AS rids, count(*) AS n
+    FROM _attr r
+    JOIN im_logins l ON l.lidx = r.lidx
+    WHERE r.in_period AND r.host IS NOT NULL AND r.host <> ''
+      AND EXISTS (SELECT 1 FROM im_hosts h WHERE h.sa = l.sa)
+      AND NOT EXISTS (SELECT 1 FROM im_hosts h WHERE h.sa = l.sa AND r.host GLOB h.pattern)
+    GROUP BY ALL
+) g
+LEFT JOIN im_workers w ON w.widx = g.widx
+LEFT JOIN _attempts a ON a.aidx = g.aidx;

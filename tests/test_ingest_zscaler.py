@@ -102,7 +102,11 @@ def test_unrecognisable_file_is_bad_input_and_leaves_nothing(store, tmp_path):
     assert one(store, "SELECT count(*) FROM ingest_ledger")[0] == 0
 
 
-def test_bad_gzip_rolls_back(store, tmp_path):
+@pytest.mark.parametrize("batch_bytes", [16 << 20, 64 << 10])    # one batch; many, on the stage threads
+def test_bad_gzip_rolls_back(store, tmp_path, monkeypatch, batch_bytes):
+    monkeypatch.setattr(zscaler, "BATCH_BYTES", batch_bytes)
+    monkeypatch.setattr(zscaler, "FLUSH_ROWS", 500)
+    monkeypatch.setattr(zscaler, "CHUNK_ROWS", 1000)             # and some rows already committed
     good = gzip.compress(("\n".join(web(i % 60) for i in range(5000)) + "\n").encode())
     f = tmp_path / "cut.log.gz"
     f.write_bytes(good[: len(good) // 2])                         # truncated archive

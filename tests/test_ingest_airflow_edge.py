@@ -225,19 +225,24 @@ def test_credentials_in_urls_are_redacted_and_hosts_lowercased(store, tmp_path):
     assert "S3cret" not in str(hints)
 
 
-def test_a_file_that_breaks_the_batch_leaves_no_rows_and_the_others_load(store, tmp_path, monkeypatch):
-    good = task_log(tmp_path, task="good")
-    good.write_text(SUCCESS_2X)
-    bad = task_log(tmp_path, task="poison")
-    bad.write_text(SUCCESS_2X)
+def _fail_batches_with_poison(monkeypatch):
+    """Make every batch that holds a log of task `poison` fail inside its transaction, after the inserts."""
     real = airflow_logs.merge_touched
 
-    def failing_merge(con):                  # runs inside the batch's transaction, after the inserts
+    def failing_merge(con):
         real(con)
         if con.execute("SELECT count(*) FROM _af_files WHERE log_file LIKE '%poison%'").fetchall()[0][0]:
             raise RuntimeError("disk full")
 
     monkeypatch.setattr(airflow_logs, "merge_touched", failing_merge)
+
+
+def test_a_file_that_breaks_the_batch_leaves_no_rows_and_the_others_load(store, tmp_path, monkeypatch):
+    good = task_log(tmp_path, task="good")
+    good.write_text(SUCCESS_2X)
+    bad = task_log(tmp_path, task="poison")
+    bad.write_text(SUCCESS_2X)
+    _fail_batches_with_poison(monkeypatch)
     results = ingest_paths(store, [tmp_path / "logs"])
     by_task = {Path(r.path).parent.name: r for r in results}
     assert by_task["task_id=good"].rows_loaded == 4
@@ -325,14 +330,7 @@ def test_a_failing_batch_among_many_is_split_and_the_others_load(store, tmp_path
     _tree_of_small_logs(tmp_path, 9)
     task_log(tmp_path, task="poison").write_text(SUCCESS_2X)
     monkeypatch.setattr(airflow_logs, "BATCH_FILES", 2)
-    real = airflow_logs.merge_touched
-
-    def failing_merge(con):
-        real(con)
-        if con.execute("SELECT count(*) FROM _af_files WHERE log_file LIKE '%poison%'").fetchall()[0][0]:
-            raise RuntimeError("disk full")
-
-    monkeypatch.setattr(airflow_logs, "merge_touched", failing_merge)
+    _fail_batches_with_poison(monkeypatch)
     results = ingest_paths(store, [tmp_path / "logs"])
     by_task = {Path(r.path).parent.name: r for r in results}
     assert len(by_task) == 19

@@ -412,7 +412,7 @@ class _Loader:
         if tab is not None:
             self._consume(self._stage(tab))
 
-    def load_chunks(self, chunks: Iterable[tuple[int, bytes]]) -> None:
+    def load_chunks(self, chunks: Iterable[tuple[int, bytes | memoryview]]) -> None:
         """Batches of raw lines (see _iter_chunks). Two threads, each on its own DuckDB cursor,
         decode, split and run the batch SQL (DuckDB, Arrow and Polars release the GIL) while
         this thread inserts finished batches, in file order, into the file's transaction."""
@@ -420,31 +420,25 @@ class _Loader:
         head = [c for c in (next(chunks, None), next(chunks, None)) if c is not None]
         if len(head) < 2:                         # one batch: no threads needed
             for first, body in head:
-                tab = self._numbered(first, _decode_lines(body))
-                self._consume(self._stage(tab) if tab is not None else None)
+                self._consume(self._prepare(first, body, self.con))
             return
-        chunks = itertools.chain(head, chunks)
         local = threading.local()
         cursors = []
 
-        def prepare(first: int, body: bytes) -> pa.Table | None:
-            tab = self._numbered(first, _decode_lines(body))
-            if tab is None:
-                return None
+        def prepare(first: int, body) -> pa.Table | None:
             cur = getattr(local, "cur", None)
             if cur is None:
                 cur = local.cur = self.con.cursor()
                 cursors.append(cur)
                 cur.execute(f"SET TimeZone = '{self.tz}'")       # checked against _VALID_TZ
-            return self._stage(tab, cur)
+            return self._prepare(first, body, cur)
 
         try:
             with ThreadPoolExecutor(max_workers=STAGE_THREADS, thread_name_prefix="zsaudit-stage") as pool:
                 inflight: deque = deque()
                 try:
-                    for first, body in chunks:
+                    for first, body in itertools.chain(head, chunks):
                         inflight.append(pool.submit(prepare, first, body))
-                        del body
                         while len(inflight) > STAGE_THREADS:
                             self._consume(inflight.popleft().result())
                     while inflight:
@@ -455,6 +449,11 @@ class _Loader:
         finally:                                  # the pool has joined its threads here
             for cur in cursors:
                 cur.close()
+
+    def _prepare(self, first: int, body, con) -> pa.Table | None:
+        """One batch of raw lines, cut, numbered and run through the batch SQL on `con`."""
+        tab = self._numbered(first, _decode_lines(body))
+        return self._stage(tab, con) if tab is not None else None
 
     def _numbered(self, first: int, lines: pa.Array) -> pa.Table | None:
         if self.plan.skip_header and first == 1:

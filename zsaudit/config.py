@@ -95,7 +95,7 @@ name = "svc-billing"
 zscaler_logins = ["svc-billing@corp.example"]
 dags = ["billing_*"]                  # DAG ids (globs) allowed to act as this identity
 connections = ["billing_api"]         # Airflow connection ids that carry this identity
-allowed_hosts = ["api.billing.example", "*.s3.amazonaws.com"]
+allowed_hosts = ["api.billing.example", "*.s3.amazonaws.com"]   # hosts it may reach (globs); omit: not checked
 
 [[worker]]
 hostname = "airflow-worker-1"

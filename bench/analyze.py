@@ -27,25 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 WORKERS = 100
-IDENTITY = """
-[policy]
-token_lifetime = "15m"
-clock_skew = "5s"
-
-[[service_account]]
-name = "svc-billing"
-zscaler_logins = ["svc-billing@corp.example"]
-dags = ["billing_*"]
-connections = ["billing_api"]
-allowed_hosts = ["api.billing.example"]
-
-[[service_account]]
-name = "svc-etl"
-zscaler_logins = ["svc-etl@corp.example"]
-dags = ["etl_*"]
-connections = ["warehouse"]
-allowed_hosts = ["*.warehouse.example"]
-""" + "".join(
+IDENTITY = (ROOT / "fixtures" / "identity" / "two_accounts.toml").read_text() + "".join(
     f'\n[[worker]]\nhostname = "w{i}"\nips = ["10.1.{i // 250}.{i % 250}"]\ndevice_hostnames = ["w{i}.corp.example"]\n'
     for i in range(WORKERS))
 

@@ -13,25 +13,8 @@ from pathlib import Path
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 
-IDENTITY = """
-[policy]
-token_lifetime = "15m"
-clock_skew = "5s"
-
-[[service_account]]
-name = "svc-billing"
-zscaler_logins = ["svc-billing@corp.example"]
-dags = ["billing_*"]
-connections = ["billing_api"]
-allowed_hosts = ["api.billing.example"]
-
-[[service_account]]
-name = "svc-etl"
-zscaler_logins = ["svc-etl@corp.example"]
-dags = ["etl_*"]
-connections = ["warehouse"]
-allowed_hosts = ["*.warehouse.example"]
-
+# the accounts the analysis benchmark uses too; the tests' workers follow
+IDENTITY = (Path(__file__).resolve().parent.parent / "fixtures" / "identity" / "two_accounts.toml").read_text() + """
 [[worker]]
 hostname = "worker-1"
 ips = ["10.0.0.1"]

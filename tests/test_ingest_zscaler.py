@@ -6,7 +6,7 @@ import gzip
 import io
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -360,3 +360,21 @@ def test_keys_first_seen_after_the_sniffed_lines_are_kept_in_extra(store, tmp_pa
     row = one(store, "SELECT login, extra FROM zia_web WHERE source_line = ?", [SNIFF_LINES + 21])
     assert row[0] == f"u{SNIFF_LINES + 20}@corp.example"
     assert json.loads(row[1])["latekey"] == "hello"                # the first of a repeated key
+
+
+def test_the_files_own_time_style_first_and_others_still_read(store, tmp_path):
+    # LEEF devTime ("Tue Nov 24 10:00:00 UTC 2026") is tried first once the first lines show it;
+    # a line in another style still reads through the general chain
+    recs = [{"event_time": T0 + timedelta(seconds=i), "login": f"u{i}@corp.example", "url": "x.example/"}
+            for i in range(30)]
+    f = tmp_path / "web.leef"
+    nss_writer.write(recs, "zia_web", "leef", f)
+    lines = f.read_text().splitlines()
+    assert "devTime=Tue Nov 24 10:00:05 UTC 2026" in lines[5]
+    epoch = int((T0 + timedelta(seconds=5)).timestamp())
+    lines[5] = lines[5].replace("devTime=Tue Nov 24 10:00:05 UTC 2026", f"devTime={epoch}")
+    write(f, lines)
+    (r,) = zscaler.ingest_paths(store, [f], tz="Europe/Berlin")          # --tz: only for naive times
+    assert (r.rows_loaded, r.rows_rejected) == (30, 0)
+    got = [t for (t,) in store.con.execute("SELECT event_time FROM zia_web ORDER BY source_line").fetchall()]
+    assert got == [T0 + timedelta(seconds=i) for i in range(30)]

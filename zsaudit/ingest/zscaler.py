@@ -367,8 +367,11 @@ class _Loader:
     def __init__(self, con, plan: Plan, *, label: str, file_id: str, tz: str):
         self.con, self.plan, self.label, self.file_id, self.tz = con, plan, label, file_id, tz
         layout = self._layout() if plan.fmt in ("kv", "cef", "leef") else None
-        self.sql, self.params = zscaler_sql.build(plan, layout)
         self.split_stages = zscaler_sql.split_exprs(plan, layout)
+        self.sql, self.params = zscaler_sql.build(plan, layout)
+        first_time = self._time_format(layout)
+        if first_time is not None:
+            self.sql, self.params = zscaler_sql.build(plan, layout, first_time)
         used = set(re.findall(r"\$([a-z_]+)", self.sql))
         self.params = {k: v for k, v in self.params.items() if k in used}
         self.cols = list(COLUMNS[plan.log_type])
@@ -383,6 +386,31 @@ class _Loader:
             f"INSERT INTO {plan.log_type} (rid, {', '.join(self.cols)}, extra, file_id, source_file, source_line) "
             f"SELECT ? || ':' || line, {', '.join(self.cols)}, extra, ?, ?, line FROM _zs_stage"
         )
+
+    def _time_format(self, layout) -> str | None:
+        """The time format most of the first lines' event times have, when the batch SQL would
+        try others before it (LEEF's devTime falls through seven naive formats to the zoned one)."""
+        probe = zscaler_sql.time_probe(self.sql, self.plan)
+        if probe is None or not self.plan.sample:
+            return None
+        tab = self._clean(pa.table({"line": pa.array(range(1, len(self.plan.sample) + 1), pa.int64()),
+                                    "text": pa.array(self.plan.sample, pa.string())}))
+        if tab is None:
+            return None
+        self.con.register("_zs_batch", self._split(tab))
+        try:
+            used = set(re.findall(r"\$([a-z_]+)", probe))
+            values = [v for (v,) in self.con.execute(probe, {k: v for k, v in self.params.items() if k in used}
+                                                     ).fetchall() if v is not None]
+        finally:
+            self.con.unregister("_zs_batch")
+        if not values:
+            return None
+        formats = zscaler_sql.NAIVE_TIME_FORMATS + zscaler_sql.ZONED_TIME_FORMATS
+        hits = [self.con.execute("SELECT count(try_strptime(v, ?)) FROM (SELECT unnest(?) AS v)",
+                                 [f, values]).fetchall()[0][0] for f in formats]      # a few formats, on <= 200 values
+        best = max(range(len(formats)), key=lambda i: (hits[i], -i))
+        return formats[best] if best > 0 and hits[best] * 10 >= len(values) * 9 else None
 
     def _layout(self) -> dict:
         """The template's key sequence (`sig`) and each key's position, from the sniffed lines."""

@@ -247,11 +247,13 @@ def _nullify_inline(expr: str, kind: str, generic: bool = True) -> str:
     return f"CASE {' '.join(whens)} ELSE {expr} END" if whens else expr
 
 
-def parse_time_expr(x: str) -> str:
+def parse_time_expr(x: str, first: bool = False) -> str:
     """TIMESTAMPTZ from any time style Zscaler feeds use. Naive times are read in the session
-    TimeZone, which the loader sets to --tz for the file."""
+    TimeZone, which the loader sets to --tz for the file. With `first`, the file's own format
+    ($first_time, see time_probe) is tried before the others."""
+    head = f"try_strptime({x}, $first_time)::TIMESTAMPTZ, " if first else ""
     return (
-        f"coalesce(try_strptime({x}, $naive)::TIMESTAMPTZ, "
+        f"coalesce({head}try_strptime({x}, $naive)::TIMESTAMPTZ, "
         f"CASE WHEN {x} IS NULL THEN NULL "
         f"WHEN regexp_full_match({x}, '[0-9]{{9,10}}') THEN to_timestamp({x}::BIGINT) "
         f"WHEN regexp_full_match({x}, '[0-9]{{12,13}}') THEN to_timestamp({x}::BIGINT / 1000.0) "
@@ -260,8 +262,20 @@ def parse_time_expr(x: str) -> str:
     )
 
 
-def build(plan: Plan, layout: dict | None = None) -> tuple[str, dict]:
-    """(SQL selecting line, text, typed canonical columns, extra, bad) and its parameters."""
+def time_probe(sql: str, plan: Plan) -> str | None:
+    """SQL over the batch giving the raw event-time values (`v`) of the batch SQL `sql`, or None
+    when the feed has no event-time key: the loader runs it on the first lines to learn the
+    file's time format (build's `first_time`)."""
+    n = len(plan.columns.get("event_time", []))
+    if not n:
+        return None
+    ctes = sql[:sql.index("), t AS (")] + ")"
+    return f"{ctes}\nSELECT unnest([{', '.join(f'r_event_time_{i}' for i in range(n))}]) AS v FROM r"
+
+
+def build(plan: Plan, layout: dict | None = None, first_time: str | None = None) -> tuple[str, dict]:
+    """(SQL selecting line, text, typed canonical columns, extra, bad) and its parameters.
+    `first_time`: a time format the file's event times have, tried before the others."""
     params: dict = {}
     if plan.fmt == "json":
         params["paths"] = plan.json_paths
@@ -290,7 +304,8 @@ def build(plan: Plan, layout: dict | None = None) -> tuple[str, dict]:
             raws = [_decode(_nullify_inline(f"k{i}", kind, generic), how) for i, how in sources]
             for n, r in enumerate(raws):
                 raw_exprs.append(f"{r} AS r_{col}_{n}")
-            parsed = [parse_time_expr(f"r_{col}_{n}") for n in range(len(raws))]
+            first = first_time is not None and col == "event_time"
+            parsed = [parse_time_expr(f"r_{col}_{n}", first) for n in range(len(raws))]
             typed_exprs.append(f"coalesce({', '.join(parsed)}) AS {col}")
             any_raw = " OR ".join(f"r_{col}_{n} IS NOT NULL" for n in range(len(raws)))
             what = "event time" if col == "event_time" else col
@@ -356,4 +371,6 @@ SELECT line, CASE WHEN bad IS NULL AND NOT drift AND coalesce(nf, 0) >= 0 THEN N
             params["sig"] = layout["sig"]
     params["naive"] = NAIVE_TIME_FORMATS
     params["zoned"] = ZONED_TIME_FORMATS
+    if first_time is not None:
+        params["first_time"] = first_time
     return sql, params

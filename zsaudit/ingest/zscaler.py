@@ -22,6 +22,7 @@ import threading
 import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable, Iterator
@@ -360,6 +361,22 @@ def _whole_json_lines(path: Path, label: str) -> list[tuple[int, str]]:
     return [(i, json.dumps(item, ensure_ascii=False)) for i, item in enumerate(items, 1)]
 
 
+@contextmanager
+def _as_batch(con, tab: pa.Table):
+    """`tab` registered as _zs_batch, the table every batch statement reads, on `con`."""
+    con.register("_zs_batch", tab)
+    try:
+        yield con
+    finally:
+        con.unregister("_zs_batch")
+
+
+def _bound(sql: str, params: dict) -> dict:
+    """The parameters `sql` names (DuckDB refuses ones it does not use)."""
+    used = set(re.findall(r"\$([a-z_]+)", sql))
+    return {k: v for k, v in params.items() if k in used}
+
+
 # ---------------------------------------------------------------------------------------------
 class _Loader:
     """Runs the plan's batch SQL and inserts rows / rejects for one file inside its transaction."""
@@ -372,8 +389,7 @@ class _Loader:
         first_time = self._time_format(layout)
         if first_time is not None:
             self.sql, self.params = zscaler_sql.build(plan, layout, first_time)
-        used = set(re.findall(r"\$([a-z_]+)", self.sql))
-        self.params = {k: v for k, v in self.params.items() if k in used}
+        self.params = _bound(self.sql, self.params)
         self.cols = list(COLUMNS[plan.log_type])
         self.prefix = ledger.rid_prefix(file_id)
         self.loaded = self.rejected = self.repaired = self.drift_lines = 0
@@ -397,13 +413,8 @@ class _Loader:
                                     "text": pa.array(self.plan.sample, pa.string())}))
         if tab is None:
             return None
-        self.con.register("_zs_batch", self._split(tab))
-        try:
-            used = set(re.findall(r"\$([a-z_]+)", probe))
-            values = [v for (v,) in self.con.execute(probe, {k: v for k, v in self.params.items() if k in used}
-                                                     ).fetchall() if v is not None]
-        finally:
-            self.con.unregister("_zs_batch")
+        with _as_batch(self.con, self._split(tab)) as con:
+            values = [v for (v,) in con.execute(probe, _bound(probe, self.params)).fetchall() if v is not None]
         if not values:
             return None
         formats = zscaler_sql.NAIVE_TIME_FORMATS + zscaler_sql.ZONED_TIME_FORMATS
@@ -419,16 +430,9 @@ class _Loader:
         from collections import Counter
 
         sample = self._presplit(pa.table({"text": pa.array(self.plan.sample, pa.string())}))
-        params = {}
         sql = zscaler_sql.layout_sql(self.plan)
-        for name in ("split", "delim"):
-            if f"${name}" in sql:
-                params[name] = self.plan.split_regex if name == "split" else self.plan.delim
-        self.con.register("_zs_batch", sample)
-        try:
-            rows = self.con.sql(sql, params=params).fetchall()
-        finally:
-            self.con.unregister("_zs_batch")
+        with _as_batch(self.con, sample) as con:
+            rows = con.sql(sql, params=_bound(sql, {"split": self.plan.split_regex, "delim": self.plan.delim})).fetchall()
         sig = Counter(tuple(r[1]) for r in rows).most_common(1)[0][0]
         parts = next(r[0] for r in rows if tuple(r[1]) == sig)
         positions: dict[str, int] = {}
@@ -527,14 +531,9 @@ class _Loader:
         return df.drop(["_src", "_parts", "_n"], strict=False).to_arrow(compat_level=pl.CompatLevel.newest())
 
     def _stage(self, batch: pa.Table, con=None) -> pa.Table:
-        con = con if con is not None else self.con
-        batch = self._split(batch)
-        con.register("_zs_batch", batch)
-        try:
+        with _as_batch(con if con is not None else self.con, self._split(batch)) as con:
             rel = con.sql(self.sql, params=self.params)
             return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
-        finally:
-            con.unregister("_zs_batch")
 
     def _consume(self, staged: pa.Table | None) -> None:
         if staged is None:

@@ -42,8 +42,7 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     """CTEs ending in `s`, and the SQL of each plan key's value over `s` (k_i = value of keys[i])."""
     n = len(plan.keys)
     extra = set(plan.extra)
-    # JSON and CSV/TSV: placeholders are nulled once over each line's list of values (one lambda
-    # over all of them is cheaper than a test per column); `extra` keeps the values as written
+    # JSON and CSV/TSV (_nulled_per_line): `extra` keeps the values as written
     keyed = [f"vraw[{i + 1}]" if i in extra else f"v[{i + 1}]" for i in range(n)]
     nulled = f"list_transform(vraw, lambda x: CASE WHEN {_generic_placeholder('x')} THEN NULL ELSE x END) AS v"
     if plan.fmt == "json":
@@ -106,6 +105,12 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     exprs = [f"CASE WHEN ok THEN {f'p{positions[k]}' if k in positions else 'NULL::VARCHAR'} "
              f"ELSE vslow[{i + 1}] END" for i, k in enumerate(plan.keys)]
     return cte, exprs
+
+
+def _nulled_per_line(plan: Plan) -> bool:
+    """JSON and CSV/TSV lines are lists of values: their placeholders are nulled once over the
+    list (one lambda over all values is cheaper than a test per column); other formats per column."""
+    return plan.fmt in ("json", "csv", "tsv")
 
 
 def keeps_late_keys(plan: Plan) -> bool:
@@ -286,7 +291,7 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None)
     if plan.fmt == "leef" and not plan.split_regex:
         params["delim"] = plan.delim
     cols = COLUMNS[plan.log_type]
-    generic = plan.fmt not in ("json", "csv", "tsv")     # else nulled over the line's values (_source_ctes)
+    generic = not _nulled_per_line(plan)
     raw_exprs = []
     typed_exprs = []
     bad_terms = []
@@ -343,7 +348,7 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None)
         bad_terms.insert(0, f"CASE WHEN nf <> {n} THEN 'expected {n} fields, found ' || nf END")
     bad = "concat_ws('; ', " + ", ".join(bad_terms) + ")" if bad_terms else "''"
     ctes, key_exprs = _source_ctes(plan, layout)
-    used = sorted({i for srcs in plan.columns.values() for i, _ in srcs} | set(plan.extra))
+    used = _used(plan)
     ks = ", ".join(f"{key_exprs[i]} AS k{i}" for i in used) or "NULL AS k_none"
     late = "late" if keeps_late_keys(plan) else "NULL"
     if late != "NULL":

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import glob
 import os
-import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from . import tomlfile
 from .errors import BadUsage
 from .timeutil import parse_time
 
@@ -126,12 +126,9 @@ _KEYS = {
 def load_config(path: str | os.PathLike) -> Config:
     """Read and check a zsaudit.toml."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise BadUsage(f"{path}: no such config file (`zsaudit init` writes an example)")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise BadUsage(f"{path}: not valid TOML ({exc})") from None
+    data = tomlfile.parse(tomlfile.read_text(path, "config file", BadUsage), str(path), BadUsage)
     return from_dict(data, path)
 
 

@@ -8,11 +8,11 @@ names the file, the key and what was expected, so `zsaudit analyze` exits 2 befo
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from . import tomlfile
 from .errors import BadInput, BadUsage
 from .timeutil import parse_duration
 
@@ -167,10 +167,7 @@ def _expires(w: _Where, where: str, table: dict) -> date:
 def parse(text: str, source: str = "<identity map>") -> IdentityMap:
     """Validate TOML text and return the map; raise BadInput naming the key on any mistake."""
     w = _Where(source)
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"{source}: not valid TOML ({exc})") from None
+    doc = tomlfile.parse(text, source, BadInput)
     _unknown(w, "top level", doc, _TOP)
 
     policy_table = doc.get("policy", {})
@@ -259,14 +256,6 @@ def parse(text: str, source: str = "<identity map>") -> IdentityMap:
 def load(path: str | Path) -> IdentityMap:
     """Read and validate an identity map file."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise BadInput(f"{p}: identity map not found (expected a TOML file, see docs/identity-map.md)") from None
-    except OSError as exc:
-        raise BadInput(f"{p}: cannot read the identity map ({exc.strerror})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{p}: identity map is not UTF-8 (byte {exc.start})") from None
-    return parse(text, str(p))
+    if not p.exists():
+        raise BadInput(f"{p}: identity map not found (expected a TOML file, see docs/identity-map.md)")
+    return parse(tomlfile.read_text(p, "identity map", BadInput), str(p))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import SEVERITIES, Config, expand
-from .errors import BadInput, BadUsage
+from .errors import BadInput, BadUsage, Busy
 from .progress import QUIET, Progress
 from .store import Store
 from .timeutil import parse_time, yesterday_utc
@@ -37,7 +37,7 @@ _DATED = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T\d{4}Z)?(?:--[0-9TZ-]+)?$")
 _TMP_PREFIX = ".zsaudit-tmp-"
 
 
-class StoreBusy(BadInput):
+class StoreBusy(Busy):
     """The DuckDB file is locked by another process (another run, a notebook): worth a retry."""
 
 

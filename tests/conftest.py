@@ -24,6 +24,33 @@ def store(tmp_path) -> Store:
     s.close()
 
 
+@pytest.fixture(scope="session")
+def demo_pack(tmp_path_factory) -> Path:
+    """The demo's pack (`zsaudit demo`, end to end through the CLI): its directory."""
+    from click.testing import CliRunner
+
+    from zsaudit.cli import main
+
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    result = CliRunner().invoke(main, ["demo", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    (pack,) = (out / "packs").iterdir()
+    return pack
+
+
+@pytest.fixture(scope="session")
+def hostile_pack(tmp_path_factory) -> Path:
+    """The pack of tests/report_data.py's small store, whose logs carry markup and formulas."""
+    import report_data
+    from zsaudit.report import render
+
+    base = tmp_path_factory.mktemp("hostile")
+    with Store(base / "zsaudit.duckdb") as s:
+        report_data.build(s, base)
+        render(s, base / "pack", generated_at=report_data.GENERATED_AT)
+    return base / "pack"
+
+
 # Real Airflow 3 (session-scoped; only `airflow`-marked tests use them, see tests/airflow_harness.py):
 # airflow_server, airflow_test_run (DAG zsaudit_test), airflow_nightly_run (DAG zsaudit_nightly).
 from airflow_harness import airflow_loopback, airflow_nightly_run, airflow_server, airflow_test_run  # noqa: E402,F401

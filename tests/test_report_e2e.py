@@ -52,8 +52,8 @@ def test_pack_numbers_equal_the_store(pipeline_pack):
     text = re.sub(r"\s+", " ", " ".join(p.extract_text() for p in PdfReader(str(result.pdf)).pages))
     assert f"{web + zpa:,} requests (ZIA web and ZPA user activity) and {attempts:,} task attempts" in text
     assert f"Coverage: {attributed:,} of {worker:,} worker requests attributed" in text
-    assert f"Open findings ({open_:,})" in text
-    assert f"Accepted exceptions ({accepted:,})" in text
+    assert f"Deviations ({open_:,})" in text
+    assert f"Accepted risks ({accepted:,})" in text
     read, loaded, rejected, files = store.con.execute(
         "SELECT sum(lines_read), sum(rows_loaded), sum(rows_rejected), count(*) FROM ingest_ledger").fetchall()[0]
     assert f"All {files:,} files add up: {read:,} lines read = {loaded:,} loaded + {rejected:,} rejected" in text

@@ -30,8 +30,9 @@ SELECT r.request_table, r.rid AS evidence_id, r.event_time,
        a.method, a.confidence, a.candidates, a.worker, r.login, r.host, r.url_or_application, r.action,
        r.request_method, r.response_code, r.protocol, r.user_agent, r.client_ip, r.device_hostname,
        a.attempt_id, a.dag_id, a.run_id, a.task_id, a.map_index, a.try_number,
-       r.record_id, r.source_file, r.source_line
+       r.record_id, coalesce(pp.shown, r.source_file) AS source_file, r.source_line
 FROM req r
+LEFT JOIN _pack_paths pp ON pp.path = r.source_file
 LEFT JOIN attr a ON a.request_table = r.request_table AND a.request_rid = r.rid
 LEFT JOIN analysed an ON r.event_time >= an.s AND r.event_time < an.e
 ORDER BY r.event_time, r.request_table, r.rid;

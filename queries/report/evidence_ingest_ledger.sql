@@ -1,7 +1,8 @@
 -- evidence/ingest_ledger: every input file whose events overlap the period (or that held none).
-SELECT path, sha256, size, source_kind, format, lines_read, rows_loaded, rows_rejected,
+SELECT coalesce(pp.shown, l.path) AS path, sha256, size, source_kind, format, lines_read, rows_loaded, rows_rejected,
        lines_read = rows_loaded + rows_rejected AS adds_up, first_event, last_event,
        started_at, finished_at, status, field_drift, note
-FROM ingest_ledger
+FROM ingest_ledger l
+LEFT JOIN _pack_paths pp ON pp.path = l.path
 WHERE (first_event < $until AND last_event >= $since) OR first_event IS NULL
-ORDER BY source_kind, path, sha256;
+ORDER BY source_kind, 1, sha256;

@@ -11,7 +11,7 @@ WITH stored AS (
 ), rejected AS (
     SELECT file_id, count(*) AS n FROM rejects GROUP BY file_id
 )
-SELECT l.*,
+SELECT l.* REPLACE (coalesce(pp.shown, l.path) AS path),
        l.lines_read = l.rows_loaded + l.rows_rejected AS adds_up,
        CASE WHEN l.source_kind IN ('zia_web', 'zia_firewall', 'zia_dns', 'zpa_user_activity', 'zpa_user_status')
             THEN coalesce(s.n, 0) END AS rows_in_store,
@@ -19,4 +19,5 @@ SELECT l.*,
 FROM ingest_ledger l
 LEFT JOIN stored s ON s.file_id = l.file_id
 LEFT JOIN rejected r ON r.file_id = l.file_id
+LEFT JOIN _pack_paths pp ON pp.path = l.path
 WHERE (l.first_event < $until AND l.last_event >= $since) OR l.first_event IS NULL;

@@ -19,12 +19,13 @@ from .. import __version__, queries
 from ..errors import BadUsage
 from ..progress import QUIET, Progress
 from ..timeutil import parse_time
-from . import context, evidence, html, manifest, ocsf
+from . import context, evidence, html, manifest, ocsf, paths
 from .manifest import verify
 
 __all__ = ["render", "verify", "PackResult"]
 
 PACK_FILES = ("index.html", "audit-pack.pdf", "findings.ocsf.json", manifest.MANIFEST)
+ATTACHMENTS = "attachments"
 
 
 @dataclass
@@ -79,7 +80,7 @@ def _prepare(out_dir: Path) -> None:
 
 def render(store, out_dir, *, since=None, until=None, pdf: bool = True, generated_at=None,
            identity_map_path=None, progress: Progress = QUIET, sample_seed: int | None = None,
-           top_n: int = 25, sample_size: int = 10) -> PackResult:
+           top_n: int = 25, sample_size: int = 10, controls: dict | None = None) -> PackResult:
     """Render the audit pack for [since, until) into out_dir.
 
     Defaults: the period of the latest analysis (else whole days around the data), generated_at
@@ -92,13 +93,13 @@ def render(store, out_dir, *, since=None, until=None, pdf: bool = True, generate
     try:
         return _render(store, con, out_dir, since=since, until=until, pdf=pdf, generated_at=generated_at,
                        identity_map_path=identity_map_path, progress=progress, sample_seed=sample_seed,
-                       top_n=top_n, sample_size=sample_size, started=started)
+                       top_n=top_n, sample_size=sample_size, controls=controls, started=started)
     finally:
         con.close()
 
 
 def _render(store, con, out_dir: Path, *, since, until, pdf, generated_at, identity_map_path, progress,
-            sample_seed, top_n, sample_size, started) -> PackResult:
+            sample_seed, top_n, sample_size, controls, started) -> PackResult:
     con.execute("SET TimeZone = 'UTC'")  # CSV and displayed times are UTC whatever the machine says
     # memory_limit is database-wide: bound it while the pack renders (DuckDB spills to disk past
     # it), then give the caller back its own setting
@@ -107,13 +108,39 @@ def _render(store, con, out_dir: Path, *, since, until, pdf, generated_at, ident
     try:
         return _render_pack(store, con, out_dir, since=since, until=until, pdf=pdf, generated_at=generated_at,
                             identity_map_path=identity_map_path, progress=progress, sample_seed=sample_seed,
-                            top_n=top_n, sample_size=sample_size, started=started)
+                            top_n=top_n, sample_size=sample_size, controls=controls, started=started)
     finally:
         con.execute("SET memory_limit = ?", [previous])
 
 
+def _write_attachments(out_dir: Path, ctx: dict) -> list[dict]:
+    """attachments/: the query texts and the identity map, also embedded in the PDF. The per-file
+    ledger is evidence/ingest_ledger.csv, embedded likewise."""
+    folder = out_dir / ATTACHMENTS
+    folder.mkdir(exist_ok=True)
+    queries_sql = "".join(
+        f"-- ==== queries/{q['name']}.sql  sha256 {q['sha256']}\n{q['text'].rstrip()}\n\n" for q in ctx["queries"])
+    written = [(f"{ATTACHMENTS}/queries.sql", queries_sql,
+                f"the text of the {len(ctx['queries'])} queries behind every number of the pack")]
+    identity = ctx["identity"]
+    identity["attachment"] = None
+    if identity.get("text") is not None:
+        identity["attachment"] = f"{ATTACHMENTS}/identity-map.toml"
+        written.append((identity["attachment"], identity["text"],
+                        "the identity map the findings were judged against (service accounts, workers, exceptions)"))
+    out = []
+    for name, text, description in written:
+        (out_dir / name).write_text(text, encoding="utf-8", newline="\n")
+        out.append({"name": name, "description": description})
+    out.append({"name": "evidence/ingest_ledger.csv",
+                "description": "the ledger of every input file: path below its source root, sha256, lines read, loaded, rejected"})
+    for a in out:
+        a["sha256"] = manifest.sha256_file(out_dir / a["name"])
+    return out
+
+
 def _render_pack(store, con, out_dir: Path, *, since, until, pdf, generated_at, identity_map_path, progress,
-                 sample_seed, top_n, sample_size, started) -> PackResult:
+                 sample_seed, top_n, sample_size, controls, started) -> PackResult:
     period = context.resolve_period(con, parse_time(since, what="--since"), parse_time(until, what="--until"))
     if period.until <= period.since:
         raise BadUsage(f"--until ({html.iso(period.until)}) must be after --since ({html.iso(period.since)})")
@@ -127,18 +154,25 @@ def _render_pack(store, con, out_dir: Path, *, since, until, pdf, generated_at, 
         log.note(name)  # the analysis behind the findings: shown and hashed with the pack's own
     run = context.Runner(con, period, log)
     progress.log(f"report: period {html.iso(period.since)} .. {html.iso(period.until)}")
+    roots = paths.source_roots(run)   # before any query that shows a path
     evidence_files = evidence.export(run, out_dir / "evidence", progress)
     n_ocsf = ocsf.write(run, out_dir / "findings.ocsf.json", generated)
     progress.log(f"report: findings.ocsf.json: {n_ocsf} events")
     identity = context.identity_info(con, period, identity_map_path)
     ctx = context.gather(con, period, generated_at=generated, seed=seed, top_n=top_n,
-                         sample_size=sample_size, identity=identity, log=log, evidence_dir=out_dir / "evidence")
+                         sample_size=sample_size, identity=identity, log=log, evidence_dir=out_dir / "evidence",
+                         controls=controls)
     progress.log("report: numbers gathered")
     ctx["evidence"] = evidence_files
     ctx["ocsf_events"] = n_ocsf
     inputs = run.rows("report/manifest_inputs")
     ctx["queries"] = log.texts()
     ctx["db_name"] = Path(store.path).name
+    ctx["source_roots"] = roots
+    ctx["attachments"] = _write_attachments(out_dir, ctx)
+    # the PDF and index.html cannot carry a digest of the manifest that lists them: they carry
+    # the digest of every other file of the pack, which the manifest records and verify checks
+    ctx["evidence_digest"] = manifest.evidence_digest(out_dir)
 
     (out_dir / "index.html").write_text(html.render(ctx, mode="html"), encoding="utf-8", newline="\n")
     progress.log("report: index.html written")
@@ -147,7 +181,8 @@ def _render_pack(store, con, out_dir: Path, *, since, until, pdf, generated_at, 
         from . import pdf as pdf_writer
 
         pdf_path = out_dir / "audit-pack.pdf"
-        pdf_writer.write(html.render(ctx, mode="pdf"), pdf_path, created=generated)
+        pdf_writer.write(html.render(ctx, mode="pdf"), pdf_path, created=generated,
+                         attachments=[(out_dir / a["name"], a["description"]) for a in ctx["attachments"]])
         progress.log("report: audit-pack.pdf written")
 
     header = {
@@ -155,8 +190,10 @@ def _render_pack(store, con, out_dir: Path, *, since, until, pdf, generated_at, 
         "generated_at": html.iso(generated),
         "period": {"since": html.iso(period.since), "until": html.iso(period.until)},
         "sample": {"seed": seed, "size": sample_size, "rule": "smallest md5('<seed>:' || id)"},
-        "identity_map": {"path": identity["path"], "sha256": identity["sha256"],
+        "identity_map": {"path": identity["attachment"], "sha256": identity["sha256"],
                          "sha256_at_analysis": identity["recorded_sha256"]},
+        "evidence_digest": {"sha256": ctx["evidence_digest"], "rule": manifest.EVIDENCE_DIGEST_RULE},
+        "source_roots": {r["name"]: r["description"] for r in roots},
         "queries": {q["name"]: q["sha256"] for q in ctx["queries"]},
         "inputs": inputs,
         "analysis_runs": [

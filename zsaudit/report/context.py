@@ -24,6 +24,8 @@ ALL_ROWS = 1 << 62  # LIMIT for "every row" when a top-N query feeds an evidence
 SEVERITIES = ("critical", "high", "medium", "low")
 CRITERION_TOP = 10  # open findings shown under each criterion (all of them are in the findings section)
 COVERAGE_STATUSES = ("attributed", "ambiguous", "unattributed")
+SAMPLE_RESULTS = ("pass", "deviation", "accepted risk", "not evaluable")
+RECORD_FIXED = ("evidence_id", "source", "observed", "result")  # a sample row's columns shown apart
 
 
 @dataclass
@@ -124,7 +126,7 @@ def load_criteria() -> list[dict]:
 
 
 def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int, sample_size: int,
-           identity: dict, log: QueryLog, evidence_dir: Path) -> dict:
+           identity: dict, log: QueryLog, evidence_dir: Path, controls: dict | None = None) -> dict:
     run = Runner(con, period, log)
     ctx: dict = {
         "tool_version": __version__,
@@ -170,11 +172,13 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
         if not population_n:
             result, tone = "Not tested: the population is empty for this period", "warn"
         elif counts["open"]:
-            result, tone = f"{counts['open']} open exception(s) to follow up", "bad"
+            result, tone = f"{counts['open']} {plural(counts['open'], 'deviation')} to follow up", "bad"
         elif counts["accepted"]:
-            result, tone = f"No open exceptions; {counts['accepted']} accepted under approved exceptions", "ok"
+            result, tone = (f"No deviations; {counts['accepted']} {plural(counts['accepted'], 'accepted risk')}"
+                            " under approved exceptions"), "ok"
         else:
-            result, tone = "No exceptions", "ok"
+            result, tone = "No deviations", "ok"
+        results = {r: sum(1 for row in sample if row.get("result") == r) for r in SAMPLE_RESULTS}
         criteria.append({
             **spec,
             "anchor": "cc-" + spec["id"].lower().replace(".", "-"),
@@ -188,10 +192,13 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
             "top_findings": run.rows("report/findings_for_control", control=spec["id"],
                                      limit=min(top_n, CRITERION_TOP)),
             "sample": sample,
-            "sample_columns": list(sample[0].keys()) if sample else [],
+            "sample_columns": [c for c in (sample[0].keys() if sample else []) if c not in RECORD_FIXED],
+            "sample_results": results,
+            "review": (controls or {}).get(spec["id"], {}),
             "redraw": spec.get("redraw", "").format(seed=int(seed), n=int(sample_size)),
         })
     ctx["criteria"] = criteria
+    ctx["overall"] = overall_status(criteria)
 
     # -- completeness and accuracy ---------------------------------------------------------------
     run.rows("report/ledger_checks")          # the per-file checks both queries below read
@@ -234,6 +241,25 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
 
     ctx["identity"] = identity
     return ctx
+
+
+def plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
+def overall_status(criteria: list[dict]) -> dict:
+    """One status for the cover, from the criteria's results."""
+    untested = [c["id"] for c in criteria if not c["population"]]
+    deviating = [c["id"] for c in criteria if c["open"]]
+    if deviating:
+        text = f"Deviations found in {len(deviating)} of {len(criteria)} criteria ({', '.join(deviating)})"
+        tone = "bad"
+    elif untested:
+        text = f"Incomplete: {len(untested)} of {len(criteria)} criteria not tested ({', '.join(untested)})"
+        tone = "warn"
+    else:
+        text, tone = f"No deviations in the {len(criteria)} criteria tested", "ok"
+    return {"text": text, "tone": tone, "deviating": deviating, "untested": untested}
 
 
 def _share(part: int, whole: int) -> str:

@@ -18,6 +18,9 @@ from ..ingest.ledger import sha256_file
 
 MANIFEST = "manifest.json"
 FORMAT = "zsaudit-pack/1"
+RENDERINGS = ("index.html", "audit-pack.pdf")  # they show the evidence digest, so it cannot cover them
+EVIDENCE_DIGEST_RULE = ("sha256 of the lines '<sha256>  <path>\\n' of every file of the pack but "
+                        "index.html, audit-pack.pdf and manifest.json, sorted by path")
 
 
 class PackTampered(ZsauditError):
@@ -35,6 +38,16 @@ def pack_files(out_dir: Path) -> list[str]:
             if rel != MANIFEST:
                 out.append(rel)
     return sorted(out)
+
+
+def evidence_digest(out_dir: Path) -> str:
+    """The digest the cover prints: every file but the renderings and the manifest (EVIDENCE_DIGEST_RULE)."""
+    lines = []
+    for rel in pack_files(out_dir):
+        if rel in RENDERINGS:
+            continue
+        lines.append(f"{sha256_file(out_dir / rel)}  {rel}\n")
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
 def build(out_dir: Path, *, header: dict) -> dict:
@@ -92,4 +105,9 @@ def verify(pack_dir, *, manifest_sha256: str | None = None) -> list[str]:
     for rel in pack_files(pack_dir):
         if rel not in listed:
             problems.append(f"added: {rel} (not in the manifest)")
+    recorded = (manifest.get("evidence_digest") or {}).get("sha256")
+    if recorded and not problems:
+        actual = evidence_digest(pack_dir)
+        if actual != recorded:
+            problems.append(f"changed: evidence digest {actual}, manifest (and the PDF's cover) say {recorded}")
     return problems

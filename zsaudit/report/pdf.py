@@ -15,9 +15,11 @@ def _refuse(url: str, *args, **kwargs):
     raise ValueError(f"the audit pack fetches nothing (asked for {url[:80]!r})")
 
 
-def write(html: str, path: Path, *, created: datetime | None = None) -> None:
+def write(html: str, path: Path, *, created: datetime | None = None,
+          attachments: list[tuple[Path, str]] = ()) -> None:
     """Write the PDF; `created` (the pack's generation time) also stamps the embedded font
-    subsets, which fontTools would otherwise date "now": same input, same bytes."""
+    subsets, which fontTools would otherwise date "now": same input, same bytes.
+    `attachments` (file, description) are embedded as PDF file attachments, read here (no fetch)."""
     import weasyprint  # imported here: `--no-pdf` runs never pay for it
 
     # WeasyPrint logs every refused fetch and unsupported CSS property as a warning; the pack
@@ -28,7 +30,12 @@ def write(html: str, path: Path, *, created: datetime | None = None) -> None:
     if created is not None:
         os.environ["SOURCE_DATE_EPOCH"] = str(int(created.timestamp()))
     try:
-        weasyprint.HTML(string=html, url_fetcher=_refuse, base_url=None).write_pdf(str(path))
+        embedded = [
+            weasyprint.Attachment(string=p.read_bytes(), name=p.name, description=description,
+                                  created=created, modified=created, url_fetcher=_refuse)
+            for p, description in attachments
+        ]
+        weasyprint.HTML(string=html, url_fetcher=_refuse, base_url=None).write_pdf(str(path), attachments=embedded)
     finally:
         if saved is None:
             os.environ.pop("SOURCE_DATE_EPOCH", None)

@@ -37,6 +37,14 @@ def test_init_writes_a_commented_config_and_identity_map_that_load(tmp_path):
     assert config.fail_on is None and config.pdf is True and config.retention_days == 400
     assert config.since is None and config.until is None     # yesterday by default
     assert load_identity_map(imap).workers[0].hostname == "airflow-worker-1"
+    # the commented [controls."CC6.1"] example loads once uncommented
+    owners = "\n".join(line[2:] if line.startswith("# ") and "=" in line and line[2:3] in "[orn" else line
+                       for line in text.splitlines())
+    assert '[controls."CC6.1"]' in owners
+    toml.write_text(owners.replace("# [controls", "[controls"))
+    assert load_config(toml).controls["CC6.1"] == {
+        "owner": "Jane Doe", "owner_role": "Head of Data Platform", "reviewer": "Bob Roe",
+        "reviewer_role": "Security Compliance Lead", "reviewed": "2026-12-02"}
 
 
 def test_init_refuses_to_overwrite_without_force(tmp_path):
@@ -77,6 +85,10 @@ BASE = 'identity_map = "identity.toml"\n[zscaler]\npaths = ["logs"]\n'
     ('identity_map = "identity.toml"\n', "zscaler.paths", "nothing to audit"),
     ("dbb = \"x\"\n" + BASE, "dbb", "unknown key"),
     (BASE + "dbb = \"x\"\n", "zscaler.dbb", "unknown key"),
+    (BASE + '[controls."CC9.9"]\nowner = "A"\n', "controls.CC9.9", "not a criterion"),
+    (BASE + '[controls."CC6.1"]\nowner = 7\n', "controls.CC6.1.owner", "as text"),
+    (BASE + '[controls."CC6.1"]\nsigner = "A"\n', "controls.CC6.1.signer", "unknown key"),
+    (BASE + '[controls."CC6.1"]\nreviewed = "last week"\n', "controls.CC6.1.reviewed", "a date"),
 ])
 def test_bad_config_is_refused_naming_the_key(tmp_path, text, key, expected):
     path = write(tmp_path, text)

@@ -171,3 +171,12 @@ def test_pack_names_no_path_of_the_building_machine(demo_pack):
     assert offenders == [], f"files naming {build_dir}: {offenders}"
     ledger = (demo_pack / "evidence" / "ingest_ledger.csv").read_text()
     assert "zscaler/zia_web.json" in ledger and "airflow/logs/dag_id=" in ledger
+
+
+def test_each_criterion_names_its_owner_and_reviewer(demo_pack, text):
+    """The demo's zsaudit.toml names them ([controls."CCx.y"]); each section prints a review block."""
+    pages = pdftotext(demo_pack / "audit-pack.pdf").split("\f")
+    for cid, owner in (("CC6.1", "Alex Example"), ("CC6.6", "Robin Example"), ("CC7.3", "Kim Example")):
+        section = next(p for p in pages if re.search(rf"^{re.escape(cid)} ", p, re.M) and "What was tested" in p)
+        assert "Control owner" in section and owner in section, cid
+        assert "Reviewed by" in section and "Sam Example" in section, cid

@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from . import tomlfile
@@ -40,6 +40,7 @@ class Config:
     fail_on: str | None = None           # None: never exit 1
     since: datetime | None = None        # fixed period; default: yesterday (UTC)
     until: datetime | None = None
+    controls: dict = field(default_factory=dict, compare=False)  # criterion id -> owner/reviewer
     warnings: list[str] = field(default_factory=list, compare=False)
 
     def where(self, key: str) -> str:
@@ -80,6 +81,15 @@ retention_days = 400               # delete dated packs older than this; 0 keeps
 # since = "2026-11-24"
 # until = "2026-11-25"
 fail_on = "none"                   # none | low | medium | high | critical: exit 1 at or above
+
+# Who owns each SOC 2 criterion and who reviews the pack for it: printed in the pack with a review
+# block (name, role, date) per criterion. Criteria: CC6.1, CC6.6, CC6.7, CC7.2, CC7.3.
+# [controls."CC6.1"]
+# owner = "Jane Doe"
+# owner_role = "Head of Data Platform"
+# reviewer = "Bob Roe"
+# reviewer_role = "Security Compliance Lead"
+# reviewed = 2026-12-02             # date of the management review (blank in the pack until set)
 '''
 
 EXAMPLE_IDENTITY_MAP = '''\
@@ -115,7 +125,7 @@ device_hostnames = ["airflow-worker-1.corp.example"]
 
 # -- loading ------------------------------------------------------------------------------------
 _KEYS = {
-    "": {"db", "identity_map", "zscaler", "airflow", "pack", "run"},
+    "": {"db", "identity_map", "zscaler", "airflow", "pack", "run", "controls"},
     "zscaler": {"paths", "format", "fields", "tz"},
     "airflow": {"paths", "template", "tz"},
     "pack": {"out_dir", "pdf", "retention_days"},
@@ -215,6 +225,7 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
     if since and until and until <= since:
         raise bad("run.until", f"a time after run.since ({since.isoformat()})", until.isoformat())
 
+    controls = parse_controls(data.get("controls", {}), where)
     config = Config(
         path=path,
         db=a_path(data, "db", "db", "zsaudit.duckdb"),
@@ -229,6 +240,7 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
         airflow_tz=string(af, "tz", "airflow.tz", "UTC"),
         pdf=pdf,
         retention_days=retention,
+        controls=controls,
         fail_on=fail_on,
         since=since,
         until=until,
@@ -236,6 +248,44 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
     if not config.zscaler_paths and not config.airflow_paths:
         raise BadUsage(f"{where}: keys 'zscaler.paths' and 'airflow.paths' are both empty: nothing to audit")
     return config
+
+
+CONTROL_KEYS = ("owner", "owner_role", "reviewer", "reviewer_role", "reviewed")
+
+
+def parse_controls(table, where: str) -> dict:
+    """[controls."CCx.y"]: owner and reviewer of each criterion the pack reports on."""
+    from .report.context import load_criteria
+
+    known = [c["id"] for c in load_criteria()]
+    if not isinstance(table, dict):
+        raise BadUsage(f"{where}: key 'controls': expected a table of criteria ([controls.\"CC6.1\"]), got {table!r}")
+    out = {}
+    for cid, entry in table.items():
+        if cid not in known:
+            raise BadUsage(f"{where}: key 'controls.{cid}': not a criterion of the pack (known: {', '.join(known)})")
+        if not isinstance(entry, dict):
+            raise BadUsage(f"{where}: key 'controls.{cid}': expected a table with {', '.join(CONTROL_KEYS)}, got {entry!r}")
+        review = {}
+        for key, value in entry.items():
+            full = f"controls.{cid}.{key}"
+            if key not in CONTROL_KEYS:
+                raise BadUsage(f"{where}: unknown key '{full}' (known: {', '.join(CONTROL_KEYS)})")
+            if key == "reviewed":
+                if hasattr(value, "isoformat") and not isinstance(value, datetime):
+                    value = value.isoformat()
+                elif isinstance(value, str):
+                    try:
+                        value = date.fromisoformat(value.strip()).isoformat()
+                    except ValueError:
+                        raise BadUsage(f"{where}: key '{full}': expected a date (2026-12-02), got {value!r}") from None
+                else:
+                    raise BadUsage(f"{where}: key '{full}': expected a date (2026-12-02), got {value!r}")
+            elif not isinstance(value, str) or not value.strip():
+                raise BadUsage(f"{where}: key '{full}': expected a name or role as text, got {value!r}")
+            review[key] = value.strip()
+        out[cid] = review
+    return out
 
 
 def parse_fail_on(value, *, what: str = "--fail-on") -> str | None:

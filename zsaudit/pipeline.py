@@ -323,7 +323,8 @@ def report(store: Store, config: Config, since: datetime, until: datetime, *,
     try:
         result = report_mod.render(store, tmp, since=since, until=until, pdf=config.pdf,
                                    generated_at=_evidence_time(store, until),
-                                   identity_map_path=config.identity_map, progress=progress)
+                                   identity_map_path=config.identity_map, progress=progress,
+                                   controls=config.controls)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp made it private; a pack is for reading
         _swap_in(tmp, final)
     finally:
@@ -516,7 +517,16 @@ def _demo_config(pdf: bool) -> str:
         f"pdf = {'true' if pdf else 'false'}\n"
         "[run]\n"
         'fail_on = "none"\n'
+        + "".join(f'[controls."{cid}"]\nowner = "{owner}"\nowner_role = "{role}"\n'
+                  'reviewer = "Sam Example"\nreviewer_role = "Head of Security Compliance"\n'
+                  for cid, owner, role in _DEMO_OWNERS)
     )
+
+
+# the demo's control owners (fictional), so its pack shows the review blocks filled in
+_DEMO_OWNERS = (("CC6.1", "Alex Example", "Data Platform Lead"), ("CC6.6", "Robin Example", "Network Engineering Lead"),
+                ("CC6.7", "Robin Example", "Network Engineering Lead"), ("CC7.2", "Kim Example", "SRE Lead"),
+                ("CC7.3", "Kim Example", "SRE Lead"))
 
 
 def synth_night(synth, input_dir: Path) -> tuple[datetime, datetime]:

@@ -26,10 +26,13 @@ from ..progress import Progress
               help="Rows in each top-N list of the HTML and PDF (full lists are in evidence/).")
 @click.option("--sample-size", "sample_size", default=10, show_default=True, type=click.IntRange(min=1, max=200),
               help="Rows in each criterion's evidence sample.")
+@click.option("--config", "config_path", default=None, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="zsaudit.toml whose [controls] name each criterion's owner and reviewer (printed in the pack).")
 @db_option
 @quiet_option
 @handle_errors
-def report(out, since, until, pdf, generated_at, identity_map, sample_seed, top_n, sample_size, db, quiet):
+def report(out, since, until, pdf, generated_at, identity_map, sample_seed, top_n, sample_size, config_path, db,
+           quiet):
     """Render the SOC 2 audit pack: index.html, audit-pack.pdf, evidence/, findings.ocsf.json, manifest.json.
 
     The period defaults to the latest analysis. Prints the manifest's sha256: keep it where the
@@ -38,11 +41,16 @@ def report(out, since, until, pdf, generated_at, identity_map, sample_seed, top_
     from ..report import render
     from ..store import Store
 
+    controls = {}
+    if config_path is not None:
+        from ..config import load_config
+
+        controls = load_config(config_path).controls
     progress = Progress(quiet=quiet)
     with Store(db, read_only=True) as store:
         result = render(store, out, since=since, until=until, pdf=pdf, generated_at=generated_at,
                         identity_map_path=identity_map, progress=progress, sample_seed=sample_seed,
-                        top_n=top_n, sample_size=sample_size)
+                        top_n=top_n, sample_size=sample_size, controls=controls)
     if not quiet:
         click.echo(result.summary())
 

@@ -271,7 +271,7 @@ def build(store, tmp_path: Path) -> Expected:
         [row + [GENERATED_AT - timedelta(hours=5), GENERATED_AT - timedelta(hours=5)] for row in ledger],
     )
     con.execute(
-        "INSERT INTO rejects VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO rejects (file_id, source_file, source_line, raw, reason) VALUES (?, ?, ?, ?, ?)",
         [web_sha, web_file, n_web1 + 1, '{"datetime": "yesterday-ish", "login": "=HYPERLINK(\\"http://x\\")"}',
          "datetime: expected a time like 'Mon Nov 24 10:00:00 2026', got 'yesterday-ish'"],
     )

@@ -8,7 +8,7 @@ def _leave_orphans(store):
     store.con.execute(
         "INSERT INTO zia_web (rid, event_time, login, file_id, source_file, source_line) "
         "VALUES ('dead:1', TIMESTAMPTZ '2026-11-24 10:00:00+00', 'svc-x@corp.example', 'dead', 'killed.json', 1)")
-    store.con.execute("INSERT INTO rejects VALUES ('dead', 'killed.json', 2, 'x', 'bad')")
+    store.con.execute("INSERT INTO rejects (file_id, source_file, source_line, raw, reason) VALUES ('dead', 'killed.json', 2, 'x', 'bad')")
 
 
 def _counts(store):

@@ -14,16 +14,31 @@ def test_new_store_is_at_latest_schema_version(tmp_path):
 
 
 def test_reopen_does_not_reapply_schema(tmp_path):
-    Store(tmp_path / "a.duckdb").close()
+    with Store(tmp_path / "a.duckdb") as s:
+        applied = s.con.execute("SELECT count(*) FROM schema_version").fetchone()[0]
     s = Store(tmp_path / "a.duckdb")
-    assert s.con.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1
+    assert s.con.execute("SELECT count(*) FROM schema_version").fetchone()[0] == applied
     s.close()
+
+
+def test_a_version_1_store_migrates_and_keeps_its_rejects(tmp_path):
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute(queries.load("schema"))
+    con.execute("INSERT INTO schema_version (version) VALUES (1)")
+    con.execute("INSERT INTO rejects VALUES ('f', 'x.log', 1, 'whole line', 'reason')")
+    con.close()
+    with Store(tmp_path / "old.duckdb") as s:
+        assert s.version() == latest_version()
+        assert s.con.execute("SELECT raw, raw_bytes, raw_sha256 FROM rejects").fetchall() == [
+            ("whole line", None, None)]
 
 
 def test_failed_transaction_leaves_no_rows(store):
     try:
         with store.transaction() as con:
-            con.execute("INSERT INTO rejects VALUES ('f', 'x.log', 1, 'raw', 'reason')")
+            con.execute("INSERT INTO rejects (file_id, source_file, source_line, raw, reason) VALUES ('f', 'x.log', 1, 'raw', 'reason')")
             raise RuntimeError("boom")
     except RuntimeError:
         pass

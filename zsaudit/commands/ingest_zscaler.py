@@ -20,15 +20,19 @@ from ..progress import Progress
                    "e.g. '\"%s{time}\",\"%s{login}\",...' as configured in the ZIA admin portal.")
 @click.option("--tz", default="UTC", show_default=True,
               help="Time zone of times that carry none (the feed's configured time zone).")
+@click.option("--max-line-bytes", default=1 << 20, show_default=True, type=click.IntRange(min=1024),
+              help="A longer line is rejected (its first 4,096 characters, length and sha256 kept) "
+                   "and the file goes on.")
 @db_option
 @quiet_option
 @handle_errors
-def ingest_zscaler(paths, fmt, fields, tz, db: Path, quiet):
+def ingest_zscaler(paths, fmt, fields, tz, max_line_bytes: int, db: Path, quiet):
     """Ingest Zscaler ZIA (web, firewall, DNS) and ZPA (user activity, user status) logs.
 
     PATH is a file, a directory (read recursively), a .gz file, or - for standard input.
     Each file loads in one transaction; a file already ingested (same sha256) is skipped.
-    Lines that cannot be used go to the `rejects` table with their reason.
+    Lines that cannot be used go to the `rejects` table with their reason; no line stops a file,
+    and a file that cannot be read does not stop the others (exit code 2 at the end).
     """
     from ..ingest import zscaler
     from ..store import Store
@@ -36,7 +40,8 @@ def ingest_zscaler(paths, fmt, fields, tz, db: Path, quiet):
     progress = Progress(quiet=quiet)
     with Store(db) as store:
         try:
-            results = zscaler.ingest_paths(store, paths, fmt=fmt, fields=fields, tz=tz, progress=progress)
+            results = zscaler.ingest_paths(store, paths, fmt=fmt, fields=fields, tz=tz, progress=progress,
+                                           max_line_bytes=max_line_bytes)
         except zscaler.IngestErrors as exc:
             _print(exc.results, quiet)
             raise

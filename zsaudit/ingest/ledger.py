@@ -80,8 +80,14 @@ def record(con, result: FileResult, *, size: int | None, started_at: datetime,
     )
 
 
-def insert_rejects(con, file_id: str, source_file: str, line_numbers, raws, reasons) -> int:
-    """Bulk-insert rejected lines (columnar, no per-row SQL). Returns how many."""
+def insert_rejects(con, file_id: str, source_file: str, line_numbers, raws, reasons, *,
+                   lengths=None, sha256s=None) -> int:
+    """Bulk-insert rejected lines (columnar, no per-row SQL; lists or Arrow arrays). Each keeps
+    its first REJECT_KEEP_CHARS characters, its length in bytes and its sha256; `lengths` and
+    `sha256s` are given for lines the reader cut off (limits.LongLine). Returns how many."""
+    from .. import queries
+    from .limits import REJECT_KEEP_CHARS
+
     n = len(line_numbers)
     if n == 0:
         return 0
@@ -89,17 +95,25 @@ def insert_rejects(con, file_id: str, source_file: str, line_numbers, raws, reas
         {
             "file_id": pa.array([file_id] * n, pa.string()),
             "source_file": pa.array([source_file] * n, pa.string()),
-            "source_line": pa.array(line_numbers, pa.int64()),
-            "raw": pa.array(raws, pa.string()),
-            "reason": pa.array(reasons, pa.string()),
+            "source_line": _column(line_numbers, pa.int64()),
+            "raw": _column(raws, pa.string()),
+            "reason": _column(reasons, pa.string()),
+            "raw_bytes": pa.array(lengths if lengths is not None else [None] * n, pa.int64()),
+            "raw_sha256": pa.array(sha256s if sha256s is not None else [None] * n, pa.string()),
         }
     )
     con.register("_zsaudit_rejects", table)
     try:
-        con.execute("INSERT INTO rejects SELECT file_id, source_file, source_line, raw, reason FROM _zsaudit_rejects")
+        con.execute(queries.load("ingest/insert_rejects"), {"keep": REJECT_KEEP_CHARS})
     finally:
         con.unregister("_zsaudit_rejects")
     return n
+
+
+def _column(values, typ) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks().cast(typ)
+    return values.cast(typ) if isinstance(values, pa.Array) else pa.array(values, typ)
 
 
 def sweep_orphans(con) -> None:

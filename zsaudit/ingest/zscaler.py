@@ -33,15 +33,18 @@ import pyarrow.compute as pc
 
 from ..errors import BadInput
 from ..progress import QUIET, Progress
-from . import ledger, zscaler_sql
+from . import ledger, limits, zscaler_sql
 from .ledger import FileResult
+from .limits import LongLine
 from .nss_fields import COLUMNS, delimited_layout
 from .zscaler_repair import repair_json_line
 from .zscaler_sniff import Plan, sniff
 
 MEMORY_LIMIT = os.environ.get("ZSAUDIT_INGEST_MEMORY", "512MB")   # DuckDB buffer pool while ingesting
 FLUSH_ROWS = 122_880            # one DuckDB row group per INSERT
+FLUSH_BYTES = 32 << 20          # ... or fewer rows when they are this large (wide lines)
 CHUNK_ROWS = 150_000            # rows per transaction for files larger than this
+CHUNK_BYTES = 128 << 20         # ... or bytes (rows + rejects): bounds a transaction's memory
 BATCH_BYTES = 16 << 20           # decompressed bytes per batch: bounds memory per file
 # DuckDB threads per statement while ingesting: the two stage threads already keep both cores busy
 INGEST_THREADS = os.environ.get("ZSAUDIT_INGEST_THREADS", "1")
@@ -67,10 +70,22 @@ class IngestErrors(BadInput):
         self.results = results
 
 
+class IngestInternalError(IngestErrors):
+    """A file failed on a defect of zsaudit, not of its input (the other files were ingested)."""
+
+    exit_code = 3
+
+
 # ---------------------------------------------------------------------------------------------
 def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto", fields: str | None = None,
-                 tz: str = "UTC", progress: Progress = QUIET) -> list[FileResult]:
-    """Ingest Zscaler log files, directories (recursive), .gz files, or '-' (stdin)."""
+                 tz: str = "UTC", progress: Progress = QUIET,
+                 max_line_bytes: int = limits.MAX_LINE_BYTES) -> list[FileResult]:
+    """Ingest Zscaler log files, directories (recursive), .gz files, or '-' (stdin).
+
+    A file that fails does not stop the others: its error is collected and raised at the end
+    (IngestErrors; IngestInternalError, exit code 3, when zsaudit itself failed on it)."""
+    if max_line_bytes < 1024:
+        raise BadInput(f"--max-line-bytes: expected at least 1024, got {max_line_bytes}")
     if fmt not in ("auto", "json", "csv", "tsv", "kv", "leef", "cef"):
         raise BadInput(f"--format: expected auto, json, csv, tsv, kv, leef or cef, got {fmt!r}")
     _check_tz(store, tz)
@@ -85,6 +100,7 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
         ledger.sweep_orphans(con)
     results: list[FileResult] = []
     errors: list[str] = []
+    internal = False
     # DuckDB keeps a file's uncommitted rows in its buffer pool (80% of RAM by default); a bounded
     # pool makes it spill to the database file instead, so memory does not grow with the input.
     previous_limit, previous_threads = store.con.execute(
@@ -105,9 +121,14 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
 
                 try:
                     result = ingest_file(store, item.path, label=item.label, fmt=fmt, fields=fields, tz=tz,
-                                         on_bytes=on_bytes)
+                                         on_bytes=on_bytes, max_line_bytes=max_line_bytes)
                 except BadInput as exc:
                     errors.append(str(exc))
+                    continue
+                except Exception as exc:           # a defect of ours: the other files still load
+                    internal = True
+                    errors.append(f"{item.label}: not ingested: internal error ({type(exc).__name__}: "
+                                  f"{str(exc)[:300]}); please report it")
                     continue
                 finally:
                     advance(max(0, size - seen[0]))     # skipped, whole-document or failed files
@@ -129,7 +150,7 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
             if item.temporary:
                 item.path.unlink(missing_ok=True)
     if errors:
-        raise IngestErrors("\n".join(errors), results)
+        raise (IngestInternalError if internal else IngestErrors)("\n".join(errors), results)
     return results
 
 
@@ -184,16 +205,22 @@ def _open(path: Path) -> IO[bytes]:
     return fh
 
 
-def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int | None = None,
-                 on_bytes=None) -> Iterator[tuple[int, bytes | memoryview]]:
+def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int | None = None, on_bytes=None,
+                 max_line_bytes: int | None = None) -> Iterator[tuple[int, bytes | memoryview | LongLine]]:
     """(number of the first line, raw bytes of whole lines) in batches cut at newlines; line
     numbers are 1-based. Lines are counted on the bytes (a newline is never part of a multi-byte
-    UTF-8 sequence), so batches can be decoded and split elsewhere, in parallel."""
+    UTF-8 sequence), so batches can be decoded and split elsewhere, in parallel.
+
+    A line that outgrows `max_line_bytes` with no newline in the buffer comes alone, as a
+    LongLine (its first bytes, length, sha256), and is read past without being held: memory
+    stays within about two batches whatever the input (newline-free, gzip bombs)."""
     line_no = 1
     carry = b""
     batch_bytes = batch_bytes or BATCH_BYTES
+    max_line = max_line_bytes or limits.MAX_LINE_BYTES
     raw = getattr(fh, "fileobj", fh)              # the file under a gzip stream
     position = 0
+    long_line: LongLine | None = None             # a line being read past
     while True:
         # each batch reads into its own buffer, which the batch's lines then use in place
         buf = bytearray(len(carry) + batch_bytes)
@@ -211,14 +238,29 @@ def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int | None = None,
         if not n:
             break
         end = len(carry) + n
+        if long_line is not None:
+            cut = buf.find(b"\n", 0, end)
+            long_line.add(view[:end if cut < 0 else cut])
+            if cut < 0:
+                carry = b""
+                continue
+            yield line_no, long_line
+            line_no, long_line = line_no + 1, None
+            carry = bytes(view[cut + 1:end])
+            continue
         cut = buf.rfind(b"\n", 0, end)
         if cut < 0:
-            carry = bytes(view[:end])
+            if end > max_line:
+                long_line, carry = LongLine(view[:end]), b""
+            else:
+                carry = bytes(view[:end])
             continue
         carry = bytes(view[cut + 1:end])
         yield line_no, view[:cut]
         line_no += buf.count(b"\n", 0, cut) + 1
-    if carry:
+    if long_line is not None:
+        yield line_no, long_line
+    elif carry:
         yield line_no, carry
 
 
@@ -252,7 +294,7 @@ def _head_lines(path: Path, label: str) -> tuple[list[str], bytes]:
 
 # ---------------------------------------------------------------------------------------------
 def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto", fields: str | None = None,
-                tz: str = "UTC", on_bytes=None) -> FileResult:
+                tz: str = "UTC", on_bytes=None, max_line_bytes: int = limits.MAX_LINE_BYTES) -> FileResult:
     """One file, all or nothing (see module docstring). `on_bytes(n)` is told, batch by batch,
     how many bytes of the file (compressed bytes for .gz) have been read."""
     label = label or str(path)
@@ -278,7 +320,7 @@ def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto
     previous_tz = store.con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
     store.con.execute(f"SET TimeZone = '{tz}'")      # tz checked against _VALID_TZ and ICU first
     try:
-        return _load(store, path, label, plan, whole, result, size, started, tz, on_bytes)
+        return _load(store, path, label, plan, whole, result, size, started, tz, on_bytes, max_line_bytes)
     finally:
         store.con.execute(f"SET TimeZone = '{previous_tz}'")
 
@@ -289,11 +331,12 @@ def _remove_partial(con, table: str, file_id: str) -> None:
     con.execute("DELETE FROM rejects WHERE file_id = ?", [file_id])
 
 
-def _load(store, path, label, plan, whole, result, size, started, tz, on_bytes=None) -> FileResult:
+def _load(store, path, label, plan, whole, result, size, started, tz, on_bytes=None,
+          max_line_bytes: int = limits.MAX_LINE_BYTES) -> FileResult:
     file_id = result.sha256
     _remove_partial(store.con, plan.log_type, file_id)
     try:
-        return _load_rows(store, path, label, plan, whole, result, size, started, tz, on_bytes)
+        return _load_rows(store, path, label, plan, whole, result, size, started, tz, on_bytes, max_line_bytes)
     except BaseException:
         # a large file commits in chunks (see _Loader.flush): take its rows back out
         with store.transaction() as con:
@@ -301,17 +344,18 @@ def _load(store, path, label, plan, whole, result, size, started, tz, on_bytes=N
         raise
 
 
-def _load_rows(store, path, label, plan, whole, result, size, started, tz, on_bytes=None) -> FileResult:
+def _load_rows(store, path, label, plan, whole, result, size, started, tz, on_bytes=None,
+               max_line_bytes: int = limits.MAX_LINE_BYTES) -> FileResult:
     file_id = result.sha256
-    with store.transaction() as con:
-        loader = _Loader(con, plan, label=label, file_id=file_id, tz=tz)
+    with store.transaction() as con, _Loader(con, plan, label=label, file_id=file_id, tz=tz,
+                                             max_line_bytes=max_line_bytes) as loader:
         if whole is not None:
             result.note = "JSON document (array or multi-line object): one record per element"
             loader.load_table(pa.table({"line": pa.array([n for n, _ in whole], pa.int64()),
                                         "text": pa.array([t for _, t in whole], pa.string())}))
         else:
             with _open(path) as fh:
-                loader.load_chunks(_iter_chunks(fh, label, on_bytes=on_bytes))
+                loader.load_chunks(_iter_chunks(fh, label, on_bytes=on_bytes, max_line_bytes=max_line_bytes))
         loader.finish()
         result.lines_read = loader.loaded + loader.rejected
         result.rows_loaded, result.rows_rejected = loader.loaded, loader.rejected
@@ -341,6 +385,8 @@ def _first_line_unfinished(lines: list[str]) -> bool:
     try:
         json.loads(first)
         return False
+    except RecursionError:
+        return False
     except ValueError:
         return first.strip() in ("{", "[") or not first.rstrip().endswith("}")
 
@@ -354,6 +400,9 @@ def _whole_json_lines(path: Path, label: str) -> list[tuple[int, str]]:
                        "JSON object per line for large feeds")
     try:
         doc = json.loads(data.decode("utf-8", errors="replace"))
+    except RecursionError:
+        raise BadInput(f"{label}: a JSON document nested deeper than Python can read; expected a JSON "
+                       "array of records or one JSON object per line") from None
     except ValueError as exc:
         raise BadInput(f"{label}: line {getattr(exc, 'lineno', 1)}: invalid JSON document ({exc.msg if hasattr(exc, 'msg') else exc}); "
                        "expected a JSON array of records or one JSON object per line") from None
@@ -381,8 +430,15 @@ def _bound(sql: str, params: dict) -> dict:
 class _Loader:
     """Runs the plan's batch SQL and inserts rows / rejects for one file inside its transaction."""
 
-    def __init__(self, con, plan: Plan, *, label: str, file_id: str, tz: str):
+    def __init__(self, con, plan: Plan, *, label: str, file_id: str, tz: str,
+                 max_line_bytes: int = limits.MAX_LINE_BYTES):
         self.con, self.plan, self.label, self.file_id, self.tz = con, plan, label, file_id, tz
+        self.max_line_bytes = max_line_bytes
+        # the batch SQL runs on cursors of its own: an error in it (one bad line) must not abort
+        # the file's transaction on `con` (see _stage_isolated)
+        self.stage_con = con.cursor()
+        self.stage_con.execute(f"SET TimeZone = '{tz}'")      # checked against _VALID_TZ
+        self._schema: pa.Schema | None = None
         layout = self._layout() if plan.fmt in ("kv", "cef", "leef") else None
         self.split_stages = zscaler_sql.split_exprs(plan, layout)
         self.sql, self.params = zscaler_sql.build(plan, layout)
@@ -394,7 +450,7 @@ class _Loader:
         self.prefix = ledger.rid_prefix(file_id)
         self.loaded = self.rejected = self.repaired = self.drift_lines = 0
         self.pending: list[pa.Table] = []
-        self.pending_rows = self.uncommitted = 0
+        self.pending_rows = self.pending_bytes = self.uncommitted = self.uncommitted_bytes = 0
         self.chunked = False
         self.drift_keys: dict[str, int] = {}
         self.drift_counts: dict[int, int] = {}
@@ -402,6 +458,12 @@ class _Loader:
             f"INSERT INTO {plan.log_type} (rid, {', '.join(self.cols)}, extra, file_id, source_file, source_line) "
             f"SELECT ? || ':' || line, {', '.join(self.cols)}, extra, ?, ?, line FROM _zs_stage"
         )
+
+    def __enter__(self) -> "_Loader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stage_con.close()
 
     def _time_format(self, layout) -> str | None:
         """The time format most of the first lines' event times have, when the batch SQL would
@@ -413,8 +475,12 @@ class _Loader:
                                     "text": pa.array(self.plan.sample, pa.string())}))
         if tab is None:
             return None
-        with _as_batch(self.con, self._split(tab)) as con:
-            values = [v for (v,) in con.execute(probe, _bound(probe, self.params)).fetchall() if v is not None]
+        try:
+            with _as_batch(self.stage_con, self._split(tab)) as con:
+                values = [v for (v,) in con.execute(probe, _bound(probe, self.params)).fetchall()
+                          if v is not None]
+        except Exception:                              # a hostile first line: no format learned
+            return None
         if not values:
             return None
         formats = zscaler_sql.NAIVE_TIME_FORMATS + zscaler_sql.ZONED_TIME_FORMATS
@@ -431,7 +497,7 @@ class _Loader:
 
         sample = self._presplit(pa.table({"text": pa.array(self.plan.sample, pa.string())}))
         sql = zscaler_sql.layout_sql(self.plan)
-        with _as_batch(self.con, sample) as con:
+        with _as_batch(self.stage_con, sample) as con:
             rows = con.sql(sql, params=_bound(sql, {"split": self.plan.split_regex, "delim": self.plan.delim})).fetchall()
         sig = Counter(tuple(r[1]) for r in rows).most_common(1)[0][0]
         parts = next(r[0] for r in rows if tuple(r[1]) == sig)
@@ -444,7 +510,7 @@ class _Loader:
     def load_table(self, tab: pa.Table) -> None:
         tab = self._clean(tab)
         if tab is not None:
-            self._consume(self._stage(tab))
+            self._consume(self._checked(tab, self.stage_con))
 
     def load_chunks(self, chunks: Iterable[tuple[int, bytes | memoryview]]) -> None:
         """Batches of raw lines (see _iter_chunks). Two threads, each on its own DuckDB cursor,
@@ -454,7 +520,7 @@ class _Loader:
         head = [c for c in (next(chunks, None), next(chunks, None)) if c is not None]
         if len(head) < 2:                         # one batch: no threads needed
             for first, body in head:
-                self._consume(self._prepare(first, body, self.con))
+                self._consume(self._prepare(first, body, self.stage_con))
             return
         local = threading.local()
         cursors = []
@@ -484,10 +550,86 @@ class _Loader:
             for cur in cursors:
                 cur.close()
 
-    def _prepare(self, first: int, body, con) -> pa.Table | None:
+    def _prepare(self, first: int, body, con) -> pa.Table | tuple[int, LongLine] | None:
         """One batch of raw lines, cut, numbered and run through the batch SQL on `con`."""
+        if isinstance(body, LongLine):
+            return first, body
         tab = self._numbered(first, _decode_lines(body))
-        return self._stage(tab, con) if tab is not None else None
+        return self._checked(tab, con) if tab is not None else None
+
+    def _checked(self, tab: pa.Table, con) -> pa.Table:
+        """The batch SQL's rows for `tab`, lines over a cap (limits.py) rejected with the cap."""
+        capped = self._over_caps(tab)
+        if capped is None:
+            return self._stage_isolated(tab, con)
+        keep, reasons = capped
+        rejected = self._rejected_rows(tab.filter(pc.invert(keep)), reasons)
+        staged = self._stage_isolated(tab.filter(keep), con) if pc.any(keep).as_py() else None
+        return rejected if staged is None else pa.concat_tables([staged, rejected])
+
+    def _over_caps(self, tab: pa.Table) -> tuple[pa.Array, pa.Array] | None:
+        """(mask of lines within the caps, reasons of the others), or None when all are within."""
+        text = tab["text"]
+        length = pc.binary_length(text)
+        fields = self._field_count(text)
+        over = pc.or_(pc.greater(length, self.max_line_bytes), pc.greater(fields, limits.MAX_FIELDS))
+        deep = None
+        if self.plan.fmt == "json":     # only lines with many brackets can nest deep: measure those
+            brackets = pc.add(pc.count_substring(text, "{"), pc.count_substring(text, "["))
+            maybe = pc.and_(pc.greater(brackets, limits.MAX_DEPTH), pc.invert(over))
+            if pc.any(maybe).as_py():
+                rows = pc.indices_nonzero(maybe).to_pylist()
+                deep_rows = [i for i in rows if limits.json_depth(text[i].as_py()) > limits.MAX_DEPTH]
+                if deep_rows:
+                    deep = pc.is_in(pa.array(range(len(text))), pa.array(deep_rows))
+        if not pc.any(over).as_py() and deep is None:
+            return None
+        bad = over if deep is None else pc.or_(over, deep)
+        lengths, counts = length.filter(bad).to_pylist(), fields.filter(bad).to_pylist()
+        is_deep = deep.filter(bad).to_pylist() if deep is not None else [False] * len(lengths)
+        reasons = [limits.too_long(n, self.max_line_bytes) if n > self.max_line_bytes
+                   else limits.too_many_fields(c) if c > limits.MAX_FIELDS
+                   else limits.too_deep() for n, c, d in zip(lengths, counts, is_deep)]
+        return pc.invert(bad), pa.array(reasons, pa.string())
+
+    def _field_count(self, text) -> pa.Array:
+        """Fields on each line, counted on its separators (an upper bound: values may hold them)."""
+        fmt = self.plan.fmt
+        if fmt == "json":
+            return pc.add(pc.count_substring(text, '":'), pc.count_substring(text, '" :'))
+        if fmt in ("csv", "tsv", "kv") or (fmt == "leef" and not self.plan.split_regex):
+            return pc.add(pc.count_substring(text, self.plan.delim or "\t"), 1)
+        return pc.count_substring(text, "=")
+
+    def _stage_isolated(self, tab: pa.Table, con) -> pa.Table:
+        """_stage, and when the statement fails on the batch, on each half in turn, down to the
+        line that makes it fail: that line is rejected with the error, the others load."""
+        try:
+            return self._stage(tab, con)
+        except Exception as exc:                 # DuckDB, Polars or Arrow refusing some line
+            if tab.num_rows == 1:
+                what = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+                return self._rejected_rows(tab, pa.array([f"could not be read ({type(exc).__name__}: {what})"]))
+            half = tab.num_rows // 2
+            parts = [self._stage_isolated(tab.slice(0, half), con), self._stage_isolated(tab.slice(half), con)]
+            return pa.concat_tables([p.cast(self.staged_schema()) for p in parts])
+
+    def staged_schema(self) -> pa.Schema:
+        """The columns the batch SQL gives (from a run over no lines)."""
+        if self._schema is None:
+            empty = pa.table({"line": pa.array([], pa.int64()), "text": pa.array([], pa.string())})
+            if self.plan.fmt in ("cef", "leef") and self.plan.split_regex and not self.split_stages:
+                empty = self._presplit(empty)
+            self._schema = self._stage(empty, self.stage_con).schema
+        return self._schema
+
+    def _rejected_rows(self, tab: pa.Table, reasons: pa.Array) -> pa.Table:
+        """Staged rows for lines refused before or by the batch SQL: `bad` says why."""
+        schema, n = self.staged_schema(), tab.num_rows
+        given = {"line": tab["line"], "text": tab["text"], "bad": reasons,
+                 "drift": pa.array([False] * n), "nfields": pa.array([0] * n, pa.int32())}
+        return pa.table([given[f.name].cast(f.type) if f.name in given else pa.nulls(n, f.type)
+                         for f in schema], schema=schema)
 
     def _numbered(self, first: int, lines: pa.Array) -> pa.Table | None:
         if self.plan.skip_header and first == 1:
@@ -535,24 +677,34 @@ class _Loader:
             rel = con.sql(self.sql, params=self.params)
             return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
 
-    def _consume(self, staged: pa.Table | None) -> None:
+    def _consume(self, staged: pa.Table | tuple[int, LongLine] | None) -> None:
         if staged is None:
             return
         con = self.con
+        if isinstance(staged, tuple):                  # a line the reader cut at the cap
+            line, long = staged
+            ledger.insert_rejects(con, self.file_id, self.label, [line], [long.text()],
+                                  [limits.too_long(long.length, self.max_line_bytes)],
+                                  lengths=[long.length], sha256s=[long.digest.hexdigest()])
+            self.rejected += 1
+            return
         if self.plan.fmt == "json":
             staged = self._repair_json(staged)
         bad_mask = pc.is_valid(staged["bad"])
         n_bad = pc.sum(bad_mask).as_py() or 0
         n_drift = pc.sum(staged["drift"]).as_py() or 0
         good = staged.filter(pc.invert(bad_mask)) if n_bad else staged
-        self.pending.append(good.drop_columns(["text", "bad", "drift", "nfields"]))
-        self.pending_rows += good.num_rows
-        if self.pending_rows >= FLUSH_ROWS:
+        rows = good.drop_columns(["text", "bad", "drift", "nfields"])
+        self.pending.append(rows)
+        self.pending_rows += rows.num_rows
+        self.pending_bytes += rows.nbytes
+        if self.pending_rows >= FLUSH_ROWS or self.pending_bytes >= FLUSH_BYTES:
             self.flush()
         if n_bad:
             bad = staged.filter(bad_mask).select(["line", "text", "bad"]).sort_by("line")
-            ledger.insert_rejects(con, self.file_id, self.label, bad["line"].to_pylist(),
-                                  bad["text"].to_pylist(), bad["bad"].to_pylist())
+            ledger.insert_rejects(con, self.file_id, self.label, bad["line"], bad["text"], bad["bad"])
+            self.uncommitted_bytes += n_bad * limits.REJECT_KEEP_CHARS
+            self._maybe_commit()
         if n_drift:
             self._note_drift(n_drift, staged.filter(staged["drift"]).slice(0, 50))
         self.loaded += good.num_rows
@@ -612,8 +764,9 @@ class _Loader:
         kept = staged.filter(pc.invert(mask))
         repaired = None
         if fixed_lines:
-            repaired = self._stage(pa.table({"line": pa.array(fixed_lines, pa.int64()),
-                                             "text": pa.array(fixed_texts, pa.string())}))
+            repaired = self._stage_isolated(pa.table({"line": pa.array(fixed_lines, pa.int64()),
+                                                      "text": pa.array(fixed_texts, pa.string())}),
+                                            self.stage_con)
             still = pc.fill_null(pc.equal(repaired["nfields"], -1), False)
             if pc.any(still).as_py():          # a repair that still does not parse: reject the line
                 for line in repaired.filter(still)["line"].to_pylist():
@@ -635,23 +788,27 @@ class _Loader:
         """Append the pending rows in one INSERT.
 
         DuckDB holds a transaction's appended rows in memory until commit, so a file larger than
-        CHUNK_ROWS commits every CHUNK_ROWS rows. The ledger row is written last, in the final
+        CHUNK_ROWS rows or CHUNK_BYTES bytes commits every CHUNK_ROWS rows or CHUNK_BYTES bytes. The ledger row is written last, in the final
         transaction: until then the file counts as not ingested, and a failure (or, after a
         crash, the next ingest of the file) deletes its rows again (_remove_partial)."""
         if not self.pending:
             return
         table = pa.concat_tables(self.pending)
-        self.pending, self.pending_rows = [], 0
+        self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
         self.con.register("_zs_stage", table)
         try:
             self.con.execute(self.insert_sql, [self.prefix, self.file_id, self.label])
         finally:
             self.con.unregister("_zs_stage")
         self.uncommitted += table.num_rows
-        if self.uncommitted >= CHUNK_ROWS:
+        self.uncommitted_bytes += table.nbytes
+        self._maybe_commit()
+
+    def _maybe_commit(self) -> None:
+        if self.uncommitted >= CHUNK_ROWS or self.uncommitted_bytes >= CHUNK_BYTES:
             self.con.execute("COMMIT")
             self.con.execute("BEGIN TRANSACTION")
-            self.uncommitted = 0
+            self.uncommitted = self.uncommitted_bytes = 0
             self.chunked = True
 
     def finish(self) -> None:
@@ -664,6 +821,8 @@ def _json_reason(text: str) -> str:
         return "not JSON: expected one JSON object per line"
     try:
         json.loads(text[start:])
+    except RecursionError:
+        return limits.too_deep()
     except ValueError as exc:
         msg = getattr(exc, "msg", str(exc))
         col = getattr(exc, "colno", 0) + start

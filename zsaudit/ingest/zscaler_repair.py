@@ -45,7 +45,7 @@ def _repair_object(text: str) -> dict | None:
         else:
             try:
                 value = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return None
         out[key] = value
     return out

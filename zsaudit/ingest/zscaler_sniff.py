@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import BadInput
+from .limits import MAX_FIELDS
 from .nss_fields import (COLUMNS, DEFAULT_FIELDS, ENCODED_KEYS, SOURCETYPES, aliases_for,
                          delimited_layout, guess_log_type)
 
@@ -70,6 +71,8 @@ def _json_record(line: str) -> tuple[dict | None, dict | None]:
     text = _strip_prefix_json(line)
     try:
         obj = json.loads(text)
+    except RecursionError:                     # nested too deep: not a record (rejected when read)
+        return None, None
     except ValueError:
         repaired = repair_json_line(text)
         if repaired is None:
@@ -189,7 +192,7 @@ def _plan_json(path_label: str, lines: list[str]) -> Plan:
     events, envelope, sourcetype = [], False, None
     for n, line in enumerate(lines[:SNIFF_LINES], 1):
         ev, env = _json_record(line)
-        if ev is None:
+        if ev is None or len(ev) > MAX_FIELDS:      # over the cap: rejected when read, not learned
             continue
         events.append(ev)
         if env is not None:
@@ -203,7 +206,7 @@ def _plan_json(path_label: str, lines: list[str]) -> Plan:
     seen = set()
     for ev in events:
         for k in ev:
-            if k not in seen:
+            if k not in seen and len(keys) < MAX_FIELDS:
                 seen.add(k)
                 keys.append(k)
     product = next((events[0][k] for k in ("product", "DeviceProduct", "deviceProduct")
@@ -234,7 +237,10 @@ def _labels(record: dict) -> dict[str, str]:
 def _split_fields(line: str, delim: str) -> list[str]:
     import csv as _csv
 
-    return next(_csv.reader([line], delimiter=delim, quotechar='"'))
+    try:
+        return next(_csv.reader([line], delimiter=delim, quotechar='"'))
+    except _csv.Error:          # a bare CR, a field over the csv module's limit: split plainly
+        return line.split(delim)
 
 
 def _plan_delimited(path_label: str, lines: list[str], fmt: str, fields: str | None) -> Plan:
@@ -314,11 +320,14 @@ def _plan_kv(path_label: str, lines: list[str]) -> Plan:
 
 
 def _union_keys(keys: list[str], more) -> list[str]:
+    """`keys`, then keys of the other lines in order of appearance, up to MAX_FIELDS in all."""
     seen = set(keys)
-    out = list(keys)
+    out = list(keys[:MAX_FIELDS])
     for pairs in more:
+        if len(pairs) > MAX_FIELDS:
+            continue
         for k, _ in pairs:
-            if k not in seen and _KEY.match(k):
+            if k not in seen and _KEY.match(k) and len(out) < MAX_FIELDS:
                 seen.add(k)
                 out.append(k)
     return out

@@ -227,8 +227,8 @@ def layout_sql(plan: Plan) -> str:
 
 
 def _decode(expr: str, how: str) -> str:
-    if how == "url":
-        return f"url_decode({expr})"
+    if how == "url":    # %HH escapes that do not decode to UTF-8 (Latin-1 %E9): the value as written
+        return f"coalesce(try(url_decode({expr})), {expr})"
     if how == "b64":
         return f"coalesce(try(decode(from_base64({expr}))), {expr})"
     return expr

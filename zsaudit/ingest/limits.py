@@ -12,6 +12,7 @@ from itertools import accumulate
 
 MAX_LINE_BYTES = 1 << 20        # --max-line-bytes: a longer line is rejected, its first bytes kept
 MAX_FIELDS = 1000               # fields (keys) on one line: NSS templates have ~150 at most
+MAX_PLAN_KEYS = 256            # keys a file's plan learns from its first lines (the batch SQL's width)
 MAX_DEPTH = 64                  # nesting of a JSON line: NSS/LSS JSON nests 3 deep at most
 REJECT_KEEP_CHARS = 4096        # a reject keeps this much of its line, plus the line's length and sha256
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import BadInput
-from .limits import MAX_FIELDS
+from .limits import MAX_FIELDS, MAX_PLAN_KEYS
 from .nss_fields import (COLUMNS, DEFAULT_FIELDS, ENCODED_KEYS, SOURCETYPES, aliases_for,
                          delimited_layout, guess_log_type)
 
@@ -206,7 +206,7 @@ def _plan_json(path_label: str, lines: list[str]) -> Plan:
     seen = set()
     for ev in events:
         for k in ev:
-            if k not in seen and len(keys) < MAX_FIELDS:
+            if k not in seen and len(keys) < MAX_PLAN_KEYS:
                 seen.add(k)
                 keys.append(k)
     product = next((events[0][k] for k in ("product", "DeviceProduct", "deviceProduct")
@@ -320,14 +320,14 @@ def _plan_kv(path_label: str, lines: list[str]) -> Plan:
 
 
 def _union_keys(keys: list[str], more) -> list[str]:
-    """`keys`, then keys of the other lines in order of appearance, up to MAX_FIELDS in all."""
+    """`keys`, then keys of the other lines in order of appearance, up to MAX_PLAN_KEYS in all."""
     seen = set(keys)
-    out = list(keys[:MAX_FIELDS])
+    out = list(keys[:MAX_PLAN_KEYS])
     for pairs in more:
         if len(pairs) > MAX_FIELDS:
             continue
         for k, _ in pairs:
-            if k not in seen and _KEY.match(k) and len(out) < MAX_FIELDS:
+            if k not in seen and _KEY.match(k) and len(out) < MAX_PLAN_KEYS:
                 seen.add(k)
                 out.append(k)
     return out

@@ -79,28 +79,34 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
             v = f"CASE WHEN contains({v}, '\\') THEN regexp_replace({v}, '\\\\([=|\\\\])', '\\1', 'g') ELSE {v} END"
         return f"rtrim({v}, ' ')" if plan.split_regex else v
 
-    slow = (f"list_transform($keys, lambda k: list_transform(list_filter(parts, lambda p: "
-            f"trim(split_part(p, '=', 1)) = k), lambda p: {val('p')})[1])")
+    # linear in the parts of a line: each part's key once (pk), each plan key found by a native
+    # list_position (no lambda per key and part), a repeated key's first value by its position
+    pk = "list_transform(parts, lambda p: trim(split_part(p, '=', 1)))"
+    slow = f"list_transform($keys, lambda k: {val('parts[list_position(pk, k)]')})"
     positions = layout["positions"] if layout else {}
     fast = bool(fast_parts(plan, layout))
     # keys the file's first lines did not have: kept in `extra` (lines that are not ok only)
-    found = (f"list_transform(list_filter(parts, lambda p: strpos(p, '=') > 0 AND "
-             f"NOT list_contains($keys, trim(split_part(p, '=', 1)))), "
-             f"lambda p: {{'k': trim(split_part(p, '=', 1)), 'v': {val('p')}}})")
-    late = "NULL" if not keeps_late_keys(plan) else (         # the first value of a repeated key
-        f"CASE WHEN {'ok' if fast else 'false'} THEN NULL ELSE list_filter({found}, lambda e, i: "
-        f"NOT list_contains(list_transform({found}[:i - 1], lambda q: q.k), e.k)) END")
+    found = ("NULL" if not keeps_late_keys(plan) else
+             f"CASE WHEN {'ok' if fast else 'false'} THEN NULL ELSE list_transform(list_filter("
+             f"list_transform(parts, lambda p, i: {{'k': pk[i], 'v': {val('p')}, 'kv': strpos(p, '=') > 0}}), "
+             f"lambda e: e.kv AND NOT list_contains($keys, e.k)), lambda e: {{'k': e.k, 'v': e.v}}) END")
+    late = "NULL" if not keeps_late_keys(plan) else (
+        "list_filter(found, lambda e, i: list_position(fk, e.k) = i)")
+    keyed = (f"s1 AS (SELECT *, {pk} AS pk FROM s0), "
+             f"s2 AS (SELECT *, {found} AS found FROM s1), "
+             f"s3 AS (SELECT *, {'list_transform(found, lambda q: q.k)' if keeps_late_keys(plan) else 'NULL'} AS fk FROM s2)")
     if not fast:
         check = "list_transform(parts, lambda p: split_part(p, '=', 1)) = $sig" if layout else "false"
-        cte = (f"s0 AS (SELECT *, string_split({sm}, {delim}) AS parts FROM _zs_batch), "
-               f"s AS (SELECT *, NOT {check} AS drift, NULL::INTEGER AS nf, {slow} AS vslow, {late} AS late FROM s0)")
+        cte = (f"s0 AS (SELECT *, string_split({sm}, {delim}) AS parts FROM _zs_batch), {keyed}, "
+               f"s AS (SELECT *, NOT {check} AS drift, NULL::INTEGER AS nf, {slow} AS vslow, {late} AS late FROM s3)")
         return cte, [f"vslow[{i + 1}]" for i in range(n)]
     # tmpl: the line has the template's key sequence (else it is drift); ok: its values come
     # from Polars (tmpl, and nothing the SQL path must undo: see split_exprs)
     cte = (
         f"s0 AS (SELECT *, CASE WHEN ok THEN NULL ELSE string_split({sm}, {delim}) END AS parts FROM _zs_batch), "
+        f"{keyed}, "
         f"s AS (SELECT *, NOT tmpl AS drift, NULL::INTEGER AS nf, "
-        f"      CASE WHEN ok THEN NULL ELSE {slow} END AS vslow, {late} AS late FROM s0)"
+        f"      CASE WHEN ok THEN NULL ELSE {slow} END AS vslow, {late} AS late FROM s3)"
     )
     exprs = [f"CASE WHEN ok THEN {f'p{positions[k]}' if k in positions else 'NULL::VARCHAR'} "
              f"ELSE vslow[{i + 1}] END" for i, k in enumerate(plan.keys)]
@@ -129,10 +135,15 @@ def _position(plan: Plan, layout: dict | None, i: int) -> int | None:
     return (layout or {}).get("positions", {}).get(plan.keys[i])
 
 
+# Polars plans an expression per template part: past this many parts its planning time grows
+# faster than the parts (987 parts: 13 s per batch); NSS templates have ~150 at most
+FAST_SPLIT_MAX_PARTS = 256
+
+
 def fast_parts(plan: Plan, layout: dict | None) -> list[int]:
     """1-based positions of the parts the batch SQL takes from Polars-split columns p<j>
     (see split_exprs); [] when the plan's lines are split in SQL only."""
-    if plan.fmt in ("kv", "cef", "leef") and layout:
+    if plan.fmt in ("kv", "cef", "leef") and layout and len(layout["sig"]) <= FAST_SPLIT_MAX_PARTS:
         return sorted({_position(plan, layout, i) for i in _used(plan)} - {None})
     return []
 

@@ -175,8 +175,9 @@ def test_pack_names_no_path_of_the_building_machine(demo_pack):
 
 def test_each_criterion_names_its_owner_and_reviewer(demo_pack, text):
     """The demo's zsaudit.toml names them ([controls."CCx.y"]); each section prints a review block."""
-    pages = pdftotext(demo_pack / "audit-pack.pdf").split("\f")
-    for cid, owner in (("CC6.1", "Alex Example"), ("CC6.6", "Robin Example"), ("CC7.3", "Kim Example")):
-        section = next(p for p in pages if re.search(rf"^{re.escape(cid)} ", p, re.M) and "What was tested" in p)
-        assert "Control owner" in section and owner in section, cid
-        assert "Reviewed by" in section and "Sam Example" in section, cid
+    sections = re.sub(r"\s+", " ", text).split("What was tested.")[1:]
+    owners = ["Alex Example", "Robin Example", "Robin Example", "Kim Example", "Kim Example"]
+    assert len(sections) == len(owners)
+    for section, owner in zip(sections, owners):
+        review = section[section.index("Control owner"):][:200]
+        assert owner in review and "Reviewed by Sam Example Head of Security Compliance" in review, review

@@ -7,12 +7,6 @@ WITH picked AS (
     WHERE event_time >= $since AND event_time < $until AND status <> 'not_worker'
     ORDER BY md5($seed || ':' || request_rid), request_rid
     LIMIT $n
-), named AS (
-    SELECT e.id, string_agg(f.kind || ' (' || f.status || ')', ', ' ORDER BY f.kind) AS kinds,
-           bool_or(f.status <> 'accepted') AS any_open
-    FROM findings f, unnest(f.evidence_ids) AS e(id)
-    WHERE list_contains(f.controls, 'CC6.1') AND e.id IN (SELECT request_rid FROM picked)
-    GROUP BY e.id
 )
 SELECT a.request_rid AS evidence_id,
        regexp_extract(coalesce(w.source_file, z.source_file), '[^/\\]*$') || ':'
@@ -22,10 +16,9 @@ SELECT a.request_rid AS evidence_id,
        CASE WHEN n.kinds IS NOT NULL THEN n.kinds
             WHEN a.status = 'attributed' THEN 'attributed; login granted to ' || a.dag_id
             ELSE a.status || ': no single attempt' END AS observed,
-       CASE WHEN n.any_open THEN 'deviation' WHEN n.kinds IS NOT NULL THEN 'accepted risk'
-            WHEN a.status = 'attributed' THEN 'pass' ELSE 'not evaluable' END AS result
+       sample_result(n.any_open, n.kinds, CASE WHEN a.status = 'attributed' THEN 'pass' ELSE 'not evaluable' END) AS result
 FROM picked a
-LEFT JOIN named n ON n.id = a.request_rid
+LEFT JOIN findings_naming('CC6.1') n ON n.id = a.request_rid
 LEFT JOIN zia_web w ON a.request_table = 'zia_web' AND w.rid = a.request_rid
 LEFT JOIN zpa_user_activity z ON a.request_table = 'zpa_user_activity' AND z.rid = a.request_rid
 ORDER BY md5($seed || ':' || a.request_rid), a.request_rid;

@@ -6,12 +6,6 @@ WITH pop AS (
     SELECT * FROM task_attempts WHERE start_time >= $since AND start_time < $until
     ORDER BY md5($seed || ':' || attempt_id), attempt_id
     LIMIT $n
-), named AS (
-    SELECT attempt_id, string_agg(kind || ' (' || status || ')', ', ' ORDER BY kind) AS kinds,
-           bool_or(status <> 'accepted') AS any_open
-    FROM findings
-    WHERE list_contains(controls, 'CC6.6') AND attempt_id IN (SELECT attempt_id FROM pop)
-    GROUP BY attempt_id
 ), counted AS (
     SELECT p.*,
            (SELECT count(*) FROM task_egress_hints h WHERE h.attempt_id = p.attempt_id) AS in_log,
@@ -22,7 +16,7 @@ SELECT c.attempt_id AS evidence_id, c.dag_id || ' / ' || c.task_id || ' / ' || c
        c.hostname, c.start_time, c.state,
        c.in_log || ' named in log, ' || c.via_zscaler || ' via Zscaler'
            || coalesce('; ' || n.kinds, '') AS observed,
-       CASE WHEN n.any_open THEN 'deviation' WHEN n.kinds IS NOT NULL THEN 'accepted risk' ELSE 'pass' END AS result
+       sample_result(n.any_open, n.kinds, 'pass') AS result
 FROM counted c
-LEFT JOIN named n USING (attempt_id)
+LEFT JOIN findings_on_attempt('CC6.6') n USING (attempt_id)
 ORDER BY md5($seed || ':' || c.attempt_id), c.attempt_id;

@@ -23,6 +23,8 @@ ALL_ROWS = 1 << 62  # LIMIT for "every row" when a top-N query feeds an evidence
 
 SEVERITIES = ("critical", "high", "medium", "low")
 CRITERION_TOP = 10  # open findings shown under each criterion (all of them are in the findings section)
+PDF_TOP = 10        # rows of each list in the PDF, and PDF_CRITERION_TOP under each criterion: the PDF
+PDF_CRITERION_TOP = 5   # keeps to about 20 pages at any input size (index.html shows --top)
 COVERAGE_STATUSES = ("attributed", "ambiguous", "unattributed")
 SAMPLE_RESULTS = ("pass", "deviation", "accepted risk", "not evaluable")
 RECORD_FIXED = ("evidence_id", "source", "observed", "result")  # a sample row's columns shown apart
@@ -135,6 +137,8 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
         "seed": seed,
         "top_n": top_n,
         "sample_size": sample_size,
+        "pdf_top": min(top_n, PDF_TOP),
+        "pdf_criterion_top": min(top_n, PDF_CRITERION_TOP),
     }
 
     # -- summary ------------------------------------------------------------------------------
@@ -163,6 +167,7 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
 
     # -- criteria -----------------------------------------------------------------------------
     per_control = {r["control"]: r for r in run.rows("report/findings_per_control")}
+    run.rows("report/sample_findings")        # the macros the test sheets (cc*_sample) use
     criteria = []
     for spec in load_criteria():
         facts = run.rows(spec["summary"])

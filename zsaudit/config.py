@@ -15,11 +15,11 @@ from pathlib import Path
 
 from . import tomlfile
 from .errors import BadUsage
+from .ingest.sources import GLOB_CHARS, is_remote, local_path, remote_files
 from .timeutil import parse_time
 
 SEVERITIES = ("low", "medium", "high", "critical")
 ZSCALER_FORMATS = ("auto", "json", "csv", "tsv", "kv", "leef", "cef")
-_GLOB_CHARS = set("*?[")
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,8 @@ class Config:
 EXAMPLE = '''\
 # zsaudit.toml: the nightly job. Run it with `zsaudit run --config zsaudit.toml`
 # or install the Airflow DAG (`zsaudit airflow-dag --install $AIRFLOW_HOME/dags`).
-# Relative paths are relative to this file. Globs (*, **, ?) are allowed in `paths`.
+# Relative paths are relative to this file. Globs (*, **, ?) are allowed in `paths`, and so are
+# object-store prefixes and globs: s3://bucket/prefix/, gs://..., az://... (pip install 'zsaudit[s3]').
 
 db = "zsaudit.duckdb"              # the DuckDB store; it keeps history across nights
 identity_map = "identity.toml"     # service accounts, workers, approved exceptions
@@ -187,6 +188,7 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
             raise bad(full, "a list of paths, directories, globs (or URLs)", value)
         out = []
         for v in value:
+            v = local_path(v)                      # file:///x -> /x
             if "://" in v:
                 out.append(v)
             else:
@@ -301,9 +303,14 @@ def expand(locations: tuple[str, ...], key: str, config: Config) -> tuple[list[s
     naming its key; a glob that matches nothing is a warning (a quiet night is not a failure)."""
     found, warnings = [], []
     for i, loc in enumerate(locations):
-        if "://" in loc:
+        if is_remote(loc) and GLOB_CHARS & set(loc.partition("://")[2]):
+            matches = [obj.url for obj in remote_files(loc)]
+            if not matches:
+                warnings.append(f"{config.where(f'{key}[{i}]')}: {loc} matches no object")
+            found.extend(matches)
+        elif "://" in loc:
             found.append(loc)
-        elif _GLOB_CHARS & set(loc):
+        elif GLOB_CHARS & set(loc):
             matches = sorted(glob.glob(loc, recursive=True))
             if not matches:
                 warnings.append(f"{config.where(f'{key}[{i}]')}: {loc} matches no file")

@@ -241,16 +241,21 @@ def _not_in_ledger(store: Store, paths: list[str]) -> tuple[list[str], int]:
     ingester does) minus those the ledger already holds unchanged: same path and size, not
     modified since their load started. Spares re-hashing months of logs every night; the
     ingester still checks the sha256 of everything it is given."""
-    files: list[str] = []
+    from .ingest import sources
+
+    files: list[tuple[str, object]] = []           # (path or URL, what stat()s it)
     for p in paths:
-        if os.path.isdir(p):
-            files.extend(str(f) for f in sorted(Path(p).rglob("*")) if f.is_file() and not f.name.startswith("."))
+        if sources.is_remote(p):                   # objects: size and modification time listed
+            files.extend((obj.url, obj) for obj in sources.remote_files(p))
+        elif os.path.isdir(p):
+            files.extend((str(f), f) for f in sorted(Path(p).rglob("*"))
+                         if f.is_file() and not f.name.startswith("."))
         else:
-            files.append(p)
+            files.append((p, Path(p)))
     ledger = {(path, size): started for path, size, started in store.run("pipeline/ledger_files").fetchall()}
     fresh, known = [], 0
-    for f in files:
-        st = os.stat(f)
+    for f, entry in files:
+        st = entry.stat()
         started = ledger.get((f, st.st_size))
         if started is not None and st.st_mtime < started.timestamp():
             known += 1

@@ -23,6 +23,7 @@ from pathlib import Path
 from ..errors import BadInput
 from ..progress import QUIET, Progress
 from . import airflow_metadata as metadata
+from . import sources
 from .airflow_logs import LogFile, ingest_log_files
 from .ledger import FileResult
 from .log_template import PathTemplate, describe, templates_for
@@ -134,7 +135,18 @@ def ingest_paths(store, paths, *, template: str | None = None, tz: str = "UTC",
         if metadata.is_postgres_url(text):
             others.append(("postgres", text))
             continue
-        path = Path(raw)
+        if sources.is_remote(text):
+            found, misfits = _remote_task_logs(text, templates)
+            log_files.extend(found)
+            rejected.extend(_misfit(obj, templates) for obj in misfits)
+            if not found:
+                example = f"; e.g. {misfits[0]} does not fit {describe(templates)}" if misfits else ""
+                raise BadInput(
+                    f"{text}: no Airflow task logs here (no object whose key fits the log_filename_template "
+                    f"{describe(templates)} under this prefix){example}. Point at the remote_base_log_folder "
+                    "of airflow.cfg, or pass --template as written there.")
+            continue
+        path = Path(sources.local_path(raw))
         if not path.exists():
             raise BadInput(f"{path}: no such file or directory")
         if path.is_dir():
@@ -186,6 +198,25 @@ def ingest_paths(store, paths, *, template: str | None = None, tz: str = "UTC",
     return results
 
 
+def _remote_task_logs(location: str, templates: list[PathTemplate]):
+    """Task logs in object storage (Airflow's remote logging writes the same log_filename_template
+    under remote_base_log_folder): (LogFiles, .log objects that fit no template). Read in the
+    same batches as local files, one object at a time."""
+    found, misfits = [], []
+    for obj in sources.remote_files(location):
+        parts = obj.relative.split("/")
+        anchor = parts.index("logs") + 1 if "logs" in parts[:-1] else 0
+        if len(parts) > anchor + 1 and parts[anchor] in NON_TASK_DIRS:
+            continue
+        hit = _match(obj.relative, templates) or _match(obj.key, templates)
+        if hit is not None:
+            ident, t = hit
+            found.append(LogFile(path=obj, ident=ident, template=t.template, display=obj.url))
+        elif obj.suffix == ".log":
+            misfits.append(obj)
+    return found, misfits
+
+
 def _report(results: list[FileResult], progress: Progress, detail_limit: int = 50) -> None:
     """One line per file for small runs; for a big tree, a total per kind and the problems."""
     if len(results) <= detail_limit:
@@ -206,7 +237,7 @@ def _report(results: list[FileResult], progress: Progress, detail_limit: int = 5
                      f"{skipped} already ingested, {replaced} replaced")
 
 
-def _misfit(path: Path, templates: list[PathTemplate]) -> FileResult:
+def _misfit(path, templates: list[PathTemplate]) -> FileResult:
     msg = (f"{path}: rejected: the path does not fit the log_filename_template {describe(templates)}; "
            "not ingested (pass --template if your airflow.cfg sets another one)")
     return FileResult(path=str(path), sha256="", source_kind="airflow_tasklog", format="",

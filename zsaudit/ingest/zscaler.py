@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from ..errors import INTERNAL_ERROR, BadInput
 from ..progress import QUIET, Progress
-from . import ledger, limits, zscaler_sql
+from . import ledger, limits, sources, zscaler_sql
 from .ledger import FileResult
 from .limits import LongLine
 from .nss_fields import COLUMNS, delimited_layout
@@ -57,8 +57,8 @@ _VALID_TZ = re.compile(r"^[A-Za-z0-9_+\-/:]+$")
 
 @dataclass
 class _Input:
-    label: str          # what the user named (path, or <stdin>)
-    path: Path          # readable file
+    label: str          # what the user named (path, object URL, or <stdin>)
+    path: Path | sources.RemoteFile     # readable file, or an object copied to one when its turn comes
     temporary: bool = False
 
 
@@ -120,8 +120,9 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
                     advance(n)
 
                 try:
-                    result = ingest_file(store, item.path, label=item.label, fmt=fmt, fields=fields, tz=tz,
-                                         on_bytes=on_bytes, max_line_bytes=max_line_bytes)
+                    with sources.readable(item.path) as path:
+                        result = ingest_file(store, path, label=item.label, fmt=fmt, fields=fields, tz=tz,
+                                             on_bytes=on_bytes, max_line_bytes=max_line_bytes)
                 except BadInput as exc:
                     errors.append(str(exc))
                     continue
@@ -178,6 +179,14 @@ def _expand(paths) -> Iterator[_Input]:
         if text == "-":
             yield _spool_stdin()
             continue
+        if sources.is_remote(text):
+            objects = sources.remote_files(text)
+            if not objects:
+                raise BadInput(f"{text}: matches no object; expected Zscaler log objects under this prefix")
+            for obj in objects:
+                yield _Input(obj.url, obj)
+            continue
+        text = sources.local_path(text)
         p = Path(text)
         if p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
@@ -186,7 +195,8 @@ def _expand(paths) -> Iterator[_Input]:
         elif p.is_file():
             yield _Input(text, p)
         else:
-            raise BadInput(f"{text}: no such file or directory; expected Zscaler log files, directories or -")
+            raise BadInput(f"{text}: no such file or directory; expected Zscaler log files, directories, "
+                           "s3:// gs:// az:// prefixes or globs, or -")
 
 
 def _spool_stdin() -> _Input:

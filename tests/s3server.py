@@ -1,0 +1,96 @@
+"""A real S3-compatible server for tests: moto's standalone server (`moto[server]` from PyPI) as a
+subprocess on a free 127.0.0.1 port. Its state lives in memory: `kill()` is a SIGKILL (the store
+gone mid-ingest), `start()` again brings up an empty one, `upload()` puts objects back.
+
+`env()` is what a client needs, the standard AWS way: AWS_ENDPOINT_URL, keys, region.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class S3Server:
+    def __init__(self):
+        self.port = _free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_MAX_ATTEMPTS": "2",           # a dead server fails fast instead of backing off
+            "AWS_RETRY_MODE": "standard",
+        }
+
+    def start(self) -> "S3Server":
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"moto_server exited with {self.proc.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("moto_server did not listen within 60 s")
+
+    def kill(self) -> None:
+        """SIGKILL: the store disappears at once, mid-request."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.proc = None
+
+    def client(self):
+        import boto3
+
+        env = self.env()
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name=env["AWS_DEFAULT_REGION"],
+                            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+
+    def upload(self, local_root: Path, bucket: str, prefix: str = "") -> list[str]:
+        """Every file under local_root to s3://bucket/prefix/<relative path>; the keys written."""
+        s3 = self.client()
+        try:
+            s3.create_bucket(Bucket=bucket)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+        keys = []
+        for f in sorted(p for p in Path(local_root).rglob("*") if p.is_file()):
+            key = "/".join(x for x in (prefix.strip("/"), f.relative_to(local_root).as_posix()) if x)
+            s3.upload_file(str(f), bucket, key)
+            keys.append(key)
+        return keys

@@ -237,7 +237,7 @@ def ingest_zscaler(store: Store, config: Config, progress: Progress = QUIET) -> 
 
 
 def _not_in_ledger(store: Store, paths: list[str]) -> tuple[list[str], int]:
-    """Files under `paths` (directories read recursively, hidden files skipped, as the Zscaler
+    """Files under `paths` (directories read recursively, hidden ones skipped, as the Zscaler
     ingester does) minus those the ledger already holds unchanged: same path and size, not
     modified since their load started. Spares re-hashing months of logs every night; the
     ingester still checks the sha256 of everything it is given."""
@@ -248,8 +248,7 @@ def _not_in_ledger(store: Store, paths: list[str]) -> tuple[list[str], int]:
         if sources.is_remote(p):                   # objects: size and modification time listed
             files.extend((obj.url, obj) for obj in sources.remote_files(p))
         elif os.path.isdir(p):
-            files.extend((str(f), f) for f in sorted(Path(p).rglob("*"))
-                         if f.is_file() and not f.name.startswith("."))
+            files.extend((str(f), f) for f in sources.local_files(Path(p)))
         else:
             files.append((p, Path(p)))
     ledger = {(path, size): started for path, size, started in store.run("pipeline/ledger_files").fetchall()}

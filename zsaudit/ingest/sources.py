@@ -58,6 +58,13 @@ def local_path(location) -> str:
     return text
 
 
+def local_files(root: Path) -> list[Path]:
+    """Regular files below a local folder, sorted; hidden files and everything in hidden folders
+    skipped (a receiver's .part files and .rejected/ bodies, editors' and tools' droppings)."""
+    return sorted(f for f in Path(root).rglob("*")
+                  if f.is_file() and not any(part.startswith(".") for part in f.relative_to(root).parts))
+
+
 @dataclass(frozen=True)
 class _Stat:
     st_size: int

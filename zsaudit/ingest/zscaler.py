@@ -189,8 +189,7 @@ def _expand(paths) -> Iterator[_Input]:
         text = sources.local_path(text)
         p = Path(text)
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
-            for f in files:
+            for f in sources.local_files(p):
                 yield _Input(str(f), f)
         elif p.is_file():
             yield _Input(text, p)

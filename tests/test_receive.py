@@ -1,0 +1,328 @@
+"""`zsaudit receive`: the Cloud NSS receiver as a real process (uvicorn) on 127.0.0.1, driven over
+loopback by bounded clients, then `zsaudit ingest zscaler` on its output folder.
+
+Every accepted batch is on disk exactly once with the bytes sent; every refused one got its code
+(400 kept aside with the reason, 401, 413); kill -9 loses no acknowledged record; ingest loads
+exactly the accepted records."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from zsaudit.store import Store
+from zsaudit.synth import synthesize
+
+pytest.importorskip("uvicorn", reason="the receive extra (uvicorn) is not installed")
+
+ZSAUDIT = str(Path(sys.executable).with_name("zsaudit"))
+TOKEN = "s3cr3t-token-for-tests"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Receiver:
+    def __init__(self, out: Path, *extra: str, port: int | None = None, tls: tuple[Path, Path] | None = None):
+        self.out, self.port, self.tls = out, port or free_port(), tls
+        args = [ZSAUDIT, "receive", "--listen", f"127.0.0.1:{self.port}", "--out", str(out), *extra]
+        if tls:
+            args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+        self.proc = subprocess.Popen(args, env={**os.environ, "ZSAUDIT_RECEIVE_TOKEN": TOKEN},
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.proc.stdout.read()
+            try:
+                if self.request("GET", "/health")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("receiver did not answer /health within 60 s")
+
+    def connection(self):
+        if self.tls:
+            ctx = ssl.create_default_context(cafile=str(self.tls[0]))
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=60, context=ctx)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+
+    def request(self, method, path, body=None, headers=None) -> tuple[int, dict]:
+        conn = self.connection()
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, json.loads(resp.read() or b"{}")
+        finally:
+            conn.close()
+
+    def post(self, body: bytes, *, token=TOKEN, scheme="Bearer", gzipped=True) -> tuple[int, dict]:
+        headers = {"Content-Type": "application/json", "User-Agent": "Zscaler Cloud NSS"}
+        if token is not None:
+            headers["Authorization"] = f"{scheme} {token}"
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        return self.request("POST", "/services/collector/raw", body, headers)
+
+    def stop(self, sig=signal.SIGTERM) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            out, _ = self.proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        return out or ""
+
+
+@pytest.fixture(scope="module")
+def records() -> list[bytes]:
+    """Real-shaped Cloud NSS web records (HEC envelope, JSON), one per line, each with its recordid."""
+    night = synthesize(Path(os.environ.get("TMPDIR", "/tmp")) / f"zsaudit-receive-{os.getpid()}",
+                       requests=600, seed=7)
+    lines = (night.out_dir / "zscaler" / "zia_web.json").read_bytes().splitlines()
+    return [ln for ln in lines if ln.strip()]
+
+
+def batches(records: list[bytes], n: int, seed: int) -> list[dict]:
+    """n batches of 1-12 records each, most gzip'd JSON lines, some plain, some JSON arrays; a
+    share malformed (400) and a share with a bad secret (401)."""
+    rng = random.Random(seed)
+    out, i = [], 0
+    for k in range(n):
+        size = rng.randint(1, 12)
+        recs = [records[(i + j) % len(records)] for j in range(size)]
+        i += size
+        shape = rng.random()
+        if shape < 0.15:
+            text = b"[" + b",".join(recs) + b"]"
+        else:
+            text = b"\n".join(recs) + (b"\n" if shape < 0.8 else b"")
+        gz = rng.random() < 0.8
+        body = gzip.compress(text, mtime=0) if gz else text
+        b = {"body": body, "gzipped": gz, "records": recs, "expect": 200, "token": TOKEN, "scheme": "Bearer"}
+        fault = rng.random()
+        if fault < 0.08:
+            b.update(body=body[: len(body) // 2] if gz else b"{not json at all\n", expect=400)
+        elif fault < 0.13:
+            b.update(body=gzip.compress(b"hello, this is not JSON\n") if gz else b"<html>", expect=400)
+        elif fault < 0.18:
+            b.update(token="wrong-" + TOKEN, expect=401)
+        elif fault < 0.21:
+            b.update(token=None, expect=401)
+        elif fault < 0.25:
+            b.update(scheme="Splunk")
+        elif fault < 0.28:
+            b.update(scheme="Basic", expect=401)
+        out.append(b)
+    return out
+
+
+def landed(out: Path) -> dict[str, Path]:
+    """sha256 of each visible batch file -> its path (the files ingest reads)."""
+    files = [p for p in out.rglob("*") if p.is_file()
+             and not any(part.startswith(".") for part in p.relative_to(out).parts)]
+    return {hashlib.sha256(p.read_bytes()).hexdigest(): p for p in files}
+
+
+def record_ids(lines) -> list[str]:
+    return sorted(json.loads(ln)["event"]["recordid"] for ln in lines)
+
+
+def ingest(out: Path, db: Path) -> subprocess.CompletedProcess:
+    result = subprocess.run([ZSAUDIT, "ingest", "zscaler", str(out), "--db", str(db)], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def db_record_ids(db: Path) -> list[str]:
+    with Store(db, read_only=True) as s:
+        return sorted(str(r[0]) for r in s.con.execute("SELECT record_id FROM zia_web").fetchall())
+
+
+def test_concurrent_batches_land_once_and_ingest_loads_exactly_the_accepted_records(tmp_path, records):
+    out = tmp_path / "nss"
+    rx = Receiver(out)
+    todo = batches(records, 160, seed=1)
+    assert {b["expect"] for b in todo} == {200, 400, 401}
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:       # bounded client: 8 connections at once
+            answers = list(pool.map(lambda b: rx.post(b["body"], token=b["token"], scheme=b["scheme"],
+                                                      gzipped=b["gzipped"]), todo))
+    finally:
+        log = rx.stop()
+    assert rx.proc.returncode == 0, log
+    assert [a[0] for a in answers] == [b["expect"] for b in todo]
+    accepted = [b for b in todo if b["expect"] == 200]
+    for b, (status, reply) in zip(todo, answers):
+        if status == 200:
+            assert reply["records"] == len(b["records"])
+    on_disk = landed(out)
+    assert sorted(on_disk) == sorted(hashlib.sha256(b["body"]).hexdigest() for b in accepted)  # each once
+    assert all(p.parent.name.isdigit() and len(p.parent.name) == 2 for p in on_disk.values())  # hourly
+    bad = [b for b in todo if b["expect"] == 400]
+    kept = sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in (out / ".rejected").rglob("*.body"))
+    assert kept == sorted(hashlib.sha256(b["body"]).hexdigest() for b in bad)
+    reasons = [json.loads(p.read_text()) for p in (out / ".rejected").rglob("*.json")]
+    assert len(reasons) == len(bad) and all(r["status"] == 400 and r["reason"] for r in reasons)
+    assert all("authorization" not in r["headers"] for r in reasons)
+    assert not list(out.rglob("*.part"))
+
+    db = tmp_path / "store.duckdb"
+    ingest(out, db)
+    assert db_record_ids(db) == record_ids([r for b in accepted for r in b["records"]])
+    again = ingest(out, db)                                   # immutable batch files: a no-op
+    assert again.stdout.count("already ingested") == len(accepted)
+
+
+def test_kill_9_between_batches_loses_no_acknowledged_record(tmp_path, records):
+    out = tmp_path / "nss"
+    todo = [b for b in batches(records, 40, seed=2) if b["expect"] == 200]
+    acked = []
+    rx = Receiver(out)
+    port = rx.port
+    for b in todo[:15]:
+        status, _ = rx.post(b["body"], gzipped=b["gzipped"])
+        assert status == 200
+        acked.append(b)
+    # a batch in flight when the receiver dies: half its body sent, never acknowledged
+    conn = socket.create_connection(("127.0.0.1", port))
+    half = todo[15]["body"]
+    conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode() +
+                 b"\r\nContent-Encoding: gzip\r\nContent-Length: " + str(len(half)).encode() + b"\r\n\r\n" +
+                 half[: len(half) // 2])
+    time.sleep(0.5)
+    rx.stop(signal.SIGKILL)
+    conn.close()
+    assert sorted(landed(out)) == sorted(hashlib.sha256(b["body"]).hexdigest() for b in acked)
+
+    rx = Receiver(out, port=port)                            # back on the same folder
+    try:
+        for b in todo[15:]:
+            status, _ = rx.post(b["body"], gzipped=b["gzipped"])
+            assert status == 200
+            acked.append(b)
+    finally:
+        rx.stop()
+    db = tmp_path / "store.duckdb"
+    ingest(out, db)
+    assert db_record_ids(db) == record_ids([r for b in acked for r in b["records"]])
+
+
+def test_limits_gzip_bomb_health_and_methods(tmp_path, records):
+    out = tmp_path / "nss"
+    rx = Receiver(out, "--max-body", "64KiB", "--max-inflated", "1MiB")
+    try:
+        assert rx.request("GET", "/health") == (200, {"text": "HEC is healthy", "code": 17})
+        assert rx.request("GET", "/services/collector/raw")[0] == 405
+        big = b"\n".join(records[:400])                       # > 64 KiB plain
+        assert len(big) > 64 << 10
+        assert rx.post(big, gzipped=False)[0] == 413
+        bomb = gzip.compress(b"{" + b" " * (8 << 20) + b"}\n")  # 8 MiB of spaces in ~8 KiB
+        assert len(bomb) < 64 << 10
+        status, reply = rx.post(bomb)
+        assert status == 413 and "inflates to more than" in reply["text"]
+        assert rx.post(gzip.compress(b"\n".join(records[:5])), token=TOKEN + "x")[0] == 401
+        assert rx.post(b"", gzipped=False)[0] == 400
+        assert rx.post(b"[" + b",".join(records[:3]), gzipped=False)[0] == 400      # unterminated array
+        assert rx.post(b"[" + b",".join(records[:3]) + b"]", gzipped=False) == (
+            200, {"text": "Success", "code": 0, "records": 3})
+    finally:
+        rx.stop()
+    kept = [json.loads(p.read_text()) for p in (out / ".rejected").rglob("*.json")]
+    assert sorted(k["status"] for k in kept) == [400, 400, 413, 413]
+    assert all(k["body"] is None for k in kept if k["status"] == 413)       # reason only, not the bytes
+    assert len(landed(out)) == 1
+
+
+def test_sigterm_lets_the_batch_in_flight_finish(tmp_path, records):
+    out = tmp_path / "nss"
+    rx = Receiver(out)
+    body = gzip.compress(b"\n".join(records[:50]) + b"\n", mtime=0)
+    conn = http.client.HTTPConnection("127.0.0.1", rx.port, timeout=60)
+    conn.putrequest("POST", "/")
+    for k, v in (("Authorization", f"Splunk {TOKEN}"), ("Content-Encoding", "gzip"),
+                 ("Content-Length", str(len(body)))):
+        conn.putheader(k, v)
+    conn.endheaders()
+    conn.send(body[:100])
+    time.sleep(0.3)
+    rx.proc.send_signal(signal.SIGTERM)                      # shutdown starts mid-body
+    time.sleep(0.3)
+    conn.send(body[100:])
+    resp = conn.getresponse()
+    assert resp.status == 200 and json.loads(resp.read())["records"] == 50
+    conn.close()
+    rx.stop()
+    assert rx.proc.returncode == 0
+    assert list(landed(out)) == [hashlib.sha256(body).hexdigest()]
+
+
+def test_tls(tmp_path, records):
+    cert, key = self_signed(tmp_path)
+    out = tmp_path / "nss"
+    rx = Receiver(out, tls=(cert, key))
+    try:
+        assert rx.post(gzip.compress(b"\n".join(records[:4]))) == (200, {"text": "Success", "code": 0, "records": 4})
+        plain = http.client.HTTPConnection("127.0.0.1", rx.port, timeout=10)
+        with pytest.raises((http.client.HTTPException, OSError)):
+            plain.request("GET", "/health")
+            plain.getresponse()
+        plain.close()
+    finally:
+        rx.stop()
+    assert len(landed(out)) == 1
+
+
+def test_no_token_is_a_usage_error(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "ZSAUDIT_RECEIVE_TOKEN"}
+    result = subprocess.run([ZSAUDIT, "receive", "--listen", "127.0.0.1:1", "--out", str(tmp_path)], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "ZSAUDIT_RECEIVE_TOKEN is not set" in result.stderr
+    bad = subprocess.run([ZSAUDIT, "receive", "--listen", "nohost", "--out", str(tmp_path)],
+                         env={**env, "ZSAUDIT_RECEIVE_TOKEN": "x"}, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--listen: expected HOST:PORT" in bad.stderr
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path

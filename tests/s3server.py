@@ -39,6 +39,8 @@ class S3Server:
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_MAX_ATTEMPTS": "2",           # a dead server fails fast instead of backing off
             "AWS_RETRY_MODE": "standard",
+            "NO_PROXY": "127.0.0.1,localhost",     # a machine-wide proxy must not see loopback
+            "no_proxy": "127.0.0.1,localhost",
         }
 
     def start(self) -> "S3Server":

@@ -6,7 +6,8 @@ from click.testing import CliRunner
 
 from zsaudit.cli import main
 
-COMMANDS = ["airflow-dag", "analyze", "demo", "findings", "ingest", "init", "report", "run", "synth", "verify"]
+COMMANDS = ["airflow-dag", "analyze", "demo", "findings", "ingest", "init", "receive", "report", "run", "synth",
+            "verify"]
 
 
 def _summaries(args):

@@ -140,3 +140,27 @@ def test_mutated_feeds_of_every_format_never_crash_and_always_reconcile(store, t
     # rejects are bounded whatever the line: 4,096 characters, with the whole line's length and hash
     assert con.execute("SELECT count(*) FROM rejects WHERE length(raw) > 4096 OR raw_sha256 IS NULL "
                        "OR raw_bytes IS NULL").fetchone()[0] == 0
+
+
+def test_mutated_airflow_task_logs_lose_lines_never_files(store, tmp_path):
+    """The same mutator over the real Airflow 2.10 and 3.3 task logs: every file loads (its bad
+    lines rejected), none is refused whole, and every ledger row reconciles."""
+    import shutil
+
+    from zsaudit.ingest import airflow
+
+    rnd = random.Random(SEED)
+    roots = []
+    for version in ("2.10.5", "3.3.2"):
+        root = tmp_path / version
+        shutil.copytree(FIXTURES / "airflow" / version / "logs", root)
+        roots.append(root)
+        for f in sorted(root.rglob("*.log")):
+            lines = f.read_bytes().split(b"\n")
+            f.write_bytes(b"\n".join(_mutate(rnd, ln) if rnd.random() < 0.3 else ln for ln in lines))
+    results = airflow.ingest_paths(store, roots)
+    assert results and not [r.note for r in results if "not loaded" in (r.note or "")]
+    for read, loaded, rejected in store.con.execute(
+            "SELECT lines_read, rows_loaded, rows_rejected FROM ingest_ledger").fetchall():
+        assert read == loaded + rejected
+    assert store.con.execute("SELECT count(*) FROM rejects").fetchone()[0] > 0

@@ -369,3 +369,20 @@ def test_files_already_in_the_ledger_are_not_read_again(tmp_path, night):
     again = run_cli(config, night, "--json")
     z = json.loads(again.stdout)["ingest"]["zscaler"]
     assert z["files_new"] == 0 and z["files_skipped"] == len(files)   # same sha256: still nothing new
+
+
+def test_a_file_that_cannot_be_read_does_not_stop_the_night(tmp_path, night):
+    """Issue #18: one unreadable Zscaler file (here deep JSON, RecursionError on main before) used
+    to stop `run` every night: no Airflow ingest, no analysis, no pack. Now the other files
+    load, the run goes on to the pack, and the file is named."""
+    import shutil
+
+    feeds = tmp_path / "zscaler"
+    shutil.copytree(night.out_dir / "zscaler", feeds)
+    shutil.copy(ROOT / "fixtures" / "repro" / "deep_first_1000.json", feeds / "deep.json")
+    config = setup_config(tmp_path, night)
+    config.write_text(config.read_text().replace(str(night.out_dir / "zscaler"), str(feeds)))
+    result = run_cli(config, night)
+    assert "deep.json" in result.output and "not ingested" in result.output
+    assert (pack_dir(config, night) / "index.html").is_file()
+    assert counts(load_config(config).db)["task_attempts"] > 0

@@ -229,8 +229,15 @@ def ingest_zscaler(store: Store, config: Config, progress: Progress = QUIET) -> 
     from .ingest import zscaler
 
     files, known = _not_in_ledger(store, paths)
-    results = zscaler.ingest_paths(store, files, fmt=config.zscaler_format, fields=config.zscaler_fields,
-                                   tz=config.zscaler_tz, progress=progress) if files else []
+    try:
+        results = zscaler.ingest_paths(store, files, fmt=config.zscaler_format, fields=config.zscaler_fields,
+                                       tz=config.zscaler_tz, progress=progress) if files else []
+    except zscaler.IngestErrors as exc:
+        if isinstance(exc, zscaler.IngestInternalError):
+            raise
+        # a file that cannot be read must not stop the night: the others are in, it is named
+        results = exc.results
+        warnings = list(warnings) + [f"not ingested: {line}" for line in str(exc).splitlines()]
     summary = IngestSummary.from_results("zscaler", paths, results, warnings)
     summary.files_skipped += known
     return summary

@@ -9,11 +9,11 @@ WITH pop AS (
 )
 SELECT * FROM (VALUES
     (1, 'Findings in the period (population)', (SELECT count(*) FROM pop)),
-    (2, 'accepted under an approved exception', (SELECT count(*) FROM pop WHERE status = 'accepted')),
-    (3, 'open, awaiting follow-up', (SELECT count(*) FROM pop WHERE status <> 'accepted')),
+    (2, 'accepted risks: accepted under an approved exception', (SELECT count(*) FROM pop WHERE status = 'accepted')),
+    (3, 'deviations (of the criteria each is tagged with): open, awaiting follow-up', (SELECT count(*) FROM pop WHERE status <> 'accepted')),
     (4, 'open although an exception existed (expired or not matching)',
         (SELECT count(*) FROM pop WHERE status <> 'accepted' AND exception_ticket IS NOT NULL)),
-    (5, 'accepted under an exception expiring inside the period',
+    (5, 'accepted risks whose exception expires inside the period',
         (SELECT count(*) FROM pop WHERE status = 'accepted' AND exception_expires < CAST($until AS DATE)))
 ) AS t(ord, label, value)
 ORDER BY ord;

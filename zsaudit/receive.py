@@ -32,6 +32,7 @@ import os
 import re
 import secrets
 import signal
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -147,6 +148,16 @@ class Batch:
         self.carry = buf[cut + 1:]
 
     def _lines(self, block: bytes) -> None:
+        """Whole lines (ending in a newline): every non-blank one must be `{...}`. Counted with
+        bytes.count (C speed); the regexes run only when the counts leave a doubt (whitespace
+        around records, several blank lines in a row, or a bad line to name)."""
+        text = block.replace(b"\r", b"") if b"\r" in block else block
+        lines = text.count(b"\n")
+        blank = text.count(b"\n\n") + text.startswith(b"\n")          # never more than the real number
+        opened = text.count(b"\n{") + text.startswith(b"{")
+        if opened == text.count(b"}\n") == lines - blank:
+            self.records += opened
+            return
         bad = _BAD_START.search(block) or _BAD_END.search(block)
         if bad:
             line = block.count(b"\n", 0, bad.start()) + 1
@@ -171,7 +182,7 @@ class Batch:
         self.fh.close()
         final = self.folder / self.name
         os.rename(self.part, final)
-        _fsync_dir(self.folder)
+        _DIR_SYNC.sync(self.folder)
         return self.records
 
     def discard(self, keep: Path | None = None) -> None:
@@ -213,6 +224,41 @@ def _make_dirs(folder: Path, root: Path) -> None:
         except FileExistsError:
             continue
         _fsync_dir(d.parent)
+
+
+class _GroupSync:
+    """fsync of a folder shared by the batches renamed into it meanwhile (group commit): a
+    caller returns once an fsync that started after its rename has finished, so concurrent
+    batches in the same hour folder pay for one directory fsync instead of one each."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.state: dict[Path, list] = {}          # folder -> [renames registered, renames synced, syncing]
+
+    def sync(self, folder: Path) -> None:
+        with self.cond:
+            st = self.state.setdefault(folder, [0, 0, False])
+            st[0] += 1
+            mine = st[0]
+            while st[1] < mine:
+                if st[2]:
+                    self.cond.wait()
+                    continue
+                st[2], target = True, st[0]
+                self.cond.release()
+                try:
+                    _fsync_dir(folder)
+                finally:
+                    self.cond.acquire()
+                    st[2] = False
+                    self.cond.notify_all()
+                st[1] = max(st[1], target)
+            if len(self.state) > 64:               # old hour folders do not pile up
+                for idle in [f for f, v in self.state.items() if not v[2] and v[0] == v[1]]:
+                    del self.state[idle]
+
+
+_DIR_SYNC = _GroupSync()
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -24,7 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
+from zsaudit.receive import Batch, Rejected, Settings
 from zsaudit.store import Store
 from zsaudit.synth import synthesize
 
@@ -327,3 +329,40 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     return cert_path, key_path
+
+
+def _reference(lines: list[bytes]) -> int | None:
+    """Records of a JSON-lines body, or None when a non-blank line is not `{...}`."""
+    n = 0
+    for ln in lines:
+        s = ln.strip(b" \t\r")
+        if not s:
+            continue
+        if not (s.startswith(b"{") and s.endswith(b"}")):
+            return None
+        n += 1
+    return n or None
+
+
+_LINE = st.one_of(st.just(b'{"a":1}'), st.just(b""), st.just(b"  "), st.just(b'{"x":"}"}  '),
+                  st.just(b' {"b":[1,2]}'), st.just(b'{"c":2}\r'), st.just(b"x{}"), st.just(b"{}x"),
+                  st.just(b"{"), st.just(b"}"), st.just(b"{}"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_LINE, min_size=1, max_size=30), st.integers(1, 40), st.booleans())
+def test_json_lines_framing_matches_a_line_by_line_reading(tmp_path_factory, lines, step, gz):
+    """The fast count path and the regex path together accept exactly the bodies whose every
+    non-blank line is an object, and count its records, however the body is cut into reads."""
+    body = b"\n".join(lines)
+    sent = gzip.compress(body, mtime=0) if gz else body
+    batch = Batch(Settings(out=tmp_path_factory.mktemp("f"), token="t"), gz)
+    try:
+        for i in range(0, len(sent), step):
+            batch.feed(sent[i:i + step])
+        got = batch.finish()
+    except Rejected as exc:
+        batch.discard()
+        assert exc.status == 400
+        got = None
+    assert got == _reference(body.split(b"\n"))

@@ -177,3 +177,18 @@ def test_nightly_run_from_s3_gives_the_same_findings_as_from_local_files(tmp_pat
                                "login, host FROM findings ORDER BY finding_id")
         assert out.returncode == 0
     assert findings["s3"] == findings["local"] and len(findings["local"]) > 3
+
+
+def test_file_urls_are_local_paths_and_a_missing_extra_is_named(tmp_path, night):
+    db = str(tmp_path / "f.duckdb")
+    feed = night.out_dir / "zscaler" / "zia_web.json"
+    ok = cli("ingest", "zscaler", feed.as_uri(), "--db", db, env={})
+    assert f"{feed}: zia_web as json" in ok.stdout
+    for url, extra, package in (("gs://b/zscaler/", "gcs", "gcsfs"), ("az://c/logs/", "azure", "adlfs")):
+        try:
+            __import__(package)
+            continue                                   # the extra is installed here: nothing to say
+        except ImportError:
+            pass
+        missing = cli("ingest", "zscaler", url, "--db", db, env={}, ok=(2,))
+        assert f"pip install 'zsaudit[{extra}]'" in missing.stderr

@@ -306,6 +306,9 @@ def build(store, tmp_path: Path) -> Expected:
          [], (DAY + timedelta(hours=2), DAY + timedelta(hours=2, minutes=15)), None),
         ("F-silent", "silent_failure", "high", ["CC7.2"], "open", DAY + timedelta(hours=13, minutes=20),
          att_rows[5], None, None, "state success but the log ends with an exception", [], None, None),
+        ("F-coverage-gap", "coverage_gap", "high", ["CC7.2"], "open", DAY + timedelta(hours=6),
+         None, None, None, "ZIA web delivered no record from 2026-11-24T06:00:00Z to 2026-11-24T09:00:00Z (180 min)",
+         ["source:zia_web"], (DAY + timedelta(hours=6), DAY + timedelta(hours=9)), None),
     ] + [
         (f"F-unattr-{i}", "unattributed_egress", "low", ["CC6.6", "CC7.2"], "open", None, None,
          "svc-billing@corp.example", "api.billing.example", "Worker request no task attempt explains", [rid], None, None)

@@ -34,7 +34,7 @@ def test_init_writes_a_commented_config_and_identity_map_that_load(tmp_path):
     assert config.pack_dir == tmp_path / "etc" / "packs"
     assert config.zscaler_paths == ("/var/log/zscaler",)
     assert config.airflow_paths == ("/opt/airflow/logs", "/opt/airflow/airflow.db")
-    assert config.fail_on is None and config.pdf is True and config.retention_days == 400
+    assert config.fail_on == "high" and config.pdf is True and config.retention_days == 400
     assert config.since is None and config.until is None     # yesterday by default
     assert load_identity_map(imap).workers[0].hostname == "airflow-worker-1"
     # the commented [controls."CC6.1"] example loads once uncommented

@@ -155,7 +155,7 @@ def test_pdf_numbers_match_the_store(pack, analysed):
     assert f"All {files} files add up: {read} lines read = {loaded} loaded + {rejected} rejected" in text
     assert f"{expected.recordid_missing} record id(s) numbered by the feed but never received" in text
     # the 06:00-09:00 hole in the ZIA web feed
-    assert "zia_web 2026-11-24 06:00:00Z 2026-11-24 09:00:00Z 3" in text
+    assert "zia_web 2026-11-24 06:00:00Z 2026-11-24 09:00:00Z 3.0 ZIA web delivered no record" in text
     # accepted exception with approver, ticket and expiry; the expired one is called out
     assert "jane.doe@corp.example" in text and "SEC-1234" in text and "2027-03-31" in text
     assert "expired on 2026-10-31" in text

@@ -39,8 +39,10 @@ def night(tmp_path_factory):
 
 def setup_config(tmp_path: Path, night, **pack) -> Path:
     """`zsaudit init`, then point the example at the synthetic night (as a user would edit it).
-    No PDF unless asked (pdf=True): WeasyPrint is the slow part and has its own tests."""
+    No PDF unless asked (pdf=True): WeasyPrint is the slow part and has its own tests. fail_on
+    "none" unless asked (`init` writes "high"; the night has high findings)."""
     pack.setdefault("pdf", False)
+    pack.setdefault("fail_on", "none")
     result = CliRunner().invoke(main, ["init", str(tmp_path)])
     assert result.exit_code == 0, result.output
     path = tmp_path / "zsaudit.toml"

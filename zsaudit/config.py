@@ -10,16 +10,18 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from . import tomlfile
 from .errors import BadUsage
 from .ingest.sources import GLOB_CHARS, is_remote, local_path, remote_files
-from .timeutil import parse_time
+from .timeutil import parse_duration, parse_time
 
 SEVERITIES = ("low", "medium", "high", "critical")
 ZSCALER_FORMATS = ("auto", "json", "csv", "tsv", "kv", "leef", "cef")
+DEFAULT_GAP_THRESHOLD = timedelta(hours=1)   # shortest stretch without records that is a coverage_gap
+DEFAULT_MAX_REJECT_RATE = 0.01               # rejected share of a file's lines above which it fails
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class Config:
     pdf: bool = True
     retention_days: int = 0              # 0: keep every pack
     fail_on: str | None = None           # None: never exit 1
+    gap_threshold: timedelta = DEFAULT_GAP_THRESHOLD
+    max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
     since: datetime | None = None        # fixed period; default: yesterday (UTC)
     until: datetime | None = None
     controls: dict = field(default_factory=dict, compare=False)  # criterion id -> owner/reviewer
@@ -72,6 +76,12 @@ paths = ["/opt/airflow/logs", "/opt/airflow/airflow.db"]
 # template = "dag_id={{ ti.dag_id }}/..."   # only if you changed [logging] log_filename_template
 tz = "UTC"
 
+[ingest]
+max_reject_rate = 0.01             # a file with more rejected lines than this share is a failure
+
+[analyze]
+gap_threshold = "1h"               # a source silent this long while the others deliver: coverage_gap
+
 [pack]
 out_dir = "packs"                  # each night's pack goes to packs/YYYY-MM-DD/
 pdf = true                         # audit-pack.pdf beside index.html
@@ -81,7 +91,8 @@ retention_days = 400               # delete dated packs older than this; 0 keeps
 # The period defaults to yesterday (UTC); `--since/--until` override it for one run.
 # since = "2026-11-24"
 # until = "2026-11-25"
-fail_on = "none"                   # none | low | medium | high | critical: exit 1 at or above
+fail_on = "high"                   # none | low | medium | high | critical: exit 1 at or above
+                                   # ("high": a dead feed, a coverage_gap, fails the nightly job)
 
 # Who owns each SOC 2 criterion and who reviews the pack for it: printed in the pack with a review
 # block (name, role, date) per criterion. Criteria: CC6.1, CC6.6, CC6.7, CC7.2, CC7.3.
@@ -126,9 +137,11 @@ device_hostnames = ["airflow-worker-1.corp.example"]
 
 # -- loading ------------------------------------------------------------------------------------
 _KEYS = {
-    "": {"db", "identity_map", "zscaler", "airflow", "pack", "run", "controls"},
+    "": {"db", "identity_map", "zscaler", "airflow", "ingest", "analyze", "pack", "run", "controls"},
     "zscaler": {"paths", "format", "fields", "tz"},
     "airflow": {"paths", "template", "tz"},
+    "ingest": {"max_reject_rate"},
+    "analyze": {"gap_threshold"},
     "pack": {"out_dir", "pdf", "retention_days"},
     "run": {"since", "until", "fail_on"},
 }
@@ -210,6 +223,12 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
         raise bad("pack.retention_days", "a whole number of days >= 0 (0 keeps every pack)", retention)
 
     fail_on = parse_fail_on(run.get("fail_on", "none"), what=f"{where}: key 'run.fail_on'")
+    max_reject_rate = parse_reject_rate(section("ingest").get("max_reject_rate", DEFAULT_MAX_REJECT_RATE),
+                                        what=f"{where}: key 'ingest.max_reject_rate'")
+    threshold = section("analyze").get("gap_threshold")
+    if threshold is not None and not isinstance(threshold, str):
+        raise bad("analyze.gap_threshold", "a duration such as \"1h\" or \"30m\"", threshold)
+    gap_threshold = parse_gap_threshold(threshold, what=f"{where}: key 'analyze.gap_threshold'")
 
     since = until = None
     for key in ("since", "until"):
@@ -244,6 +263,8 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
         retention_days=retention,
         controls=controls,
         fail_on=fail_on,
+        gap_threshold=gap_threshold,
+        max_reject_rate=max_reject_rate,
         since=since,
         until=until,
     )
@@ -296,6 +317,23 @@ def parse_fail_on(value, *, what: str = "--fail-on") -> str | None:
     if not isinstance(value, str) or value.lower() not in SEVERITIES:
         raise BadUsage(f"{what}: expected one of none, {', '.join(SEVERITIES)}, got {value!r}")
     return value.lower()
+
+
+def parse_reject_rate(value, *, what: str = "--max-reject-rate") -> float:
+    """A share of lines between 0 and 1 (0.01 = 1%)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise BadUsage(f"{what}: expected a share between 0 and 1 such as 0.01 (1%), got {value!r}")
+    return float(value)
+
+
+def parse_gap_threshold(value: str | None, *, what: str = "--gap-threshold") -> timedelta:
+    """A positive duration such as 1h or 30m (default 1h)."""
+    if value is None:
+        return DEFAULT_GAP_THRESHOLD
+    d = parse_duration(value, what=what)
+    if d <= timedelta(0):
+        raise BadUsage(f"{what}: expected a positive duration such as 1h or 30m, got {value!r}")
+    return d
 
 
 def expand(locations: tuple[str, ...], key: str, config: Config) -> tuple[list[str], list[str]]:

@@ -16,12 +16,13 @@ import os
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
 from . import correlate as correlate_mod
-from . import identity_map
+from . import identity_map, queries
+from .config import DEFAULT_GAP_THRESHOLD, DEFAULT_MAX_REJECT_RATE
 from .errors import BadInput, BadUsage, FindingsAtOrAbove
 from .identity_map import KINDS
 from .progress import QUIET, Progress
@@ -29,6 +30,8 @@ from .resources import queries_dir
 from .timeutil import parse_period
 
 SEVERITIES = ("low", "medium", "high", "critical")
+# coverage_gap runs first: the detections after it leave stretches without coverage to not_evaluable.
+RUN_ORDER = ("coverage_gap",) + tuple(k for k in KINDS if k != "coverage_gap")
 _RULE_KEYS = {"kind", "severity", "controls", "title", "description", "remediation", "subtype_severity"}
 
 
@@ -52,6 +55,12 @@ class Rules:
     failure_actions: tuple[str, ...]
     failure_min_code: int
     zpa_failure_categories: tuple[str, ...]
+    airflow_token_patterns: tuple[str, ...] = ()
+
+    @property
+    def airflow_token_regex(self) -> str:
+        """One case-insensitive regular expression for the log lines of an Airflow token failure."""
+        return "(?i)(?:" + "|".join(self.airflow_token_patterns or (r"[^\s\S]",)) + ")"
 
 
 def _rules_path() -> Path:
@@ -109,6 +118,7 @@ def parse_rules(text: str, source: str = "rules.toml") -> Rules:
             failure_actions=tuple(str(s) for s in failure["zia_actions"]),
             failure_min_code=int(failure["zia_min_response_code"]),
             zpa_failure_categories=tuple(str(s) for s in failure["zpa_categories"]),
+            airflow_token_patterns=tuple(str(s) for s in doc.get("airflow_token", {}).get("log_patterns", [])),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise fail("[auth]/[failure]", f"missing or malformed key ({exc})") from None
@@ -166,6 +176,7 @@ class AnalysisSummary:
     accepted: int
     not_evaluable_by_check: dict[str, int]
     seconds: float
+    warnings: list[str] = field(default_factory=list)   # what the identity map leaves unchecked
 
     @property
     def findings(self) -> int:
@@ -199,10 +210,20 @@ def analysis_id_for(since: datetime | None, until: datetime | None) -> str:
     return hashlib.sha256(f"{_iso(since) or '-'}|{_iso(until) or '-'}".encode()).hexdigest()[:16]
 
 
-def analyze(store, identity_map_path, *, since=None, until=None, progress: Progress = QUIET) -> AnalysisSummary:
+def analyze(store, identity_map_path, *, since=None, until=None, progress: Progress = QUIET,
+            gap_threshold: timedelta | None = None, max_reject_rate: float | None = None) -> AnalysisSummary:
     """Correlate requests with attempts and compute findings and not-evaluable checks for the
-    period [since, until) (None = unbounded), replacing the previous analysis of that period."""
+    period [since, until) (None = unbounded), replacing the previous analysis of that period.
+
+    gap_threshold: the shortest stretch without records from a source that is a coverage_gap;
+    max_reject_rate: the rejected share of a file's lines above which it is one (docs/findings.md)."""
     imap = identity_map.load(identity_map_path)
+    gap_threshold = DEFAULT_GAP_THRESHOLD if gap_threshold is None else gap_threshold
+    max_reject_rate = DEFAULT_MAX_REJECT_RATE if max_reject_rate is None else float(max_reject_rate)
+    if gap_threshold <= timedelta(0):
+        raise BadUsage("--gap-threshold: expected a positive duration such as 1h or 30m")
+    if not 0 <= max_reject_rate <= 1:
+        raise BadUsage(f"--max-reject-rate: expected a share between 0 and 1 (0.01 = 1%), got {max_reject_rate}")
     rules = load_rules()
     since, until = parse_period(since, until)
     con = store.con
@@ -213,13 +234,14 @@ def analyze(store, identity_map_path, *, since=None, until=None, progress: Progr
     con.execute("SET memory_limit = ?", [os.environ.get("ZSAUDIT_ANALYZE_MEMORY", "2GB")])
     con.execute("SET preserve_insertion_order = false")
     try:
-        return _analyze(store, imap, rules, since, until, identity_map_path, progress)
+        return _analyze(store, imap, rules, since, until, identity_map_path, progress,
+                        {"gap_threshold": gap_threshold, "max_reject_rate": max_reject_rate})
     finally:
         con.execute("SET memory_limit = ?", [previous[0]])
         con.execute("SET preserve_insertion_order = ?", [str(previous[1]).lower() in ("true", "1")])
 
 
-def _analyze(store, imap, rules, since, until, identity_map_path, progress) -> AnalysisSummary:
+def _analyze(store, imap, rules, since, until, identity_map_path, progress, coverage: dict) -> AnalysisSummary:
     analysis_id = analysis_id_for(since, until)
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
@@ -228,13 +250,14 @@ def _analyze(store, imap, rules, since, until, identity_map_path, progress) -> A
     p_until = until or correlate_mod.FAR_FUTURE
     params = {"since": p_since, "until": p_until, "skew": imap.policy.clock_skew,
               "lifetime": imap.policy.token_lifetime, "analysis_id": analysis_id,
-              "fail_min_code": rules.failure_min_code}
+              "fail_min_code": rules.failure_min_code, "airflow_token_regex": rules.airflow_token_regex,
+              **coverage}
     with store.transaction():
         progress.log("analyze: tying worker requests to task attempts")
         counts = correlate_mod.correlate(con, imap, since=since, until=until, analysis_id=analysis_id,
                                          progress=progress)
         correlate_mod.run_sql(con, "findings/_stage", params)
-        for kind in KINDS:
+        for kind in RUN_ORDER:
             progress.log(f"analyze: {kind}")
             correlate_mod.run_sql(con, f"findings/{kind}", params)
         con.execute("DELETE FROM not_evaluable WHERE analysis_id = ?", [analysis_id])
@@ -253,7 +276,7 @@ def _analyze(store, imap, rules, since, until, identity_map_path, progress) -> A
              counts["attributed"], counts["ambiguous"], counts["unattributed"], sum(by_kind.values()),
              sum(ne.values()), imap.policy.token_lifetime.total_seconds(), imap.policy.clock_skew.total_seconds()],
         )
-        for table in ("_token_requests", "_attr"):
+        for table in ("_token_requests", "_attr", "_coverage_activity"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     return AnalysisSummary(
         analysis_id=analysis_id, period_start=since, period_end=until, worker_requests=worker_requests,
@@ -261,7 +284,7 @@ def _analyze(store, imap, rules, since, until, identity_map_path, progress) -> A
         findings_by_kind={k: int(by_kind.get(k, 0)) for k in KINDS},
         open_by_severity={s: int(open_sev.get(s, 0)) for s in SEVERITIES if open_sev.get(s)},
         accepted=int(accepted), not_evaluable_by_check={k: int(v) for k, v in ne.items()},
-        seconds=time.perf_counter() - t0,
+        seconds=time.perf_counter() - t0, warnings=imap.warnings(),
     )
 
 
@@ -307,33 +330,58 @@ def _plain(value):
     return value
 
 
-def to_json(rows: list[dict]) -> str:
-    return json.dumps([{k: _plain(v) for k, v in r.items()} for r in rows], indent=2, ensure_ascii=False) + "\n"
+# -- export (CSV / JSON): one definition with evidence/findings.csv ---------------------------
+EXPORT_QUERY = "report/evidence_findings"
+_LIST_FIELDS = ("controls", "evidence_ids", "attempts_hit")   # space-joined in CSV, lists in JSON
+
+
+def export_findings(store, *, kind: str | None = None, status: str | None = None) -> tuple[list[str], list[dict]]:
+    """(columns, rows) of queries/report/evidence_findings.sql over every finding: the columns and
+    formats of the pack's evidence/findings.csv, most severe first, then by time and id."""
+    if kind is not None and kind not in KINDS:
+        raise BadUsage(f"--kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+
+    cur = store.con.execute(queries.load(EXPORT_QUERY), {"since": None, "until": None, "kind": kind, "status": status})
+    columns = [d[0] for d in cur.description]
+    rows = [dict(zip(columns, r)) for r in cur.fetchall()]
+    rank = {s: i for i, s in enumerate(reversed(SEVERITIES))}
+    rows.sort(key=lambda r: (rank.get(r["severity"], 9), r["event_time"] or "", r["finding_id"]))
+    return columns, rows
+
+
+def to_json(export: tuple[list[str], list[dict]]) -> str:
+    _, rows = export
+    out = [{k: (v.split(" ") if v else []) if k in _LIST_FIELDS else _plain(v) for k, v in r.items()} for r in rows]
+    return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value) -> str:
-    """A CSV cell a spreadsheet will not execute: cells starting with = + - @ (or tab/CR) get a
-    leading apostrophe (OWASP CSV injection guidance). Lists are joined with ';'."""
+    """A CSV cell a spreadsheet will not execute: text starting with = + - @ (or tab/CR) gets a
+    leading apostrophe (OWASP CSV injection guidance); numbers stay numbers (-1 stays -1). Lists
+    are joined with a space, as in evidence/findings.csv."""
     value = _plain(value)
     if value is None:
         return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
     if isinstance(value, (list, tuple)):
-        value = ";".join(str(_plain(v)) for v in value)
+        value = " ".join(str(_plain(v)) for v in value)
     text = str(value)
     if text.startswith(_FORMULA_START):
         return "'" + text
     return text
 
 
-def to_csv(rows: list[dict]) -> str:
+def to_csv(export: tuple[list[str], list[dict]]) -> str:
+    columns, rows = export
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(LIST_COLUMNS)
+    w.writerow(columns)
     for r in rows:
-        w.writerow([csv_cell(r[c]) for c in LIST_COLUMNS])
+        w.writerow([csv_cell(r[c]) for c in columns])
     return buf.getvalue()
 
 

@@ -8,6 +8,7 @@ names the file, the key and what was expected, so `zsaudit analyze` exits 2 befo
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from . import tomlfile
 from .errors import BadInput, BadUsage
 from .timeutil import parse_duration
 
-KINDS = ("unmapped_identity", "token_gap", "silent_failure", "egress_bypass", "unattributed_egress")
+KINDS = ("unmapped_identity", "token_gap", "silent_failure", "egress_bypass", "unattributed_egress", "coverage_gap")
 EXCEPTION_MATCH_KEYS = ("login", "dag", "task", "host", "worker", "conn_id", "finding_id")
 DEFAULT_IGNORE_HOSTS = ("localhost", "127.0.0.1", "::1", "*.localhost", "127.*")
 
@@ -71,6 +72,18 @@ class IdentityMap:
     sha256: str | None = None
     _login_index: dict = field(default_factory=dict, compare=False, repr=False)
 
+    def warnings(self) -> list[str]:
+        """What this map leaves unchecked (an empty list: nothing). Shown by `analyze` and in the pack."""
+        where = self.path or "identity map"
+        out = []
+        if not self.workers:
+            out.append(f"{where}: no [[worker]]: requests are tied to task attempts only through service-account "
+                       "logins, and egress_bypass (CC6.6) cannot be checked for any attempt (not evaluable)")
+        if not self.service_accounts:
+            out.append(f"{where}: no [[service_account]]: token_gap cannot be checked, and every login a worker "
+                       "uses is reported as unmapped_identity (CC6.1)")
+        return out
+
     def account_for_login(self, login: str | None) -> ServiceAccount | None:
         if not login:
             return None
@@ -119,6 +132,18 @@ def _strings(w: _Where, where: str, table: dict, key: str, *, required: bool = F
     if required and not value:
         raise w.fail(where, f"key {key!r}: expected at least one entry")
     return tuple(v.strip() for v in value)
+
+
+def _ips(w: _Where, where: str, table: dict) -> tuple[str, ...]:
+    """Worker IPs: each a plain IPv4 or IPv6 address (Zscaler logs the client IP, not a network)."""
+    ips = _strings(w, where, table, "ips")
+    for i, ip in enumerate(ips, 1):
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise w.fail(where, f"key 'ips' item {i}: {ip!r} is not an IP address "
+                                "(expected an IPv4 address like '10.20.0.11' or an IPv6 address)") from None
+    return ips
 
 
 def _unknown(w: _Where, where: str, table: dict, allowed: set[str]) -> None:
@@ -215,7 +240,7 @@ def parse(text: str, source: str = "<identity map>") -> IdentityMap:
         hostname = _string(w, where, table, "hostname")
         where = f"[[worker]] #{i} ({hostname})"
         _unknown(w, where, table, _WORKER)
-        worker = Worker(hostname=hostname, ips=_strings(w, where, table, "ips"),
+        worker = Worker(hostname=hostname, ips=_ips(w, where, table),
                         device_hostnames=_strings(w, where, table, "device_hostnames"))
         for key, values in (("hostname", [hostname]), ("ips", worker.ips), ("device_hostnames", worker.device_hostnames)):
             for v in values:
@@ -248,6 +273,9 @@ def parse(text: str, source: str = "<identity map>") -> IdentityMap:
             ticket=_string(w, where, table, "ticket"), expires=_expires(w, where, table),
         ))
 
+    if not accounts and not workers:
+        raise BadInput(f"{source}: no [[service_account]] and no [[worker]]: nothing could be evaluated "
+                       "(expected at least one of them; docs/identity-map.md)")
     return IdentityMap(policy=policy, service_accounts=tuple(accounts), workers=tuple(workers),
                        exceptions=tuple(exceptions), path=source,
                        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), _login_index=login_index)

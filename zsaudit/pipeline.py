@@ -113,6 +113,7 @@ class PackSummary:
     manifest_sha256: str
     problems: list[str] = field(default_factory=list)   # zsaudit.report.verify of the written pack
     removed: list[str] = field(default_factory=list)    # old packs removed by retention
+    status: dict = field(default_factory=dict)          # the pack's one overall status
 
     def text(self) -> str:
         state = "verified" if not self.problems else f"{len(self.problems)} PROBLEMS: {self.problems[0]}"
@@ -150,6 +151,8 @@ class RunSummary:
         if self.pack:
             out.append(self.pack.text())
         out += [f"warning: {w}" for w in self.warnings]
+        if self.pack and self.pack.status:
+            out.append(f"status: {self.pack.status['text']}")
         if self.fail_on:
             verdict = (f"FAIL: {self.failing} open findings at or above {self.fail_on}" if self.failing
                        else f"ok: no open findings at or above {self.fail_on}")
@@ -179,6 +182,8 @@ class RunSummary:
                 "verified": not self.pack.problems,
                 "problems": self.pack.problems,
                 "removed_by_retention": self.pack.removed,
+                "status": self.pack.status.get("label"),
+                "status_reasons": self.pack.status.get("reasons", []),
             },
             "fail_on": self.fail_on,
             "failing_findings": self.failing,
@@ -291,10 +296,17 @@ def analyze(store: Store, config: Config, since: datetime, until: datetime, *, f
     if current is None:
         from . import findings
 
-        findings.analyze(store, config.identity_map, since=since, until=until, progress=progress)
+        findings.analyze(store, config.identity_map, since=since, until=until, progress=progress,
+                         gap_threshold=config.gap_threshold, max_reject_rate=config.max_reject_rate)
     summary = findings_summary(store, since, until)
     summary.analyzed = current is None
     return summary
+
+
+def _identity_map_warnings(config: Config) -> list[str]:
+    from .identity_map import load as load_identity_map
+
+    return load_identity_map(config.identity_map).warnings()
 
 
 def _current_analysis(store: Store, config: Config, since: datetime, until: datetime) -> str | None:
@@ -346,7 +358,7 @@ def report(store: Store, config: Config, since: datetime, until: datetime, *,
     return PackSummary(dir=final, index_html=final / "index.html",
                        pdf=(final / "audit-pack.pdf") if result.pdf else None,
                        manifest=final / "manifest.json", manifest_sha256=result.manifest_sha256,
-                       problems=problems, removed=removed)
+                       problems=problems, removed=removed, status=result.status)
 
 
 def _evidence_time(store: Store, until: datetime) -> datetime:
@@ -416,6 +428,7 @@ def run(config: Config, *, since=None, until=None, fail_on: str | None = None, u
             summary.warnings.extend(s.warnings)
         if "analyze" in stages:
             summary.findings = analyze(store, config, start, end, force=reanalyze, progress=progress)
+            summary.warnings.extend(_identity_map_warnings(config))
         elif "report" in stages:
             summary.findings = findings_summary(store, start, end)
         if "report" in stages:

@@ -32,3 +32,29 @@ FROM _attr r
 WHERE r.lidx IS NOT NULL AND r.in_period
   AND r.lidx NOT IN (SELECT DISTINCT lidx FROM _token_islands)
 GROUP BY r.lidx;
+
+-- egress_bypass while Zscaler delivered nothing (coverage_gap): the attempt's egress cannot be checked.
+INSERT INTO not_evaluable (check_kind, attempt_id, dag_id, run_id, task_id, map_index, try_number, login, reason, analysis_id)
+SELECT 'egress_bypass', a.attempt_id, a.dag_id, a.run_id, a.task_id, a.map_index, a.try_number, NULL,
+       'no Zscaler coverage during the attempt: ' || min(g.label) || ' delivered no record from '
+         || strftime(min(g.s) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') || ' to '
+         || strftime(max(g.e) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') || ' (coverage_gap)',
+       $analysis_id
+FROM _attempts a
+JOIN _zs_missing g ON g.s < a.hi AND g.e > a.lo
+WHERE a.start_time < $until AND a.end_time >= $since
+  AND a.worker IS NOT NULL AND a.attempt_id IN (SELECT attempt_id FROM _attempt_hosts)
+GROUP BY a.attempt_id, a.dag_id, a.run_id, a.task_id, a.map_index, a.try_number;
+
+-- unattributed_egress while Airflow delivered nothing (coverage_gap): no attempt could be known.
+INSERT INTO not_evaluable (check_kind, attempt_id, dag_id, run_id, task_id, map_index, try_number, login, reason, analysis_id)
+SELECT 'unattributed_egress', NULL, NULL, NULL, NULL, NULL, NULL, min(r.login),
+       count(*) || ' request(s) from ' || coalesce('worker ' || min(w.worker), 'login ' || min(r.login))
+         || ' while ' || g.label || ' delivered no record (' || strftime(g.s AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ')
+         || ' to ' || strftime(g.e AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') || ', coverage_gap)',
+       $analysis_id
+FROM _attr r
+JOIN _af_missing g ON r.event_time >= g.s AND r.event_time < g.e
+LEFT JOIN im_workers w ON w.widx = r.widx
+WHERE r.status = 'unattributed' AND r.in_period
+GROUP BY r.pk, g.s, g.e, g.label;

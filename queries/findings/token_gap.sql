@@ -33,6 +33,30 @@ WITH st AS (
 )
 SELECT lidx, s, e, lead(s) OVER (PARTITION BY lidx ORDER BY s) AS next_s FROM islands;
 
+-- Refusals that are Airflow's own execution-API token, not Zscaler's (rules.toml [airflow_token],
+-- docs/findings.md): a refused ZIA request whose URL path has /execution/ (Airflow's Task Execution
+-- API), or one to a host the attempt's log addresses under /execution/ while that log reports the
+-- execution API refusing its token. They never become token_gap findings.
+CREATE OR REPLACE TEMP TABLE _airflow_token_refusals AS
+WITH scope AS (
+    SELECT attempt_id, aidx FROM _attempts WHERE start_time < $until AND end_time >= $since
+), failing AS (
+    SELECT DISTINCT l.attempt_id FROM airflow_log_lines l
+    WHERE l.attempt_id IN (SELECT attempt_id FROM scope)
+      AND regexp_matches(coalesce(l.message, '') || ' ' || coalesce(l.detail, ''), $airflow_token_regex)
+), api_hosts AS (
+    SELECT DISTINCT s.aidx, lower(h.host) AS host
+    FROM task_egress_hints h JOIN scope s USING (attempt_id)
+    WHERE h.url LIKE '%/execution/%' AND h.attempt_id IN (SELECT attempt_id FROM failing)
+), refused AS (
+    SELECT r.rn, r.rid, r.request_table, r.aidx, r.host FROM _attr r WHERE r.in_period AND r.refused
+)
+SELECT r.rn FROM refused r
+JOIN zia_web w ON w.rid = r.rid AND r.request_table = 'zia_web'
+WHERE w.url LIKE '%/execution/%'
+UNION
+SELECT r.rn FROM refused r JOIN api_hosts a ON a.aidx = r.aidx AND a.host = r.host;
+
 -- Requests in a gap (few): service-account requests no island covers, plus refusals.
 CREATE OR REPLACE TEMP TABLE _token_requests AS
 WITH uncovered AS (
@@ -42,7 +66,8 @@ WITH uncovered AS (
     ASOF LEFT JOIN _token_islands i ON i.lidx = q.lidx AND q.event_time + $skew >= i.s
     WHERE i.s IS NULL OR q.event_time - $skew > i.e
 ), picked AS (
-    SELECT rn, NULL::TIMESTAMPTZ AS gap_start, NULL::TIMESTAMPTZ AS gap_end FROM _attr WHERE in_period AND refused
+    SELECT rn, NULL::TIMESTAMPTZ AS gap_start, NULL::TIMESTAMPTZ AS gap_end FROM _attr
+    WHERE in_period AND refused AND rn NOT IN (SELECT rn FROM _airflow_token_refusals)
     UNION ALL
     SELECT rn, gap_start, gap_end FROM uncovered
 )

@@ -14,10 +14,10 @@ WITH flagged AS (
     LEFT JOIN flagged fl ON fl.id = w.rid
     WHERE w.event_time >= $since AND w.event_time < $until
 )
-SELECT t.ord, t.label, t.value
+SELECT t.ord, t.label, t.value, t.role
 FROM counts,
-     LATERAL (VALUES (1, 'ZIA web requests in the period (population)', population),
-                     (2, 'sent over HTTPS', https),
-                     (3, 'blocked by Zscaler policy', blocked),
-                     (4, 'named as evidence by a CC6.7 finding', flagged)) AS t(ord, label, value)
+     LATERAL (VALUES (1, 'ZIA web requests in the period (population)', population, 'population'),
+                     (2, 'sent over HTTPS', https, NULL),
+                     (3, 'blocked by Zscaler policy', blocked, NULL),
+                     (4, 'named as evidence by a CC6.7 finding', flagged, NULL)) AS t(ord, label, value, role)
 ORDER BY t.ord;

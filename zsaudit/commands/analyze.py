@@ -20,21 +20,33 @@ SEVERITY_CHOICE = click.Choice(["low", "medium", "high", "critical"])
 @period_options
 @click.option("--fail-on", "fail_on", type=SEVERITY_CHOICE, default=None,
               help="Exit 1 when open findings at or above this severity exist.")
+@click.option("--gap-threshold", "gap_threshold", default="1h", show_default=True, metavar="DURATION",
+              help="A source silent this long while the others deliver is a coverage_gap finding "
+                   "(and the checks that need it are not evaluable for that stretch).")
+@click.option("--max-reject-rate", "max_reject_rate", default=0.01, show_default=True, type=float, metavar="SHARE",
+              help="An input file of the period with a larger share of rejected lines is a coverage_gap "
+                   "finding (subtype rejects); 0.01 = 1%.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @db_option
 @quiet_option
 @handle_errors
-def analyze(identity_map: Path, since, until, fail_on, as_json, db: Path, quiet):
+def analyze(identity_map: Path, since, until, fail_on, gap_threshold, max_reject_rate, as_json, db: Path, quiet):
     """Correlate requests with task attempts and compute findings for a period.
 
     Analysing the same period again replaces its previous results.
     """
+    from ..config import parse_gap_threshold, parse_reject_rate
     from ..findings import analyze as run_analysis, check_fail_on
     from ..store import Store
 
     progress = Progress(quiet=quiet)
+    threshold = parse_gap_threshold(gap_threshold)
+    rate = parse_reject_rate(max_reject_rate)
     with Store(db) as store:
-        summary = run_analysis(store, identity_map, since=since, until=until, progress=progress)
+        summary = run_analysis(store, identity_map, since=since, until=until, progress=progress,
+                               gap_threshold=threshold, max_reject_rate=rate)
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
     elif not quiet:
@@ -50,10 +62,18 @@ def analyze(identity_map: Path, since, until, fail_on, as_json, db: Path, quiet)
 @db_option
 @handle_errors
 def findings(fmt, kind, status, db: Path):
-    """List findings, most severe first (CSV cells that could run as formulas are neutralized)."""
-    from ..findings import list_findings, to_csv, to_json, to_table
+    """List findings, most severe first.
+
+    CSV and JSON have the columns and formats of the pack's evidence/findings.csv (times ISO 8601
+    UTC, controls and evidence ids separated by a space; JSON gives those as lists). CSV text cells
+    that a spreadsheet would run as a formula get a leading apostrophe; numbers are left alone.
+    """
+    from ..findings import export_findings, list_findings, to_csv, to_json, to_table
     from ..store import Store
 
     with Store(db, read_only=True) as store:
-        rows = list_findings(store, kind=kind, status=status)
-    click.echo({"table": to_table, "json": to_json, "csv": to_csv}[fmt](rows), nl=False)
+        if fmt == "table":
+            text = to_table(list_findings(store, kind=kind, status=status))
+        else:
+            text = {"json": to_json, "csv": to_csv}[fmt](export_findings(store, kind=kind, status=status))
+    click.echo(text, nl=False)

@@ -3,6 +3,7 @@ zsaudit.pipeline (the same calls the Airflow DAG makes)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..cli import handle_errors, main, period_options, quiet_option
-from ..config import EXAMPLE, EXAMPLE_IDENTITY_MAP, SEVERITIES, load_config, parse_fail_on
+from ..config import EXAMPLE, EXAMPLE_IDENTITY_MAP, SEVERITIES, load_config, parse_fail_on, parse_gap_threshold
 from ..errors import BadUsage, FindingsAtOrAbove
 from ..progress import Progress
 
@@ -34,12 +35,15 @@ def _emit(summary, *, as_json: bool, quiet: bool) -> None:
 @click.option("--fail-on", "fail_on", default=None, metavar="SEVERITY",
               help=f"Exit 1 when open findings reach this severity ({', '.join(SEVERITIES)}, or none); "
                    "overrides run.fail_on of the config.")
+@click.option("--gap-threshold", "gap_threshold", default=None, metavar="DURATION",
+              help="A source silent this long while the others deliver is a coverage_gap finding; "
+                   "overrides analyze.gap_threshold of the config (default 1h).")
 @click.option("--reanalyze", is_flag=True,
               help="Analyze even if the period's analysis is current (e.g. after upgrading zsaudit).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
 @quiet_option
 @handle_errors
-def run(config_path: Path, since, until, fail_on, reanalyze, as_json, quiet):
+def run(config_path: Path, since, until, fail_on, gap_threshold, reanalyze, as_json, quiet):
     """The nightly job: ingest new files, analyze the period, render the pack.
 
     \b
@@ -51,6 +55,8 @@ def run(config_path: Path, since, until, fail_on, reanalyze, as_json, quiet):
     from .. import pipeline
 
     config = load_config(config_path)
+    if gap_threshold is not None:
+        config = dataclasses.replace(config, gap_threshold=parse_gap_threshold(gap_threshold))
     override = parse_fail_on(fail_on) if fail_on is not None else None
     summary = pipeline.run(config, since=since, until=until, fail_on=override,
                            use_config_fail_on=fail_on is None, reanalyze=reanalyze,

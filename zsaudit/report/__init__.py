@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import __version__, queries
-from ..errors import BadUsage
+from ..errors import BadInput, BadUsage
 from ..progress import QUIET, Progress
 from ..timeutil import parse_time
 from . import context, evidence, html, manifest, ocsf, paths
@@ -40,6 +40,7 @@ class PackResult:
     pdf: Path | None = None
     seconds: float = 0.0
     query_seconds: dict = field(default_factory=dict)
+    status: dict = field(default_factory=dict)      # context.overall_status: label, tone, text, reasons
 
     def summary(self) -> str:
         c = self.counts
@@ -47,7 +48,8 @@ class PackResult:
             f"{self.out_dir}: audit pack for {html.iso(self.since)} .. {html.iso(self.until)}: "
             f"{c.get('requests', 0)} requests, {c.get('attempts', 0)} task attempts, "
             f"{c.get('findings_open', 0)} open findings, {c.get('findings_accepted', 0)} accepted; "
-            f"{len(self.files) + 1} files, manifest sha256 {self.manifest_sha256}"
+            f"{len(self.files) + 1} files, manifest sha256 {self.manifest_sha256}\n"
+            f"status: {self.status.get('text', '?')}"
         )
 
 
@@ -76,6 +78,21 @@ def _prepare(out_dir: Path) -> None:
             f"--out {out_dir}: the directory holds files that are not part of an earlier pack "
             f"({shown}); choose an empty directory"
         )
+
+
+def _require_analysis(con, period: context.Period) -> None:
+    """Refuse a pack over a stretch no analysis covers: its checks never ran, so it would read clean."""
+    gaps = con.execute(queries.load("report/analysis_gaps"), period.params()).fetchall()
+    if not gaps:
+        return
+    start, end = gaps[0]
+    more = f" (and {len(gaps) - 1} more stretch(es))" if len(gaps) > 1 else ""
+    raise BadInput(
+        f"no analysis covers {html.iso(start)} .. {html.iso(end)}{more} of the period "
+        f"{html.iso(period.since)} .. {html.iso(period.until)}: nothing was checked there, so the pack "
+        f"would read clean. Run `zsaudit analyze --identity-map FILE --since {html.iso(period.since)} "
+        f"--until {html.iso(period.until)}` first (or `zsaudit run`, which analyzes before it reports)"
+    )
 
 
 def render(store, out_dir, *, since=None, until=None, pdf: bool = True, generated_at=None,
@@ -147,6 +164,7 @@ def _render_pack(store, con, out_dir: Path, *, since, until, pdf, generated_at, 
     generated = parse_time(generated_at, what="--generated-at") if generated_at else datetime.now(timezone.utc)
     generated = generated.replace(microsecond=0)
     seed = int(sample_seed) if sample_seed is not None else context.default_seed(period)
+    _require_analysis(con, period)
     _prepare(out_dir)
 
     log = context.QueryLog()
@@ -213,4 +231,5 @@ def _render_pack(store, con, out_dir: Path, *, since, until, pdf, generated_at, 
     }
     return PackResult(out_dir=out_dir, since=period.since, until=period.until, generated_at=generated,
                       files=sorted(data["files"]), manifest_sha256=digest, counts=counts, pdf=pdf_path,
-                      seconds=time.perf_counter() - started, query_seconds=dict(log.seconds))
+                      seconds=time.perf_counter() - started, query_seconds=dict(log.seconds),
+                      status=ctx["overall"])

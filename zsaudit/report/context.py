@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .. import __version__, queries
+from .. import __version__, identity_map, queries
+from ..errors import BadInput
 from ..resources import templates_dir
 from . import charts
 
@@ -166,6 +167,7 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
     ctx["analysis_runs"] = run.rows("report/analysis_runs")
 
     # -- criteria -----------------------------------------------------------------------------
+    not_evaluable = run.rows("report/not_evaluable", limit=ALL_ROWS)
     per_control = {r["control"]: r for r in run.rows("report/findings_per_control")}
     run.rows("report/sample_findings")        # the macros the test sheets (cc*_sample) use
     criteria = []
@@ -173,27 +175,16 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
         facts = run.rows(spec["summary"])
         sample = run.rows(spec["sample"], seed=str(seed), n=sample_size)
         counts = per_control.get(spec["id"], {"open": 0, "accepted": 0, "kinds": ""})
-        population_n = facts[0]["value"] if facts else 0
-        if not population_n:
-            result, tone = "Not tested: the population is empty for this period", "warn"
-        elif counts["open"]:
-            result, tone = f"{counts['open']} {plural(counts['open'], 'deviation')} to follow up", "bad"
-        elif counts["accepted"]:
-            result, tone = (f"No deviations; {counts['accepted']} {plural(counts['accepted'], 'accepted risk')}"
-                            " under approved exceptions"), "ok"
-        else:
-            result, tone = "No deviations", "ok"
+        judged = judge(spec, facts, counts, not_evaluable)
         results = {r: sum(1 for row in sample if row.get("result") == r) for r in SAMPLE_RESULTS}
         criteria.append({
             **spec,
             "anchor": "cc-" + spec["id"].lower().replace(".", "-"),
             "facts": facts,
-            "population": population_n,
+            **judged,
             "open": counts["open"],
             "accepted": counts["accepted"],
             "kinds": counts["kinds"] or "",
-            "result": result,
-            "tone": tone,
             "top_findings": run.rows("report/findings_for_control", control=spec["id"],
                                      limit=min(top_n, CRITERION_TOP)),
             "sample": sample,
@@ -203,7 +194,6 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
             "redraw": spec.get("redraw", "").format(seed=int(seed), n=int(sample_size)),
         })
     ctx["criteria"] = criteria
-    ctx["overall"] = overall_status(criteria)
 
     # -- completeness and accuracy ---------------------------------------------------------------
     run.rows("report/ledger_checks")          # the per-file checks both queries below read
@@ -222,14 +212,16 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
         "store_mismatch": sum(t["store_mismatch"] for t in ledger_totals),
         "gaps": gaps,
         "gaps_total": gaps[0]["total_gaps"] if gaps else 0,
-        "gap_hours": int(gaps[0]["total_hours"]) if gaps else 0,
+        "gap_hours": gaps[0]["total_hours"] if gaps else 0,
         "jumps": jumps,
         "jumps_total": jumps[0]["total_jumps"] if jumps else 0,
         "ids_missing": int(jumps[0]["total_missing"]) if jumps else 0,
         "drift": run.rows("report/field_drift", limit=top_n),
         "rejects": run.rows("report/rejects_by_reason", limit=top_n),
     }
-    ctx["not_evaluable"] = run.rows("report/not_evaluable", limit=top_n)
+    ctx["not_evaluable"] = not_evaluable[:top_n]
+    ctx["overall"] = overall_status(ctx["criteria"], ctx["completeness"]["gaps"], totals["open"],
+                                   identity.get("warnings") or [])
 
     # -- findings -------------------------------------------------------------------------------
     ctx["open_findings"] = run.rows("report/findings_open", limit=top_n)
@@ -252,19 +244,69 @@ def plural(n: int, word: str) -> str:
     return word if n == 1 else word + "s"
 
 
-def overall_status(criteria: list[dict]) -> dict:
-    """One status for the cover, from the criteria's results."""
-    untested = [c["id"] for c in criteria if not c["population"]]
-    deviating = [c["id"] for c in criteria if c["open"]]
-    if deviating:
-        text = f"Deviations found in {len(deviating)} of {len(criteria)} criteria ({', '.join(deviating)})"
-        tone = "bad"
-    elif untested:
-        text = f"Incomplete: {len(untested)} of {len(criteria)} criteria not tested ({', '.join(untested)})"
-        tone = "warn"
+def judge(spec: dict, facts: list[dict], counts: dict, not_evaluable: list[dict]) -> dict:
+    """A criterion's three counts (tested, not evaluable, exceptions = deviations) and its result.
+
+    Empty or entirely not evaluable reads "Not tested" with the reason, never "No deviations";
+    a criterion whose population is made of the others' findings (`empty_means` in criteria.toml)
+    says what an empty population means instead."""
+    role = {f.get("role"): f["value"] or 0 for f in facts if f.get("role")}
+    population = int(role.get("population", facts[0]["value"] if facts else 0) or 0)
+    ne = min(int(role.get("not_evaluable", 0)), population)
+    tested = population - ne
+    exceptions = int(counts["open"])
+    reason = next((n["reason"] for n in not_evaluable if n["check_kind"] in spec.get("checks", [])), None)
+    not_tested = False
+    if not population and spec.get("empty_means"):
+        result, tone = spec["empty_means"], "ok"
+    elif not population:
+        result, tone, not_tested = f"Not tested: no {spec['sample_of']} in the period (the population is empty)", "warn", True
+    elif not tested:
+        result, tone, not_tested = (f"Not tested: none of the {population} {spec['sample_of']} could be evaluated"
+                                    + (f" ({reason})" if reason else ""), "warn", True)
+    elif exceptions:
+        result, tone = f"{exceptions} {plural(exceptions, 'deviation')} to follow up", "bad"
+    elif counts["accepted"]:
+        result, tone = (f"No deviations; {counts['accepted']} {plural(counts['accepted'], 'accepted risk')}"
+                        " under approved exceptions"), "ok"
     else:
-        text, tone = f"No deviations in the {len(criteria)} criteria tested", "ok"
-    return {"text": text, "tone": tone, "deviating": deviating, "untested": untested}
+        result, tone = "No deviations", "ok"
+    if ne and not not_tested:
+        result += f" (among {tested} tested; {ne} not evaluable)"
+    return {"population": population, "tested_count": tested, "not_evaluable": ne, "exceptions": exceptions,
+            "not_tested": not_tested, "result": result, "tone": tone}
+
+
+def overall_status(criteria: list[dict], gaps: list[dict], open_findings: int, warnings: list[str]) -> dict:
+    """The one status of the pack (cover, summary, `zsaudit report` and `zsaudit run`): never
+    green while a criterion is not tested, a source is missing or the identity map leaves checks out."""
+    not_tested = [c["id"] for c in criteria if c["not_tested"]]
+    deviating = [c["id"] for c in criteria if c["open"]]
+    missing = sorted({g["source"] for g in gaps if g["source"] != "file"})
+    rejected = sum(1 for g in gaps if g["source"] == "file")
+    reasons = []
+    if deviating:
+        reasons.append(f"deviations in {len(deviating)} of {len(criteria)} criteria ({', '.join(deviating)})")
+    elif open_findings:
+        reasons.append(f"{open_findings} open {plural(open_findings, 'finding')}")
+    if not_tested:
+        reasons.append("not tested: " + ", ".join(not_tested))
+    if missing:
+        reasons.append("source missing for part of the period: " + ", ".join(missing))
+    if rejected:
+        reasons.append(f"{rejected} input file(s) mostly rejected")
+    if warnings:
+        reasons.append(f"identity map leaves checks out ({len(warnings)} warning(s))")
+    if deviating or open_findings:
+        label, tone = "Deviations found", "bad"
+    elif reasons:
+        label, tone = "Incomplete evidence", "warn"
+    else:
+        label, tone = "No deviations", "ok"
+    text = label + (": " + "; ".join(reasons) if reasons else
+                    f": every one of the {len(criteria)} criteria tested, every source delivered")
+    return {"label": label, "tone": tone, "text": text, "reasons": reasons, "deviating": deviating,
+            "untested": not_tested, "not_tested": not_tested, "missing_sources": missing}
 
 
 def _share(part: int, whole: int) -> str:
@@ -285,11 +327,15 @@ def identity_info(con, period: Period, identity_map_path) -> dict:
         recorded = {"path": row[3], "sha256": row[4]}
     path = Path(identity_map_path) if identity_map_path else (Path(recorded["path"]) if recorded and recorded["path"] else None)
     info = {"path": str(path) if path else None, "sha256": None, "text": None, "note": None,
-            "recorded_sha256": recorded["sha256"] if recorded else None}
+            "recorded_sha256": recorded["sha256"] if recorded else None, "warnings": []}
     if path and path.is_file():
         data = path.read_bytes()
         info["sha256"] = hashlib.sha256(data).hexdigest()
         info["text"] = data.decode("utf-8", errors="replace")
+        try:
+            info["warnings"] = identity_map.parse(info["text"], path.name).warnings()
+        except BadInput as exc:
+            info["warnings"] = [str(exc)]
         if recorded and recorded["sha256"] and recorded["sha256"] != info["sha256"]:
             info["note"] = (f"The identity map changed since the analysis (analysis used sha256 "
                             f"{recorded['sha256']}); re-run `zsaudit analyze` before relying on this pack.")

@@ -36,7 +36,7 @@ EVIDENCE = [
     ("ingest_ledger", "report/evidence_ingest_ledger", "Every input file: sha256, lines read, loaded, rejected", False),
     ("rejects", "report/evidence_rejects", "Every rejected line with file, line number and reason", False),
     ("not_evaluable", "report/evidence_not_evaluable", "Checks that could not be evaluated, with the reason", False),
-    ("coverage_gaps", "report/coverage_gaps", "Every run of hours without logs from a source", False),
+    ("coverage_gaps", "report/coverage_gaps", "Every coverage_gap finding: a source silent for a stretch, a file mostly rejected", False),
     ("recordid_jumps", "report/recordid_jumps", "Every jump in a Zscaler recordid sequence", False),
 ]
 FORMULA_START = r"^[=+\-@\t\r]"   # first characters a spreadsheet would evaluate
@@ -103,7 +103,7 @@ def _write(run: Runner, query: str, slices, parquet_path: Path, csv_path: Path) 
     """Query slice by slice; while DuckDB computes the next slice, one thread writes the last one
     to Parquet and another to CSV (each writer keeps its own order: one thread each)."""
     con = run.con
-    text, base = run.bind(query, {"limit": ALL_ROWS})
+    text, base = run.bind(query, {"limit": ALL_ROWS, "kind": None, "status": None})
     parquet_writers: list = []
     csv_started: list = []
     rows = 0

@@ -1,0 +1,118 @@
+-- coverage_gap, two subtypes (docs/findings.md "coverage_gap"):
+--   no_data  a source delivered nothing for at least gap_threshold of the period while the others did.
+--   rejects  an input file of the period whose rejected share of lines exceeds max_reject_rate.
+-- It runs before every other detection: egress_bypass and unattributed_egress read _zs_missing and
+-- _af_missing (stretches with no Zscaler / no Airflow coverage) and leave them to not_evaluable.
+--
+-- The sources audited: zia_web, zpa (user activity and user status), airflow_tasklog, and
+-- airflow_metadata (metadata DB, REST API export, CSV dump, component stdout). A source is expected
+-- when it ever delivered a file to this store; ZIA web and Airflow task logs are expected even
+-- then when no Zscaler, resp. no Airflow source ever did (a store without them has nothing to audit).
+CREATE OR REPLACE TEMP TABLE _coverage_sources AS
+WITH delivered AS (
+    SELECT DISTINCT CASE WHEN source_kind = 'zia_web' THEN 'zia_web'
+                         WHEN source_kind IN ('zpa_user_activity', 'zpa_user_status') THEN 'zpa'
+                         WHEN source_kind = 'airflow_tasklog' THEN 'airflow_tasklog'
+                         WHEN source_kind LIKE 'airflow\_%' ESCAPE '\' THEN 'airflow_metadata' END AS source
+    FROM ingest_ledger
+)
+SELECT source FROM delivered WHERE source IS NOT NULL
+UNION SELECT 'zia_web' WHERE NOT EXISTS (SELECT 1 FROM delivered WHERE source IN ('zia_web', 'zpa'))
+UNION SELECT 'airflow_tasklog'
+      WHERE NOT EXISTS (SELECT 1 FROM delivered WHERE source IN ('airflow_tasklog', 'airflow_metadata'));
+
+-- When each source delivered, reduced to one row per source and minute (a Zscaler month is
+-- millions of records); task attempts count for their whole run.
+CREATE OR REPLACE TEMP TABLE _coverage_activity AS
+WITH events AS (
+    SELECT 'zia_web' AS source, event_time AS s, event_time AS e FROM zia_web
+        WHERE event_time >= $since AND event_time < $until
+    UNION ALL SELECT 'zpa', event_time, event_time FROM zpa_user_activity
+        WHERE event_time >= $since AND event_time < $until
+    UNION ALL SELECT 'zpa', event_time, event_time FROM zpa_user_status
+        WHERE event_time >= $since AND event_time < $until
+    UNION ALL SELECT CASE WHEN source = 'log' THEN 'airflow_tasklog' ELSE 'airflow_metadata' END,
+                     greatest(start_time, $since), least(coalesce(end_time, start_time), $until)
+        FROM task_attempt_sources
+        WHERE start_time < $until AND coalesce(end_time, start_time) >= $since
+)
+SELECT source, min(s) AS s, max(e) AS e
+FROM events
+WHERE source IN (SELECT source FROM _coverage_sources)
+GROUP BY source, time_bucket(INTERVAL 1 MINUTE, s);
+
+-- The stretch the sources are held to: from the first to the last record any expected source
+-- delivered in the period (a fleet idle before and after is not a gap); the whole period when none
+-- delivered anything (a bounded period only).
+CREATE OR REPLACE TEMP TABLE _coverage_gaps AS
+WITH span AS (
+    SELECT coalesce(min(s), $since) AS s0, coalesce(max(e), $until) AS e0, count(*) AS n
+    FROM _coverage_activity
+), edges AS (
+    SELECT source, s, e,
+           max(e) OVER (PARTITION BY source ORDER BY s, e ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_e
+    FROM _coverage_activity
+), gaps AS (
+    SELECT edges.source, coalesce(edges.prev_e, span.s0) AS gap_start, edges.s AS gap_end
+    FROM edges, span WHERE edges.s > coalesce(edges.prev_e, span.s0)
+    UNION ALL
+    SELECT edges.source, max(edges.e), min(span.e0)
+    FROM edges, span GROUP BY edges.source HAVING max(edges.e) < min(span.e0)
+    UNION ALL
+    SELECT c.source, span.s0, span.e0
+    FROM _coverage_sources c, span
+    WHERE c.source NOT IN (SELECT source FROM _coverage_activity)
+      AND (span.n > 0 OR ($since > TIMESTAMPTZ '1970-01-02 00:00:00+00' AND $until < TIMESTAMPTZ '9000-01-01 00:00:00+00'))
+)
+SELECT source,
+       CASE source WHEN 'zia_web' THEN 'ZIA web' WHEN 'zpa' THEN 'ZPA'
+                   WHEN 'airflow_tasklog' THEN 'Airflow task logs' ELSE 'Airflow metadata' END AS label,
+       gap_start, gap_end
+FROM gaps
+WHERE gap_end - gap_start >= $gap_threshold;
+
+-- Stretches with no Zscaler coverage (every expected Zscaler source silent) and with no Airflow
+-- coverage (every expected Airflow source silent).
+CREATE OR REPLACE TEMP TABLE _zs_missing AS
+WITH g AS (SELECT * FROM _coverage_gaps WHERE source IN ('zia_web', 'zpa')),
+     k AS (SELECT count(*) AS n FROM _coverage_sources WHERE source IN ('zia_web', 'zpa'))
+SELECT g.gap_start AS s, g.gap_end AS e, g.label FROM g, k WHERE k.n = 1
+UNION ALL
+SELECT greatest(a.gap_start, b.gap_start), least(a.gap_end, b.gap_end), 'ZIA web and ZPA'
+FROM g a JOIN g b ON a.source = 'zia_web' AND b.source = 'zpa'
+                 AND a.gap_start < b.gap_end AND b.gap_start < a.gap_end, k
+WHERE k.n = 2;
+
+CREATE OR REPLACE TEMP TABLE _af_missing AS
+WITH g AS (SELECT * FROM _coverage_gaps WHERE source IN ('airflow_tasklog', 'airflow_metadata')),
+     k AS (SELECT count(*) AS n FROM _coverage_sources WHERE source IN ('airflow_tasklog', 'airflow_metadata'))
+SELECT g.gap_start AS s, g.gap_end AS e, g.label FROM g, k WHERE k.n = 1
+UNION ALL
+SELECT greatest(a.gap_start, b.gap_start), least(a.gap_end, b.gap_end), 'Airflow task logs and metadata'
+FROM g a JOIN g b ON a.source = 'airflow_tasklog' AND b.source = 'airflow_metadata'
+                 AND a.gap_start < b.gap_end AND b.gap_start < a.gap_end, k
+WHERE k.n = 2;
+
+INSERT INTO _found
+SELECT 'coverage_gap', 'no_data',
+       concat_ws('|', 'no_data', source, strftime(gap_start AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')),
+       gap_start, NULL, NULL, NULL, NULL, NULL,
+       label || ' delivered no record from ' || strftime(gap_start AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ')
+         || ' to ' || strftime(gap_end AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') || ' ('
+         || CAST(round(epoch(gap_end - gap_start) / 60) AS BIGINT) || ' min); checks that need it are not evaluable for that stretch',
+       ['source:' || source], 0, gap_start, gap_end, NULL
+FROM _coverage_gaps;
+
+INSERT INTO _found
+SELECT 'coverage_gap', 'rejects', concat_ws('|', 'rejects', l.file_id),
+       coalesce(l.first_event, $since), NULL, NULL, NULL, NULL, NULL,
+       l.path || ': ' || l.rows_rejected || ' of ' || l.lines_read || ' line(s) rejected ('
+         || printf('%.1f', 100.0 * l.rows_rejected / l.lines_read) || '%, above max_reject_rate '
+         || printf('%.1f', 100.0 * $max_reject_rate) || '%)'
+         || coalesce('; most frequent reason: ' || (SELECT mode(r.reason) FROM rejects r WHERE r.file_id = l.file_id), ''),
+       ['file:' || l.sha256], l.rows_rejected, l.first_event, l.last_event, NULL
+FROM ingest_ledger l
+WHERE l.lines_read > 0 AND l.rows_rejected > $max_reject_rate * l.lines_read
+  AND coalesce(l.status, 'loaded') <> 'replaced'
+  AND ((l.first_event < $until AND l.last_event >= $since)
+       OR (l.first_event IS NULL AND l.finished_at >= $since AND l.finished_at < $until + INTERVAL 1 DAY));

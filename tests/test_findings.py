@@ -352,7 +352,7 @@ def test_rule_metadata_is_validated(tmp_path):
 
     text = (queries_dir() / "findings" / "rules.toml").read_text()
     assert set(load_rules().rules) == {"unmapped_identity", "token_gap", "silent_failure", "egress_bypass",
-                                       "unattributed_egress"}
+                                       "unattributed_egress", "coverage_gap"}
     with pytest.raises(BadInput, match="key 'severity': expected one of low, medium, high, critical, got 'urgent'"):
         parse_rules(text.replace('severity = "critical"', 'severity = "urgent"'), "rules.toml")
     with pytest.raises(BadInput, match="#4: key 'kind': 'token_gap' has an earlier rule"):

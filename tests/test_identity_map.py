@@ -79,7 +79,7 @@ def test_expires_as_string_and_defaults():
      "[[worker]] #1 (airflow-worker-1): unknown key 'ip' (expected one of: device_hostnames, hostname, ips)"),
     ('kind = "unmapped_identity"', 'kind = "unmapped"',
      "[[exception]] #1: key 'kind': expected one of unmapped_identity, token_gap, silent_failure, egress_bypass, "
-     "unattributed_egress, got 'unmapped'"),
+     "unattributed_egress, coverage_gap, got 'unmapped'"),
     ('dag = "legacy_export"', 'dag_id = "legacy_export"',
      "[[exception]] #1: key 'match.dag_id': unknown (expected one of: login, dag, task, host, worker, conn_id, finding_id)"),
     ("expires = 2027-03-31", 'expires = "next year"',

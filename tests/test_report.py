@@ -22,6 +22,8 @@ from pypdf import PdfReader
 import report_data
 from report_data import GENERATED_AT, HOSTILE_LOGIN, HOSTILE_UA, HOSTILE_URL, SINCE, UNTIL
 from zsaudit.cli import main
+from zsaudit.errors import BadInput
+from zsaudit.findings import analyze
 from zsaudit.report import render
 from zsaudit.store import Store
 
@@ -298,13 +300,21 @@ def test_top_n_bounds_the_lists(analysed, tmp_path):
     assert f"Showing 3 of {expected.findings_open}; all of them are in <code>evidence/findings.csv</code>" in html
 
 
-def test_empty_store_renders_an_empty_pack(tmp_path):
+def test_empty_store_is_refused_until_analysed_then_reads_not_tested(tmp_path):
+    identity = tmp_path / "identity.toml"
+    identity.write_text(report_data.IDENTITY_TOML)
     with Store(tmp_path / "empty.duckdb") as store:
+        with pytest.raises(BadInput, match="no analysis covers .* Run `zsaudit analyze --identity-map FILE"):
+            render(store, tmp_path / "pack", since="2026-11-24", until="2026-11-25", pdf=False)
+        analyze(store, identity, since="2026-11-24", until="2026-11-25")
         result = render(store, tmp_path / "pack", since="2026-11-24", until="2026-11-25",
                         generated_at=GENERATED_AT, pdf=False)
     html = (result.out_dir / "index.html").read_text(encoding="utf-8")
-    assert "No analysis covers this period" in html
-    assert "Not tested: the population is empty" in html
+    assert "Not tested: no task attempts in the period (the population is empty)" in html
+    assert "No exceptions" not in html.replace("No exceptions: no finding", "")
+    # nothing arrived: ZIA web and the Airflow task logs are each one coverage_gap over the period
+    assert result.status["label"] == "Exceptions to follow up"
+    assert "source missing for part of the period: airflow_tasklog, zia_web" in result.status["text"]
     assert result.counts["requests"] == 0
 
 

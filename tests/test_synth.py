@@ -46,7 +46,8 @@ def test_layout_and_truth(tmp_path):
     assert {"hostname", "start_date", "end_date", "state", "try_number", "map_index", "dag_run_id", "id"} <= set(
         tis["task_instances"][0])
     truth = json.loads(r.truth_path.read_text())
-    assert {f["kind"] for f in truth["findings"]} == set(KINDS)
+    # every kind but coverage_gap: the synthetic night's feeds are complete by construction
+    assert {f["kind"] for f in truth["findings"]} == set(KINDS) - {"coverage_gap"}
     assert {f["status"] for f in truth["findings"]} == {"open", "accepted"}
 
 

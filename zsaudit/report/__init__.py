@@ -45,11 +45,11 @@ class PackResult:
     def summary(self) -> str:
         c = self.counts
         return (
+            f"status: {self.status.get('text', '?')}\n"
             f"{self.out_dir}: audit pack for {html.iso(self.since)} .. {html.iso(self.until)}: "
             f"{c.get('requests', 0)} requests, {c.get('attempts', 0)} task attempts, "
             f"{c.get('findings_open', 0)} open findings, {c.get('findings_accepted', 0)} accepted; "
-            f"{len(self.files) + 1} files, manifest sha256 {self.manifest_sha256}\n"
-            f"status: {self.status.get('text', '?')}"
+            f"{len(self.files) + 1} files, manifest sha256 {self.manifest_sha256}"
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -64,11 +65,13 @@ def test_csv_neutralizes_formulas(db):
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rows[0]["login"] == "'=HYPERLINK(\"http://x\")@corp.example"
     assert rows[0]["host"] == "'-evil.example"
-    assert not any(v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
+    assert not any(v.startswith(("=", "+", "@")) for r in rows for v in r.values())
+    assert all(re.fullmatch(r"-\d+(\.\d+)?", v) for r in rows for v in r.values() if v.startswith("-"))
 
 
 @pytest.mark.parametrize("value,cell", [("=1+1", "'=1+1"), ("+x", "'+x"), ("-x", "'-x"), ("@x", "'@x"),
-                                        ("\tx", "'\tx"), ("ok", "ok"), (None, ""), (["a", "=b"], "a;=b")])
+                                        ("\tx", "'\tx"), ("ok", "ok"), (None, ""), (["a", "=b"], "a =b"),
+                                        (-1, "-1"), (-2.5, "-2.5"), ("-1", "'-1")])
 def test_csv_cell(value, cell):
     assert csv_cell(value) == cell
 

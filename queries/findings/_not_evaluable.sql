@@ -41,7 +41,7 @@ SELECT 'egress_bypass', a.attempt_id, a.dag_id, a.run_id, a.task_id, a.map_index
          || strftime(max(g.e) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') || ' (coverage_gap)',
        $analysis_id
 FROM _attempts a
-JOIN _zs_missing g ON g.s < a.hi AND g.e > a.lo
+JOIN _coverage_missing g ON g.side = 'zscaler' AND g.s < a.hi AND g.e > a.lo
 WHERE a.start_time < $until AND a.end_time >= $since
   AND a.worker IS NOT NULL AND a.attempt_id IN (SELECT attempt_id FROM _attempt_hosts)
 GROUP BY a.attempt_id, a.dag_id, a.run_id, a.task_id, a.map_index, a.try_number;
@@ -54,7 +54,7 @@ SELECT 'unattributed_egress', NULL, NULL, NULL, NULL, NULL, NULL, min(r.login),
          || ' to ' || strftime(g.e AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') || ', coverage_gap)',
        $analysis_id
 FROM _attr r
-JOIN _af_missing g ON r.event_time >= g.s AND r.event_time < g.e
+JOIN _coverage_missing g ON g.side = 'airflow' AND r.event_time >= g.s AND r.event_time < g.e
 LEFT JOIN im_workers w ON w.widx = r.widx
 WHERE r.status = 'unattributed' AND r.in_period
 GROUP BY r.pk, g.s, g.e, g.label;

@@ -1,8 +1,8 @@
 -- coverage_gap, two subtypes (docs/findings.md "coverage_gap"):
 --   no_data  a source delivered nothing for at least gap_threshold of the period while the others did.
 --   rejects  an input file of the period whose rejected share of lines exceeds max_reject_rate.
--- It runs before every other detection: egress_bypass and unattributed_egress read _zs_missing and
--- _af_missing (stretches with no Zscaler / no Airflow coverage) and leave them to not_evaluable.
+-- It runs before every other detection: egress_bypass and unattributed_egress read _coverage_missing
+-- (stretches with no Zscaler / no Airflow coverage) and leave them to not_evaluable.
 --
 -- The sources audited: zia_web, zpa (user activity and user status), airflow_tasklog, and
 -- airflow_metadata (metadata DB, REST API export, CSV dump, component stdout). A source is expected
@@ -71,26 +71,20 @@ SELECT source,
 FROM gaps
 WHERE gap_end - gap_start >= $gap_threshold;
 
--- Stretches with no Zscaler coverage (every expected Zscaler source silent) and with no Airflow
--- coverage (every expected Airflow source silent).
-CREATE OR REPLACE TEMP TABLE _zs_missing AS
-WITH g AS (SELECT * FROM _coverage_gaps WHERE source IN ('zia_web', 'zpa')),
-     k AS (SELECT count(*) AS n FROM _coverage_sources WHERE source IN ('zia_web', 'zpa'))
-SELECT g.gap_start AS s, g.gap_end AS e, g.label FROM g, k WHERE k.n = 1
+-- Stretches with no Zscaler coverage (side zscaler: every expected Zscaler request source silent)
+-- and with no Airflow coverage (side airflow: every expected Airflow source silent).
+CREATE OR REPLACE TEMP TABLE _coverage_missing AS
+WITH g AS (
+    SELECT *, CASE WHEN source IN ('zia_web', 'zpa') THEN 'zscaler' ELSE 'airflow' END AS side FROM _coverage_gaps
+), k AS (
+    SELECT CASE WHEN source IN ('zia_web', 'zpa') THEN 'zscaler' ELSE 'airflow' END AS side, count(*) AS n
+    FROM _coverage_sources GROUP BY ALL
+)
+SELECT g.side, g.gap_start AS s, g.gap_end AS e, g.label FROM g JOIN k USING (side) WHERE k.n = 1
 UNION ALL
-SELECT greatest(a.gap_start, b.gap_start), least(a.gap_end, b.gap_end), 'ZIA web and ZPA'
-FROM g a JOIN g b ON a.source = 'zia_web' AND b.source = 'zpa'
-                 AND a.gap_start < b.gap_end AND b.gap_start < a.gap_end, k
-WHERE k.n = 2;
-
-CREATE OR REPLACE TEMP TABLE _af_missing AS
-WITH g AS (SELECT * FROM _coverage_gaps WHERE source IN ('airflow_tasklog', 'airflow_metadata')),
-     k AS (SELECT count(*) AS n FROM _coverage_sources WHERE source IN ('airflow_tasklog', 'airflow_metadata'))
-SELECT g.gap_start AS s, g.gap_end AS e, g.label FROM g, k WHERE k.n = 1
-UNION ALL
-SELECT greatest(a.gap_start, b.gap_start), least(a.gap_end, b.gap_end), 'Airflow task logs and metadata'
-FROM g a JOIN g b ON a.source = 'airflow_tasklog' AND b.source = 'airflow_metadata'
-                 AND a.gap_start < b.gap_end AND b.gap_start < a.gap_end, k
+SELECT a.side, greatest(a.gap_start, b.gap_start), least(a.gap_end, b.gap_end), a.label || ' and ' || b.label
+FROM g a JOIN g b ON a.side = b.side AND a.source < b.source AND a.gap_start < b.gap_end AND b.gap_start < a.gap_end
+JOIN k ON k.side = a.side
 WHERE k.n = 2;
 
 INSERT INTO _found

@@ -1,8 +1,8 @@
 -- egress_bypass: a host an attempt's log named with no Zscaler record from its worker for that
 -- host during the attempt (window widened by clock_skew). ASOF finds the first record of the
 -- (worker, host) at or after the window start; none, or one after the window end, is a bypass.
--- Attempts whose window overlaps a stretch without Zscaler coverage (_zs_missing, from
--- coverage_gap.sql) are not evaluable (_not_evaluable.sql): the missing feed, not the task, is the finding.
+-- Attempts whose window overlaps a stretch without Zscaler coverage (_coverage_missing,
+-- from coverage_gap.sql) are not evaluable (_not_evaluable.sql): the missing feed, not the task, is the finding.
 INSERT INTO _found
 SELECT 'egress_bypass', 'no_zscaler_record', concat_ws('|', h.attempt_id, h.host),
        h.first_time, h.attempt_id, h.worker, NULL, h.host, NULL,
@@ -13,7 +13,7 @@ SELECT 'egress_bypass', 'no_zscaler_record', concat_ws('|', h.attempt_id, h.host
 FROM (SELECT h.*, a.widx, a.worker, a.lo, a.hi
       FROM _attempt_hosts h JOIN _attempts a ON a.aidx = h.aidx
       WHERE a.widx IS NOT NULL AND a.start_time < $until AND a.end_time >= $since
-        AND NOT EXISTS (SELECT 1 FROM _zs_missing g WHERE g.s < a.hi AND g.e > a.lo)) h
+        AND NOT EXISTS (SELECT 1 FROM _coverage_missing g WHERE g.side = 'zscaler' AND g.s < a.hi AND g.e > a.lo)) h
 ASOF LEFT JOIN (SELECT widx, hidx, event_time FROM _attr WHERE widx IS NOT NULL AND hidx IS NOT NULL) r
     ON r.widx = h.widx AND r.hidx = h.hidx AND h.lo <= r.event_time
 WHERE r.event_time IS NULL OR r.event_time > h.hi;

@@ -1,6 +1,6 @@
 -- unattributed_egress: worker traffic while no task attempt was running on that worker (or, for a
 -- service-account login whose worker is unknown, while no attempt that may carry it was running).
--- Requests in a stretch without Airflow coverage (_af_missing, from coverage_gap.sql) are not
+-- Requests in a stretch without Airflow coverage (_coverage_missing, from coverage_gap.sql) are not
 -- evaluable (_not_evaluable.sql): no attempt could be known then.
 INSERT INTO _found
 SELECT 'unattributed_egress', CASE WHEN r.widx IS NULL THEN 'login_only' ELSE 'worker' END,
@@ -12,5 +12,5 @@ SELECT 'unattributed_egress', CASE WHEN r.widx IS NULL THEN 'login_only' ELSE 'w
 FROM _attr r
 LEFT JOIN im_workers w ON w.widx = r.widx
 WHERE status = 'unattributed' AND in_period
-  AND NOT EXISTS (SELECT 1 FROM _af_missing g WHERE r.event_time >= g.s AND r.event_time < g.e)
+  AND NOT EXISTS (SELECT 1 FROM _coverage_missing g WHERE g.side = 'airflow' AND r.event_time >= g.s AND r.event_time < g.e)
 GROUP BY r.pk, r.widx, lower(r.login), r.host;

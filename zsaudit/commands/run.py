@@ -55,8 +55,9 @@ def run(config_path: Path, since, until, fail_on, gap_threshold, reanalyze, as_j
     from .. import pipeline
 
     config = load_config(config_path)
-    if gap_threshold is not None:
+    if gap_threshold is not None:   # a different threshold: the period's analysis is not current
         config = dataclasses.replace(config, gap_threshold=parse_gap_threshold(gap_threshold))
+        reanalyze = True
     override = parse_fail_on(fail_on) if fail_on is not None else None
     summary = pipeline.run(config, since=since, until=until, fail_on=override,
                            use_config_fail_on=fail_on is None, reanalyze=reanalyze,

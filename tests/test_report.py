@@ -315,7 +315,7 @@ def test_empty_store_is_refused_until_analysed_then_reads_not_tested(tmp_path):
     # evaluated the two coverage gaps against the exceptions
     assert html.count('<span class="result warn">Not tested: ') == 8
     # nothing arrived: ZIA web and the Airflow task logs are each one coverage_gap over the period
-    assert result.status["label"] == "Exceptions to follow up"
+    assert result.status["label"] == "Deviations found"
     assert "source missing for part of the period: airflow_tasklog, zia_web" in result.status["text"]
     assert result.counts["requests"] == 0
 

@@ -118,7 +118,8 @@ def test_map_without_workers_warns_and_the_pack_says_cc6_6_was_not_tested(tmp_pa
     assert "The identity map leaves checks out" in text and "no [[worker]]" in text
     cc66 = text[text.index("CC6.6 Boundary protection What was tested"):]
     assert re.search(r"Result\. Not tested: none of the \d+ task attempts could be evaluated", cc66)
-    assert "Overall status: " in text and "not tested: CC6.6" in text
+    assert "Incomplete evidence" in text or "Deviations found" in text
+    assert "not tested: CC6.6" in text                                    # in the overall status
 
 
 # -- 3. coverage gaps are findings ----------------------------------------------------------------

@@ -576,7 +576,7 @@ class _Loader:
         keep, reasons = capped
         rejected = self._rejected_rows(tab.filter(pc.invert(keep)), reasons)
         staged = self._stage_isolated(tab.filter(keep), con) if pc.any(keep).as_py() else None
-        return rejected if staged is None else pa.concat_tables([staged, rejected])
+        return rejected if staged is None else pa.concat_tables([staged, rejected.cast(staged.schema)])
 
     def _over_caps(self, tab: pa.Table) -> tuple[pa.Array, pa.Array] | None:
         """(mask of lines within the caps, reasons of the others), or None when all are within.

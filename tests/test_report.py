@@ -107,6 +107,17 @@ def test_hostile_strings_show_as_text_in_pdf(pack):
     assert HOSTILE_LOGIN.replace(" ", "") in text
 
 
+def test_paths_are_relative_to_named_source_roots(pack):
+    """No directory of the machine that built the pack; a task log keeps its dag_id=/run_id= levels."""
+    ledger = (pack.out_dir / "evidence" / "ingest_ledger.csv").read_text(encoding="utf-8")
+    manifest = json.loads((pack.out_dir / "manifest.json").read_text())
+    for text in (ledger, json.dumps(manifest)):
+        assert "/var/log/zscaler" not in text and "/opt/airflow" not in text
+    assert "zscaler/zia-web-2026-11-24.json," in ledger
+    assert "airflow/dag_id=billing_daily/run_id=scheduled__2026-11-24T00:00:00+00:00/task_id=push/attempt=1.log," in ledger
+    assert set(manifest["source_roots"]) == {"zscaler", "airflow"}
+
+
 def test_csv_cells_cannot_start_a_formula(pack):
     dangerous = ("=", "+", "@", "\t", "\r")
     for name in EVIDENCE:

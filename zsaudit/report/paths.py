@@ -1,7 +1,8 @@
 """Portable packs: input files are named relative to a source root, never by the building machine's paths.
 
 One root per source family (`zscaler`, `airflow`): the deepest directory that holds every input
-file of that family. The pack names each root once, by its family; `queries/report/pack_paths.sql`
+file of that family, above any Airflow `key=value` directory (so a task log keeps its
+`dag_id=.../run_id=.../task_id=...` path). The pack names each root once, by its family; `queries/report/pack_paths.sql`
 turns every stored path into `<family>/<path below the root>` for the evidence and the manifest.
 Locations that are not file paths (a postgresql:// URL) are shown as given.
 """
@@ -31,8 +32,10 @@ def source_roots(run) -> list[dict]:
         by_family.setdefault(family(row["source_kind"]), []).append(path)
     roots = []
     for name in sorted(by_family):
-        dirs = sorted({posixpath.dirname(p) for p in by_family[name]})
-        roots.append({"name": name, "root": posixpath.commonpath(dirs), "files": len(by_family[name]),
+        root = posixpath.commonpath(sorted({posixpath.dirname(p) for p in by_family[name]}))
+        while "=" in posixpath.basename(root):   # keep Airflow's dag_id=/run_id=/task_id= levels in the names
+            root = posixpath.dirname(root)
+        roots.append({"name": name, "root": root, "files": len(by_family[name]),
                       "description": DESCRIPTIONS[name]})
     run.rows("report/pack_paths", roots=[r["root"] for r in roots], names=[r["name"] for r in roots])
     return roots

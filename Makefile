@@ -6,13 +6,16 @@ STAMP  := $(VENV)/.installed-stamp
 # Real Apache Airflow for the integration tests lives in its own venv (cached between runs).
 AIRFLOW_VENV    ?= .venv-airflow
 AIRFLOW_VERSION ?= 3.3.2
+# ... and Airflow 2 (REST API v1, CronDataIntervalTimetable) in a second one.
+AIRFLOW2_VENV    ?= .venv-airflow-2
+AIRFLOW2_VERSION ?= 2.10.5
 
 .PHONY: demo test test-fast test-airflow bench clean help
 
 help:
 	@echo "make demo          set up .venv and run zsaudit end to end on synthetic data"
 	@echo "make test          set up .venv and run every test (unit, property, CLI, PDF, PostgreSQL)"
-	@echo "make test-airflow  run the tests that drive a real Airflow $(AIRFLOW_VERSION) scheduler"
+	@echo "make test-airflow  run the tests that drive a real Airflow $(AIRFLOW_VERSION) and $(AIRFLOW2_VERSION) scheduler"
 	@echo "make bench         run the benchmarks in bench/ (minutes; writes docs/benchmarks.md data)"
 
 $(STAMP): pyproject.toml
@@ -33,6 +36,8 @@ test-fast: $(STAMP)
 test-airflow: $(STAMP)
 	ZSAUDIT_AIRFLOW_VENV=$(abspath $(AIRFLOW_VENV)) AIRFLOW_VERSION=$(AIRFLOW_VERSION) \
 		$(BIN)/python -m pytest -m airflow -q
+	ZSAUDIT_AIRFLOW_VENV=$(abspath $(AIRFLOW2_VENV)) AIRFLOW_VERSION=$(AIRFLOW2_VERSION) \
+		$(BIN)/python -m pytest -m airflow -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
@@ -42,4 +47,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_VENV) zsaudit-demo .pytest_cache .hypothesis
+	rm -rf $(VENV) $(AIRFLOW_VENV) $(AIRFLOW2_VENV) zsaudit-demo .pytest_cache .hypothesis

@@ -1,13 +1,18 @@
-"""A real Apache Airflow 3 on 127.0.0.1 for the `airflow`-marked tests.
+"""A real Apache Airflow (3.x, or 2.10 with AIRFLOW_VERSION=2.10.5) on 127.0.0.1 for the
+`airflow`-marked tests.
 
 What it does, once per test session:
-  1. makes sure `.venv-airflow` holds apache-airflow==$AIRFLOW_VERSION, the HTTP provider and
-     zsaudit itself (editable), installing it when missing or stale (cached between local runs);
+  1. makes sure the Airflow venv ($ZSAUDIT_AIRFLOW_VENV, default `.venv-airflow`) holds
+     apache-airflow==$AIRFLOW_VERSION, the HTTP provider and zsaudit itself (editable), installing
+     it when missing or stale (cached between local runs);
   2. creates AIRFLOW_HOME in a temp dir, copies the DAGs in, runs `airflow db migrate`;
-  3. starts api-server, scheduler and dag-processor (LocalExecutor, SQLite) as subprocesses in
-     their own process groups, with NO_PROXY covering 127.0.0.1 and localhost (otherwise the task
-     supervisor's calls to the execution API go to a proxy, see shared/samples/airflow/NOTES.md §5);
-  4. triggers DAG runs through the REST API v2 with a JWT from /auth/token, polls until they end;
+  3. starts the components as subprocesses in their own process groups, with NO_PROXY covering
+     127.0.0.1 and localhost (otherwise the task supervisor's calls to the execution API go to a
+     proxy, see shared/samples/airflow/NOTES.md §5). Airflow 3: api-server, scheduler and
+     dag-processor, LocalExecutor, SQLite. Airflow 2: webserver and scheduler, SequentialExecutor
+     (2.x refuses LocalExecutor on SQLite), REST API v1 with basic auth;
+  4. lets the scheduler create the shipped DAG's own scheduled run (its real timetable), and
+     triggers other runs through the REST API (v2 with a JWT from /auth/token; v1 basic auth);
   5. stops everything (SIGTERM to each process group, then SIGKILL) even when a test failed.
 
 Beside Airflow it runs a loopback origin and a loopback forward proxy (threads of the test
@@ -46,6 +51,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 AIRFLOW_VERSION = os.environ.get("AIRFLOW_VERSION", "3.3.2")
+AIRFLOW_MAJOR = int(AIRFLOW_VERSION.split(".")[0])
+API = "/api/v2" if AIRFLOW_MAJOR >= 3 else "/api/v1"
+requires_airflow3 = pytest.mark.skipif(AIRFLOW_MAJOR < 3, reason=f"Airflow 3 only (running {AIRFLOW_VERSION})")
 TEST_DAG_ID = "zsaudit_test"
 NIGHTLY_DAG_ID = "zsaudit_nightly"
 LOOPBACK_NO_PROXY = "127.0.0.1,localhost,::1"
@@ -221,9 +229,10 @@ class AirflowError(RuntimeError):
 
 
 class AirflowServer:
-    """api-server + scheduler + dag-processor on 127.0.0.1 with LocalExecutor and SQLite."""
+    """Airflow on 127.0.0.1 with SQLite: api-server + scheduler + dag-processor (LocalExecutor) on
+    Airflow 3, webserver + scheduler (SequentialExecutor) on Airflow 2."""
 
-    COMPONENTS = ("api-server", "scheduler", "dag-processor")
+    COMPONENTS = ("api-server", "scheduler", "dag-processor") if AIRFLOW_MAJOR >= 3 else ("webserver", "scheduler")
 
     def __init__(self, venv: Path, home: Path, dags: list[Path], extra_env: dict | None = None):
         self.venv, self.home = venv, home
@@ -254,7 +263,7 @@ class AirflowServer:
             "NO_PROXY": LOOPBACK_NO_PROXY,
             "no_proxy": LOOPBACK_NO_PROXY,
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_dir),
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor" if AIRFLOW_MAJOR >= 3 else "SequentialExecutor",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
@@ -269,14 +278,26 @@ class AirflowServer:
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API__SECRET_KEY": "zsaudit-test-secret-key",
             "AIRFLOW__API_AUTH__JWT_SECRET": "zsaudit-test-jwt-secret-0123456789abcdef",
-            # Only runs we trigger: no scheduled runs from the @daily timetable.
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            # The scheduler creates scheduled runs (the shipped DAG's latest one, catchup=False);
+            # the test DAG has no schedule.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "5",
             # The one-line setting docs recommend: hooks log the URLs they call (at DEBUG).
             "AIRFLOW__LOGGING__NAMESPACE_LEVELS": "airflow.task.hooks=DEBUG",
         })
+        if AIRFLOW_MAJOR < 3:
+            env.update({
+                "AIRFLOW__WEBSERVER__WEB_SERVER_HOST": "127.0.0.1",
+                "AIRFLOW__WEBSERVER__WEB_SERVER_PORT": str(self.port),
+                "AIRFLOW__WEBSERVER__BASE_URL": self.api,
+                "AIRFLOW__WEBSERVER__WORKERS": "1",
+                "AIRFLOW__WEBSERVER__SECRET_KEY": "zsaudit-test-secret-key",
+                "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.basic_auth",
+                "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
+                "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
+            })
         env.update(self.extra_env)
         return env
 
@@ -291,8 +312,11 @@ class AirflowServer:
     # -- life cycle ----------------------------------------------------------------------------
     def start(self, timeout: float = 180) -> "AirflowServer":
         self.airflow("db", "migrate")
+        if AIRFLOW_MAJOR < 3:  # the FAB user the REST API v1 authenticates (basic auth)
+            self.airflow("users", "create", "--username", "admin", "--password", "zsaudit-test", "--role", "Admin",
+                         "--firstname", "zsaudit", "--lastname", "test", "--email", "admin@example.invalid")
         env = self.env()
-        for name in self.COMPONENTS:
+        for i, name in enumerate(self.COMPONENTS):
             out = open(self.component_logs / f"{name}.log", "ab")
             self.procs[name] = subprocess.Popen(
                 [str(self.venv / "bin" / "airflow"), name], env=env, cwd=self.home,
@@ -300,7 +324,8 @@ class AirflowServer:
                 start_new_session=True,  # its own process group: stop() kills workers too
             )
             out.close()
-        self._wait(lambda: self._health_ok(), timeout, "the API server to answer /api/v2/monitor/health")
+            if i == 0:  # the API server first: the scheduled run's tasks call its execution API at once
+                self._wait(lambda: self._health_ok(), timeout, f"the API server to answer {self.HEALTH}")
         return self
 
     def stop(self, grace: float = 20) -> None:
@@ -351,22 +376,31 @@ class AirflowServer:
                 raise AirflowError(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}")
             time.sleep(interval)
 
-    # -- REST API v2 ---------------------------------------------------------------------------
+    # -- REST API (v2 on Airflow 3, v1 on Airflow 2) ---------------------------------------------
+    HEALTH = f"{API}/monitor/health" if AIRFLOW_MAJOR >= 3 else f"{API}/health"
+
     def _request(self, method: str, path: str, body: dict | None = None, auth: bool = True):
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(f"{self.api}{path}", data=data, method=method)
         req.add_header("Content-Type", "application/json")
         if auth:
-            req.add_header("Authorization", f"Bearer {self.token()}")
+            req.add_header("Authorization", self.authorization())
         with self._opener.open(req, timeout=30) as resp:
             return json.loads(resp.read() or b"null")
 
     def _health_ok(self) -> bool:
         try:
-            self._request("GET", "/api/v2/monitor/health", auth=False)
+            self._request("GET", self.HEALTH, auth=False)
             return True
         except (urllib.error.URLError, ConnectionError, OSError):
             return False
+
+    def authorization(self) -> str:
+        if AIRFLOW_MAJOR < 3:
+            import base64
+
+            return "Basic " + base64.b64encode(b"admin:zsaudit-test").decode()
+        return f"Bearer {self.token()}"
 
     def token(self) -> str:
         if self._token is None:
@@ -379,18 +413,18 @@ class AirflowServer:
         return self._request("GET", path)
 
     def set_variable(self, key: str, value: str) -> None:
-        self._request("POST", "/api/v2/variables", {"key": key, "value": value})
+        self._request("POST", f"{API}/variables", {"key": key, "value": value})
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict:
         """Wait until the DAG processor has parsed and serialized the DAG; fail on its import error."""
 
         def ready():
-            errors = self.get("/api/v2/importErrors").get("import_errors", [])
+            errors = self.get(f"{API}/importErrors").get("import_errors", [])
             mine = [e for e in errors if Path(e.get("filename", "")).stem in self._dag_files_for(dag_id)]
             if mine:
                 raise AirflowError(f"DAG {dag_id} failed to import:\n{mine[0].get('stack_trace')}")
             try:
-                return self.get(f"/api/v2/dags/{dag_id}/details")
+                return self.get(f"{API}/dags/{dag_id}/details")
             except urllib.error.HTTPError as exc:
                 if exc.code == 404:
                     return None
@@ -406,23 +440,23 @@ class AirflowServer:
         body = {"dag_run_id": run_id, "logical_date": logical_date, "conf": conf or {}}
         if data_interval:
             body["data_interval_start"], body["data_interval_end"] = data_interval
-        return self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)["dag_run_id"]
+        return self._request("POST", f"{API}/dags/{dag_id}/dagRuns", body)["dag_run_id"]
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 240) -> str:
         def ended():
-            state = self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
+            state = self.get(f"{API}/dags/{dag_id}/dagRuns/{run_id}")["state"]
             return state if state in _TERMINAL else None
 
         return self._wait(ended, timeout, f"run {run_id} of {dag_id} to end", interval=2.0)
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
-        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000")["task_instances"]
+        return self.get(f"{API}/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000")["task_instances"]
 
     def tries(self, dag_id: str, run_id: str) -> list[dict]:
         out = []
         for ti in self.task_instances(dag_id, run_id):
             mi = ti.get("map_index", -1)
-            base = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{ti['task_id']}"
+            base = f"{API}/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{ti['task_id']}"
             path = f"{base}/{mi}/tries" if mi is not None and mi >= 0 else f"{base}/tries"
             out.extend(self.get(path)["task_instances"])
         return out
@@ -432,41 +466,84 @@ class AirflowServer:
         """Trigger, wait, and describe one run (its logs are flushed when its tasks ended)."""
         self.wait_for_dag(dag_id)
         self.trigger(dag_id, run_id, logical_date=logical_date, data_interval=data_interval)
+        return self.finished_run(dag_id, run_id, timeout=timeout)
+
+    def finished_run(self, dag_id: str, run_id: str, timeout: float = 240) -> AirflowRun:
         state = self.wait_for_run(dag_id, run_id, timeout=timeout)
         return AirflowRun(dag_id=dag_id, run_id=run_id, state=state, home=self.home, logs_dir=self.logs_dir,
                           db_path=self.db_path, task_instances=self.task_instances(dag_id, run_id),
-                          tries=self.tries(dag_id, run_id), component_logs=self.component_logs)
+                          tries=self.tries(dag_id, run_id), component_logs=self.component_logs,
+                          extra={"dag_run": self.get(f"{API}/dags/{dag_id}/dagRuns/{run_id}")})
+
+    def scheduled_run(self, dag_id: str, timeout: float = 300) -> AirflowRun:
+        """The run the scheduler created from the DAG's own timetable (waits for it to end)."""
+        def created():
+            runs = self.get(f"{API}/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
+            return next((r for r in runs if r.get("run_type") == "scheduled"), None)
+
+        run = self._wait(created, timeout, f"the scheduler to create a scheduled run of {dag_id}", interval=2.0)
+        return self.finished_run(dag_id, run["dag_run_id"], timeout=timeout)
+
+    def dags_test(self, dag_id: str, logical_date: str, extra_env: dict | None = None,
+                  timeout: float = 300) -> subprocess.CompletedProcess:
+        """`airflow dags test DAG DATE`: one run in-process, with the DAG's own timetable."""
+        env = {**self.env(), **(extra_env or {})}
+        return subprocess.run([str(self.venv / "bin" / "airflow"), "dags", "test", dag_id, logical_date],
+                              env=env, cwd=self.home, capture_output=True, text=True, timeout=timeout)
 
 
 # -- what the nightly DAG audits in the tests ---------------------------------------------------
-def write_nightly_inputs(work: Path) -> dict:
-    """A synthetic night of Zscaler and Airflow logs (zsaudit.synth) and a zsaudit.toml naming
-    them, for the zsaudit_nightly DAG. Returns where things are and which night it is."""
+def yesterday() -> "datetime.date":
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).date() - datetime.timedelta(days=1)
+
+
+def synth_default_day():
+    from zsaudit.synth import DAY
+
+    return DAY.date()
+
+
+def write_nightly_inputs(work: Path, days=(None,)) -> dict:
+    """Synthetic nights of Zscaler and Airflow logs (zsaudit.synth; None: its default night,
+    2026-11-24) and one zsaudit.toml naming them all, for the zsaudit_nightly DAG. Returns where
+    things are and which nights they are ("night": the first one, as ISO strings)."""
     from zsaudit.pipeline import synth_night  # the project venv runs the tests: zsaudit is importable
     from zsaudit.synth import synthesize
 
     work.mkdir(parents=True, exist_ok=True)
-    synth_dir = work / "synth"
-    result = synthesize(synth_dir, requests=400, seed=7)
-    since, until = synth_night(result, synth_dir)
+    iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    nights, zscaler, airflow = {}, [], []
+    default = synth_default_day()
+    days = [None if d == default else d for d in days]
+    for day in dict.fromkeys(days):
+        synth_dir = work / f"synth-{day or 'default'}"
+        result = synthesize(synth_dir, requests=400, seed=7, day=day)
+        since, until = synth_night(result, synth_dir)
+        nights[since.strftime("%Y-%m-%d")] = (iso(since), iso(until))
+        zscaler.append(synth_dir / "zscaler")
+        airflow += [synth_dir / "airflow" / "logs", synth_dir / "airflow" / "task_instances.json"]
+    first = work / f"synth-{days[0] or 'default'}"
+    toml_list = lambda paths: "[" + ", ".join(f'"{p}"' for p in paths) + "]"  # noqa: E731
     config = work / "zsaudit.toml"
     config.write_text(
         "# written by tests/airflow_harness.py for the zsaudit_nightly DAG\n"
         f'db = "{work / "nightly.duckdb"}"\n'
-        f'identity_map = "{synth_dir / "identity.toml"}"\n'
+        f'identity_map = "{first / "identity.toml"}"\n'
         "[zscaler]\n"
-        f'paths = ["{synth_dir / "zscaler"}"]\n'
+        f"paths = {toml_list(zscaler)}\n"
         "[airflow]\n"
-        f'paths = ["{synth_dir / "airflow" / "logs"}", "{synth_dir / "airflow" / "task_instances.json"}"]\n'
+        f"paths = {toml_list(airflow)}\n"
         "[pack]\n"
         f'out_dir = "{work / "packs"}"\n'
         "pdf = true\n"
         "[run]\n"
         'fail_on = "none"\n'
     )
-    iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
-    return {"config": config, "db": work / "nightly.duckdb", "night": (iso(since), iso(until)),
-            "pack_dir": work / "packs" / since.strftime("%Y-%m-%d"), "synth_dir": synth_dir}
+    night = next(iter(nights.values()))
+    return {"config": config, "db": work / "nightly.duckdb", "night": night, "nights": nights,
+            "packs": work / "packs", "pack_dir": work / "packs" / night[0][:10], "synth_dir": first}
 
 
 # -- pytest fixtures ---------------------------------------------------------------------------
@@ -482,21 +559,27 @@ def airflow_server(tmp_path_factory, airflow_loopback):
     origin, proxy = airflow_loopback
     venv = ensure_airflow_venv()
     work = tmp_path_factory.mktemp("airflow")
-    config = work / "nightly" / "zsaudit.toml"  # written by airflow_nightly_run before it triggers
-    # The nightly DAG reads its config path from the Airflow Variable `zsaudit_config` (set by
-    # airflow_nightly_run); ZSAUDIT_CONFIG, its fallback, names a missing file to prove the order.
+    # The shipped DAG runs as soon as the DAG processor has parsed it (the scheduler creates its
+    # latest scheduled run, which audits yesterday): its inputs exist before Airflow starts. The
+    # same store also holds zsaudit.synth's default night, which airflow_nightly_run audits.
+    nightly = write_nightly_inputs(work / "nightly", days=(None, yesterday()))
+    # The nightly DAG reads its config path from the Airflow Variable `zsaudit_config` (here from
+    # the environment: AIRFLOW_VAR_ZSAUDIT_CONFIG); ZSAUDIT_CONFIG, its fallback, names a missing
+    # file to prove the order.
+    dags = [ROOT / "zsaudit" / "airflow" / "dags" / "zsaudit_nightly.py"]
+    if AIRFLOW_MAJOR >= 3:  # the test DAG is written for the Airflow 3 task SDK
+        dags.append(FIXTURES / "airflow_dags" / "zsaudit_test_dag.py")
     server = AirflowServer(
-        venv, work / "airflow_home",
-        dags=[FIXTURES / "airflow_dags" / "zsaudit_test_dag.py",
-              ROOT / "zsaudit" / "airflow" / "dags" / "zsaudit_nightly.py"],
+        venv, work / "airflow_home", dags=dags,
         extra_env={
             "ZSAUDIT_TEST_ORIGIN": origin.url,
             "ZSAUDIT_TEST_PROXY": proxy.url,
             "AIRFLOW_CONN_LOCAL_API": origin.url.replace("http://", "http://apiuser:apisecret@"),
+            "AIRFLOW_VAR_ZSAUDIT_CONFIG": str(nightly["config"]),
             "ZSAUDIT_CONFIG": str(work / "not-this-one.toml"),
         },
     )
-    server.nightly_config = config
+    server.nightly = nightly
     with server:
         yield server
 
@@ -510,10 +593,18 @@ def airflow_test_run(airflow_server, airflow_loopback) -> AirflowRun:
 
 
 @pytest.fixture(scope="session")
-def airflow_nightly_run(airflow_server) -> AirflowRun:
-    inputs = write_nightly_inputs(airflow_server.nightly_config.parent)
-    assert inputs["config"] == airflow_server.nightly_config
-    airflow_server.set_variable("zsaudit_config", str(inputs["config"]))
+def airflow_scheduled_run(airflow_server) -> AirflowRun:
+    """The shipped DAG's run as the scheduler created it from its own timetable."""
+    run = airflow_server.scheduled_run(NIGHTLY_DAG_ID, timeout=420)
+    run.extra.update(airflow_server.nightly)
+    return run
+
+
+@pytest.fixture(scope="session")
+def airflow_nightly_run(airflow_server, airflow_scheduled_run) -> AirflowRun:
+    """A manual run of the shipped DAG with an explicit data interval (zsaudit.synth's night),
+    after the scheduled run (max_active_runs=1 would queue it behind anyway)."""
+    inputs = airflow_server.nightly
     since, until = inputs["night"]
     run = airflow_server.run_dag(NIGHTLY_DAG_ID, f"zsaudit_nightly_{since[:10]}", logical_date=since,
                                  data_interval=(since, until), timeout=300)

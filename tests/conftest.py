@@ -52,5 +52,8 @@ def hostile_pack(tmp_path_factory) -> Path:
 
 
 # Real Airflow 3 (session-scoped; only `airflow`-marked tests use them, see tests/airflow_harness.py):
-# airflow_server, airflow_test_run (DAG zsaudit_test), airflow_nightly_run (DAG zsaudit_nightly).
-from airflow_harness import airflow_loopback, airflow_nightly_run, airflow_server, airflow_test_run  # noqa: E402,F401
+# airflow_server, airflow_test_run (DAG zsaudit_test), airflow_scheduled_run and airflow_nightly_run (DAG
+# zsaudit_nightly: the run the scheduler created, a manual run with an explicit interval).
+from airflow_harness import (  # noqa: E402,F401
+    airflow_loopback, airflow_nightly_run, airflow_scheduled_run, airflow_server, airflow_test_run,
+)

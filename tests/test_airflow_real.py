@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from airflow_harness import requires_airflow3
 from zsaudit.cli import main
 from zsaudit.store import Store
 
@@ -35,6 +36,7 @@ def attempts(db: Path, dag_id: str, run_id: str) -> dict:
 
 
 # -- the test DAG -------------------------------------------------------------------------------
+@requires_airflow3
 def test_test_dag_ran_every_kind_of_attempt(airflow_test_run):
     run = airflow_test_run
     assert run.state == "failed"  # always_fail fails for good, as designed
@@ -55,6 +57,7 @@ def test_test_dag_ran_every_kind_of_attempt(airflow_test_run):
     assert any("/data.json?src=python via=1.1 zsaudit-test-proxy" in line for line in run.extra["origin_access"])
 
 
+@requires_airflow3
 def test_zsaudit_ingests_the_real_run(airflow_test_run, tmp_path):
     run = airflow_test_run
     db = tmp_path / "real.duckdb"
@@ -80,6 +83,7 @@ def test_zsaudit_ingests_the_real_run(airflow_test_run, tmp_path):
     assert attempts(db, run.dag_id, run.run_id) == got
 
 
+@requires_airflow3
 def test_zsaudit_ingests_the_rest_api_export_of_the_run(airflow_test_run, tmp_path):
     run = airflow_test_run
     db = tmp_path / "rest.duckdb"

@@ -300,6 +300,28 @@ def test_period_defaults_to_yesterday_utc():
     assert pipeline.pack_name(datetime(2026, 11, 20, 6, tzinfo=timezone.utc),
                               datetime(2026, 11, 20, 18, tzinfo=timezone.utc)) == "2026-11-20T0600Z--2026-11-20T1800Z"
 
+@pytest.mark.parametrize("interval, logical_date, run_after, expected", [
+    # Airflow 3 @daily (CronTriggerTimetable): start == end == the trigger time -> the day that just ended
+    (("2026-11-26T00:00:00+00:00", "2026-11-26T00:00:00+00:00"), "2026-11-26T00:00:00+00:00", None, "2026-11-25"),
+    # Airflow 2 @daily (CronDataIntervalTimetable): the interval is the day
+    (("2026-11-25T00:00:00+00:00", "2026-11-26T00:00:00+00:00"), "2026-11-25T00:00:00+00:00", None, "2026-11-25"),
+    # a manual run with an explicit interval audits exactly that interval
+    (("2026-11-20T06:00:00Z", "2026-11-20T18:00:00Z"), None, None, "2026-11-20T0600Z--2026-11-20T1800Z"),
+    # a cron trigger at 02:30 (a deployment's own timetable) still audits the previous UTC day
+    (("2026-11-26T02:30:00Z", "2026-11-26T02:30:00Z"), "2026-11-26T02:30:00Z", None, "2026-11-25"),
+    # Airflow 3 manual run without logical date or interval: the day before run_after
+    ((None, None), None, "2026-11-26T13:45:00Z", "2026-11-25"),
+])
+def test_airflow_run_period(interval, logical_date, run_after, expected):
+    since, until = pipeline.airflow_run_period(*interval, logical_date=logical_date, run_after=run_after)
+    assert pipeline.pack_name(since, until) == expected
+
+
+def test_airflow_run_period_without_any_time_is_yesterday():
+    now = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
+    assert pipeline.airflow_run_period(now=now) == pipeline.resolve_period(None, now=now)
+
+
 
 def test_default_period_is_yesterday_through_the_cli(tmp_path, night):
     """No --since/--until: yesterday (UTC); the synthetic night is older, so the pack is empty but valid."""

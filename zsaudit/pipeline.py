@@ -215,6 +215,26 @@ def resolve_period(config: Config | None, since=None, until=None, *, now: dateti
     return start, end
 
 
+def airflow_run_period(data_interval_start=None, data_interval_end=None, *, logical_date=None, run_after=None,
+                       now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The period a run of the DAG `zsaudit_nightly` audits, from what Airflow tells the task.
+
+    A data interval of some width is audited as given: Airflow 2's `@daily`
+    (CronDataIntervalTimetable: [yesterday, today)) and a manual run triggered with
+    data_interval_start/end. Without one (Airflow 3's `@daily` is a CronTriggerTimetable whose runs
+    have start == end == the trigger time; asset-triggered runs; a manual run with no interval), the
+    run audits the UTC day that ended at or before its time: the interval's end, else its
+    logical_date, else its run_after (Airflow 3 runs may have no logical date), else now.
+    """
+    start = parse_time(data_interval_start, what="data_interval_start")
+    end = parse_time(data_interval_end, what="data_interval_end")
+    if start is not None and end is not None and end > start:
+        return start, end
+    when = (end or start or parse_time(logical_date, what="logical_date")
+            or parse_time(run_after, what="run_after") or now)
+    return yesterday_utc(when)
+
+
 def pack_name(since: datetime, until: datetime) -> str:
     """packs/<name>: YYYY-MM-DD for one UTC day, else <since>--<until>."""
     def fmt(t: datetime) -> str:

@@ -24,7 +24,7 @@ import json
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from .ingest import nss_writer
@@ -452,14 +452,18 @@ def _task_instance(a: Attempt, pid: int) -> dict:
     }
 
 
-def synthesize(out_dir, *, requests: int = 2000, seed: int = 1, zia_format: str = "json") -> SynthResult:
-    """Write the synthetic fleet's logs, identity map and truth file under out_dir."""
+def synthesize(out_dir, *, requests: int = 2000, seed: int = 1, zia_format: str = "json",
+               day: date | None = None) -> SynthResult:
+    """Write the synthetic fleet's logs, identity map and truth file under out_dir: the UTC night
+    of `day` (default 2026-11-24). Nights of different days can share one store: their run ids,
+    attempt ids and ZIA record ids differ."""
+    night = DAY if day is None else datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
     if zia_format not in nss_writer.FORMATS:
         raise ValueError(f"zia_format must be one of {nss_writer.FORMATS}, got {zia_format!r}")
     out = Path(out_dir)
     rng = random.Random(seed)
     fleet = _Fleet(rng)
-    start = DAY + timedelta(hours=1)
+    start = night + timedelta(hours=1)
     normal_end = _normal_workload(fleet, start, max(0, requests - 60))
     planted_start = (normal_end + timedelta(minutes=5)).replace(second=0, microsecond=0)
     end, gap_slot = _planted(fleet, planted_start)
@@ -470,7 +474,7 @@ def synthesize(out_dir, *, requests: int = 2000, seed: int = 1, zia_format: str 
         fleet.requests.append(Request(t=t, login=f"user{rng.randrange(1, 40)}@corp.example",
                                       host=rng.choice(["www.wikipedia.org", "github.com", "mail.google.com"]),
                                       worker=-1, location="HQ-Berlin"))
-    since, until = DAY, DAY + timedelta(days=1)
+    since, until = night, night + timedelta(days=1)
 
     files: list[Path] = []
     fleet.requests.sort(key=lambda r: (r.t, r.host))
@@ -478,7 +482,7 @@ def synthesize(out_dir, *, requests: int = 2000, seed: int = 1, zia_format: str 
     zpa = [_zpa_record(r, i, rng) for i, r in enumerate(fleet.requests) if r.via == "zpa"]
     zia.sort(key=lambda d: (d["event_time"], d["record_id"]))
     for n, rec in enumerate(zia):  # one NSS feed numbers its records without gaps
-        rec["record_id"] = 700000000 + n
+        rec["record_id"] = 700000000 + (night - DAY).days * 1_000_000 + n
     zpa.sort(key=lambda d: (d["event_time"], d["connection_id"]))
     files.append(nss_writer.write(zia, "zia_web", zia_format, out / "zscaler" / f"zia_web.{zia_format}"))
     files.append(nss_writer.write(zpa, "zpa_user_activity", "json", out / "zscaler" / "zpa_user_activity.json"))

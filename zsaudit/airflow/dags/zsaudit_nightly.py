@@ -8,7 +8,11 @@ ZSAUDIT_CONFIG of the workers.
 
 Tasks, one per stage of `zsaudit run`, each calling the same `zsaudit.pipeline` function:
     ingest_zscaler >> ingest_airflow >> analyze >> report
-The period is the run's data interval (a scheduled @daily run audits the previous UTC day).
+The period (zsaudit.pipeline.airflow_run_period): a run with a data interval of some width audits
+that interval (Airflow 2's @daily; a manual run given data_interval_start/end); a run without one
+audits the UTC day that ended at or before the run's time (Airflow 3's @daily is a
+CronTriggerTimetable whose runs have start == end; asset-triggered and plain manual runs too).
+So every scheduled run audits the day that just ended, whatever the timetable.
 Retries back off exponentially. Nothing heavy is imported here: the DAG processor parses this
 file often, so zsaudit (and DuckDB, Polars) is imported inside the task callables only.
 """
@@ -69,13 +73,17 @@ def _fail_permanently(exc: Exception):
     return AirflowFailException(f"zsaudit: {exc}")
 
 
-def _call(stage: str, data_interval_start=None, data_interval_end=None):
+def _call(stage: str, context: dict):
     from zsaudit import pipeline
     from zsaudit.errors import ZsauditError
 
     try:
         config = _config()
-        result = pipeline.run_stage(stage, config, since=data_interval_start, until=data_interval_end)
+        since, until = pipeline.airflow_run_period(
+            context.get("data_interval_start"), context.get("data_interval_end"),
+            logical_date=context.get("logical_date"),
+            run_after=getattr(context.get("dag_run"), "run_after", None))  # Airflow 3 only
+        result = pipeline.run_stage(stage, config, since=since, until=until)
     except pipeline.StoreBusy:
         raise  # another process holds the DuckDB file: the retry (with backoff) may find it free
     except ZsauditError as exc:
@@ -97,23 +105,23 @@ with DAG(
 ) as dag:
 
     @task
-    def ingest_zscaler(data_interval_start=None, data_interval_end=None):
+    def ingest_zscaler(**context):
         """Load new Zscaler log files (those not yet in the ledger)."""
-        return _call("ingest_zscaler", data_interval_start, data_interval_end)
+        return _call("ingest_zscaler", context)
 
     @task
-    def ingest_airflow(data_interval_start=None, data_interval_end=None):
+    def ingest_airflow(**context):
         """Load new Airflow task logs and the task-instance metadata."""
-        return _call("ingest_airflow", data_interval_start, data_interval_end)
+        return _call("ingest_airflow", context)
 
     @task
-    def analyze(data_interval_start=None, data_interval_end=None):
+    def analyze(**context):
         """Correlate the period's requests with task attempts; compute findings."""
-        return _call("analyze", data_interval_start, data_interval_end)
+        return _call("analyze", context)
 
     @task
-    def report(data_interval_start=None, data_interval_end=None):
+    def report(**context):
         """Render the period's evidence pack; fail the run if findings reach `fail_on`."""
-        return _call("report", data_interval_start, data_interval_end)
+        return _call("report", context)
 
     ingest_zscaler() >> ingest_airflow() >> analyze() >> report()

@@ -1,0 +1,70 @@
+"""The shipped DAG as Airflow schedules it (`make test-airflow`, on Airflow 3 and on Airflow 2.10).
+
+Airflow 3 resolves `schedule="@daily"` to a CronTriggerTimetable: its runs have
+data_interval_start == data_interval_end. Airflow 2 resolves it to a CronDataIntervalTimetable:
+[yesterday, today). Either way a scheduled run must leave the pack of the day that just ended.
+Two of Airflow's own paths: the run the scheduler creates from the DAG's timetable, and
+`airflow dags test zsaudit_nightly DATE` (the DAG's timetable infers the run's interval).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+
+from airflow_harness import AIRFLOW_MAJOR, NIGHTLY_DAG_ID, write_nightly_inputs, yesterday
+from zsaudit.report import verify
+from zsaudit.store import Store
+
+pytestmark = pytest.mark.airflow
+
+
+def assert_pack_of(packs, day: str) -> dict:
+    """packs/<day> is a verified pack of exactly that UTC day; returns its manifest."""
+    pack = packs / day
+    assert (pack / "index.html").is_file() and (pack / "audit-pack.pdf").is_file(), sorted(packs.iterdir())
+    assert verify(pack) == []
+    manifest = json.loads((pack / "manifest.json").read_text())
+    until = (datetime.fromisoformat(day) + timedelta(days=1)).strftime("%Y-%m-%d")
+    assert manifest["period"] == {"since": f"{day}T00:00:00Z", "until": f"{until}T00:00:00Z"}
+    return manifest
+
+
+def test_scheduled_run_leaves_the_pack_of_the_day_that_just_ended(airflow_scheduled_run):
+    run = airflow_scheduled_run
+    states = {t["task_id"]: t["state"] for t in run.task_instances}
+    assert run.state == "success", states
+    assert set(states) == {"ingest_zscaler", "ingest_airflow", "analyze", "report"}
+    dag_run = run.extra["dag_run"]
+    start, end = (datetime.fromisoformat(dag_run[k].replace("Z", "+00:00"))
+                  for k in ("data_interval_start", "data_interval_end"))
+    if AIRFLOW_MAJOR >= 3:
+        assert start == end, dag_run          # CronTriggerTimetable: a zero-width "interval"
+    else:
+        assert end - start == timedelta(days=1), dag_run
+    day = yesterday().isoformat()
+    assert_pack_of(run.extra["packs"], day)
+    # the night synthesized for yesterday was analysed for that day: its planted findings are there
+    with Store(run.extra["db"], read_only=True) as s:
+        kinds = s.con.execute(
+            "SELECT DISTINCT f.kind FROM findings f JOIN analysis_runs a USING (analysis_id) "
+            "WHERE a.period_start = CAST(? AS TIMESTAMPTZ)", [f"{day}T00:00:00Z"]).fetchall()
+    assert kinds, "the scheduled run analysed yesterday's synthetic night and found nothing"
+
+
+def test_dags_test_leaves_the_pack_of_the_day_before_its_date(airflow_server, airflow_scheduled_run,
+                                                              tmp_path_factory):
+    """`airflow dags test zsaudit_nightly 2026-11-25` (the command the issue reproduced the failure
+    with) audits 2026-11-24, on Airflow 3's trigger timetable and Airflow 2's data intervals alike."""
+    inputs = write_nightly_inputs(tmp_path_factory.mktemp("dags_test"))   # zsaudit.synth's night: 2026-11-24
+    day = inputs["night"][0][:10]
+    next_day = (datetime.fromisoformat(day) + timedelta(days=1)).strftime("%Y-%m-%d")
+    result = airflow_server.dags_test(NIGHTLY_DAG_ID, next_day,
+                                      extra_env={"AIRFLOW_VAR_ZSAUDIT_CONFIG": str(inputs["config"])})
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-5000:]
+    assert "zsaudit report:" in output, output[-5000:]
+    assert_pack_of(inputs["packs"], day)
+    assert [p.name for p in inputs["packs"].iterdir()] == [day]

@@ -486,10 +486,18 @@ class AirflowServer:
 
     def dags_test(self, dag_id: str, logical_date: str, extra_env: dict | None = None,
                   timeout: float = 300) -> subprocess.CompletedProcess:
-        """`airflow dags test DAG DATE`: one run in-process, with the DAG's own timetable."""
+        """`airflow dags test DAG DATE`: one run in-process, with the DAG's own timetable. The DAG
+        is paused meanwhile, so that the running scheduler does not run the same tasks too."""
         env = {**self.env(), **(extra_env or {})}
-        return subprocess.run([str(self.venv / "bin" / "airflow"), "dags", "test", dag_id, logical_date],
-                              env=env, cwd=self.home, capture_output=True, text=True, timeout=timeout)
+        self.set_paused(dag_id, True)
+        try:
+            return subprocess.run([str(self.venv / "bin" / "airflow"), "dags", "test", dag_id, logical_date],
+                                  env=env, cwd=self.home, capture_output=True, text=True, timeout=timeout)
+        finally:
+            self.set_paused(dag_id, False)
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self._request("PATCH", f"{API}/dags/{dag_id}", {"is_paused": paused})
 
 
 # -- what the nightly DAG audits in the tests ---------------------------------------------------
@@ -505,7 +513,7 @@ def synth_default_day():
     return DAY.date()
 
 
-def write_nightly_inputs(work: Path, days=(None,)) -> dict:
+def write_nightly_inputs(work: Path, days=(None,), *, airflow_paths: bool = True) -> dict:
     """Synthetic nights of Zscaler and Airflow logs (zsaudit.synth; None: its default night,
     2026-11-24) and one zsaudit.toml naming them all, for the zsaudit_nightly DAG. Returns where
     things are and which nights they are ("night": the first one, as ISO strings)."""
@@ -533,9 +541,8 @@ def write_nightly_inputs(work: Path, days=(None,)) -> dict:
         f'identity_map = "{first / "identity.toml"}"\n'
         "[zscaler]\n"
         f"paths = {toml_list(zscaler)}\n"
-        "[airflow]\n"
-        f"paths = {toml_list(airflow)}\n"
-        "[pack]\n"
+        + ("[airflow]\n" f"paths = {toml_list(airflow)}\n" if airflow_paths else "")
+        + "[pack]\n"
         f'out_dir = "{work / "packs"}"\n'
         "pdf = true\n"
         "[run]\n"

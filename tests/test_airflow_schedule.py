@@ -10,7 +10,7 @@ Two of Airflow's own paths: the run the scheduler creates from the DAG's timetab
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -68,3 +68,28 @@ def test_dags_test_leaves_the_pack_of_the_day_before_its_date(airflow_server, ai
     assert "zsaudit report:" in output, output[-5000:]
     assert_pack_of(inputs["packs"], day)
     assert [p.name for p in inputs["packs"].iterdir()] == [day]
+
+
+def test_single_task_layout_reads_the_airflow_it_runs_in_through_its_api(airflow_server, airflow_scheduled_run,
+                                                                         tmp_path_factory):
+    """For distributed executors: ZSAUDIT_DAG_LAYOUT=single (one task, every stage in one process)
+    and a config without airflow.paths: the task reads its own Airflow's REST API, with the
+    credentials of the Airflow connection `zsaudit_airflow_api`."""
+    inputs = write_nightly_inputs(tmp_path_factory.mktemp("single"), airflow_paths=False)
+    today = datetime.now(timezone.utc).date()
+    port = airflow_server.port
+    result = airflow_server.dags_test(NIGHTLY_DAG_ID, (today + timedelta(days=1)).isoformat(), extra_env={
+        "AIRFLOW_VAR_ZSAUDIT_CONFIG": str(inputs["config"]),
+        "ZSAUDIT_DAG_LAYOUT": "single",
+        "AIRFLOW_CONN_ZSAUDIT_AIRFLOW_API": f"http://admin:zsaudit-test@127.0.0.1:{port}",
+    })
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-5000:]
+    assert "zsaudit run:" in output, output[-5000:]
+    assert_pack_of(inputs["packs"], today.isoformat())
+    scheduled = airflow_scheduled_run
+    with Store(inputs["db"], read_only=True) as s:
+        rows = s.con.execute("SELECT task_id, state, hostname, sources FROM task_attempts WHERE run_id = ?",
+                             [scheduled.run_id]).fetchall()
+    assert {r[0] for r in rows} == {"ingest_zscaler", "ingest_airflow", "analyze", "report"}
+    assert all(r[2] and "rest_api" in r[3] and "log" in r[3] for r in rows), rows

@@ -37,6 +37,9 @@ class Config:
     airflow_paths: tuple[str, ...] = ()  # task-log trees, metadata DB files or URLs, exports
     airflow_template: str | None = None
     airflow_tz: str = "UTC"
+    airflow_api_ca_bundle: Path | None = None       # for https:// Airflow API URLs in airflow.paths
+    airflow_api_secrets_file: Path | None = None
+    airflow_api_mirror: Path | None = None          # default: <db>.airflow-api/
     pdf: bool = True
     retention_days: int = 0              # 0: keep every pack
     fail_on: str | None = None           # None: never exit 1
@@ -73,6 +76,11 @@ tz = "UTC"                         # time zone of times that carry none (the fee
 # REST API task-instance exports, CSV dumps of task_instance, scheduler stdout.
 # Airflow 3 task logs name no host and no final state: list the metadata DB too.
 paths = ["/opt/airflow/logs", "/opt/airflow/airflow.db"]
+# Or the live REST API of your Airflow (v2 on Airflow 3, v1 on 2.x): paths = ["https://airflow.example.com"]
+# with credentials in ZSAUDIT_AIRFLOW_TOKEN, or ZSAUDIT_AIRFLOW_USER + ZSAUDIT_AIRFLOW_PASSWORD,
+# or a secrets file (never in this file):
+# api_secrets_file = "/etc/zsaudit/airflow-api.toml"   # token = "..." or user = "..." + password = "..."
+# api_ca_bundle = "/etc/ssl/corp-ca.pem"               # a private CA for https
 # template = "dag_id={{ ti.dag_id }}/..."   # only if you changed [logging] log_filename_template
 tz = "UTC"
 
@@ -139,7 +147,7 @@ device_hostnames = ["airflow-worker-1.corp.example"]
 _KEYS = {
     "": {"db", "identity_map", "zscaler", "airflow", "ingest", "analyze", "pack", "run", "controls"},
     "zscaler": {"paths", "format", "fields", "tz"},
-    "airflow": {"paths", "template", "tz"},
+    "airflow": {"paths", "template", "tz", "api_ca_bundle", "api_secrets_file", "api_mirror"},
     "ingest": {"max_reject_rate"},
     "analyze": {"gap_threshold"},
     "pack": {"out_dir", "pdf", "retention_days"},
@@ -259,6 +267,9 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
         airflow_paths=paths(af, "airflow.paths"),
         airflow_template=string(af, "template", "airflow.template") or None,
         airflow_tz=string(af, "tz", "airflow.tz", "UTC"),
+        airflow_api_ca_bundle=a_path(af, "api_ca_bundle", "airflow.api_ca_bundle"),
+        airflow_api_secrets_file=a_path(af, "api_secrets_file", "airflow.api_secrets_file"),
+        airflow_api_mirror=a_path(af, "api_mirror", "airflow.api_mirror"),
         pdf=pdf,
         retention_days=retention,
         controls=controls,

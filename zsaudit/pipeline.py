@@ -295,14 +295,22 @@ def _not_in_ledger(store: Store, paths: list[str]) -> tuple[list[str], int]:
     return fresh, known
 
 
-def ingest_airflow(store: Store, config: Config, progress: Progress = QUIET) -> IngestSummary:
+def ingest_airflow(store: Store, config: Config, progress: Progress = QUIET, *,
+                   since: datetime | None = None, until: datetime | None = None) -> IngestSummary:
+    """Every airflow.paths location; an Airflow API URL among them is read for [since, until)."""
     paths, warnings = expand(config.airflow_paths, "airflow.paths", config)
     if not paths:
         return IngestSummary("airflow", [], warnings=warnings)
     from .ingest import airflow
 
+    def opt(p):
+        return None if p is None else str(p)
+
+    api = airflow.ApiOptions(since=since, until=until, mirror=config.airflow_api_mirror,
+                             ca_bundle=opt(config.airflow_api_ca_bundle),
+                             secrets_file=opt(config.airflow_api_secrets_file))
     results = airflow.ingest_paths(store, paths, template=config.airflow_template, tz=config.airflow_tz,
-                                   progress=progress)
+                                   progress=progress, api=api)
     return IngestSummary.from_results("airflow", paths, results, warnings)
 
 
@@ -443,7 +451,7 @@ def run(config: Config, *, since=None, until=None, fail_on: str | None = None, u
         if "ingest_zscaler" in stages:
             summary.ingest["zscaler"] = ingest_zscaler(store, config, progress)
         if "ingest_airflow" in stages:
-            summary.ingest["airflow"] = ingest_airflow(store, config, progress)
+            summary.ingest["airflow"] = ingest_airflow(store, config, progress, since=start, until=end)
         for s in summary.ingest.values():
             summary.warnings.extend(s.warnings)
         if "analyze" in stages:
@@ -456,14 +464,16 @@ def run(config: Config, *, since=None, until=None, fail_on: str | None = None, u
     return summary
 
 
-def run_stage(stage: str, config: Config, *, since=None, until=None, progress: Progress = QUIET) -> dict:
-    """One stage for one Airflow task: {"text": a line for the task log, "json": for XCom}.
-    The report stage raises FindingsAtOrAbove when the config's fail_on is reached."""
+def run_stage(stage: str | None, config: Config, *, since=None, until=None, progress: Progress = QUIET) -> dict:
+    """One stage (None: every stage, in one process) for one Airflow task: {"text": a line for
+    the task log, "json": for XCom}. The report stage raises FindingsAtOrAbove when the config's
+    fail_on is reached."""
     from .errors import FindingsAtOrAbove
 
-    summary = run(config, since=since, until=until, progress=progress, stages=(stage,))
-    lines = summary.lines()[1:] or [stage]
-    if stage == "report" and summary.exit_code:
+    stages = STAGES if stage is None else (stage,)
+    summary = run(config, since=since, until=until, progress=progress, stages=stages)
+    lines = summary.lines()[1:] or [stage or "run"]
+    if "report" in stages and summary.exit_code:
         raise FindingsAtOrAbove(f"{summary.failing} open findings at or above {summary.fail_on}; "
                                 f"pack written to {summary.pack.dir if summary.pack else '?'}")
     data = summary.to_json()

@@ -14,6 +14,7 @@ WITH r AS (
            lower(nullif(nullif(trim(state), ''), 'None')) AS state,
            nullif(trim(operator), '') AS operator,
            try_cast(nullif(trim(max_tries), '') AS INTEGER) AS max_tries,
+           nullif(trim(executor), '') AS executor, nullif(trim(queue), '') AS queue,
            coalesce(is_history, false) AS is_history,
            concat_ws(',', dag_id, run_id, task_id, map_index, try_number, hostname, start_date, end_date, state) AS raw,
            CASE

@@ -5,7 +5,7 @@
 -- queued, ...) and `unknown` only when nothing better exists.
 INSERT INTO task_attempts (attempt_id, dag_id, run_id, task_id, map_index, try_number, ti_id, hostname,
     start_time, end_time, state, return_code, operator, max_tries, airflow_version, log_file, log_sha256,
-    host_source, times_source, state_source, sources)
+    host_source, times_source, state_source, sources, executor, queue)
 WITH obs AS (
     SELECT s.* FROM task_attempt_sources s
     WHERE s.attempt_id IN (SELECT attempt_id FROM _af_touched)
@@ -66,10 +66,14 @@ ident AS (
            coalesce(any_value(airflow_version) FILTER (WHERE source = 'log'),
                     any_value(airflow_version) FILTER (WHERE airflow_version IS NOT NULL)) AS airflow_version,
            any_value(log_file) FILTER (WHERE source = 'log') AS log_file,
-           any_value(log_sha256) FILTER (WHERE source = 'log') AS log_sha256
+           any_value(log_sha256) FILTER (WHERE source = 'log') AS log_sha256,
+           arg_min(executor, CASE source WHEN 'metadata_db' THEN 1 WHEN 'rest_api' THEN 2 ELSE 3 END)
+               FILTER (WHERE executor IS NOT NULL) AS executor,
+           arg_min(queue, CASE source WHEN 'metadata_db' THEN 1 WHEN 'rest_api' THEN 2 ELSE 3 END)
+               FILTER (WHERE queue IS NOT NULL) AS queue
     FROM obs GROUP BY attempt_id
 )
 SELECT i.attempt_id, i.dag_id, i.run_id, i.task_id, i.map_index, i.try_number, i.ti_id, m.hostname,
        m.start_time, m.end_time, m.state, m.return_code, i.operator, i.max_tries, i.airflow_version,
-       i.log_file, i.log_sha256, m.host_source, m.times_source, m.state_source, m.sources
+       i.log_file, i.log_sha256, m.host_source, m.times_source, m.state_source, m.sources, i.executor, i.queue
 FROM ident i JOIN merged m USING (attempt_id);

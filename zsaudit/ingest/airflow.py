@@ -5,6 +5,8 @@
 - a directory: walked; task logs are the files whose path fits the log_filename_template
   (Airflow's defaults, or `template`); other files in it are sniffed like single files;
 - `postgresql://...`: an Airflow metadata DB on PostgreSQL (needs the `postgres` extra);
+- `https://...` (or `http://`): a live Airflow's REST API (ingest/airflow_api.py): the period's
+  task instances, every try and each try's log, mirrored into files and ingested as such;
 - a file starting with the SQLite header: an Airflow metadata DB;
 - JSON with `task_instances` (or a list of task instances): a REST API v1/v2 export;
 - CSV with a header naming dag_id, task_id, run_id / try_number: a `task_instance` dump;
@@ -18,17 +20,20 @@ for the attempts each file touched (see queries/airflow/merge_attempts.sql).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from ..errors import BadInput
 from ..progress import QUIET, Progress
+from . import airflow_api
 from . import airflow_metadata as metadata
 from . import sources
 from .airflow_logs import LogFile, ingest_log_files
 from .ledger import FileResult
 from .log_template import PathTemplate, describe, templates_for
 
-__all__ = ["ingest_paths", "attempt_id"]
+__all__ = ["ingest_paths", "attempt_id", "ApiOptions"]
 
 # Directories of Airflow's own (non-task) logs under $AIRFLOW_HOME/logs.
 NON_TASK_DIRS = {"scheduler", "dag_processor", "dag_processor_manager", "triggerer"}
@@ -124,16 +129,28 @@ def _walk(root: Path) -> list[tuple[Path, str, bool]]:
 
 
 def ingest_paths(store, paths, *, template: str | None = None, tz: str = "UTC",
-                 progress: Progress = QUIET) -> list[FileResult]:
-    """Ingest each PATH (see module doc). Returns one FileResult per file or source read."""
+                 progress: Progress = QUIET, api: "ApiOptions | None" = None) -> list[FileResult]:
+    """Ingest each PATH (see module doc). Returns one FileResult per file or source read.
+    `api`: the period and options for Airflow API URLs among the paths (default: yesterday)."""
     templates = templates_for(template)
     log_files: list[LogFile] = []
     others: list[tuple[str, object]] = []   # (kind, path-or-url)
     rejected: list[FileResult] = []
+    api_warnings: list[str] = []
     for raw in paths:
         text = str(raw)
         if metadata.is_postgres_url(text):
             others.append(("postgres", text))
+            continue
+        if airflow_api.is_api_url(text):
+            fetched = _fetch_api(store, text, api or ApiOptions(), progress)
+            default_templates = templates_for(None)   # the mirror is written in Airflow's default layout
+            root = fetched.export.parent.parent / "logs"
+            for full in fetched.logs:
+                ident, t = _match(full.relative_to(root.resolve()).as_posix(), default_templates)
+                log_files.append(LogFile(path=full, ident=ident, template=t.template))
+            others.append(("rest_api", fetched.export))
+            api_warnings.extend(fetched.warnings)
             continue
         if sources.is_remote(text):
             found, misfits = _remote_task_logs(text, templates)
@@ -194,6 +211,8 @@ def ingest_paths(store, paths, *, template: str | None = None, tz: str = "UTC",
         results.append(metadata.ingest_source(store, kind, where, tz=tz))
     results.extend(rejected)
     results = [r for r in results if r is not None]
+    if api_warnings and results:
+        results[-1].warnings.extend(api_warnings)
     _report(results, progress)
     return results
 
@@ -215,6 +234,29 @@ def _remote_task_logs(location: str, templates: list[PathTemplate]):
         elif obj.suffix == ".log":
             misfits.append(obj)
     return found, misfits
+
+
+@dataclass
+class ApiOptions:
+    """How to read an Airflow API URL: the period, where its mirror lives, TLS and secrets."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    mirror: Path | None = None          # default: <db>.airflow-api/ beside the store
+    ca_bundle: str | None = None
+    secrets_file: str | None = None
+
+
+def _fetch_api(store, url: str, options: ApiOptions, progress: Progress):
+    from ..timeutil import yesterday_utc
+
+    since, until = options.since, options.until
+    if since is None or until is None:
+        since, until = yesterday_utc()
+    client = airflow_api.Client(url, airflow_api.Credentials.load(secrets_file=options.secrets_file),
+                                ca_bundle=options.ca_bundle)
+    root = options.mirror or store.path.with_name(f"{store.path.name}.airflow-api")
+    return airflow_api.fetch(client, airflow_api.mirror_dir(root, client.base), since, until, progress=progress)
 
 
 def _report(results: list[FileResult], progress: Progress, detail_limit: int = 50) -> None:

@@ -29,7 +29,7 @@ from .ledger import FileResult, insert_rejects, now_utc
 
 STDOUT_MARKERS = ("Workload finished", "TaskInstance Finished:", "Task started", "Received executor event")
 _TI_COLUMNS = ["row_no", "dag_id", "run_id", "task_id", "map_index", "try_number", "ti_id", "hostname",
-               "start_date", "end_date", "state", "operator", "max_tries", "is_history"]
+               "start_date", "end_date", "state", "operator", "max_tries", "executor", "queue", "is_history"]
 _KIND_SOURCE = {"metadata_db": "metadata_db", "postgres": "metadata_db", "rest_api": "rest_api",
                 "csv": "csv", "scheduler_stdout": "scheduler_stdout"}
 _LEDGER_KIND = {"metadata_db": "airflow_metadata_db", "postgres": "airflow_metadata_db",
@@ -81,7 +81,7 @@ def _table(rows: list[list]) -> pa.Table:
 
 # -- readers ---------------------------------------------------------------------------------
 _DB_FIELDS = ["dag_id", "run_id", "task_id", "map_index", "try_number", "hostname", "start_date",
-              "end_date", "state", "operator", "max_tries"]
+              "end_date", "state", "operator", "max_tries", "executor", "queue"]
 
 
 def _select_sql(table: str, cols: set[str], id_col: str | None, cast_text: str) -> str:
@@ -164,6 +164,7 @@ _API_KEYS = {
     "map_index": ("map_index",), "try_number": ("try_number",), "ti_id": ("id", "task_instance_id", "ti_id"),
     "hostname": ("hostname",), "start_date": ("start_date",), "end_date": ("end_date",),
     "state": ("state",), "operator": ("operator", "operator_name"), "max_tries": ("max_tries",),
+    "executor": ("executor",), "queue": ("queue",),
 }
 
 
@@ -185,11 +186,11 @@ def read_rest_json(path: Path) -> list[list]:
     rows = []
     for i, item in enumerate(items, 1):
         if not isinstance(item, dict):
-            rows.append([i] + [None] * 12 + [False])
+            rows.append([i] + [None] * (len(_TI_COLUMNS) - 2) + [False])
             continue
         rec = [i]
         for name in ["dag_id", "run_id", "task_id", "map_index", "try_number", "ti_id", "hostname",
-                     "start_date", "end_date", "state", "operator", "max_tries"]:
+                     "start_date", "end_date", "state", "operator", "max_tries", "executor", "queue"]:
             rec.append(next((item[k] for k in _API_KEYS[name] if item.get(k) is not None), None))
         # an id that is not a UUID (2.x history ids are integers) is no ti_id
         if rec[6] is not None and not re.fullmatch(r"[0-9a-fA-F-]{32,36}", str(rec[6])):
@@ -284,6 +285,7 @@ def _csv_rows(con, path: Path) -> None:
         f"{pick('try_number')} AS try_number, {ti} AS ti_id, {pick('hostname')} AS hostname, "
         f"{pick('start_date')} AS start_date, {pick('end_date')} AS end_date, {pick('state')} AS state, "
         f"{pick('operator')} AS operator, {pick('max_tries')} AS max_tries, "
+        f"{pick('executor')} AS executor, {pick('queue')} AS queue, "
         f"{'task_instance_id' in cols} AS is_history FROM _af_csv")
 
 
@@ -321,7 +323,8 @@ def _load_stdout(con, path: Path, file_id: str, tz: str, result: FileResult) -> 
     # 2.x "TaskInstance Finished" lines carry the full identity: observations of their own
     con.execute("CREATE OR REPLACE TEMP TABLE _af_ti_raw AS SELECT line_no AS row_no, dag_id, run_id, task_id, "
                 "map_index, try_number, NULL AS ti_id, NULL AS hostname, start_date, end_date, state, operator, "
-                "max_tries, false AS is_history FROM _af_stdout WHERE kind = 'ti_finished'")
+                "max_tries, NULL AS executor, NULL AS queue, false AS is_history "
+                "FROM _af_stdout WHERE kind = 'ti_finished'")
     con.execute(queries.load("airflow/load_ti_rows"), {"tz": tz})
     con.execute("INSERT INTO _af_touched SELECT DISTINCT attempt_id FROM _af_tiv WHERE reject_reason IS NULL")
     con.execute("DELETE FROM task_attempt_sources WHERE source = 'scheduler_stdout' AND attempt_id IN "

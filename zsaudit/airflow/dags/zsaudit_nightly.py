@@ -8,11 +8,24 @@ ZSAUDIT_CONFIG of the workers.
 
 Tasks, one per stage of `zsaudit run`, each calling the same `zsaudit.pipeline` function:
     ingest_zscaler >> ingest_airflow >> analyze >> report
+With ZSAUDIT_DAG_LAYOUT=single in the DAG processor's environment the DAG is one task, `audit`,
+running every stage in one process: for executors that put each task on another machine with no
+shared disk (Celery, Kubernetes, managed Airflow), the DuckDB store and the packs then live on the
+one worker (or volume) that runs it; ZSAUDIT_DAG_QUEUE routes the tasks to a Celery queue
+(docs/running.md, "The DAG on distributed executors").
+
+Airflow-side inputs: when the config lists no `airflow.paths`, the tasks read the Airflow they
+run in through its REST API ([api] base_url on Airflow 3, [webserver] base_url on 2.x), with the
+credentials of the Airflow connection `zsaudit_airflow_api` (login + password, or a token as
+password without login) if it exists, else ZSAUDIT_AIRFLOW_* in the workers' environment.
 The period (zsaudit.pipeline.airflow_run_period): a run with a data interval of some width audits
 that interval (Airflow 2's @daily; a manual run given data_interval_start/end); a run without one
 audits the UTC day that ended at or before the run's time (Airflow 3's @daily is a
 CronTriggerTimetable whose runs have start == end; asset-triggered and plain manual runs too).
 So every scheduled run audits the day that just ended, whatever the timetable.
+zsaudit's exit classes map to Airflow's: bad input or usage (exit 2) and findings at or above
+`fail_on` (exit 1) fail the task at once (AirflowFailException, no retry); internal errors
+(exit 3), a busy store and an unreachable Airflow API raise as they are, so Airflow retries them.
 Retries back off exponentially. Nothing heavy is imported here: the DAG processor parses this
 file often, so zsaudit (and DuckDB, Polars) is imported inside the task callables only.
 """
@@ -30,6 +43,9 @@ except ImportError:  # Airflow 2.x
 
 CONFIG_VARIABLE = "zsaudit_config"
 CONFIG_ENV = "ZSAUDIT_CONFIG"
+API_CONNECTION = "zsaudit_airflow_api"
+LAYOUT = os.environ.get("ZSAUDIT_DAG_LAYOUT", "stages")   # stages | single
+QUEUE = os.environ.get("ZSAUDIT_DAG_QUEUE")               # e.g. a Celery queue served by one worker
 
 default_args = {
     "owner": "security",
@@ -38,6 +54,8 @@ default_args = {
     "retry_exponential_backoff": True,
     "max_retry_delay": datetime.timedelta(minutes=30),
 }
+if QUEUE:
+    default_args["queue"] = QUEUE
 
 
 def _config():
@@ -63,7 +81,44 @@ def _config():
         )
     from zsaudit.config import load_config
 
-    return load_config(path)
+    config = load_config(path)
+    if not config.airflow_paths:  # default: the live API of the Airflow this task runs in
+        import dataclasses
+
+        _api_credentials_from_connection()
+        config = dataclasses.replace(config, airflow_paths=(_own_api_url(),))
+    return config
+
+
+def _own_api_url() -> str:
+    from airflow.configuration import conf
+
+    url = conf.get("api", "base_url", fallback=None)               # Airflow 3
+    if not url:
+        execution = conf.get("core", "execution_api_server_url", fallback=None)
+        url = execution.rstrip("/").removesuffix("/execution") if execution else None
+    url = url or conf.get("webserver", "base_url", fallback=None)    # Airflow 2
+    if not url:
+        raise _fail_permanently(ValueError(
+            "airflow.paths is empty and this Airflow names no base URL ([api] base_url); "
+            "list the Airflow API URL or the log tree in the zsaudit.toml"))
+    return url.rstrip("/")
+
+
+def _api_credentials_from_connection() -> None:
+    """The connection `zsaudit_airflow_api` (optional) -> ZSAUDIT_AIRFLOW_* of this task's process."""
+    try:
+        try:
+            from airflow.sdk import BaseHook
+        except ImportError:  # Airflow 2.x
+            from airflow.hooks.base import BaseHook
+        conn = BaseHook.get_connection(API_CONNECTION)
+    except Exception:  # noqa: BLE001  no such connection: the workers' environment decides
+        return
+    if conn.login and conn.password:
+        os.environ["ZSAUDIT_AIRFLOW_USER"], os.environ["ZSAUDIT_AIRFLOW_PASSWORD"] = conn.login, conn.password
+    elif conn.password:
+        os.environ["ZSAUDIT_AIRFLOW_TOKEN"] = conn.password
 
 
 def _fail_permanently(exc: Exception):
@@ -73,7 +128,8 @@ def _fail_permanently(exc: Exception):
     return AirflowFailException(f"zsaudit: {exc}")
 
 
-def _call(stage: str, context: dict):
+def _call(stage: str | None, context: dict):
+    """One stage (None: all of them, in one process) for the run's period."""
     from zsaudit import pipeline
     from zsaudit.errors import ZsauditError
 
@@ -87,8 +143,11 @@ def _call(stage: str, context: dict):
     except pipeline.StoreBusy:
         raise  # another process holds the DuckDB file: the retry (with backoff) may find it free
     except ZsauditError as exc:
-        raise _fail_permanently(exc) from exc
-    print(f"zsaudit {stage}: {result['text']}")  # noqa: T201  lands in the task log
+        if getattr(exc, "retryable", False):
+            raise  # e.g. the Airflow API did not answer: worth the retry
+        raise _fail_permanently(exc) from exc  # exit 2 (bad input/usage) or 1 (findings): no retry
+    # anything else is an internal error (zsaudit's exit 3): it propagates, and Airflow retries it
+    print(f"zsaudit {stage or 'run'}: {result['text']}")  # noqa: T201  lands in the task log
     return result["json"]
 
 
@@ -103,6 +162,14 @@ with DAG(
     tags=["zsaudit", "security", "soc2"],
     doc_md=__doc__,
 ) as dag:
+
+    if LAYOUT == "single":
+        @task
+        def audit(**context):
+            """Every stage in one process: ingest both feeds, analyze, render the pack."""
+            return _call(None, context)
+
+        audit()
 
     @task
     def ingest_zscaler(**context):
@@ -124,4 +191,5 @@ with DAG(
         """Render the period's evidence pack; fail the run if findings reach `fail_on`."""
         return _call("report", context)
 
-    ingest_zscaler() >> ingest_airflow() >> analyze() >> report()
+    if LAYOUT != "single":
+        ingest_zscaler() >> ingest_airflow() >> analyze() >> report()

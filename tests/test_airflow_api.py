@@ -82,9 +82,9 @@ def test_api_ingest_tells_the_same_story_as_the_log_tree_and_metadata_db(request
     assert all(a[4] and a[8] for a in from_api["attempts"])            # every attempt has its host and queue
     assert from_api["connections"] == from_disk["connections"]
     assert from_api["hints"] == from_disk["hints"]
-    assert from_api["log_lines"] > 0
+    assert from_api["log_lines"] == from_disk["log_lines"] > 0      # the same lines, banner dropped
     if AIRFLOW_MAJOR >= 3:
-        assert from_api["connections"] and from_api["hints"]   # the test DAG uses a connection and calls out
+        assert from_api["hints"]                # the test DAG calls out (3.x logs name no connection id)
         assert {a[3] for a in from_api["attempts"]} >= {"success", "failed"}
     with Store(api_db, read_only=True) as s:
         sources = {r[0] for r in s.con.execute(

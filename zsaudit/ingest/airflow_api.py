@@ -371,18 +371,18 @@ def _log_bytes(client: Client, api: str, t: dict) -> bytes:
 
 
 def _without_banner(content: list) -> list:
-    """Drop the log reader's "Log message source details" group (where it read the file from)."""
+    """Drop the log reader's "Log message source details" group (which files or remote objects it
+    read: not part of the task log; Airflow 3 puts it first)."""
     out, skipping = [], False
     for entry in content:
-        event = entry.get("event") if isinstance(entry, dict) else None
-        if isinstance(entry, dict) and "sources" in entry and str(event).startswith("::group::"):
+        event = entry.get("event") if isinstance(entry, dict) else entry
+        if not out and not skipping and str(event).startswith("::group::Log message source details"):
             skipping = True
             continue
-        if skipping and event == "::endgroup::":
-            skipping = False
+        if skipping:
+            skipping = event != "::endgroup::"
             continue
-        if not skipping:
-            out.append(entry)
+        out.append(entry)
     return out
 
 

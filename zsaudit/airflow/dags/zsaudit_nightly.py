@@ -131,7 +131,7 @@ def _fail_permanently(exc: Exception):
 def _call(stage: str | None, context: dict):
     """One stage (None: all of them, in one process) for the run's period."""
     from zsaudit import pipeline
-    from zsaudit.errors import ZsauditError
+    from zsaudit.errors import ZsauditError, is_retryable
 
     try:
         config = _config()
@@ -140,11 +140,9 @@ def _call(stage: str | None, context: dict):
             logical_date=context.get("logical_date"),
             run_after=getattr(context.get("dag_run"), "run_after", None))  # Airflow 3 only
         result = pipeline.run_stage(stage, config, since=since, until=until)
-    except pipeline.StoreBusy:
-        raise  # another process holds the DuckDB file: the retry (with backoff) may find it free
     except ZsauditError as exc:
-        if getattr(exc, "retryable", False):
-            raise  # e.g. the Airflow API did not answer: worth the retry
+        if is_retryable(exc):
+            raise  # a store busy elsewhere, an Airflow API that did not answer: the retry may succeed
         raise _fail_permanently(exc) from exc  # exit 2 (bad input/usage) or 1 (findings): no retry
     # anything else is an internal error (zsaudit's exit 3): it propagates, and Airflow retries it
     print(f"zsaudit {stage or 'run'}: {result['text']}")  # noqa: T201  lands in the task log

@@ -42,6 +42,7 @@ test-airflow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/ingest_airflow.py
+	ZSAUDIT_AIRFLOW_VENV=$(abspath $(AIRFLOW_VENV)) $(BIN)/python bench/airflow_api.py
 	$(BIN)/python bench/analyze.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/pipeline.py

@@ -99,3 +99,45 @@ def test_credentials_never_in_argv_urls_or_reprs(tmp_path):
     secrets.write_text('username = "typo"\n')
     with pytest.raises(BadUsage, match="neither 'token' nor 'user' and 'password'"):
         Credentials.load(environ={}, secrets_file=str(secrets))
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """The same handler over HTTPS, with a certificate for 127.0.0.1 from a throwaway CA (openssl CLI)."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl CLI not installed")
+
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=zsaudit test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1")
+    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "srv.pem", "-days", "2", "-extfile", "san.ext")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    server.seen = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "srv.pem", tmp_path / "srv.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}", tmp_path / "ca.pem"
+    server.shutdown()
+    server.server_close()
+
+
+def test_tls_is_verified_against_the_given_ca_bundle(tls_server, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.delenv("ZSAUDIT_AIRFLOW_CA_BUNDLE", raising=False)
+    url, ca = tls_server
+    with pytest.raises(BadUsage, match="TLS failed.*--ca-bundle"):
+        Client(url, retries=0).detect()
+    assert Client(url, ca_bundle=str(ca), retries=0).detect() == 2
+    monkeypatch.setenv("ZSAUDIT_AIRFLOW_CA_BUNDLE", str(ca))
+    assert Client(url, retries=0).detect() == 2

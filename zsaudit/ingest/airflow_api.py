@@ -294,11 +294,20 @@ def fetch(client: Client, mirror: Path, since: datetime, until: datetime, *,
             result.warnings.append(f"{client.base}: task {t.get('task_id')!r} of run {t.get('dag_run_id')!r}: "
                                    "ids that cannot name a file; its log is not fetched")
             continue
-        result.logs.append(path)
         if path.exists() and t.get("state") in FINISHED and t.get("end_date"):
+            result.logs.append(path)
             result.logs_cached += 1
             continue
-        _write_atomic(path, _log_bytes(client, api, t))
+        try:
+            data = _log_bytes(client, api, t)
+        except _HttpError as exc:
+            if exc.code != 404:
+                raise
+            result.warnings.append(f"{exc}: Airflow has no log for try {t.get('try_number')} of task "
+                                   f"{t.get('task_id')!r} in run {t.get('dag_run_id')!r}")
+            continue
+        _write_atomic(path, data)
+        result.logs.append(path)
         result.logs_fetched += 1
     export = mirror / "task_instances" / f"{_iso(since)}--{_iso(until)}.json".replace(":", "")
     _write_atomic(export, json.dumps({"task_instances": attempts, "total_entries": len(attempts)},

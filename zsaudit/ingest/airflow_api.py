@@ -31,6 +31,7 @@ import tomllib
 import urllib.error
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,6 +47,7 @@ ENV_CA_BUNDLE = "ZSAUDIT_AIRFLOW_CA_BUNDLE"
 RETRY_STATUS = {429, 500, 502, 503, 504}
 FINISHED = {"success", "failed", "skipped", "upstream_failed", "up_for_retry", "up_for_reschedule", "removed"}
 PAGE = 100
+LOG_WORKERS = 4
 
 
 def is_api_url(text: str) -> bool:
@@ -286,6 +288,7 @@ def fetch(client: Client, mirror: Path, since: datetime, until: datetime, *,
     attempts.sort(key=lambda t: (t["dag_id"], t.get("dag_run_id") or t.get("run_id"), t["task_id"],
                                  t.get("map_index", -1), t.get("try_number", 0)))
     result = Fetched(export=None, task_instances=len(tis), attempts=len(attempts))
+    todo: list[tuple[dict, Path]] = []
     for t in attempts:
         if not t.get("start_date") or not t.get("try_number"):
             continue                   # never ran (no try, no log)
@@ -293,22 +296,32 @@ def fetch(client: Client, mirror: Path, since: datetime, until: datetime, *,
         if path is None:
             result.warnings.append(f"{client.base}: task {t.get('task_id')!r} of run {t.get('dag_run_id')!r}: "
                                    "ids that cannot name a file; its log is not fetched")
-            continue
-        if path.exists() and t.get("state") in FINISHED and t.get("end_date"):
+        elif path.exists() and t.get("state") in FINISHED and t.get("end_date"):
             result.logs.append(path)
             result.logs_cached += 1
-            continue
+        else:
+            todo.append((t, path))
+
+    def fetch_log(item: tuple[dict, Path]) -> tuple[Path, str | None]:
+        t, path = item
         try:
             data = _log_bytes(client, api, t)
         except _HttpError as exc:
             if exc.code != 404:
                 raise
-            result.warnings.append(f"{exc}: Airflow has no log for try {t.get('try_number')} of task "
-                                   f"{t.get('task_id')!r} in run {t.get('dag_run_id')!r}")
-            continue
+            return path, (f"{exc}: Airflow has no log for try {t.get('try_number')} of task "
+                          f"{t.get('task_id')!r} in run {t.get('dag_run_id')!r}")
         _write_atomic(path, data)
-        result.logs.append(path)
-        result.logs_fetched += 1
+        return path, None
+
+    # a few logs in flight at once: each is one round trip to the API server (bounded: one log per thread)
+    with ThreadPoolExecutor(max_workers=LOG_WORKERS) as pool:
+        for path, warning in pool.map(fetch_log, todo):
+            if warning:
+                result.warnings.append(warning)
+            else:
+                result.logs.append(path)
+                result.logs_fetched += 1
     export = mirror / "task_instances" / f"{_iso(since)}--{_iso(until)}.json".replace(":", "")
     _write_atomic(export, json.dumps({"task_instances": attempts, "total_entries": len(attempts)},
                                      indent=1, sort_keys=True, default=str).encode())

@@ -9,6 +9,7 @@ Airflow 2.10: REST API v1 with basic auth (the shipped DAG's runs).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def test_api_ingest_tells_the_same_story_as_the_log_tree_and_metadata_db(request
     api_db, disk_db = tmp_path / "api.duckdb", tmp_path / "disk.duckdb"
     result = cli("ingest", "airflow", airflow_server.api, "--since", since, "--until", until, "--db", api_db)
     assert result.exit_code == 0, result.output
-    assert SECRET not in result.output
+    assert not re.search(re.escape(SECRET) + r"(?![-\w])", result.output)
     assert cli("ingest", "airflow", run.logs_dir, run.db_path, "--db", disk_db, "--quiet").exit_code == 0
 
     from_api, from_disk = story(api_db, run.dag_id, run.run_id), story(disk_db, run.dag_id, run.run_id)
@@ -93,7 +94,8 @@ def test_api_ingest_tells_the_same_story_as_the_log_tree_and_metadata_db(request
     assert {"rest_api", "log"} <= sources
     assert "airflow_rest_api" in kinds
     mirror = api_db.with_name("api.duckdb.airflow-api")
-    assert not any(SECRET.encode() in p.read_bytes() for p in mirror.rglob("*") if p.is_file())
+    password = re.compile(re.escape(SECRET).encode() + rb"(?![-\w])")   # not "zsaudit-test-proxy" in a log
+    assert not any(password.search(p.read_bytes()) for p in mirror.rglob("*") if p.is_file())
 
     # a re-run fetches no finished try's log again and changes nothing
     again = cli("ingest", "airflow", airflow_server.api, "--since", since, "--until", until, "--db", api_db)

@@ -97,10 +97,15 @@ def test_api_ingest_tells_the_same_story_as_the_log_tree_and_metadata_db(request
     password = re.compile(re.escape(SECRET).encode() + rb"(?![-\w])")   # not "zsaudit-test-proxy" in a log
     assert not any(password.search(p.read_bytes()) for p in mirror.rglob("*") if p.is_file())
 
-    # a re-run fetches no finished try's log again and changes nothing
+    # a re-run fetches no finished try's log again (only tries still running elsewhere, e.g. the
+    # shipped DAG's scheduled run) and changes nothing
+    run_logs = sorted((mirror.glob(f"*/logs/dag_id={run.dag_id}/run_id={run.run_id}/**/*.log")))
+    assert len(run_logs) == len(run.tries)
+    before = {p: p.stat().st_mtime_ns for p in run_logs}
     again = cli("ingest", "airflow", airflow_server.api, "--since", since, "--until", until, "--db", api_db)
     assert again.exit_code == 0, again.output
-    assert " 0 logs fetched" in again.output, again.output
+    assert f"{len(run.tries)} already in" in again.output or " 0 logs fetched" in again.output, again.output
+    assert {p: p.stat().st_mtime_ns for p in run_logs} == before
     assert story(api_db, run.dag_id, run.run_id) == from_api
 
 

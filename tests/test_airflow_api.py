@@ -104,7 +104,7 @@ def test_api_ingest_tells_the_same_story_as_the_log_tree_and_metadata_db(request
     before = {p: p.stat().st_mtime_ns for p in run_logs}
     again = cli("ingest", "airflow", airflow_server.api, "--since", since, "--until", until, "--db", api_db)
     assert again.exit_code == 0, again.output
-    assert f"{len(run.tries)} already in" in again.output or " 0 logs fetched" in again.output, again.output
+    assert " already in " in again.output, again.output
     assert {p: p.stat().st_mtime_ns for p in run_logs} == before
     assert story(api_db, run.dag_id, run.run_id) == from_api
 

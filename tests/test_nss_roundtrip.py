@@ -127,3 +127,47 @@ def test_formats_agree_on_the_same_records(tmp_path):
     assert first[0]["event_time"] == base
     for fmt, got in seen.items():
         assert got == first, fmt
+
+
+# -- URL-only templates: the host comes from the URL (issue 13, class 2) ------------------------
+label = st.text(string.ascii_letters + string.digits, min_size=1, max_size=10)
+hostnames = st.lists(label, min_size=1, max_size=4).map(".".join)
+ipv6 = st.lists(st.integers(0, 0xFFFF), min_size=8, max_size=8).map(lambda g: ":".join(f"{x:x}" for x in g))
+url_parts = st.fixed_dictionaries({
+    "scheme": st.sampled_from(["", "http://", "https://", "ftp://"]),
+    "userinfo": st.sampled_from(["", "svc@", "svc:pw@"]),
+    "host": st.one_of(hostnames, ipv4, ipv6),
+    "port": st.one_of(st.just(""), st.integers(1, 65535).map(lambda p: f":{p}")),
+    "rest": st.sampled_from(["", "/", "/v1/items?id=1&q=a", "/a@b/c", "?x=1", "#frag"]),
+})
+
+
+def _url(p: dict) -> str:
+    host = f"[{p['host']}]" if ":" in p["host"] else p["host"]
+    return f"{p['scheme']}{p['userinfo']}{host}{p['port']}{p['rest']}"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "kv"])
+def test_url_only_templates_derive_the_host(tmp_path, fmt):
+    """Feeds without %s{host} (the default NSS CSV; Elastic's JSON; a kv template without
+    hostname) read the host out of the URL, lower-cased, without userinfo, port or brackets."""
+    from zsaudit.ingest.nss_fields import DEFAULT_FIELDS
+
+    store = Store(tmp_path / "rt.duckdb")
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(url_parts, min_size=1, max_size=5), times)
+    def check(parts, t):
+        recs = [{"event_time": t, "login": "svc@corp.example", "url": _url(p), "host": None,
+                 "request_method": "GET", "response_code": 200, "action": "Allowed"} for p in parts]
+        fields = DEFAULT_FIELDS["zia_web"] if fmt == "csv" else None
+        res, got, rejects = read_back(tmp_path, "zia_web", fmt, recs, fields, store)
+        assert rejects == []
+        assert [g["host"] for g in got] == [p["host"].lower() for p in parts]
+        assert [g["url"] for g in got] == [r["url"] for r in recs]
+        assert res.hosts_derived == len(recs)
+
+    try:
+        check()
+    finally:
+        store.close()

@@ -29,6 +29,7 @@ class FileResult:
     skipped: bool = False            # same sha256 already in the ledger
     replaced: bool = False           # a grown file replaced its earlier rows
     drift: dict | None = None
+    hosts_derived: int = 0           # zia_web rows whose host was taken from their URL
     note: str = ""
     warnings: list[str] = field(default_factory=list)
 
@@ -68,14 +69,15 @@ def record(con, result: FileResult, *, size: int | None, started_at: datetime,
         """
         INSERT OR REPLACE INTO ingest_ledger
             (file_id, path, size, sha256, source_kind, format, lines_read, rows_loaded, rows_rejected,
-             first_event, last_event, started_at, finished_at, status, field_drift, note)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             first_event, last_event, started_at, finished_at, status, field_drift, note, hosts_derived)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
             result.sha256, result.path, size, result.sha256, result.source_kind, result.format,
             result.lines_read, result.rows_loaded, result.rows_rejected, first_event, last_event,
             started_at, now_utc(), "replaced" if result.replaced else "loaded",
             json.dumps(result.drift, sort_keys=True) if result.drift else None, result.note or None,
+            result.hosts_derived,
         ],
     )
 

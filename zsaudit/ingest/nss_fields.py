@@ -59,6 +59,10 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
 }
 
+# Columns the ingest computes rather than reads (not in a feed template, so not in COLUMNS):
+# zia_web.host_derived is true where the feed gave no host and it was taken from the URL.
+DERIVED: dict[str, list[str]] = {"zia_web": ["host_derived"]}
+
 # column -> the NSS / LSS variable the admin puts in the feed template (writer side; e* = %HH-encoded)
 NSS_VARS: dict[str, dict[str, str]] = {
     "zia_web": {

@@ -36,7 +36,7 @@ from ..progress import QUIET, Progress
 from . import ledger, limits, sources, zscaler_sql
 from .ledger import FileResult
 from .limits import LongLine
-from .nss_fields import COLUMNS, delimited_layout
+from .nss_fields import COLUMNS, DERIVED, delimited_layout
 from .zscaler_repair import repair_json_line
 from .zscaler_sniff import Plan, sniff
 
@@ -370,6 +370,7 @@ def _load_rows(store, path, label, plan, whole, result, size, started, tz, on_by
         loader.finish()
         result.lines_read = loader.loaded + loader.rejected
         result.rows_loaded, result.rows_rejected = loader.loaded, loader.rejected
+        result.hosts_derived = loader.hosts_derived
         if loader.repaired:
             result.warnings.append(f"{label}: {loader.repaired} JSON lines had unescaped quotes and were repaired")
         if loader.drift_lines:
@@ -457,9 +458,9 @@ class _Loader:
         if first_time is not None:
             self.sql, self.params = zscaler_sql.build(plan, layout, first_time)
         self.params = _bound(self.sql, self.params)
-        self.cols = list(COLUMNS[plan.log_type])
+        self.cols = list(COLUMNS[plan.log_type]) + DERIVED.get(plan.log_type, [])
         self.prefix = ledger.rid_prefix(file_id)
-        self.loaded = self.rejected = self.repaired = self.drift_lines = 0
+        self.loaded = self.rejected = self.repaired = self.drift_lines = self.hosts_derived = 0
         self.pending: list[pa.Table] = []
         self.pending_rows = self.pending_bytes = self.uncommitted = self.uncommitted_bytes = 0
         self.chunked = False
@@ -718,6 +719,8 @@ class _Loader:
             self._note_drift(n_drift, staged.filter(staged["drift"]).slice(0, 50))
         self.loaded += good.num_rows
         self.rejected += n_bad
+        if "host_derived" in good.column_names:
+            self.hosts_derived += pc.sum(good["host_derived"]).as_py() or 0
 
     def _note_drift(self, n: int, sample: pa.Table) -> None:
         self.drift_lines += n

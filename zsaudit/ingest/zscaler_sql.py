@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from .nss_fields import COLUMNS, PLACEHOLDERS
+from .nss_fields import COLUMNS, DERIVED, PLACEHOLDERS
 from .zscaler_sniff import Plan
 
 NAIVE_TIME_FORMATS = [
@@ -263,6 +263,20 @@ def _nullify_inline(expr: str, kind: str, generic: bool = True) -> str:
     return f"CASE {' '.join(whens)} ELSE {expr} END" if whens else expr
 
 
+def host_from_url(x: str) -> str:
+    """SQL of the host (lower case) in URL `x`: with or without a scheme (NSS writes none), without
+    userinfo (`user:pw@`) and port; an IPv6 literal without its brackets; NULL if there is none."""
+    auth = f"regexp_replace(regexp_extract({x}, '^(?:[A-Za-z][A-Za-z0-9+.-]*://)?([^/?#\\\\]*)', 1), '^.*@', '')"
+    return (f"nullif(lower(CASE WHEN starts_with({auth}, '[') THEN regexp_extract({auth}, '^\\[([^\\]]*)\\]', 1) "
+            f"WHEN length({auth}) - length(replace({auth}, ':', '')) >= 2 THEN {auth} "
+            f"ELSE regexp_replace({auth}, ':[0-9]*$', '') END), '')")
+
+
+def derives_host(plan: Plan) -> bool:
+    """zia_web rows without a host take it from their URL (DERIVED: host_derived marks them)."""
+    return "host_derived" in DERIVED.get(plan.log_type, []) and bool(plan.columns.get("url"))
+
+
 def parse_time_expr(x: str, first: bool = False) -> str:
     """TIMESTAMPTZ from any time style Zscaler feeds use. Naive times are read in the session
     TimeZone, which the loader sets to --tz for the file. With `first`, the file's own format
@@ -311,7 +325,12 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None)
         if not sources and col == "event_time":
             bad_terms.append("'no event time (the feed has no time field; expected time, datetime, "
                              "epochtime, rt, devTime, TimeGenerated or LogTimestamp)'")
-        if not sources:
+        if col == "host" and derives_host(plan):
+            typed_exprs.append(f"coalesce(r_host, {host_from_url('r_url')}) AS host")
+            if not sources:
+                raw_exprs.append("NULL::VARCHAR AS r_host")
+                continue
+        elif not sources:
             raw_exprs.append(f"NULL::VARCHAR AS r_{col}")
             typed_exprs.append(f"NULL::{SQL_TYPES.get(kind, 'VARCHAR')} AS {col}")
             continue
@@ -345,8 +364,10 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None)
             typed_exprs.append(f"try_cast(r_{col} AS {t}) AS {col}")
             bad_terms.append(f"CASE WHEN r_{col} IS NOT NULL AND {col} IS NULL THEN "
                              f"'{col}: expected an integer, got ' || to_json(r_{col}) END")
-        else:
+        elif col != "host" or not derives_host(plan):
             typed_exprs.append(f"r_{col} AS {col}")
+    derived = [("r_host IS NULL AND host IS NOT NULL" if derives_host(plan) else "false") + f" AS {c}"
+               for c in DERIVED.get(plan.log_type, [])]
     if plan.extra:
         params["extra_keys"] = [plan.keys[i] for i in plan.extra]
         extra = ("CASE WHEN len(list_filter(ev, lambda x: x IS NOT NULL)) = 0 THEN NULL ELSE "
@@ -380,7 +401,7 @@ k AS (
     SELECT *, nullif({bad}, '') AS bad FROM t
 )
 SELECT line, CASE WHEN bad IS NULL AND NOT drift AND coalesce(nf, 0) >= 0 THEN NULL ELSE text END AS text, drift, nf AS nfields,
-       {', '.join(cols)}, extra, bad FROM u
+       {', '.join(list(cols) + derived)}, extra, bad FROM u
 """
     if plan.fmt in ("kv", "cef", "leef"):
         if layout is not None:

@@ -194,10 +194,15 @@ ENCODED_KEYS: dict[str, set[str]] = {
 B64_PREFIX = "b64"
 
 
+# the timestamp a syslog collector (SC4S) writes before a key=value record's first key
+PREFIX_TIME_KEY = "_prefix_time"
+
+
 def _build_aliases() -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for table, cols in NSS_VARS.items():
         m: dict[str, str] = {c.lower(): c for c in COLUMNS[table]}
+        m[PREFIX_TIME_KEY] = "event_time"
         for col, var in cols.items():
             m[var.lower()] = col
             if var.startswith("e") and var[1:].lower() not in m and table.startswith("zia"):

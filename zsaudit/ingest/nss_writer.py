@@ -235,8 +235,41 @@ def _render_format(record: dict, log_type: str, parts: list) -> str:
     return "".join(p if isinstance(p, str) else _value(record, log_type, p.name, p.flags) for p in parts)
 
 
-def render_lines(records: Iterable[dict], log_type: str, fmt: str, *, fields: str | None = None) -> Iterable[str]:
-    """Yield the feed lines (without newline) for the records."""
+def _leef_keys(keys: list[tuple[str, str]], leef_time: str | None) -> list[tuple[str, str]]:
+    """LEEF keys with devTime written in the Java pattern `leef_time`, declared in devTimeFormat."""
+    if not leef_time:
+        return keys
+    out = [(k, v) for k, v in keys if k != "devTimeFormat"]
+    return out + [("devTimeFormat", "=" + leef_time)]
+
+
+def _java_time(t: datetime, pattern: str) -> str:
+    from .time_formats import java_format
+
+    fmt = java_format(pattern)
+    if fmt is None or "%g" in fmt or "%n" in fmt:
+        raise ValueError(f"cannot write times in the pattern {pattern!r}")
+    return t.strftime(fmt)
+
+
+def _kv_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+KV_PREFIXES = {  # what a syslog collector writes before the first key (SC4S tests)
+    "sc4s": lambda t: t.strftime("%Y-%m-%d %H:%M:%S") + "\t",
+    "pri": lambda t: "<134>" + t.strftime("%Y-%m-%d %H:%M:%S") + "\t",
+    "bsd": lambda t: t.strftime("%b %d %H:%M:%S") + " zscaler-nss\t",
+}
+
+
+def render_lines(records: Iterable[dict], log_type: str, fmt: str, *, fields: str | None = None,
+                 leef_time: str | None = None, kv_prefix: str | None = None,
+                 kv_quote: bool = False) -> Iterable[str]:
+    """Yield the feed lines (without newline) for the records. `leef_time`: a Java
+    SimpleDateFormat pattern LEEF writes devTime in and declares as devTimeFormat. kv:
+    `kv_prefix` (a KV_PREFIXES name) before the first key, `kv_quote` every value in double
+    quotes with \\" and \\\\ escapes, as Splunk receives them from SC4S."""
     if log_type not in COLUMNS:
         raise ValueError(f"unknown log type {log_type!r}; expected one of {sorted(COLUMNS)}")
     if log_type.startswith("zpa"):
@@ -261,13 +294,17 @@ def render_lines(records: Iterable[dict], log_type: str, fmt: str, *, fields: st
             yield ",".join(f'"{v}"' for v in vals) if fmt == "csv" else "\t".join(vals)
         return
     keys = KEYS[(log_type, fmt)]
+    if fmt == "leef":
+        keys = _leef_keys(keys, leef_time)
     for r in records:
         if fmt == "json":
             event = {k: _value(r, log_type, v) for k, v in keys}
             yield ('{ "sourcetype" : "%s", "event" :%s}'
                    % (SOURCETYPE[log_type], json.dumps(event, ensure_ascii=False, separators=(",", ":"))))
         elif fmt == "kv":
-            yield "\t".join(f"{k}={_value(r, log_type, v)}" for k, v in keys)
+            head = KV_PREFIXES[kv_prefix](_utc(r["event_time"])) if kv_prefix else ""
+            quote = _kv_quote if kv_quote else str
+            yield head + "\t".join(f"{k}={quote(_value(r, log_type, v))}" for k, v in keys)
         elif fmt == "cef":
             t = _utc(r["event_time"])
             action = _value(r, log_type, "action") if log_type != "zia_dns" else _value(r, log_type, "reqaction")
@@ -280,17 +317,19 @@ def render_lines(records: Iterable[dict], log_type: str, fmt: str, *, fields: st
             t = _utc(r["event_time"])
             event_id = _value(r, log_type, "reason" if log_type == "zia_web" else "action"
                               if log_type == "zia_firewall" else "reqaction")
-            attrs = "\t".join(f"{k}={_value(r, log_type, v)}" for k, v in keys)
+            attrs = "\t".join(f"{k}={_java_time(t, leef_time)}" if leef_time and v == "leef_devtime"
+                               else f"{k}={_value(r, log_type, v)}" for k, v in keys)
             yield f"{t.strftime('%b %d %H:%M:%S')} zscaler-nss: LEEF:1.0|Zscaler|NSS|4.1|{event_id}|{attrs}"
 
 
-def write(records: Iterable[dict], log_type: str, fmt: str, out_path, *, fields: str | None = None) -> Path:
+def write(records: Iterable[dict], log_type: str, fmt: str, out_path, *, fields: str | None = None,
+          **style) -> Path:
     """Write records as a feed file (gzip when out_path ends in .gz). Returns the path."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if out_path.suffix == ".gz" else open
     with opener(out_path, "wt", encoding="utf-8", newline="\n") as fh:
-        for line in render_lines(records, log_type, fmt, fields=fields):
+        for line in render_lines(records, log_type, fmt, fields=fields, **style):
             fh.write(line)
             fh.write("\n")
     return out_path

@@ -495,12 +495,13 @@ class _Loader:
             return None
         if not values:
             return None
-        formats = zscaler_sql.NAIVE_TIME_FORMATS + zscaler_sql.ZONED_TIME_FORMATS
-        for i, f in enumerate(formats):                # in the chain's order; most feeds stop at the first
+        chain = zscaler_sql.NAIVE_TIME_FORMATS + zscaler_sql.ZONED_TIME_FORMATS
+        # the records' declared formats, then the chain's order; most feeds stop at the first
+        for f in self.plan.time_formats + chain:
             hits = self.con.execute("SELECT count(try_strptime(v, ?)) FROM (SELECT unnest(?) AS v)",
                                     [f, values]).fetchall()[0][0]
             if hits * 10 >= len(values) * 9:
-                return f if i > 0 else None
+                return f if f != chain[0] or self.plan.time_formats else None
         return None
 
     def _layout(self) -> dict:

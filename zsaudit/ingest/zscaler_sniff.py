@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from ..errors import BadInput
 from .limits import MAX_FIELDS, MAX_PLAN_KEYS
-from .nss_fields import (COLUMNS, DEFAULT_FIELDS, ENCODED_KEYS, SOURCETYPES, aliases_for,
+from .time_formats import declared_formats
+from .nss_fields import (COLUMNS, DEFAULT_FIELDS, ENCODED_KEYS, PREFIX_TIME_KEY, SOURCETYPES, aliases_for,
                          delimited_layout, guess_log_type)
 
 FORMATS = ("json", "csv", "tsv", "kv", "leef", "cef")
@@ -26,7 +27,7 @@ _SPACE_KEY = re.compile(r"(?:^| )([A-Za-z_][A-Za-z0-9_.]*)=")
 _LABELLED = re.compile(r"^(cs\d|cn\d|cfp\d|flexstring\d|flexnumber\d|devicecustomstring\d)$", re.I)
 # preference for the time column when several keys carry it (rt in Cloud NSS is only the month)
 _TIME_RANK = {"epochtime": 0, "time": 1, "datetime": 1, "timegenerated": 2, "devtime": 2,
-              "logtimestamp": 1, "rt": 5}
+              "logtimestamp": 1, "rt": 5, PREFIX_TIME_KEY: 6}
 
 
 @dataclass
@@ -45,6 +46,9 @@ class Plan:
     whole_document: bool = False               # JSON array / pretty-printed object
     note: str = ""
     sample: list[str] = field(default_factory=list)     # first lines, to learn the key layout
+    time_formats: list[str] = field(default_factory=list)  # strptime formats the records declare
+    kv_prefix: bool = False                    # kv: a syslog header / timestamp before the first key
+    kv_quoted: bool = False                    # kv: values may be double-quoted (with \" escapes)
 
 
 def _strip_prefix_json(line: str) -> str:
@@ -137,6 +141,7 @@ def sniff(path_label: str, lines: list[str], *, fmt: str = "auto", fields: str |
     detected = fmt if fmt != "auto" else _detect_format(lines, fields)
     plan = _plan(path_label, lines, detected, fmt, fields)
     plan.sample = lines[:SNIFF_LINES]
+    plan.time_formats = declared_formats(plan.sample)
     return plan
 
 
@@ -170,7 +175,7 @@ def _detect_format(lines: list[str], fields: str | None) -> str | None:
     if fields:
         delim, _, _ = delimited_layout(fields)
         return "tsv" if delim == "\t" else "csv"
-    if "\t" in first and all("=" in part for part in first.split("\t")[:5]):
+    if "\t" in first and _kv_parts(first.split("\t")):
         return "kv"
     if first.count("\t") >= 2:
         return "tsv"
@@ -303,20 +308,44 @@ def _kv_pairs(text: str, sep: str) -> list[tuple[str, str]]:
     return out
 
 
+def _kv_parts(parts: list[str]) -> bool:
+    """TAB-separated key=value parts, the first possibly a prefix a syslog collector wrote
+    (SC4S: `2020-03-02 02:51:56`, `<134>2020-03-02 02:51:56`)."""
+    return all("=" in part for part in parts[:5]) or (len(parts) > 3 and all("=" in p for p in parts[1:6]))
+
+
+# what a kv line's prefix is rewritten to (see zscaler_sql.presplit): its leading timestamp, if any
+KV_PREFIX = (r"^(?:<[0-9]{1,3}>)?(?:1 )?([0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+             r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?|[A-Z][a-z]{2} +[0-9]{1,2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?: [0-9]{4})?)?"
+             r"[^\t=]*\t")
+
+
 def _plan_kv(path_label: str, lines: list[str]) -> Plan:
+    sample = lines[:SNIFF_LINES]
+    prefixed = any("=" not in ln.split("\t", 1)[0] for ln in sample)
     pairs = _kv_pairs(lines[0], "\t")
     keys = [k for k, _ in pairs if _KEY.match(k)]
     if len(keys) < 3:
         raise BadInput(f"{path_label}: line 1: expected TAB-separated key=value pairs (Splunk style), "
                        f"got {lines[0][:80]!r}")
-    rec = dict(pairs)
-    keys = _union_keys(keys, (_kv_pairs(ln, "\t") for ln in lines[1:SNIFF_LINES]))
+    rec = {k: _unquote(v) for k, v in pairs}
+    keys = _union_keys(([PREFIX_TIME_KEY] if prefixed else []) + keys,
+                       (_kv_pairs(ln, "\t") for ln in lines[1:SNIFF_LINES]))
     log_type = guess_log_type(set(keys), sourcetype=rec.get("sourcetype"))
     if log_type is None:
         _fail_type(path_label, f"keys {keys[:8]}")
     plan = build_plan("kv", log_type, keys, declared=[k for k, _ in pairs])
     plan.delim = "\t"
+    plan.kv_prefix = prefixed
+    plan.kv_quoted = any(len(v) >= 2 and v[0] == '"' and v[-1] == '"'
+                         for ln in sample for _, v in _kv_pairs(ln, "\t"))
     return plan
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        return re.sub(r'\\(["\\])', r"\1", value[1:-1])
+    return value
 
 
 def _union_keys(keys: list[str], more) -> list[str]:

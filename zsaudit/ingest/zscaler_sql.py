@@ -14,19 +14,10 @@ from __future__ import annotations
 
 import re
 
-from .nss_fields import COLUMNS, DERIVED, PLACEHOLDERS
+from .nss_fields import COLUMNS, DERIVED, PLACEHOLDERS, PREFIX_TIME_KEY
+from .time_formats import NAIVE_TIME_FORMATS, ZONED_TIME_FORMATS, is_zoned
 from .zscaler_sniff import Plan
 
-NAIVE_TIME_FORMATS = [
-    "%a %b %d %H:%M:%S %Y",          # NSS %s{time}, ZPA LogTimestamp
-    "%Y-%m-%d %H:%M:%S",             # Splunk app datetime
-    "%Y-%m-%d,%H:%M:%S",             # Sentinel Cloud NSS TimeGenerated
-    "%b %d %Y %H:%M:%S",             # CEF rt
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%dT%H:%M:%S.%f",
-    "%Y-%m-%d %H:%M:%S.%f",
-]
-ZONED_TIME_FORMATS = ["%a %b %d %H:%M:%S %Z %Y"]   # LEEF devTime "Mon Oct 02 16:21:40 UTC 2017"
 SQL_TYPES = {"ts": "TIMESTAMPTZ", "int": "INTEGER", "big": "BIGINT", "port": "INTEGER"}
 _PLACEHOLDER_MAX = max(len(p) for p in PLACEHOLDERS)
 
@@ -77,6 +68,9 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
         v = f"substr({p}, strpos({p}, '=') + 1)"
         if plan.fmt == "cef":   # CEF escapes \= \| \\ in extension values
             v = f"CASE WHEN contains({v}, '\\') THEN regexp_replace({v}, '\\\\([=|\\\\])', '\\1', 'g') ELSE {v} END"
+        if plan.kv_quoted:      # key="value" with \" and \\ escapes (Splunk TA / SC4S)
+            v = (f"CASE WHEN length({v}) >= 2 AND starts_with({v}, '\"') AND ends_with({v}, '\"') "
+                 f"THEN regexp_replace({v}[2:length({v}) - 1], '\\\\([\"\\\\])', '\\1', 'g') ELSE {v} END")
         return f"rtrim({v}, ' ')" if plan.split_regex else v
 
     # linear in the parts of a line: each part's key once (pk), each plan key found by a native
@@ -165,7 +159,7 @@ def split_exprs(plan: Plan, layout: dict | None) -> list[list]:
     sig = layout["sig"]
     n = len(sig)
     if plan.fmt == "kv":
-        src, sep = text, "\t"
+        src, sep = (presplit(plan, text) if plan.kv_prefix else text), "\t"
     elif plan.split_regex:
         src, sep = presplit(plan, text), "\x1f"
     else:
@@ -176,7 +170,7 @@ def split_exprs(plan: Plan, layout: dict | None) -> list[list]:
     # CEF lines with a backslash (escapes to undo) are left to the SQL path
     plain = ~text.str.contains("\\", literal=True) if plan.fmt == "cef" else pl.lit(True)
     # `pre` is what the SQL splits for lines that are not ok (split_source)
-    name = "pre" if plan.split_regex else "_src"
+    name = "pre" if plan.split_regex or plan.kv_prefix else "_src"
     fields = [pl.col("_parts").struct.field(f"field_{j}") for j in range(n)]
     checks = [(f == k) | f.str.starts_with(k + "=") for f, k in zip(fields, sig)]
     return [[src.alias(name)],
@@ -192,6 +186,10 @@ def _polars_value(plan: Plan, part, key: str):
     import polars as pl
 
     v = pl.when(part.str.starts_with(key + "=")).then(part.str.slice(len(key) + 1)).otherwise(part)
+    if plan.kv_quoted:
+        quoted = v.str.starts_with('"') & v.str.ends_with('"') & (v.str.len_bytes() >= 2)
+        inner = v.str.strip_prefix('"').str.strip_suffix('"').str.replace_all(r'\\(["\\])', "$1")
+        v = pl.when(quoted).then(inner).otherwise(v)
     # CEF lines with a backslash (escapes to undo) are not ok: the SQL path unescapes them
     return v.str.strip_chars_end(" ") if plan.split_regex else v
 
@@ -207,6 +205,10 @@ def presplit(plan: Plan, text):
     Replaces ' key=' by chr(31) 'key=' for the plan's keys in one Aho-Corasick pass after the header
     is cut off: the same parts as the regex ' (k1|k2|...)=' (a match starts at a space and keys hold
     neither spaces nor '=', so matches never overlap), several times faster than a regex replace."""
+    if plan.fmt == "kv" and plan.kv_prefix:      # the prefix becomes `_prefix_time=<its timestamp>`
+        from .zscaler_sniff import KV_PREFIX
+
+        return text.str.replace(KV_PREFIX, PREFIX_TIME_KEY + "=${1}\t")
     if not plan.split_regex or plan.fmt not in ("cef", "leef"):
         return None
     from .zscaler_sniff import split_keys
@@ -221,7 +223,7 @@ def split_source(plan: Plan) -> tuple[str, str]:
 
     Space-delimited CEF / LEEF lines arrive already marked (column `pre`, see presplit)."""
     if plan.fmt == "kv":
-        return "text", "chr(9)"
+        return ("pre" if plan.kv_prefix else "text"), "chr(9)"
     if plan.split_regex:
         return "pre", "chr(31)"
     body = "regexp_replace(text, '^.*?LEEF:[0-9.]+\\|[^|]*\\|[^|]*\\|[^|]*\\|[^|]*\\|', '')"
@@ -277,16 +279,20 @@ def derives_host(plan: Plan) -> bool:
     return "host_derived" in DERIVED.get(plan.log_type, []) and bool(plan.columns.get("url"))
 
 
-def parse_time_expr(x: str, first: bool = False) -> str:
+def parse_time_expr(x: str, first: bool = False, declared: tuple[str, ...] = ()) -> str:
     """TIMESTAMPTZ from any time style Zscaler feeds use. Naive times are read in the session
     TimeZone, which the loader sets to --tz for the file. With `first`, the file's own format
-    ($first_time, see time_probe) is tried before the others."""
+    ($first_time, see time_probe) is tried before the others; `declared` names the parameters
+    ($declared_naive, $declared_zoned) holding the formats the records declare (devTimeFormat)."""
     head = f"try_strptime({x}, $first_time)::TIMESTAMPTZ, " if first else ""
+    head += "".join(f"try_strptime({x}, ${p})::TIMESTAMPTZ, " for p in declared)
     return (
         f"coalesce({head}try_strptime({x}, $naive)::TIMESTAMPTZ, "
         f"CASE WHEN {x} IS NULL THEN NULL "
         f"WHEN regexp_full_match({x}, '[0-9]{{9,10}}') THEN to_timestamp({x}::BIGINT) "
         f"WHEN regexp_full_match({x}, '[0-9]{{12,13}}') THEN to_timestamp({x}::BIGINT / 1000.0) "
+        f"WHEN regexp_full_match({x}, '[0-9]{{15,16}}') THEN make_timestamptz({x}::BIGINT) "
+        f"WHEN regexp_full_match({x}, '[0-9]{{9,10}}\\.[0-9]{{1,6}}') THEN to_timestamp({x}::DOUBLE) "
         f"WHEN ends_with({x}, 'Z') OR regexp_matches({x}, '\\d[+-]\\d\\d:?\\d\\d$') THEN try_cast({x} AS TIMESTAMPTZ) "
         f"ELSE try_strptime({x}, $zoned) END)"
     )
@@ -317,6 +323,12 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None)
         params["delim"] = plan.delim
     cols = COLUMNS[plan.log_type]
     generic = not _nulled_per_line(plan)
+    declared_params = []
+    for name, zoned in (("declared_naive", False), ("declared_zoned", True)):
+        formats = [f for f in plan.time_formats if is_zoned(f) == zoned]
+        if formats:
+            params[name] = formats
+            declared_params.append(name)
     raw_exprs = []
     typed_exprs = []
     bad_terms = []
@@ -340,7 +352,8 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None)
             for n, r in enumerate(raws):
                 raw_exprs.append(f"{r} AS r_{col}_{n}")
             first = first_time is not None and col == "event_time"
-            parsed = [parse_time_expr(f"r_{col}_{n}", first) for n in range(len(raws))]
+            declared = tuple(declared_params) if col == "event_time" else ()
+            parsed = [parse_time_expr(f"r_{col}_{n}", first, declared) for n in range(len(raws))]
             typed_exprs.append(f"coalesce({', '.join(parsed)}) AS {col}")
             any_raw = " OR ".join(f"r_{col}_{n} IS NOT NULL" for n in range(len(raws)))
             what = "event time" if col == "event_time" else col

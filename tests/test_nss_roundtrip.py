@@ -250,3 +250,28 @@ def test_kv_with_a_syslog_prefix_and_quoted_values_reads_back(tmp_path, table, p
         check()
     finally:
         store.close()
+
+
+# -- firewall keys in the DNS feed's style (clt_sip, srv_dport, ...; issue 13, class 4) -----------
+@pytest.mark.parametrize("fmt", ["json", "kv"])
+def test_firewall_with_dns_style_keys_reads_back(tmp_path, fmt):
+    store = Store(tmp_path / "rt.duckdb")
+
+    @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(records("zia_firewall"))
+    def check(recs):
+        out = tmp_path / f"fw-dns-style.{fmt}"
+        nss_writer.write(recs, "zia_firewall", fmt, out, fw_dns_style=True)
+        assert "clt_sip" in out.read_text() or fmt == "kv"
+        for t in ("ingest_ledger", "rejects", "zia_firewall"):
+            store.con.execute(f"DELETE FROM {t}")
+        (res,) = zscaler.ingest_paths(store, [out])
+        assert store.con.execute("SELECT source_line, reason FROM rejects").fetchall() == []
+        cols = list(COLUMNS["zia_firewall"])
+        got = store.con.execute(f"SELECT {', '.join(cols)} FROM zia_firewall ORDER BY source_line").fetchall()
+        assert [dict(zip(cols, r)) for r in got] == expected("zia_firewall", recs)
+
+    try:
+        check()
+    finally:
+        store.close()

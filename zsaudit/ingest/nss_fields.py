@@ -140,6 +140,8 @@ _EXTRA_ALIASES: dict[str, dict[str, str]] = {
         "spriv": "location", "externalid": "record_id", "in": "response_size", "out": "request_size",
         "destinationservicename": "app_name", "app": "protocol",
         "zscalernssweblogurlclass": "url_class",
+        # Cloud NSS web templates that rename the client keys
+        "cltip": "client_ip", "cltintip": "client_public_ip",
         # LEEF (Sumo Logic sample); `cat` is the action there, see LEEF_OVERRIDES
         "devtime": "event_time", "usrname": "login", "policy": "reason", "srcpostnat": "client_public_ip",
         "role": "department", "realm": "location", "srcbytes": "request_size", "dstbytes": "response_size",
@@ -161,6 +163,16 @@ _EXTRA_ALIASES: dict[str, dict[str, str]] = {
         "destcountry": "dest_country", "externalid": "record_id",
         # LEEF-ish
         "devtime": "event_time", "usrname": "login",
+        # the DNS feed's style of address keys, as Cloud NSS firewall JSON templates use them
+        # (SEKOIA-IO intake-formats test_event_firewall_blocked), and their client/server variants
+        "clt_sip": "client_ip", "clt_sport": "client_port", "clt_dip": "client_dest_ip",
+        "clt_dport": "client_dest_port", "srv_sip": "server_source_ip", "srv_sport": "server_source_port",
+        "srv_dip": "server_ip", "srv_dport": "server_port", "cip": "client_ip", "dip": "server_ip",
+        "cltip": "client_ip", "cltsourceport": "client_port", "srcip": "client_ip", "dstip": "server_ip",
+        "srcport": "client_port", "dstport": "server_port", "tunsip": "tunnel_ip", "tunnelip": "tunnel_ip",
+        "rulename": "rule_label", "threatcategory": "threat_category", "ipprotocol": "ip_protocol",
+        "networkservice": "network_service", "networkapp": "network_app", "ipcategory": "ip_category",
+        "sessions": "num_sessions", "recordid": "record_id", "event_id": "record_id",
     },
     "zia_dns": {
         "datetime": "event_time", "user": "login", "login": "login", "dept": "department",
@@ -172,6 +184,13 @@ _EXTRA_ALIASES: dict[str, dict[str, str]] = {
         "dst": "server_ip", "dpt": "server_port", "cat": "domain_category", "spriv": "location",
         "suid": "device_owner", "dvchost": "device_hostname", "externalid": "record_id",
         "devtime": "event_time", "usrname": "login",
+        # firewall-style and plain variants of the same fields
+        "cip": "client_ip", "sip": "server_ip", "sport": "server_port", "srv_sport": "server_port",
+        "clientip": "client_ip", "serverip": "server_ip", "cltip": "client_ip", "dip": "server_ip",
+        "dstip": "server_ip", "dstport": "server_port", "srcip": "client_ip", "locationname": "location",
+        "reqtype": "request_type", "req": "query", "res": "response", "dnsreqtype": "request_type",
+        "dnsreq": "query", "dnsresp": "response", "domcat": "domain_category", "domaincategory": "domain_category",
+        "recordid": "record_id", "event_id": "record_id", "durationms": "duration_ms",
     },
     "zpa_user_activity": {"timestamp": "event_time", "user": "username", "eventtime": "event_time"},
     "zpa_user_status": {"timestamp": "event_time", "user": "username", "publicip": "client_public_ip",
@@ -184,7 +203,10 @@ LEEF_OVERRIDES = {"zia_web": {"cat": "action"}}
 # Keys whose values are %HH-encoded by NSS (e* variables and the keys templates put them under).
 ENCODED_KEYS: dict[str, set[str]] = {
     "zia_web": {"eurl", "ehost", "ereferer", "eua", "elogin", "elocation", "edepartment", "erulelabel",
-                "url", "hostname", "refererurl", "request", "dhost", "requestcontext", "referer"},
+                "url", "hostname", "refererurl", "request", "dhost", "requestcontext", "referer",
+                # what Datadog's / Sekoia's web templates put %s{edepartment}, %s{elocation},
+                # %s{eua}, %s{elogin} under (firewall and DNS decode theirs the same way)
+                "department", "dept", "location", "useragent", "ua", "user"},
     "zia_firewall": {"elogin", "edepartment", "elocation", "erulelabel", "ethreatname", "user",
                      "department", "locationname", "rulelabel", "threatname"},
     "zia_dns": {"elogin", "edepartment", "elocation", "user", "department", "location"},
@@ -246,7 +268,7 @@ def guess_log_type(keys: set[str], *, sourcetype: str | None = None, product: st
         return SOURCETYPES[sourcetype.lower()]
     dns = {"reqaction", "resaction", "dns_req", "req", "dns_reqtype", "reqtype", "domcat"}
     fw = {"csip", "cdip", "cdport", "csport", "sdip", "nwsvc", "nwapp", "tuntype", "ipcat", "numsessions",
-          "spt", "dpt", "devicetranslatedaddress", "tunneltype"}
+          "spt", "dpt", "devicetranslatedaddress", "tunneltype", "clt_sport", "clt_dip", "srv_sip"}
     web = {"eurl", "url", "request", "respcode", "status", "reqmethod", "requestmethod", "urlcat",
            "urlcategory", "ua", "useragent", "requestclientapplication", "outcome"}
     scores = {"zia_dns": len(low & dns), "zia_firewall": len(low & fw), "zia_web": len(low & web)}
@@ -350,4 +372,4 @@ DEFAULT_FIELDS = {
     ).split()),
 }
 
-PLACEHOLDERS = ("", "None", "NA", "N/A", "none", "null", "NULL", "n/a")   # read as NULL
+PLACEHOLDERS = ("", "None", "NA", "N/A", "none", "null", "NULL", "n/a")   # read as NULL (and whitespace only)

@@ -256,6 +256,10 @@ def _kv_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# firewall JSON naming its addresses and ports the DNS feed's way (SEKOIA-IO test_event_firewall_blocked)
+FW_DNS_STYLE_KEYS = {"csip": "clt_sip", "csport": "clt_sport", "cdip": "clt_dip", "cdport": "clt_dport",
+                     "ssip": "srv_sip", "ssport": "srv_sport", "sdip": "srv_dip", "sdport": "srv_dport"}
+
 KV_PREFIXES = {  # what a syslog collector writes before the first key (SC4S tests)
     "sc4s": lambda t: t.strftime("%Y-%m-%d %H:%M:%S") + "\t",
     "pri": lambda t: "<134>" + t.strftime("%Y-%m-%d %H:%M:%S") + "\t",
@@ -265,11 +269,12 @@ KV_PREFIXES = {  # what a syslog collector writes before the first key (SC4S tes
 
 def render_lines(records: Iterable[dict], log_type: str, fmt: str, *, fields: str | None = None,
                  leef_time: str | None = None, kv_prefix: str | None = None,
-                 kv_quote: bool = False) -> Iterable[str]:
+                 kv_quote: bool = False, fw_dns_style: bool = False) -> Iterable[str]:
     """Yield the feed lines (without newline) for the records. `leef_time`: a Java
     SimpleDateFormat pattern LEEF writes devTime in and declares as devTimeFormat. kv:
     `kv_prefix` (a KV_PREFIXES name) before the first key, `kv_quote` every value in double
-    quotes with \\" and \\\\ escapes, as Splunk receives them from SC4S."""
+    quotes with \\" and \\\\ escapes, as Splunk receives them from SC4S. `fw_dns_style`: firewall
+    keys renamed as FW_DNS_STYLE_KEYS."""
     if log_type not in COLUMNS:
         raise ValueError(f"unknown log type {log_type!r}; expected one of {sorted(COLUMNS)}")
     if log_type.startswith("zpa"):
@@ -296,6 +301,8 @@ def render_lines(records: Iterable[dict], log_type: str, fmt: str, *, fields: st
     keys = KEYS[(log_type, fmt)]
     if fmt == "leef":
         keys = _leef_keys(keys, leef_time)
+    if fw_dns_style and log_type == "zia_firewall":
+        keys = [(FW_DNS_STYLE_KEYS.get(k, k), v) for k, v in keys]
     for r in records:
         if fmt == "json":
             event = {k: _value(r, log_type, v) for k, v in keys}

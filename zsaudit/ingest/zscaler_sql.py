@@ -26,7 +26,10 @@ def _is_placeholder(expr: str) -> str:
     """`expr IN (placeholders)` written so DuckDB neither plans a mark join per column (it does for
     an IN list this long) nor compares values longer than any placeholder."""
     ors = " OR ".join(f"{expr} = '{p}'" for p in PLACEHOLDERS)
-    return f"(length({expr}) <= {_PLACEHOLDER_MAX} AND ({ors}))"
+    # whitespace only (a value NSS padded, e.g. devicehostname " "): only values that start with
+    # a space or tab are trimmed
+    blank = f"(ascii({expr}) IN (9, 32) AND trim({expr}, ' ' || chr(9)) = '')"
+    return f"((length({expr}) <= {_PLACEHOLDER_MAX} AND ({ors})) OR {blank})"
 
 
 def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:

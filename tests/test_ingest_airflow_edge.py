@@ -338,3 +338,23 @@ def test_a_failing_batch_among_many_is_split_and_the_others_load(store, tmp_path
     assert all(r.rows_loaded > 0 for name, r in by_task.items() if name != "task_id=poison")
     assert store.con.execute("SELECT count(*) FROM task_attempts").fetchall()[0][0] == 18
     assert store.con.execute("SELECT count(*) FROM ingest_ledger").fetchall()[0][0] == 18
+
+
+@pytest.mark.parametrize("body", [
+    # Airflow 2 (API v1): the log text as one string
+    {"continuation_token": "eyJlbmRfb2ZfbG9nIjp0cnVlfQ==",
+     "content": "[('worker-1', '[2026-11-24, 16:00:20 UTC] {taskinstance.py:1157} INFO - Dependencies all met "
+                "for dag_id=billing_export, task_id=push, run_id=scheduled__2026-11-24T00:00:00+00:00, "
+                "map_index=-1, try_number=1')]"},
+    # Airflow 3 (API v2): structured events
+    {"content": [{"timestamp": "2026-11-24T16:00:20Z", "event": "Task started", "dag_id": "billing_export",
+                  "task_id": "push", "run_id": "r1"}], "continuation_token": None},
+])
+def test_rest_api_logs_response_is_named_in_the_error(store, tmp_path, body):
+    """A saved GET .../logs/{try} response is refused as what it is, not "a CSV" (issue 13, class 7)."""
+    f = tmp_path / "logs.json"
+    f.write_text(json.dumps(body))
+    with pytest.raises(BadInput) as err:
+        ingest_paths(store, [f])
+    assert "REST API task-log response" in str(err.value)
+    assert "CSV" not in str(err.value)

@@ -20,6 +20,7 @@ for the attempts each file touched (see queries/airflow/merge_attempts.sql).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -64,6 +65,18 @@ def _head(path: Path) -> bytes:
         raise BadInput(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
 
+# GET .../taskInstances/{task_id}/logs/{try}: {"content": ..., "continuation_token": ...}
+_REST_LOGS = re.compile(r'^\{\s*"(?:content|continuation_token)"\s*:')
+
+
+def _rest_logs(path: Path) -> BadInput:
+    return BadInput(
+        f"{path}: an Airflow REST API task-log response (JSON with \"content\"), which zsaudit does not "
+        "read: its task identity is in the request URL, not in the file. Pass the API server's base URL "
+        "to `zsaudit ingest airflow`, or save the log under a task-log tree whose path fits the "
+        "log_filename_template.")
+
+
 def sniff(path: Path) -> str | None:
     """What kind of Airflow input a (non-task-log) file is, by its content; None if none."""
     head = _head(path)
@@ -74,6 +87,8 @@ def sniff(path: Path) -> str | None:
     if stripped[:1] in ("{", "[") and ('"task_id"' in text or '"task_instances"' in text):
         if '"task_instances"' in text or ('"try_number"' in text and '"event"' not in text[:2000]):
             return "rest_api"
+    if _REST_LOGS.match(stripped):
+        return "rest_logs"
     first = stripped.splitlines()[0] if stripped else ""
     low = first.lower()
     if "," in first and "task_id" in low and "dag_id" in low and ("run_id" in low or "try_number" in low):
@@ -178,6 +193,8 @@ def ingest_paths(store, paths, *, template: str | None = None, tz: str = "UTC",
                 if non_task:        # Airflow's own scheduler / DAG-processor logs: not task logs
                     continue
                 kind = sniff(full)
+                if kind == "rest_logs":
+                    raise _rest_logs(full)
                 if kind is not None:
                     others.append((kind, full))
                 elif full.suffix == ".log":
@@ -193,6 +210,8 @@ def ingest_paths(store, paths, *, template: str | None = None, tz: str = "UTC",
             continue
         hit = _match(path.as_posix(), templates)
         kind = sniff(path)
+        if kind == "rest_logs":
+            raise _rest_logs(path)
         if kind is not None and (hit is None or kind in ("metadata_db", "rest_api", "csv")):
             others.append((kind, path))
         elif hit is not None:

@@ -255,6 +255,33 @@ SOURCETYPES = {
 CEF_PRODUCTS = {"nssweblog": "zia_web", "nssfwlog": "zia_firewall", "nssdnslog": "zia_dns"}
 
 
+# ZPA LSS log types zsaudit does not load, each told apart by its own keys (LSS templates; the
+# SC4S tests' samples): (name, keys that must all be present (lower case), or a key's value prefix)
+OTHER_LSS_TYPES = [
+    ("ZPA App Connector status", {"sessiontype": "ZPN_ASSISTANT"}),
+    ("ZPA App Connector status", {"connector", "connectorgroup", "sessionstatus"}),
+    ("ZPA App Connector metrics", {"connector", "cpuutilization", "appconnectionsactive"}),
+    ("ZPA Private Service Edge status", {"sessiontype": "ZPN_PRIVATE_BROKER"}),
+    ("ZPA Browser Access", {"nameid", "statuscode", "url"}),
+    ("ZPA App Protection", {"inspectioncontrol"}),
+    ("ZPA App Protection", {"inspectionpolicy"}),
+    ("ZPA Audit", {"auditoperationtype"}),
+    ("ZPA Audit", {"auditoldvalue", "auditnewvalue"}),
+]
+
+
+def other_lss_type(record: dict) -> str | None:
+    """The name of a ZPA LSS log type zsaudit does not load, if the record is one."""
+    low = {str(k).lower(): v for k, v in record.items()}
+    for name, marker in OTHER_LSS_TYPES:
+        if isinstance(marker, dict):
+            if all(isinstance(low.get(k), str) and low[k].startswith(p) for k, p in marker.items()):
+                return name
+        elif marker <= low.keys():
+            return name
+    return None
+
+
 def guess_log_type(keys: set[str], *, sourcetype: str | None = None, product: str | None = None) -> str | None:
     """Which table a record belongs to, from its sourcetype / CEF product / keys."""
     if product and product.lower() in CEF_PRODUCTS:

@@ -15,6 +15,7 @@ from ..errors import BadInput
 from .limits import MAX_FIELDS, MAX_PLAN_KEYS
 from .time_formats import declared_formats
 from .nss_fields import (COLUMNS, DEFAULT_FIELDS, ENCODED_KEYS, PREFIX_TIME_KEY, SOURCETYPES, aliases_for,
+                         other_lss_type,
                          delimited_layout, guess_log_type)
 
 FORMATS = ("json", "csv", "tsv", "kv", "leef", "cef")
@@ -214,6 +215,12 @@ def _plan_json(path_label: str, lines: list[str]) -> Plan:
             if k not in seen and len(keys) < MAX_PLAN_KEYS:
                 seen.add(k)
                 keys.append(k)
+    other = next((t for t in map(other_lss_type, events) if t), None)
+    if other is not None:
+        raise BadInput(
+            f"{path_label}: a {other} log (LSS): zsaudit loads ZPA user activity and user status and ZIA "
+            f"web, firewall and DNS logs, not this log type; leave the file out, or point the LSS feed "
+            f"that writes it at another destination")
     product = next((events[0][k] for k in ("product", "DeviceProduct", "deviceProduct")
                     if isinstance(events[0].get(k), str)), None)
     labels = _labels(events[0])

@@ -142,6 +142,12 @@ _EXTRA_ALIASES: dict[str, dict[str, str]] = {
         "zscalernssweblogurlclass": "url_class",
         # Cloud NSS web templates that rename the client keys
         "cltip": "client_ip", "cltintip": "client_public_ip",
+        # Microsoft Sentinel CommonSecurityLog columns (a CSV / JSON export of the table)
+        "sourceusername": "login", "requesturl": "url", "destinationhostname": "host",
+        "destinationdnsdomain": "host", "destinationip": "server_ip", "sourceip": "client_ip",
+        "deviceaction": "action", "activity": "reason", "receivedbytes": "response_size",
+        "sentbytes": "request_size", "eventoutcome": "response_code", "devicecustomnumber1": "risk_score",
+        "applicationprotocol": "protocol",
         # LEEF (Sumo Logic sample); `cat` is the action there, see LEEF_OVERRIDES
         "devtime": "event_time", "usrname": "login", "policy": "reason", "srcpostnat": "client_public_ip",
         "role": "department", "realm": "location", "srcbytes": "request_size", "dstbytes": "response_size",

@@ -221,8 +221,10 @@ def _plan_json(path_label: str, lines: list[str]) -> Plan:
             f"{path_label}: a {other} log (LSS): zsaudit loads ZPA user activity and user status and ZIA "
             f"web, firewall and DNS logs, not this log type; leave the file out, or point the LSS feed "
             f"that writes it at another destination")
-    product = next((events[0][k] for k in ("product", "DeviceProduct", "deviceProduct")
-                    if isinstance(events[0].get(k), str)), None)
+    # a SIEM export may hold other vendors' rows: the product of the first Zscaler one
+    first = next((e for e in events if str(e.get("DeviceVendor", "Zscaler")).lower() == "zscaler"), events[0])
+    product = next((first[k] for k in ("product", "DeviceProduct", "deviceProduct")
+                    if isinstance(first.get(k), str)), None)
     labels = _labels(events[0])
     log_type = guess_log_type(set(keys) | {v.lower() for v in labels.values()},
                               sourcetype=sourcetype, product=product)

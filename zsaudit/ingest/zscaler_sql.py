@@ -391,6 +391,11 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None)
         ev = "[" + ", ".join(f"k{i}" for i in plan.extra) + "]"
     else:
         extra, ev = "NULL::VARCHAR", "NULL::VARCHAR[]"
+    vendor = next((i for i in plan.extra if plan.keys[i].lower() == "devicevendor"), None)
+    if vendor is not None:      # a SIEM export (Sentinel CommonSecurityLog) holds every vendor's rows
+        raw_exprs.append(f"k{vendor} AS r__vendor")
+        bad_terms.insert(0, "CASE WHEN lower(r__vendor) <> 'zscaler' THEN 'not a Zscaler record (DeviceVendor ' "
+                            "|| to_json(r__vendor) || '); expected DeviceVendor Zscaler' END")
     if plan.fmt in ("csv", "tsv"):
         n = len(plan.keys)
         bad_terms.insert(0, f"CASE WHEN nf <> {n} THEN 'expected {n} fields, found ' || nf END")

@@ -227,8 +227,8 @@ def test_leef_with_a_declared_time_format_reads_back(tmp_path, table):
 
 
 # -- Splunk key=value as SC4S delivers it (issue 13, class 3) -----------------------------------
-@pytest.mark.parametrize("table", ["zia_web", "zia_firewall", "zia_dns"])
-@pytest.mark.parametrize("prefix,quote", [("sc4s", True), ("pri", False), ("bsd", True), (None, True)])
+@pytest.mark.parametrize("table,prefix,quote", [("zia_web", "sc4s", True), ("zia_firewall", "pri", False),
+                                                ("zia_dns", "bsd", True), ("zia_web", None, True)])
 def test_kv_with_a_syslog_prefix_and_quoted_values_reads_back(tmp_path, table, prefix, quote):
     store = Store(tmp_path / "rt.duckdb")
 

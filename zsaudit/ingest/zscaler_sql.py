@@ -26,10 +26,9 @@ def _is_placeholder(expr: str) -> str:
     """`expr IN (placeholders)` written so DuckDB neither plans a mark join per column (it does for
     an IN list this long) nor compares values longer than any placeholder."""
     ors = " OR ".join(f"{expr} = '{p}'" for p in PLACEHOLDERS)
-    # whitespace only (a value NSS padded, e.g. devicehostname " "): only values that start with
-    # a space or tab are trimmed
-    blank = f"(ascii({expr}) IN (9, 32) AND trim({expr}, ' ' || chr(9)) = '')"
-    return f"((length({expr}) <= {_PLACEHOLDER_MAX} AND ({ors})) OR {blank})"
+    # and whitespace only (NSS pads empty fields, e.g. devicehostname " "), as short as a placeholder
+    blank = f"trim({expr}, ' ' || chr(9)) = ''"
+    return f"(length({expr}) <= {_PLACEHOLDER_MAX} AND ({ors} OR {blank}))"
 
 
 def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
@@ -243,8 +242,9 @@ def layout_sql(plan: Plan) -> str:
 
 
 def _decode(expr: str, how: str) -> str:
-    if how == "url":    # %HH escapes that do not decode to UTF-8 (Latin-1 %E9): the value as written
-        return f"coalesce(try(url_decode({expr})), {expr})"
+    if how == "url":    # most values hold no escape: skip the decoder for them; %HH escapes that
+        # do not decode to UTF-8 (Latin-1 %E9): the value as written
+        return f"CASE WHEN contains({expr}, '%') THEN coalesce(try(url_decode({expr})), {expr}) ELSE {expr} END"
     if how == "b64":
         return f"coalesce(try(decode(from_base64({expr}))), {expr})"
     return expr
@@ -327,8 +327,11 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None)
     cols = COLUMNS[plan.log_type]
     generic = not _nulled_per_line(plan)
     declared_params = []
+    # a declared format the file's first lines do not follow (first_time is another one, as in the
+    # Sumo Logic LEEF sample) is not tried on every line
+    declared = plan.time_formats if first_time is None or first_time in plan.time_formats else []
     for name, zoned in (("declared_naive", False), ("declared_zoned", True)):
-        formats = [f for f in plan.time_formats if is_zoned(f) == zoned]
+        formats = [f for f in declared if is_zoned(f) == zoned and f != first_time]
         if formats:
             params[name] = formats
             declared_params.append(name)
@@ -341,7 +344,7 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None)
             bad_terms.append("'no event time (the feed has no time field; expected time, datetime, "
                              "epochtime, rt, devTime, TimeGenerated or LogTimestamp)'")
         if col == "host" and derives_host(plan):
-            typed_exprs.append(f"coalesce(r_host, {host_from_url('r_url')}) AS host")
+            typed_exprs.append(f"CASE WHEN r_host IS NOT NULL THEN r_host ELSE {host_from_url('r_url')} END AS host")
             if not sources:
                 raw_exprs.append("NULL::VARCHAR AS r_host")
                 continue

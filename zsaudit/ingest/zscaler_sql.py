@@ -27,7 +27,7 @@ def _is_placeholder(expr: str) -> str:
     an IN list this long) nor compares values longer than any placeholder."""
     ors = " OR ".join(f"{expr} = '{p}'" for p in PLACEHOLDERS)
     # and whitespace only (NSS pads empty fields, e.g. devicehostname " "), as short as a placeholder
-    blank = f"trim({expr}, ' ' || chr(9)) = ''"
+    blank = f"trim({expr}, ' \t') = ''"           # a literal space and TAB: folded once
     return f"(length({expr}) <= {_PLACEHOLDER_MAX} AND ({ors} OR {blank}))"
 
 

@@ -90,3 +90,59 @@ def test_not_a_pack_is_bad_usage(tmp_path):
     (tmp_path / "manifest.json").write_text("{not json")
     res = run(tmp_path)
     assert res.exit_code == 2 and "not valid JSON" in res.output
+
+
+# -- what a forger would do (issue #18 item 8) ----------------------------------------------------
+def forge(pack: Path, edit) -> None:
+    manifest = pack / "manifest.json"
+    data = json.loads(manifest.read_text())
+    edit(data["files"])
+    manifest.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("rel", ["../../../../etc/passwd", "/etc/passwd", "evidence/../../outside.txt",
+                                 "evidence\\..\\..\\outside.txt", "C:/Windows/win.ini"])
+def test_paths_outside_the_pack_are_refused(pack, tmp_path, rel):
+    (tmp_path / "outside.txt").write_text("not the pack's")
+    digest = __import__("hashlib").sha256(b"not the pack's").hexdigest()
+    forge(pack, lambda files: files.__setitem__(rel, {"sha256": digest, "size": 14}))
+    res = run(pack)
+    assert res.exit_code == 1
+    assert f"forged: {rel!r} in manifest.json points outside the pack" in res.output
+
+
+def test_a_symlink_out_of_the_pack_is_refused(pack, tmp_path):
+    (tmp_path / "outside.txt").write_text("x")
+    (pack / "evidence" / "link.csv").symlink_to(tmp_path / "outside.txt")
+    forge(pack, lambda files: files.__setitem__("evidence/link.csv", {"sha256": "0" * 64, "size": 1}))
+    assert run(pack).exit_code == 1
+    assert any("evidence/link.csv" in p and "outside the pack" in p for p in verify(pack))
+
+
+def test_an_empty_file_list_is_refused(pack):
+    for p in sorted(pack.rglob("*"), reverse=True):
+        if p.name != "manifest.json":
+            p.rmdir() if p.is_dir() else p.unlink()
+    forge(pack, lambda files: files.clear())
+    res = run(pack)
+    assert res.exit_code == 1 and "lists no files" in res.output
+
+
+def test_a_manifest_that_leaves_out_a_file_is_refused(pack):
+    forge(pack, lambda files: files.pop("findings.ocsf.json"))
+    res = run(pack)
+    assert res.exit_code == 1 and "added: findings.ocsf.json (not in the manifest)" in res.output
+
+
+def test_manifest_without_index_html_is_refused(pack):
+    (pack / "index.html").unlink()
+    forge(pack, lambda files: files.pop("index.html"))
+    assert run(pack).exit_code == 1
+    assert verify(pack) == ["forged: manifest.json does not list index.html, which every pack holds"]
+
+
+@pytest.mark.parametrize("value", ["nothex", "abc", "g" * 64, "0" * 63])
+def test_manifest_sha256_that_is_not_a_sha256_is_a_usage_error(pack, value):
+    res = run(pack, "--manifest-sha256", value)
+    assert res.exit_code == 2, res.output
+    assert "expected 64 hexadecimal digits" in res.output and "Traceback" not in res.output

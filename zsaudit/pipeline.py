@@ -27,6 +27,7 @@ from pathlib import Path
 from . import __version__
 from .config import SEVERITIES, Config, expand
 from .errors import BadInput, BadUsage, Busy
+from .output import claim_dir
 from .progress import QUIET, Progress
 from .store import Store
 from .timeutil import parse_time, yesterday_utc
@@ -34,7 +35,8 @@ from .timeutil import parse_time, yesterday_utc
 STAGES = ("ingest_zscaler", "ingest_airflow", "analyze", "report")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 _DATED = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T\d{4}Z)?(?:--[0-9TZ-]+)?$")
-_TMP_PREFIX = ".zsaudit-tmp-"
+PACKS_MARKER = ".zsaudit-packs"
+DEMO_MARKER = ".zsaudit-demo"
 
 
 class StoreBusy(Busy):
@@ -367,20 +369,12 @@ def report(store: Store, config: Config, since: datetime, until: datetime, *,
     """Render the period's pack into pack_dir/<period>/ atomically, verify it, apply retention."""
     from . import report as report_mod
 
-    config.pack_dir.mkdir(parents=True, exist_ok=True)
-    _remove_stale_tmp(config.pack_dir)
+    claim_packs_dir(config)
     final = config.pack_dir / pack_name(since, until)
-    tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=config.pack_dir))
-    try:
-        result = report_mod.render(store, tmp, since=since, until=until, pdf=config.pdf,
-                                   generated_at=_evidence_time(store, until),
-                                   identity_map_path=config.identity_map, progress=progress,
-                                   controls=config.controls)
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp made it private; a pack is for reading
-        _swap_in(tmp, final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    result = report_mod.render(store, final, since=since, until=until, pdf=config.pdf,
+                               generated_at=_evidence_time(store, until),
+                               identity_map_path=config.identity_map, progress=progress,
+                               controls=config.controls)
     problems = report_mod.verify(final)
     removed = apply_retention(config, until, keep=final.name)
     return PackSummary(dir=final, index_html=final / "index.html",
@@ -389,33 +383,25 @@ def report(store: Store, config: Config, since: datetime, until: datetime, *,
                        problems=problems, removed=removed, status=result.status)
 
 
+def _is_dated_pack(p: Path) -> bool:
+    return p.is_dir() and bool(_DATED.match(p.name)) and (p / "manifest.json").is_file()
+
+
+def claim_packs_dir(config: Config) -> Path:
+    """pack.out_dir must be zsaudit's own folder, since retention deletes old packs in it: new,
+    empty, holding only dated packs, or marked with PACKS_MARKER. The filesystem root, a home
+    folder or a shared folder are refused (exit 2) before any pack is written there."""
+    return claim_dir(config.pack_dir, marker=PACKS_MARKER, what=f"{config.where('pack.out_dir')} =",
+                     purpose="the dated audit packs of `zsaudit run`, old ones deleted by pack.retention_days "
+                             f"(if the folder is meant for them, create {config.pack_dir / PACKS_MARKER} to say so)",
+                     also_ours=_is_dated_pack)
+
+
 def _evidence_time(store: Store, until: datetime) -> datetime:
     """The pack's 'generated at': when the store last took in evidence (so a re-run that
     ingests nothing writes the same bytes); the period end for an empty store."""
     row = store.run("pipeline/last_ingest").fetchone()
     return row[0] if row and row[0] is not None else until
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _swap_in(tmp: Path, final: Path) -> None:
-    old = None
-    if final.exists():
-        old = final.with_name(f"{_TMP_PREFIX}old-{final.name}-{os.getpid()}")
-        final.rename(old)
-    tmp.rename(final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _remove_stale_tmp(pack_dir: Path) -> None:
-    for p in pack_dir.glob(f"{_TMP_PREFIX}*"):
-        if p.is_dir():
-            shutil.rmtree(p, ignore_errors=True)
 
 
 def apply_retention(config: Config, until: datetime, *, keep: str | None = None) -> list[str]:
@@ -427,7 +413,7 @@ def apply_retention(config: Config, until: datetime, *, keep: str | None = None)
     removed = []
     for p in sorted(config.pack_dir.iterdir()):
         m = _DATED.match(p.name)
-        if not m or p.name == keep or not p.is_dir() or not (p / "manifest.json").is_file():
+        if not m or p.name == keep or not _is_dated_pack(p):
             continue
         if datetime.strptime(m.group(1), "%Y-%m-%d").date() < cutoff:
             shutil.rmtree(p)
@@ -447,6 +433,8 @@ def run(config: Config, *, since=None, until=None, fail_on: str | None = None, u
     unknown = set(stages) - set(STAGES)
     if unknown:
         raise BadUsage(f"unknown stage(s) {sorted(unknown)}; stages are {', '.join(STAGES)}")
+    if "report" in stages:
+        claim_packs_dir(config)  # a wrong pack.out_dir fails now, not after an hour of ingest
     with open_store(config.db) as store:
         if "ingest_zscaler" in stages:
             summary.ingest["zscaler"] = ingest_zscaler(store, config, progress)
@@ -544,17 +532,11 @@ def demo(out_dir: str | os.PathLike = "zsaudit-demo", *, requests: int = 2000, s
 
 def _prepare_demo_dir(out: Path) -> None:
     """An empty or new directory, or an earlier demo's (recognised by its marker): never a user's."""
-    marker = out / ".zsaudit-demo"
-    if out.exists():
-        if not out.is_dir():
-            raise BadUsage(f"--out {out}: exists and is not a directory")
-        if any(out.iterdir()) and not marker.is_file():
-            raise BadUsage(f"--out {out}: the directory is not empty and is not an earlier zsaudit demo; "
-                           "choose another --out")
-        for child in out.iterdir():
+    claim_dir(out, marker=DEMO_MARKER, what="--out", purpose="`zsaudit demo` writes its night here "
+              "and replaces it on the next demo run")
+    for child in out.iterdir():
+        if child.name != DEMO_MARKER:
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    marker.write_text("written by `zsaudit demo`; the next demo run replaces this directory\n")
 
 
 def _demo_config(pdf: bool) -> str:

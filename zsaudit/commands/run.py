@@ -14,10 +14,10 @@ import click
 from ..cli import handle_errors, main, period_options, quiet_option
 from ..config import EXAMPLE, EXAMPLE_IDENTITY_MAP, SEVERITIES, load_config, parse_fail_on, parse_gap_threshold
 from ..errors import BadUsage, FindingsAtOrAbove
+from ..output import ensure_dir
 from ..progress import Progress
 
 DAG_FILE = Path(__file__).resolve().parent.parent / "airflow" / "dags" / "zsaudit_nightly.py"
-DEMO_MARKER = ".zsaudit-demo"
 
 
 def _emit(summary, *, as_json: bool, quiet: bool) -> None:
@@ -74,7 +74,7 @@ def run(config_path: Path, since, until, fail_on, gap_threshold, reanalyze, as_j
 @handle_errors
 def init(directory: Path, force: bool):
     """Write a commented example zsaudit.toml and identity.toml into DIRECTORY (default: here)."""
-    directory.mkdir(parents=True, exist_ok=True)
+    ensure_dir(directory, "init")
     targets = {directory / "zsaudit.toml": EXAMPLE, directory / "identity.toml": EXAMPLE_IDENTITY_MAP}
     existing = [str(p) for p in targets if p.exists()]
     if existing and not force:
@@ -128,6 +128,7 @@ def airflow_dag(do_print: bool, install_dir: Path | None, force: bool):
     if install_dir is not None:
         if not install_dir.is_dir():
             raise BadUsage(f"--install {install_dir}: no such directory (your Airflow dags folder)")
+        ensure_dir(install_dir, "--install")
         target = install_dir / DAG_FILE.name
         if target.exists() and target.read_text(encoding="utf-8", errors="replace") != text and not force:
             raise BadUsage(f"{target} exists and differs from this zsaudit's DAG; use --force to replace it")

@@ -27,8 +27,10 @@ def synth(out: Path, requests: int, seed: int, zia_format: str, quiet: bool):
            zsaudit ingest airflow OUT/airflow
            zsaudit analyze --identity-map OUT/identity.toml --since 2026-11-24 --until 2026-11-25
     """
+    from ..output import ensure_dir
     from ..synth import synthesize
 
+    ensure_dir(out, "--out")
     result = synthesize(out, requests=requests, seed=seed, zia_format=zia_format)
     if not quiet:
         click.echo(f"wrote {result.requests} requests, {result.attempts} task attempts and "

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import __version__, queries
+from .. import __version__, output, queries
 from ..errors import BadInput, BadUsage
 from ..progress import QUIET, Progress
 from ..timeutil import parse_time
@@ -57,29 +57,6 @@ def _iso_or_none(value):
     return html.iso(value) if value is not None else None
 
 
-def _prepare(out_dir: Path) -> None:
-    """Write into an empty directory or over an earlier pack (only its own files are removed)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    old = out_dir / manifest.MANIFEST
-    if old.is_file():
-        try:
-            listed = manifest.load(out_dir)["files"]
-        except Exception:  # a damaged manifest: treat the directory as foreign
-            listed = None
-        if listed is not None:
-            for rel in list(listed) + [manifest.MANIFEST]:
-                p = (out_dir / rel)
-                if p.is_file() and out_dir.resolve() in p.resolve().parents:
-                    p.unlink()
-    leftovers = manifest.pack_files(out_dir)
-    if leftovers:
-        shown = ", ".join(leftovers[:5]) + (" ..." if len(leftovers) > 5 else "")
-        raise BadUsage(
-            f"--out {out_dir}: the directory holds files that are not part of an earlier pack "
-            f"({shown}); choose an empty directory"
-        )
-
-
 def _require_analysis(con, period: context.Period) -> None:
     """Refuse a pack over a stretch no analysis covers: its checks never ran, so it would read clean."""
     gaps = con.execute(queries.load("report/analysis_gaps"), period.params()).fetchall()
@@ -103,16 +80,28 @@ def render(store, out_dir, *, since=None, until=None, pdf: bool = True, generate
     Defaults: the period of the latest analysis (else whole days around the data), generated_at
     now (seconds), the sample seed derived from the period. Same store, period, generated_at and
     seed give byte-identical index.html, CSV files and manifest.json.
+
+    out_dir must be new, empty or an earlier pack (BadUsage otherwise). The pack is rendered into
+    a temporary sibling and swapped in whole, under a lock on out_dir (zsaudit.output): a killed
+    render leaves the earlier pack as it was; a second render into out_dir meanwhile gets Busy.
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    con = store.con.cursor()  # own session: its settings do not leak into the caller's connection
-    try:
-        return _render(store, con, out_dir, since=since, until=until, pdf=pdf, generated_at=generated_at,
-                       identity_map_path=identity_map_path, progress=progress, sample_seed=sample_seed,
-                       top_n=top_n, sample_size=sample_size, controls=controls, started=started)
-    finally:
-        con.close()
+
+    def write(tmp: Path) -> PackResult:
+        con = store.con.cursor()  # own session: its settings do not leak into the caller's connection
+        try:
+            return _render(store, con, tmp, since=since, until=until, pdf=pdf, generated_at=generated_at,
+                           identity_map_path=identity_map_path, progress=progress, sample_seed=sample_seed,
+                           top_n=top_n, sample_size=sample_size, controls=controls, started=started)
+        finally:
+            con.close()
+
+    result = output.write_atomically(out_dir, write, is_ours=manifest.is_pack, kind="pack")
+    result.out_dir = out_dir
+    if result.pdf is not None:
+        result.pdf = out_dir / result.pdf.name
+    return result
 
 
 def _render(store, con, out_dir: Path, *, since, until, pdf, generated_at, identity_map_path, progress,
@@ -165,7 +154,6 @@ def _render_pack(store, con, out_dir: Path, *, since, until, pdf, generated_at, 
     generated = generated.replace(microsecond=0)
     seed = int(sample_seed) if sample_seed is not None else context.default_seed(period)
     _require_analysis(con, period)
-    _prepare(out_dir)
 
     log = context.QueryLog()
     for name in queries.names("correlate") + queries.names("findings"):

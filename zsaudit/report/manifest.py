@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
-from ..errors import BadInput, ZsauditError
+from ..errors import BadInput, BadUsage, ZsauditError
 from ..ingest.ledger import sha256_file
 
 MANIFEST = "manifest.json"
@@ -80,28 +81,76 @@ def load(pack_dir: Path) -> dict:
     return manifest
 
 
+def is_pack(folder: Path) -> bool:
+    """An earlier pack that a new one may replace: a readable manifest listing every file present."""
+    try:
+        listed = load(folder)["files"]
+    except BadInput:
+        return False
+    return all(rel in listed for rel in pack_files(folder))
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+REQUIRED = ("index.html",)  # every pack has it: a manifest without it describes no pack
+
+
+def _outside(pack_dir: Path, rel: str) -> bool:
+    """A listed path that is not a plain relative path inside the pack ('../', absolute, a symlink
+    out, backslashes or drive letters from another system)."""
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or "\\" in rel or ":" in parts[0] or any(p in ("", ".", "..") for p in parts):
+        return True
+    root = pack_dir.resolve()
+    return root not in (pack_dir / rel).resolve().parents
+
+
 def verify(pack_dir, *, manifest_sha256: str | None = None) -> list[str]:
     """Problems found in the pack, one line each (empty list: the pack is intact).
 
-    Raises BadInput when pack_dir is not a pack at all (no directory, no or unreadable manifest).
+    Checks what a forger would try: every listed file against its sha256, no file present that
+    the manifest leaves out, no listed path outside the pack (../, absolute, a symbolic link out),
+    no empty list. It cannot catch a manifest rewritten to match edited files: only
+    --manifest-sha256 (the hash `report` printed, kept where the pack's holder cannot edit it)
+    proves the manifest itself. Raises BadInput when pack_dir is not a pack at all (no
+    directory, no or unreadable manifest) and BadUsage for a --manifest-sha256 that is not one.
     """
     pack_dir = Path(pack_dir)
+    expected = None
+    if manifest_sha256 is not None:
+        expected = manifest_sha256.strip().lower()
+        if not _HEX64.fullmatch(expected):
+            raise BadUsage(f"--manifest-sha256 {manifest_sha256!r}: expected 64 hexadecimal digits "
+                           "(the manifest sha256 `zsaudit report` printed)")
     manifest = load(pack_dir)
     problems = []
-    if manifest_sha256:
+    if expected:
         actual = sha256_file(pack_dir / MANIFEST)
-        if actual.lower() != manifest_sha256.strip().lower():
-            problems.append(f"changed: {MANIFEST} (sha256 {actual}, expected {manifest_sha256.strip().lower()})")
+        if actual != expected:
+            problems.append(f"changed: {MANIFEST} (sha256 {actual}, expected {expected})")
     listed = manifest["files"]
+    if not listed:
+        problems.append(f"forged: {MANIFEST} lists no files (a pack lists every file it holds)")
+    for rel in REQUIRED:
+        if listed and rel not in listed:
+            problems.append(f"forged: {MANIFEST} does not list {rel}, which every pack holds")
     for rel in sorted(listed):
         entry = listed[rel]
+        if _outside(pack_dir, rel):
+            problems.append(f"forged: {rel!r} in {MANIFEST} points outside the pack (not checked)")
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+            problems.append(f"forged: {rel} has no sha256 in {MANIFEST}")
+            continue
         p = pack_dir / rel
+        if p.is_symlink() or (p.exists() and not p.is_file()):
+            problems.append(f"changed: {rel} is not a regular file")
+            continue
         if not p.is_file():
             problems.append(f"missing: {rel}")
             continue
         actual = sha256_file(p)
-        if actual != entry.get("sha256"):
-            problems.append(f"changed: {rel} (sha256 {actual}, manifest says {entry.get('sha256')})")
+        if actual != entry["sha256"]:
+            problems.append(f"changed: {rel} (sha256 {actual}, manifest says {entry['sha256']})")
     for rel in pack_files(pack_dir):
         if rel not in listed:
             problems.append(f"added: {rel} (not in the manifest)")

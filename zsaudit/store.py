@@ -14,7 +14,7 @@ from typing import Iterator
 import duckdb
 
 from . import queries
-from .errors import BadInput
+from .errors import BadInput, BadUsage
 
 DEFAULT_DB = "zsaudit.duckdb"
 SCHEMA_VERSION_BASE = 1
@@ -39,6 +39,17 @@ def latest_version() -> int:
     return max([SCHEMA_VERSION_BASE] + [v for v, _ in _migrations()])
 
 
+def _threads_config() -> dict:
+    """ZSAUDIT_THREADS: DuckDB worker threads (default: one per core). Results do not depend on
+    it (every choice has a total order; tests/test_reperformance.py); it bounds CPU on a shared host."""
+    raw = os.environ.get("ZSAUDIT_THREADS", "").strip()
+    if not raw:
+        return {}
+    if not raw.isdigit() or int(raw) < 1:
+        raise BadUsage(f"ZSAUDIT_THREADS={raw!r}: expected a whole number of threads >= 1")
+    return {"threads": int(raw)}
+
+
 class Store:
     """A connection to the zsaudit DuckDB file, migrated to the latest schema on open."""
 
@@ -52,7 +63,7 @@ class Store:
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
+            self.con = duckdb.connect(str(self.path), read_only=read_only, config=_threads_config())
         except duckdb.Error as exc:  # not a DuckDB file, locked, ...
             raise BadInput(f"{self.path}: cannot open as a zsaudit DuckDB database ({exc})") from exc
         if not read_only:

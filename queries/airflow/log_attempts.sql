@@ -5,7 +5,7 @@ CREATE OR REPLACE TEMP TABLE _af_att AS
 SELECT a.file_idx, a.attempt_id,
        any_value(a.dag_id) AS dag_id, any_value(a.run_id) AS run_id, any_value(a.task_id) AS task_id,
        any_value(a.map_index) AS map_index, any_value(a.try_number) AS try_number,
-       coalesce(mode(a.j_ti_id), NULL) AS ti_id,
+       min(a.j_ti_id) AS ti_id,  -- a task log names one task instance
        arg_min(a.host, a.line_no) FILTER (WHERE a.host IS NOT NULL) AS hostname,
        min(a.ts) AS start_time, max(a.ts) AS end_time,
        arg_max(a.mark, a.line_no) FILTER (WHERE a.mark IS NOT NULL) AS mark,

@@ -11,7 +11,7 @@ WITH obs AS (
     WHERE s.attempt_id IN (SELECT attempt_id FROM _af_touched)
 ),
 tis AS (
-    SELECT attempt_id, any_value(ti_id) AS ti_id FROM obs WHERE ti_id IS NOT NULL GROUP BY attempt_id
+    SELECT attempt_id, min(ti_id) AS ti_id FROM obs WHERE ti_id IS NOT NULL GROUP BY attempt_id
 ),
 ev AS (
     SELECT t.attempt_id, 'scheduler_stdout' AS source, e.hostname,
@@ -42,15 +42,18 @@ ranked AS (
 ),
 merged AS (
     SELECT attempt_id,
-           arg_min(hostname, src_rank) FILTER (WHERE coalesce(hostname, '') <> '') AS hostname,
-           arg_min(source, src_rank) FILTER (WHERE coalesce(hostname, '') <> '') AS host_source,
-           arg_min(start_time, src_rank) FILTER (WHERE start_time IS NOT NULL) AS start_time,
-           arg_min(end_time, src_rank) FILTER (WHERE end_time IS NOT NULL) AS end_time,
-           coalesce(arg_min(source, src_rank) FILTER (WHERE start_time IS NOT NULL),
-                    arg_min(source, src_rank) FILTER (WHERE end_time IS NOT NULL)) AS times_source,
-           arg_min(state, state_rank) FILTER (WHERE state_rank IS NOT NULL) AS state,
-           arg_min(source, state_rank) FILTER (WHERE state_rank IS NOT NULL) AS state_source,
-           arg_min(return_code, rc_rank) FILTER (WHERE return_code IS NOT NULL) AS return_code,
+           -- each choice: the best-ranked source, then the value and the source themselves, so
+           -- two observations of one rank (two scheduler events, two exports) pick the same row
+           -- whatever order they arrive in
+           arg_min(hostname, (src_rank, hostname, source)) FILTER (WHERE coalesce(hostname, '') <> '') AS hostname,
+           arg_min(source, (src_rank, hostname, source)) FILTER (WHERE coalesce(hostname, '') <> '') AS host_source,
+           arg_min(start_time, (src_rank, start_time, source)) FILTER (WHERE start_time IS NOT NULL) AS start_time,
+           arg_max(end_time, (-src_rank, end_time, source)) FILTER (WHERE end_time IS NOT NULL) AS end_time,
+           coalesce(arg_min(source, (src_rank, start_time, source)) FILTER (WHERE start_time IS NOT NULL),
+                    arg_max(source, (-src_rank, end_time, source)) FILTER (WHERE end_time IS NOT NULL)) AS times_source,
+           arg_min(state, (state_rank, state, source)) FILTER (WHERE state_rank IS NOT NULL) AS state,
+           arg_min(source, (state_rank, state, source)) FILTER (WHERE state_rank IS NOT NULL) AS state_source,
+           arg_min(return_code, (rc_rank, return_code)) FILTER (WHERE return_code IS NOT NULL) AS return_code,
            list(DISTINCT source ORDER BY source) AS sources
     FROM ranked GROUP BY attempt_id
 ),
@@ -58,18 +61,18 @@ ident AS (
     SELECT attempt_id,
            any_value(dag_id) AS dag_id, any_value(run_id) AS run_id, any_value(task_id) AS task_id,
            any_value(map_index) AS map_index, any_value(try_number) AS try_number,
-           any_value(ti_id) FILTER (WHERE ti_id IS NOT NULL) AS ti_id,
-           arg_min(operator, CASE source WHEN 'metadata_db' THEN 1 WHEN 'rest_api' THEN 2 WHEN 'csv' THEN 3 WHEN 'log' THEN 4 ELSE 5 END)
+           min(ti_id) AS ti_id,
+           arg_min(operator, (CASE source WHEN 'metadata_db' THEN 1 WHEN 'rest_api' THEN 2 WHEN 'csv' THEN 3 WHEN 'log' THEN 4 ELSE 5 END, operator))
                FILTER (WHERE operator IS NOT NULL) AS operator,
-           arg_min(max_tries, CASE source WHEN 'metadata_db' THEN 1 WHEN 'rest_api' THEN 2 WHEN 'csv' THEN 3 WHEN 'log' THEN 4 ELSE 5 END)
+           arg_min(max_tries, (CASE source WHEN 'metadata_db' THEN 1 WHEN 'rest_api' THEN 2 WHEN 'csv' THEN 3 WHEN 'log' THEN 4 ELSE 5 END, max_tries))
                FILTER (WHERE max_tries IS NOT NULL) AS max_tries,
-           coalesce(any_value(airflow_version) FILTER (WHERE source = 'log'),
-                    any_value(airflow_version) FILTER (WHERE airflow_version IS NOT NULL)) AS airflow_version,
-           any_value(log_file) FILTER (WHERE source = 'log') AS log_file,
-           any_value(log_sha256) FILTER (WHERE source = 'log') AS log_sha256,
-           arg_min(executor, CASE source WHEN 'metadata_db' THEN 1 WHEN 'rest_api' THEN 2 ELSE 3 END)
+           coalesce(min(airflow_version) FILTER (WHERE source = 'log'),
+                    min(airflow_version) FILTER (WHERE airflow_version IS NOT NULL)) AS airflow_version,
+           min(log_file) FILTER (WHERE source = 'log') AS log_file,
+           arg_min(log_sha256, log_file) FILTER (WHERE source = 'log') AS log_sha256,
+           arg_min(executor, (CASE source WHEN 'metadata_db' THEN 1 WHEN 'rest_api' THEN 2 ELSE 3 END, executor))
                FILTER (WHERE executor IS NOT NULL) AS executor,
-           arg_min(queue, CASE source WHEN 'metadata_db' THEN 1 WHEN 'rest_api' THEN 2 ELSE 3 END)
+           arg_min(queue, (CASE source WHEN 'metadata_db' THEN 1 WHEN 'rest_api' THEN 2 ELSE 3 END, queue))
                FILTER (WHERE queue IS NOT NULL) AS queue
     FROM obs GROUP BY attempt_id
 )

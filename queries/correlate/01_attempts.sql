@@ -19,7 +19,9 @@ WITH names AS (
     WHERE t.start_time IS NOT NULL
       AND greatest(coalesce(t.end_time, ll.last_time, t.start_time), t.start_time) + $skew >= $since
       AND t.start_time - $skew < $until
-    QUALIFY row_number() OVER (PARTITION BY t.attempt_id ORDER BY t.start_time DESC) = 1
+    -- one row per attempt: the latest start, then a total order over the columns used below
+    QUALIFY row_number() OVER (PARTITION BY t.attempt_id ORDER BY t.start_time DESC, t.end_time DESC NULLS LAST,
+                                                                  t.hostname NULLS LAST, t.state NULLS LAST) = 1
 )
 SELECT a.*,
        CAST(row_number() OVER (ORDER BY a.attempt_id) AS INTEGER) AS aidx,

@@ -4,7 +4,7 @@ CREATE OR REPLACE TEMP TABLE _attempt_hosts AS
 SELECT a.aidx, h.attempt_id, lower(h.host) AS host,
        CAST(dense_rank() OVER (ORDER BY lower(h.host)) AS INTEGER) AS hidx,
        min(h.event_time) AS first_time,
-       arg_min(h.source_line, h.event_time) AS source_line,
+       arg_min(h.source_line, (h.event_time, h.source_line)) AS source_line,  -- first mention; a tie: first line
        count(*) AS mentions
 FROM task_egress_hints h
 JOIN _attempts a ON a.attempt_id = h.attempt_id

@@ -6,7 +6,7 @@ SELECT 'silent_failure', 'blocked', a.attempt_id,
        g.n || ' request(s) blocked or failed while the attempt ended in success: ' || g.hosts,
        g.rids, g.n, NULL, NULL, NULL
 FROM (
-    SELECT aidx, min(event_time) AS first_time, min(widx) AS widx, mode(login) AS login, mode(host) AS host,
+    SELECT aidx, min(event_time) AS first_time, min(widx) AS widx, top_value(histogram(login)) AS login, top_value(histogram(host)) AS host,
            array_to_string(list(DISTINCT host ORDER BY host)[1:5], ', ') AS hosts,
            list(rid ORDER BY event_time, rid)[1:1000] AS rids, count(*) AS n
     FROM _attr

@@ -82,7 +82,7 @@ INSERT INTO _found
 SELECT 'token_gap', 'no_session',
        concat_ws('|', 'no_session', g.login_l, coalesce(strftime(g.gap_start AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ'), 'start')),
        min(g.event_time), CASE WHEN count(DISTINCT g.attempt_id) = 1 THEN min(g.attempt_id) END,
-       CASE WHEN count(DISTINCT g.worker) = 1 THEN min(g.worker) END, min(g.login), mode(g.host), NULL,
+       CASE WHEN count(DISTINCT g.worker) = 1 THEN min(g.worker) END, min(g.login), top_value(histogram(g.host)), NULL,
        count(*) || ' request(s) by ' || min(g.login) || ' with no valid token: '
          || coalesce('last session ended ' || strftime(min(g.gap_start) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ'), 'no earlier session')
          || ', ' || coalesce('next began ' || strftime(min(g.gap_end) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ'), 'no later session')
@@ -98,7 +98,7 @@ INSERT INTO _found
 SELECT 'token_gap', 'refused',
        concat_ws('|', 'refused', key, strftime(min(event_time) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')),
        min(event_time), CASE WHEN count(DISTINCT attempt_id) = 1 THEN min(attempt_id) END,
-       CASE WHEN count(DISTINCT worker) = 1 THEN min(worker) END, min(login), mode(host), NULL,
+       CASE WHEN count(DISTINCT worker) = 1 THEN min(worker) END, min(login), top_value(histogram(host)), NULL,
        count(*) || ' request(s) refused by Zscaler for authentication between '
          || strftime(min(event_time) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') || ' and ' || strftime(max(event_time) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ')
          || '; ' || count(DISTINCT attempt_id) || ' attempt(s) hit',

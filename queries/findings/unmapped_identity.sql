@@ -17,12 +17,13 @@ SELECT 'unmapped_identity', g.subtype,
          || CASE WHEN g.aidx IS NULL THEN ' not tied to one attempt' ELSE '' END,
        g.rids, g.n, NULL, NULL, NULL
 FROM (
+    -- grouped as the key is made (attempt, else worker; login): one attempt seen from two workers is one finding
     SELECT CASE WHEN no_identity THEN 'no_identity' ELSE 'unknown_login' END AS subtype,
-           aidx, widx, lower(login) AS login_l, min(login) AS login, mode(host) AS host, min(event_time) AS first_time,
+           aidx, min(widx) AS widx, lower(login) AS login_l, min(login) AS login, top_value(histogram(host)) AS host, min(event_time) AS first_time,
            list(rid ORDER BY event_time, rid)[1:1000] AS rids, count(*) AS n
     FROM _attr
     WHERE lidx IS NULL AND widx IS NOT NULL AND in_period
-    GROUP BY ALL
+    GROUP BY 1, aidx, CASE WHEN aidx IS NULL THEN widx END, lower(login)
 ) g
 JOIN im_workers w ON w.widx = g.widx
 LEFT JOIN _attempts a ON a.aidx = g.aidx;
@@ -35,7 +36,7 @@ SELECT 'unmapped_identity', 'dag_not_allowed',
          || ', which its dags globs do not allow; ' || g.n || ' request(s)',
        g.rids, g.n, NULL, NULL, NULL
 FROM (
-    SELECT r.aidx, lower(r.login) AS login_l, r.lidx, min(r.login) AS login, min(r.widx) AS widx, mode(r.host) AS host,
+    SELECT r.aidx, lower(r.login) AS login_l, r.lidx, min(r.login) AS login, min(r.widx) AS widx, top_value(histogram(r.host)) AS host,
            min(r.event_time) AS first_time, list(r.rid ORDER BY r.event_time, r.rid)[1:1000] AS rids, count(*) AS n
     FROM _attr r
     -- via 'all'/'host': the attempt the request went to may not carry its login (see 09_attribute)
@@ -51,7 +52,8 @@ SELECT 'unmapped_identity', 'conn_unlisted',
        concat_ws('|', 'conn_unlisted', c.attempt_id, c.conn_id),
        min(c.event_time), c.attempt_id, min(a.worker), NULL, NULL, c.conn_id,
        'connection ' || c.conn_id || ' is listed by no service account',
-       list(DISTINCT 'airflow:' || c.attempt_id || ':' || coalesce(c.source_line, 0))[1:1000], count(*),
+       list(DISTINCT 'airflow:' || c.attempt_id || ':' || coalesce(c.source_line, 0)
+            ORDER BY 'airflow:' || c.attempt_id || ':' || coalesce(c.source_line, 0))[1:1000], count(*),
        NULL, NULL, NULL
 FROM task_connections c
 JOIN _attempts a ON a.attempt_id = c.attempt_id
@@ -68,15 +70,20 @@ SELECT 'unmapped_identity', 'host_not_allowed',
          || CASE WHEN g.aidx IS NULL THEN ' not tied to one attempt' ELSE '' END,
        g.rids, g.n, NULL, NULL, NULL
 FROM (
-    SELECT CASE WHEN r.status = 'attributed' THEN r.aidx END AS aidx, r.widx, l.sa, lower(r.login) AS login_l,
-           r.host, min(r.login) AS login, min(r.event_time) AS first_time,
-           list(r.rid ORDER BY r.event_time, r.rid)[1:1000] AS rids, count(*) AS n
-    FROM _attr r
-    JOIN im_logins l ON l.lidx = r.lidx
-    WHERE r.in_period AND r.host IS NOT NULL AND r.host <> ''
-      AND EXISTS (SELECT 1 FROM im_hosts h WHERE h.sa = l.sa)
-      AND NOT EXISTS (SELECT 1 FROM im_hosts h WHERE h.sa = l.sa AND r.host GLOB h.pattern)
-    GROUP BY ALL
+    -- grouped as the finding's key is made (attempt, else worker; login; host): requests of one
+    -- attempt seen from several workers or none are one finding, its worker the attempt's
+    SELECT aidx, min(widx) AS widx, sa, login_l, host, min(login) AS login, min(event_time) AS first_time,
+           list(rid ORDER BY event_time, rid)[1:1000] AS rids, count(*) AS n
+    FROM (
+        SELECT CASE WHEN r.status = 'attributed' THEN r.aidx END AS aidx, r.widx, l.sa, lower(r.login) AS login_l,
+               r.host, r.login, r.event_time, r.rid
+        FROM _attr r
+        JOIN im_logins l ON l.lidx = r.lidx
+        WHERE r.in_period AND r.host IS NOT NULL AND r.host <> ''
+          AND EXISTS (SELECT 1 FROM im_hosts h WHERE h.sa = l.sa)
+          AND NOT EXISTS (SELECT 1 FROM im_hosts h WHERE h.sa = l.sa AND r.host GLOB h.pattern)
+    )
+    GROUP BY aidx, CASE WHEN aidx IS NULL THEN widx END, sa, login_l, host
 ) g
 LEFT JOIN im_workers w ON w.widx = g.widx
 LEFT JOIN _attempts a ON a.aidx = g.aidx;

@@ -12,7 +12,8 @@ from ..progress import Progress
 
 @main.command("report", short_help="Render the SOC 2 audit pack (HTML, PDF, evidence).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the pack (created; an earlier pack there is replaced).")
+              help="Folder for the pack: new, empty or an earlier pack, which is replaced whole once the new one "
+                   "is complete (its parent folder must exist).")
 @period_options
 @click.option("--pdf/--no-pdf", "pdf", default=True, show_default=True, help="Also write audit-pack.pdf.")
 @click.option("--generated-at", "generated_at", default=None, metavar="TIME",
@@ -64,7 +65,11 @@ def report(out, since, until, pdf, generated_at, identity_map, sample_seed, top_
 def verify(pack_dir, manifest_sha256, quiet):
     """Check an audit pack against its manifest: names each file changed, missing or added.
 
-    Exit 0: intact. Exit 1: tampered (each problem printed). Exit 2: not a pack (no or unreadable manifest).
+    \b
+    Exit 0: intact. Exit 1: tampered (each problem printed: changed, missing, added, forged).
+    Exit 2: not a pack (no or unreadable manifest), or --manifest-sha256 is not a sha256.
+    Without --manifest-sha256 (kept where the pack's holder cannot change it) a holder who
+    rewrites files and manifest together goes unnoticed.
     """
     from ..report import verify as verify_pack
     from ..report.manifest import PackTampered

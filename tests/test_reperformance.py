@@ -1,0 +1,100 @@
+"""Re-performance gives the same answer (issue #18 item 7).
+
+An auditor who runs ingest + analyze + report from scratch on the same inputs must get the same
+findings, attributions and pack, byte for byte, whatever the thread count and the order the
+files were given in. The night is built with ties on purpose: every Zscaler web record has a
+twin at the same moment, by the same login, to another host, in the other feed file, so every
+"representative host" (the most frequent one) of a finding is a tie that only a total order can
+break the same way each time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from zsaudit.synth import synthesize
+
+GENERATED_AT = "2026-11-26T06:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def tied_night(tmp_path_factory):
+    return build_tied_night(tmp_path_factory.mktemp("tied"))
+
+
+def build_tied_night(out: Path):
+    """A synthetic night whose ZIA web feed is two files, each record's twin in the other."""
+    night = synthesize(out / "night", requests=250, seed=11)
+    web = out / "night" / "zscaler" / "zia_web.json"
+    lines = web.read_text(encoding="utf-8").splitlines()
+    halves = ([], [])
+    next_id = 10_000_000
+    for i, line in enumerate(lines):
+        record = json.loads(line)
+        halves[i % 2].append(line)
+        ev = record["event"]
+        twin_host = "tie-" + ev["ehost"]
+        ev["eurl"] = ev["eurl"].replace(ev["ehost"], twin_host, 1)
+        ev["ehost"] = twin_host
+        next_id += 1
+        ev["recordid"] = str(next_id) if isinstance(ev.get("recordid"), str) else next_id
+        halves[1 - i % 2].append(json.dumps(record))
+    web.unlink()
+    files = []
+    for n, half in enumerate(halves):
+        path = out / "night" / "zscaler" / f"zia_web_{n}.json"
+        path.write_text("\n".join(half) + "\n", encoding="utf-8")
+        files.append(path)
+    others = sorted(p for p in (out / "night" / "zscaler").iterdir() if p not in files)
+    return night, files, others
+
+
+def perform(workdir: Path, night, web_files, other_files, *, threads: int) -> dict:
+    """ingest + analyze + report from scratch; returns everything an auditor compares."""
+    workdir.mkdir()
+    env = {**os.environ, "ZSAUDIT_THREADS": str(threads), "ZSAUDIT_INGEST_THREADS": str(threads),
+           "ZSAUDIT_DB": str(workdir / "z.duckdb")}
+    period = ["--since", night.since.isoformat(), "--until", night.until.isoformat()]
+    airflow = night.out_dir / "airflow"
+    for args in (["ingest", "zscaler", *web_files, *other_files],
+                 ["ingest", "airflow", airflow / "logs", airflow / "task_instances.json"],
+                 ["analyze", "--identity-map", night.identity_path, *period],
+                 ["report", "--out", workdir / "pack", "--no-pdf", "--generated-at", GENERATED_AT, *period]):
+        res = subprocess.run([sys.executable, "-m", "zsaudit", *map(str, args)],
+                             capture_output=True, text=True, env=env, timeout=600)
+        assert res.returncode == 0, (args, res.stderr[-3000:])
+    con = duckdb.connect(str(workdir / "z.duckdb"), read_only=True)
+    try:
+        tables = {t: con.execute(f"SELECT * EXCLUDE (analysis_id) FROM {t} ORDER BY ALL").fetchall()
+                  for t in ("findings", "attributions", "not_evaluable")}
+    finally:
+        con.close()
+    pack = workdir / "pack"
+    files = {p.relative_to(pack).as_posix(): p.read_bytes() for p in sorted(pack.rglob("*")) if p.is_file()}
+    return {"tables": tables, "pack": files}
+
+
+@pytest.mark.slow
+def test_same_inputs_same_findings_attributions_and_pack(tied_night, tmp_path):
+    night, web, others = tied_night
+    runs = {
+        "threads 1, files in order": perform(tmp_path / "a", night, web, others, threads=1),
+        "threads 2, files reversed": perform(tmp_path / "b", night, web[::-1], others[::-1], threads=2),
+        "threads 2, files in order": perform(tmp_path / "c", night, web, others, threads=2),
+    }
+    (first_name, first), *rest = runs.items()
+    assert first["tables"]["findings"], "the tied night raises findings"
+    assert any(str(row).count("tie-") for row in first["tables"]["findings"]), "ties reach the findings"
+    for name, other in rest:
+        for table, rows in first["tables"].items():
+            assert other["tables"][table] == rows, f"{table}: {name} differs from {first_name}"
+        assert sorted(other["pack"]) == sorted(first["pack"])
+        differ = [f for f in first["pack"] if other["pack"][f] != first["pack"][f]]
+        assert differ == [], f"pack files of {name} differ from {first_name}: {differ}"

@@ -134,3 +134,16 @@ def test_config_paths_that_crashed_or_hung(tmp_path, fifo, make, expected):
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2, res.stderr
     assert expected in one_line(res.stderr)
+
+
+def test_a_closed_stdout_pipe_is_not_an_internal_error():
+    """`zsaudit ... | head`: the reader went away; no crash log, no message, the SIGPIPE code."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "zsaudit", "airflow-dag", "--print"], stdout=w,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(w)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == ""

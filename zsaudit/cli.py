@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import select
 import sys
 import tempfile
 import traceback
@@ -100,6 +101,20 @@ def exit_for(exc: BaseException):
     sys.exit(INTERNAL_ERROR)
 
 
+def _exit_if_stdout_closed() -> None:
+    """`zsaudit findings | head`: the reader left; end quietly with the shell's SIGPIPE code."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        closed = any(ev & select.POLLERR for _, ev in poller.poll(0))  # a pipe with no reader left
+    except (OSError, ValueError, AttributeError):
+        return
+    if closed:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)  # no second error when Python flushes at exit
+        sys.exit(141)
+
+
 # Exceptions that already carry click's own exit handling (usage errors, --help, sys.exit).
 _PASS_THROUGH = (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit)
 
@@ -116,6 +131,9 @@ def handle_errors(func):
         except KeyboardInterrupt:
             click.echo("zsaudit: interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError as exc:
+            _exit_if_stdout_closed()
+            exit_for(exc)
         except Exception as exc:  # noqa: BLE001  the one place that turns any error into an exit code
             exit_for(exc)
 

@@ -163,9 +163,12 @@ def test_pack_out_dir_read_only(tmp_path, read_only):
     assert_usage_error(run(config_with_out_dir(tmp_path, str(read_only / "existing"))), "pack.out_dir")
 
 
-def test_pack_out_dir_is_created_and_marked(tmp_path):
-    assert run(config_with_out_dir(tmp_path, "packs")).exit_code == 0
-    assert sorted(p.name for p in (tmp_path / "packs").iterdir()) == [".zsaudit-packs", "2026-11-24"]
+def test_pack_out_dir_is_created_and_holds_only_packs(tmp_path):
+    config = config_with_out_dir(tmp_path, "packs")
+    assert run(config).exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "packs").iterdir()) == ["2026-11-24"]
+    (tmp_path / "packs" / "README").write_text("someone's notes")
+    assert_usage_error(run(config), "README", ".zsaudit-packs")
 
 
 # -- atomic and locked packs --------------------------------------------------------------------------

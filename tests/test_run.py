@@ -99,7 +99,7 @@ def test_init_run_rerun_gives_the_same_pack(tmp_path, night):
     assert (pack / "index.html").read_bytes() == html                     # same bytes
     assert (pack / "manifest.json").read_bytes() == manifest
     assert CliRunner().invoke(main, ["verify", str(pack)]).exit_code == 0
-    assert sorted(p.name for p in pack.parent.iterdir()) == [pipeline.PACKS_MARKER, pack.name]  # no temp dirs
+    assert sorted(p.name for p in pack.parent.iterdir()) == [pack.name]   # no temp dirs left
 
     third = run_cli(config, night, "--reanalyze")                         # forced: same findings
     assert "analyze: analyzed;" in third.output
@@ -180,7 +180,7 @@ def test_killed_run_then_rerun_loses_nothing_and_duplicates_nothing(tmp_path, ni
     assert "(verified)" in rerun.output
     assert counts(load_config(config).db) == clean
     assert verify(pack) == []
-    assert sorted(p.name for p in pack.parent.iterdir()) == [pipeline.PACKS_MARKER, pack.name]  # kill's temp removed
+    assert sorted(p.name for p in pack.parent.iterdir()) == [pack.name]   # temp dir of the kill removed
     assert json.loads((pack / "manifest.json").read_text())["counts"] == clean_pack_counts
 
 

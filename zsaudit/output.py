@@ -73,24 +73,27 @@ def ensure_dir(path: str | os.PathLike, what: str = "--out") -> Path:
 
 
 def claim_dir(path: str | os.PathLike, *, marker: str, what: str, purpose: str,
-              also_ours: Callable[[Path], bool] | None = None) -> Path:
+              also_ours: Callable[[Path], bool] | None = None, mark: bool = True) -> Path:
     """A folder zsaudit may delete things in (a demo it replaces, packs retention removes): new,
-    empty, marked by `marker`, or (also_ours) holding nothing but what zsaudit wrote there.
+    empty, marked by `marker` (by zsaudit when `mark`, or by the user to claim a folder with
+    other things in it), or (also_ours) holding nothing but what zsaudit wrote there.
     Anything else (the filesystem root, a home folder, a shared folder) is refused: zsaudit
     never deletes what it did not write."""
     if Path(path).absolute() == Path(Path(path).absolute().anchor):
         raise BadUsage(f"{what} {path}: the filesystem root; give zsaudit a folder of its own: {purpose}")
     path = ensure_dir(path, what)
-    mark = path / marker
-    if not mark.is_file():
+    marker_path = path / marker
+    if not marker_path.is_file():
         entries = [p for p in sorted(path.iterdir()) if not p.name.startswith(".zsaudit-")]
         foreign = [p.name for p in entries if not (also_ours and also_ours(p))]
         if foreign:
             shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
             raise BadUsage(f"{what} {path}: the folder is not empty and holds things zsaudit did not write ({shown}); "
                            f"give it a folder of its own (new or empty): {purpose}")
+        if not mark:
+            return path
         try:
-            mark.write_text(f"This folder belongs to zsaudit: {purpose}.\n", encoding="utf-8")
+            marker_path.write_text(f"This folder belongs to zsaudit: {purpose}.\n", encoding="utf-8")
         except OSError as exc:
             raise BadUsage(f"{what} {path}: cannot write in it ({_describe(exc)})") from None
     return path

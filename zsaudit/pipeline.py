@@ -389,12 +389,12 @@ def _is_dated_pack(p: Path) -> bool:
 
 def claim_packs_dir(config: Config) -> Path:
     """pack.out_dir must be zsaudit's own folder, since retention deletes old packs in it: new,
-    empty, holding only dated packs, or marked with PACKS_MARKER. The filesystem root, a home
-    folder or a shared folder are refused (exit 2) before any pack is written there."""
+    empty, holding only dated packs, or marked with PACKS_MARKER by its user. The filesystem
+    root, a home folder or a shared folder are refused (exit 2) before any pack is written there."""
     return claim_dir(config.pack_dir, marker=PACKS_MARKER, what=f"{config.where('pack.out_dir')} =",
                      purpose="the dated audit packs of `zsaudit run`, old ones deleted by pack.retention_days "
                              f"(if the folder is meant for them, create {config.pack_dir / PACKS_MARKER} to say so)",
-                     also_ours=_is_dated_pack)
+                     also_ours=_is_dated_pack, mark=False)
 
 
 def _evidence_time(store: Store, until: datetime) -> datetime:

@@ -232,20 +232,19 @@ def test_a_second_report_into_the_same_folder_fails_naming_the_lock(db, tmp_path
 
 
 def test_concurrent_reports_never_mix_packs(db, tmp_path):
-    """Two real `zsaudit report`s into one folder, different periods: each exits 0 or 2 (the lock),
+    """Two real `zsaudit report`s into one folder, different samples: each exits 0 or 2 (the lock),
     and the folder holds exactly one of the two packs, intact."""
     out = tmp_path / "pack"
     cmd = [sys.executable, "-m", "zsaudit", "report", "--out", str(out), "--db", str(db), "--no-pdf",
            "--generated-at", str(report_data.GENERATED_AT)]
     for attempt in range(3):
-        procs = [subprocess.Popen([*cmd, "--since", f"2026-11-2{d}", "--until", f"2026-11-2{d + 1}"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for d in (3, 4)]
+        procs = [subprocess.Popen([*cmd, "--sample-seed", str(seed)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
         results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
         for code, err in results:
             assert code in (0, 2), err
             if code == 2:
                 assert ".zsaudit-lock-pack" in err and "Traceback" not in err
         assert verify(out) == []
-        period = json.loads((out / "manifest.json").read_text())["period"]["since"]
-        assert period in ("2026-11-23T00:00:00Z", "2026-11-24T00:00:00Z")
+        assert json.loads((out / "manifest.json").read_text())["sample"]["seed"] in (1, 2)
         time.sleep(0.1)

@@ -10,7 +10,9 @@ then, each in a fresh child process, measures wall time and peak RSS of
     python bench/ingest.py --sizes 100000 --formats json,kv
     python bench/ingest.py --keep               # keep bench/data/ afterwards
 
-Records are 20,000 distinct rendered records repeated to the size asked (same shape as a feed).
+Records are 20,000 rendered records repeated to the size asked (same shape as a feed); each
+repetition carries other recordids and is a year later (time advances as in a feed: the
+duplicate check reads only the rows of a batch's own times), so no record is a duplicate.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 POOL = 20_000
+RECORD_ID = 7379073205           # recordids are RECORD_ID + repetition, then 9 digits
+YEAR = 2026                      # event times are in YEAR + repetition
 
 
 def _records(n: int, seed: int = 7):
     rnd = random.Random(seed)
-    t0 = datetime(2026, 11, 24, tzinfo=timezone.utc)
+    t0 = datetime(YEAR, 11, 24, tzinfo=timezone.utc)
     hosts = ["api.billing.example", "s3.amazonaws.com", "pypi.org", "github.com", "login.microsoftonline.com"]
     for i in range(n):
         host = rnd.choice(hosts)
@@ -52,7 +56,7 @@ def _records(n: int, seed: int = 7):
             "request_size": rnd.randint(100, 5000), "response_size": rnd.randint(100, 500000),
             "total_size": rnd.randint(200, 505000), "risk_score": rnd.randint(0, 20), "threat_name": None,
             "malware_category": None, "rule_type": None, "rule_label": None, "content_type": "application/json",
-            "forward_method": "Zscaler Client Connector", "record_id": 7379073205867184130 + i,
+            "forward_method": "Zscaler Client Connector", "record_id": RECORD_ID * 10**9 + i,
         }
 
 
@@ -73,10 +77,9 @@ def generate(fmt: str, n: int) -> Path:
             fh.write(h + "\n")
         block = "\n".join(lines) + "\n"
         full, rest = divmod(n, len(lines))
-        for _ in range(full):
-            fh.write(block)
-        if rest:
-            fh.write("\n".join(lines[:rest]) + "\n")
+        for k in range(full + 1):
+            text = block if k < full else "\n".join(lines[:rest]) + "\n" if rest else ""
+            fh.write(text.replace(str(RECORD_ID), str(RECORD_ID + k)).replace(str(YEAR), str(YEAR + k)))
     tmp.rename(out)
     return out
 

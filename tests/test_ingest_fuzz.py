@@ -122,19 +122,21 @@ def test_mutated_feeds_of_every_format_never_crash_and_always_reconcile(store, t
 
     con = store.con
     ledger = {r[0]: r[1:] for r in con.execute(
-        "SELECT path, file_id, lines_read, rows_loaded, rows_rejected FROM ingest_ledger").fetchall()}
+        "SELECT path, file_id, lines_read, rows_loaded, rows_rejected, rows_duplicate FROM ingest_ledger "
+        "WHERE status <> 'refused'").fetchall()}
     loaded_per_format = {}
     for f in files:
         if str(f) not in ledger:
             assert str(f) in refused, f"{f.name}: neither in the ledger nor named as refused"
             continue
-        file_id, read, loaded, rejected = ledger[str(f)]
-        assert read == loaded + rejected, f.name
+        file_id, read, loaded, rejected, duplicate = ledger[str(f)]
+        assert read == loaded + rejected + duplicate, f.name
         table = con.execute("SELECT source_kind FROM ingest_ledger WHERE file_id = ?", [file_id]).fetchone()[0]
         assert con.execute(f"SELECT count(*) FROM {table} WHERE file_id = ?", [file_id]).fetchone()[0] == loaded
         assert con.execute("SELECT count(*) FROM rejects WHERE file_id = ?", [file_id]).fetchone()[0] == rejected
         fmt = f.name.rsplit("-", 1)[0]
-        loaded_per_format[fmt] = loaded_per_format.get(fmt, 0) + loaded
+        # a record already loaded (LEEF with spaces and with TABs are the same records) counts too
+        loaded_per_format[fmt] = loaded_per_format.get(fmt, 0) + loaded + duplicate
     # the damage is partial: every source but the time-less kv line still loads lines
     assert {k for k, n in loaded_per_format.items() if n} == set(samples) - {"kv_sekoia"}, loaded_per_format
     # rejects are bounded whatever the line: 4,096 characters, with the whole line's length and hash

@@ -99,7 +99,13 @@ def test_unrecognisable_file_is_bad_input_and_leaves_nothing(store, tmp_path):
     g.write_bytes(b"\x00\x01\x02garbage")
     with pytest.raises(BadInput, match="bin.log: binary content"):
         zscaler.ingest_paths(store, [g])
-    assert one(store, "SELECT count(*) FROM ingest_ledger")[0] == 0
+    # nothing loaded, but each refused file is in the ledger with its reason (the pack lists it)
+    assert store.con.execute("SELECT path, status, lines_read, note FROM ingest_ledger ORDER BY path").fetchall() == [
+        (str(g), "refused", 0, "binary content; expected Zscaler log text (JSON, CSV/TSV, key=value, LEEF, CEF)"),
+        (str(f), "refused", 0, "line 1: cannot tell the feed format apart; expected NSS/LSS JSON, CSV/TSV (with "
+                               "a header, or pass --fields), key=value, LEEF or CEF; got 'hello there'"),
+    ]
+    assert one(store, "SELECT count(*) FROM rejects")[0] == 0
 
 
 @pytest.mark.parametrize("batch_bytes", [16 << 20, 64 << 10])    # one batch; many, on the stage threads
@@ -113,7 +119,7 @@ def test_bad_gzip_rolls_back(store, tmp_path, monkeypatch, batch_bytes):
     with pytest.raises(BadInput, match="cut.log.gz: cannot read"):
         zscaler.ingest_file(store, f)
     assert one(store, "SELECT count(*) FROM zia_web")[0] == 0
-    assert one(store, "SELECT count(*) FROM ingest_ledger")[0] == 0
+    assert one(store, "SELECT status, rows_loaded FROM ingest_ledger") == ("refused", 0)
 
 
 def test_headerless_csv_with_fields_and_drift(store, tmp_path):
@@ -170,7 +176,7 @@ def test_base64_and_placeholders(store, tmp_path):
 
 
 def test_kv_drift_is_recorded(store, tmp_path):
-    recs = [{"event_time": T0, "login": "a@corp.example", "url": "x.example/"}] * 3
+    recs = [{"event_time": T0, "login": f"{n}@corp.example", "url": "x.example/"} for n in "abc"]
     f = tmp_path / "web.kv"
     nss_writer.write(recs, "zia_web", "kv", f)
     lines = f.read_text().splitlines()
@@ -188,7 +194,7 @@ def test_cli_ingest_prints_reconciliation_and_exit_codes(tmp_path):
     f = write(tmp_path / "web.log", [web(1), web(2, code="oops")])
     runner = CliRunner()
     res = runner.invoke(main, ["ingest", "zscaler", "--db", str(db), "-q", str(f)])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 2 and "1 of 2 lines rejected (50.0%, over the --max-reject-rate" in res.output
     res = runner.invoke(main, ["ingest", "zscaler", "--db", str(db), str(f)])
     assert res.exit_code == 0 and "already ingested" in res.output
     bad = write(tmp_path / "junk.txt", ["just words"])
@@ -202,7 +208,8 @@ def test_cli_ingest_prints_reconciliation_and_exit_codes(tmp_path):
 def test_cli_summary_line(tmp_path):
     db = tmp_path / "cli.duckdb"
     f = write(tmp_path / "web.log", [web(1), web(2, code="oops")])
-    res = CliRunner().invoke(main, ["ingest", "zscaler", "--db", str(db), "--format", "json", str(f)])
+    res = CliRunner().invoke(main, ["ingest", "zscaler", "--db", str(db), "--format", "json",
+                                    "--max-reject-rate", "50%", str(f)])
     assert res.exit_code == 0
     assert "zia_web as json: 2 lines read, 1 loaded, 1 rejected" in res.output
 
@@ -254,13 +261,13 @@ def test_chunked_large_file_failure_leaves_nothing(store, tmp_path, monkeypatch)
     monkeypatch.setattr(zscaler, "CHUNK_ROWS", 100)
     monkeypatch.setattr(zscaler, "FLUSH_ROWS", 50)
     monkeypatch.setattr(zscaler, "BATCH_BYTES", 4096)
-    data = gzip.compress(("\n".join(web(i % 60) for i in range(3000)) + "\n").encode())
+    data = gzip.compress(("\n".join(web(i % 60, ua=f"curl/{i}") for i in range(3000)) + "\n").encode())
     f = tmp_path / "big.log.gz"
     f.write_bytes(data[: int(len(data) * 0.8)])                 # truncated near the end
     with pytest.raises(BadInput, match="big.log.gz: cannot read after line"):
         zscaler.ingest_paths(store, [f])
     assert one(store, "SELECT count(*) FROM zia_web")[0] == 0
-    assert one(store, "SELECT count(*) FROM ingest_ledger")[0] == 0
+    assert one(store, "SELECT status, rows_loaded FROM ingest_ledger") == ("refused", 0)
     whole = tmp_path / "whole.log.gz"
     whole.write_bytes(data)
     (r,) = zscaler.ingest_paths(store, [whole])

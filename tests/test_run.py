@@ -219,7 +219,8 @@ def test_json_summary_schema(tmp_path, night):
     assert set(data["ingest"]) == {"zscaler", "airflow"}
     for part in data["ingest"].values():
         assert set(part) == {"paths", "files_new", "files_skipped", "files_replaced", "lines_read",
-                             "rows_loaded", "rows_rejected", "warnings"}
+                             "rows_loaded", "rows_rejected", "rows_duplicate", "files_refused",
+                             "files_over_reject_rate", "warnings"}
         assert part["files_new"] > 0 and part["rows_loaded"] > 0
     f = data["findings"]
     assert set(f) == {"analyzed", "analysis_id", "total", "open", "accepted", "by_kind", "by_severity",

@@ -331,10 +331,17 @@ def parse_fail_on(value, *, what: str = "--fail-on") -> str | None:
 
 
 def parse_reject_rate(value, *, what: str = "--max-reject-rate") -> float:
-    """A share of lines between 0 and 1 (0.01 = 1%)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+    """A share of lines between 0 and 1 (0.01 = 1%); text may also say "1%" or "0.01"."""
+    rate = value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            rate = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        except ValueError:
+            rate = None
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:   # NaN too
         raise BadUsage(f"{what}: expected a share between 0 and 1 such as 0.01 (1%), got {value!r}")
-    return float(value)
+    return float(rate)
 
 
 def parse_gap_threshold(value: str | None, *, what: str = "--gap-threshold") -> timedelta:

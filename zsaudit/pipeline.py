@@ -64,6 +64,9 @@ class IngestSummary:
     lines_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
+    rows_duplicate: int = 0          # records already loaded (resent), not loaded again
+    files_refused: int = 0           # no line could be a record: in the ledger as refused
+    files_over_reject_rate: int = 0  # rejected more than the configured share of their lines
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
@@ -74,6 +77,8 @@ class IngestSummary:
                 s.files_skipped += 1
                 continue
             s.files_new += 1
+            s.files_refused += int(bool(r.refused))
+            s.rows_duplicate += r.rows_duplicate
             s.files_replaced += int(bool(r.replaced))
             s.lines_read += r.lines_read
             s.rows_loaded += r.rows_loaded
@@ -84,8 +89,15 @@ class IngestSummary:
     def text(self) -> str:
         if not self.paths:
             return f"ingest {self.source}: no locations configured"
-        return (f"ingest {self.source}: {self.files_new} new files ({self.files_skipped} already ingested), "
+        text = (f"ingest {self.source}: {self.files_new} new files ({self.files_skipped} already ingested), "
                 f"{self.rows_loaded} rows loaded, {self.rows_rejected} rejected")
+        if self.rows_duplicate:
+            text += f", {self.rows_duplicate} duplicates not loaded again"
+        if self.files_refused:
+            text += f"; {self.files_refused} files refused"
+        if self.files_over_reject_rate:
+            text += f"; {self.files_over_reject_rate} files over the reject rate"
+        return text
 
 
 @dataclass
@@ -255,18 +267,22 @@ def ingest_zscaler(store: Store, config: Config, progress: Progress = QUIET) -> 
         return IngestSummary("zscaler", [], warnings=warnings)
     from .ingest import zscaler
 
+    from .ingest import ledger
+
     files, known = _not_in_ledger(store, paths)
     try:
         results = zscaler.ingest_paths(store, files, fmt=config.zscaler_format, fields=config.zscaler_fields,
                                        tz=config.zscaler_tz, progress=progress) if files else []
+    except zscaler.IngestInternalError:
+        raise
     except zscaler.IngestErrors as exc:
-        if isinstance(exc, zscaler.IngestInternalError):
-            raise
-        # a file that cannot be read must not stop the night: the others are in, it is named
+        # a refused file never stops the night: it is in the ledger, the pack lists it
         results = exc.results
-        warnings = list(warnings) + [f"not ingested: {line}" for line in str(exc).splitlines()]
-    summary = IngestSummary.from_results("zscaler", paths, results, warnings)
+        warnings = [*warnings, *str(exc).splitlines()]
+    over = ledger.over_reject_rate(results, config.max_reject_rate)
+    summary = IngestSummary.from_results("zscaler", paths, results, [*warnings, *over])
     summary.files_skipped += known
+    summary.files_over_reject_rate = len(over)
     return summary
 
 

@@ -1,6 +1,9 @@
 """The DuckDB store: one file, schema from queries/schema.sql, forward migrations.
 
 Every file is loaded in one transaction (`Store.transaction()`), so a failed file leaves no rows.
+A large Zscaler file commits in chunks before its ledger row; until that row is written the file
+is listed in `ingest_inflight`, and every open of the store (read-only ones too) first deletes
+the rows of such files: rows of a killed load are never visible to `analyze` or `report`.
 """
 
 from __future__ import annotations
@@ -62,12 +65,38 @@ class Store:
             )
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only, config=_threads_config())
-        except duckdb.Error as exc:  # not a DuckDB file, locked, ...
-            raise BadInput(f"{self.path}: cannot open as a zsaudit DuckDB database ({exc})") from exc
+        self.con = self._connect(read_only)
         if not read_only:
             self.migrate()
+            self.sweep_inflight()
+        elif self._has_inflight():
+            # a killed load left committed chunks: sweep them read-write, then read as asked
+            self.con.close()
+            self.con = self._connect(False)
+            try:
+                self.migrate()
+                self.sweep_inflight()
+            finally:
+                self.con.close()
+            self.con = self._connect(True)
+
+    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        try:
+            return duckdb.connect(str(self.path), read_only=read_only, config=_threads_config())
+        except duckdb.Error as exc:  # not a DuckDB file, locked, ...
+            raise BadInput(f"{self.path}: cannot open as a zsaudit DuckDB database ({exc})") from exc
+
+    def _has_inflight(self) -> bool:
+        try:
+            return bool(self.con.execute("SELECT count(*) FROM ingest_inflight").fetchone()[0])
+        except duckdb.CatalogException:          # a store from before schema 4 has none
+            return False
+
+    def sweep_inflight(self) -> None:
+        """Delete the rows of Zscaler loads killed between a chunk commit and their ledger row."""
+        if self._has_inflight():
+            with self.transaction() as con:
+                con.execute(queries.load("ingest/sweep_inflight"))
 
     # -- schema -------------------------------------------------------------------------
     def version(self) -> int:
@@ -114,7 +143,9 @@ class Store:
         return self.con.execute(queries.load(name), params or [])
 
     def ledger_has(self, sha256: str) -> bool:
-        return bool(self.con.execute("SELECT count(*) FROM ingest_ledger WHERE sha256 = ?", [sha256]).fetchone()[0])
+        """Whether this content is already ingested (a refused file is tried again)."""
+        return bool(self.con.execute("SELECT count(*) FROM ingest_ledger WHERE sha256 = ? AND status <> 'refused'",
+                                     [sha256]).fetchone()[0])
 
     def close(self) -> None:
         self.con.close()

@@ -2,7 +2,8 @@
 -- No wall-clock time of the ingest (started_at, finished_at stay in the store): the pack of the
 -- same inputs is the same bytes whenever the work is re-performed.
 SELECT coalesce(pp.shown, l.path) AS path, sha256, size, source_kind, format, lines_read, rows_loaded, rows_rejected,
-       lines_read = rows_loaded + rows_rejected AS adds_up, first_event, last_event,
+       coalesce(rows_duplicate, 0) AS rows_duplicate, top_reject_reason,
+       lines_read = rows_loaded + rows_rejected + coalesce(rows_duplicate, 0) AS adds_up, first_event, last_event,
        status, field_drift, note
 FROM ingest_ledger l
 LEFT JOIN _pack_paths pp ON pp.path = l.path

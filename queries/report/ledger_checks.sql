@@ -1,5 +1,6 @@
 -- Completeness and accuracy, per input file whose events overlap the period (or that held none):
--- lines read must equal rows loaded + rows rejected, and the store must hold exactly the rows
+-- lines read must equal rows loaded + rows rejected + duplicates (records already loaded, not
+-- loaded again), and the store must hold exactly the rows
 -- and rejects the ledger claims. One temp table that ledger_files.sql and ledger_totals.sql read.
 CREATE OR REPLACE TEMP TABLE _ledger_checks AS
 WITH stored AS (
@@ -12,7 +13,7 @@ WITH stored AS (
     SELECT file_id, count(*) AS n FROM rejects GROUP BY file_id
 )
 SELECT l.* REPLACE (coalesce(pp.shown, l.path) AS path),
-       l.lines_read = l.rows_loaded + l.rows_rejected AS adds_up,
+       l.lines_read = l.rows_loaded + l.rows_rejected + coalesce(l.rows_duplicate, 0) AS adds_up,
        CASE WHEN l.source_kind IN ('zia_web', 'zia_firewall', 'zia_dns', 'zpa_user_activity', 'zpa_user_status')
             THEN coalesce(s.n, 0) END AS rows_in_store,
        coalesce(r.n, 0) AS rejects_in_store

@@ -1,7 +1,9 @@
 """The ingest ledger and rejects: what was read from each file, what loaded, what was refused.
 
-Shared by every ingester. Per file: lines_read = rows_loaded + rows_rejected, and the file's
-rows, its rejects and its ledger row are written in one transaction.
+Shared by every ingester. Per file: lines_read = rows_loaded + rows_rejected + rows_duplicate
+(duplicates: Zscaler records already loaded), and the file's rows, its rejects and its ledger row
+are written in one transaction (a large Zscaler file: see ingest_inflight in store.py). A file no
+line of which could be a record gets a ledger row with status `refused` and the reason.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ class FileResult:
     lines_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
+    rows_duplicate: int = 0          # records whose natural key was already loaded
+    top_reject_reason: str | None = None
+    refused: str | None = None       # why no line of the file could be a record
     skipped: bool = False            # same sha256 already in the ledger
     replaced: bool = False           # a grown file replaced its earlier rows
     drift: dict | None = None
@@ -36,13 +41,39 @@ class FileResult:
     def summary(self) -> str:
         if self.skipped:
             return f"{self.path}: already ingested (sha256 {self.sha256[:12]}), skipped"
+        if self.refused:
+            return f"{self.path}: refused: {self.refused}"
         text = (
             f"{self.path}: {self.source_kind} as {self.format}: {self.lines_read} lines read, "
             f"{self.rows_loaded} loaded, {self.rows_rejected} rejected"
         )
+        if self.rows_duplicate:
+            text += f", {self.rows_duplicate} duplicates (already loaded, not loaded again)"
         if self.replaced:
             text += " (replaced an earlier, shorter copy)"
         return text
+
+    @property
+    def reject_rate(self) -> float:
+        """Share of the file's lines that were rejected (0 for a file with no lines)."""
+        return self.rows_rejected / self.lines_read if self.lines_read else 0.0
+
+    @property
+    def status(self) -> str:
+        return "refused" if self.refused else "replaced" if self.replaced else "loaded"
+
+
+def over_reject_rate(results: list[FileResult], max_rate: float | None) -> list[str]:
+    """One message per file whose rejected share exceeds `max_rate` (a fraction; None: no limit)."""
+    if max_rate is None:
+        return []
+    return [
+        f"{r.path}: {r.rows_rejected} of {r.lines_read} lines rejected ({r.reject_rate:.1%}, over the "
+        f"--max-reject-rate of {max_rate:.1%}); most frequent reason: {r.top_reject_reason}; the "
+        f"{r.rows_loaded} good rows are loaded, the rejected lines are in the rejects table"
+        for r in results
+        if not r.skipped and not r.refused and r.reject_rate > max_rate
+    ]
 
 
 def sha256_file(path: str | Path) -> str:
@@ -64,22 +95,30 @@ def now_utc() -> datetime:
 
 def record(con, result: FileResult, *, size: int | None, started_at: datetime,
            first_event=None, last_event=None) -> None:
-    """Write the ledger row for a file; call inside the file's transaction."""
+    """Write the ledger row for a file; call inside the file's transaction (its rejects are
+    already in; the most frequent reason among them goes into the row)."""
+    from .. import queries
+
+    if result.rows_rejected and result.top_reject_reason is None:
+        row = con.execute(queries.load("ingest/top_reject_reason"), [result.sha256]).fetchone()
+        result.top_reject_reason = row[0] if row else None
     con.execute(
         """
         INSERT OR REPLACE INTO ingest_ledger
             (file_id, path, size, sha256, source_kind, format, lines_read, rows_loaded, rows_rejected,
-             first_event, last_event, started_at, finished_at, status, field_drift, note, hosts_derived)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             rows_duplicate, top_reject_reason, first_event, last_event, started_at, finished_at, status,
+             field_drift, note, hosts_derived)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
             result.sha256, result.path, size, result.sha256, result.source_kind, result.format,
-            result.lines_read, result.rows_loaded, result.rows_rejected, first_event, last_event,
-            started_at, now_utc(), "replaced" if result.replaced else "loaded",
-            json.dumps(result.drift, sort_keys=True) if result.drift else None, result.note or None,
-            result.hosts_derived,
+            result.lines_read, result.rows_loaded, result.rows_rejected, result.rows_duplicate,
+            result.top_reject_reason, first_event, last_event, started_at, now_utc(), result.status,
+            json.dumps(result.drift, sort_keys=True) if result.drift else None,
+            (result.refused or result.note) or None, result.hosts_derived,
         ],
     )
+    con.execute("DELETE FROM ingest_inflight WHERE file_id = ?", [result.sha256])
 
 
 def insert_rejects(con, file_id: str, source_file: str, line_numbers, raws, reasons, *,
@@ -116,6 +155,11 @@ def _column(values, typ) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
         return values.combine_chunks().cast(typ)
     return values.cast(typ) if isinstance(values, pa.Array) else pa.array(values, typ)
+
+
+def begin_inflight(con, file_id: str, source_kind: str, path: str, started_at: datetime) -> None:
+    """Mark a file whose load is about to commit rows before its ledger row (see record())."""
+    con.execute("INSERT OR REPLACE INTO ingest_inflight VALUES (?, ?, ?, ?)", [file_id, source_kind, path, started_at])
 
 
 def sweep_orphans(con) -> None:

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -43,7 +44,7 @@ from .zscaler_sniff import Plan, sniff
 MEMORY_LIMIT = os.environ.get("ZSAUDIT_INGEST_MEMORY", "512MB")   # DuckDB buffer pool while ingesting
 FLUSH_ROWS = 122_880            # one DuckDB row group per INSERT
 FLUSH_BYTES = 32 << 20          # ... or fewer rows when they are this large (wide lines)
-CHUNK_ROWS = 150_000            # rows per transaction for files larger than this
+CHUNK_ROWS = int(os.environ.get("ZSAUDIT_INGEST_CHUNK_ROWS") or 150_000)   # rows per transaction for larger files
 CHUNK_BYTES = 128 << 20         # ... or bytes (rows + rejects): bounds a transaction's memory
 BATCH_BYTES = 16 << 20           # decompressed bytes per batch: bounds memory per file
 # DuckDB threads per statement while ingesting: the two stage threads already keep both cores busy
@@ -60,6 +61,14 @@ class _Input:
     label: str          # what the user named (path, object URL, or <stdin>)
     path: Path | sources.RemoteFile     # readable file, or an object copied to one when its turn comes
     temporary: bool = False
+
+
+class FileRefused(BadInput):
+    """No line of the file could be a record; `result` is its ledger row (status refused)."""
+
+    def __init__(self, message: str, result: FileResult):
+        super().__init__(message)
+        self.result = result
 
 
 class IngestErrors(BadInput):
@@ -123,6 +132,10 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
                     with sources.readable(item.path) as path:
                         result = ingest_file(store, path, label=item.label, fmt=fmt, fields=fields, tz=tz,
                                              on_bytes=on_bytes, max_line_bytes=max_line_bytes)
+                except FileRefused as exc:
+                    errors.append(str(exc))
+                    results.append(exc.result)
+                    continue
                 except BadInput as exc:
                     errors.append(str(exc))
                     continue
@@ -294,8 +307,6 @@ def _head_lines(path: Path, label: str) -> tuple[list[str], bytes]:
             head = fh.read(SNIFF_BYTES)
         except (OSError, EOFError, zlib.error) as exc:
             raise BadInput(f"{label}: cannot read ({exc}); expected a plain or gzip-compressed text file") from None
-    if b"\x00" in head[:4096]:
-        raise BadInput(f"{label}: binary content; expected Zscaler log text (JSON, CSV/TSV, key=value, LEEF, CEF)")
     text = head.decode("utf-8", errors="replace")
     lines = text.split("\n")
     if len(head) == SNIFF_BYTES and len(lines) > 1:
@@ -317,15 +328,39 @@ def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto
     if store.ledger_has(sha):
         return FileResult(path=label, sha256=sha, skipped=True)
     started = ledger.now_utc()
-    head_lines, head = _head_lines(path, label)
-    whole = None
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped.startswith(b"[") or (stripped.startswith(b"{") and _first_line_unfinished(head_lines)):
-        whole = _whole_json_lines(path, label)
-        head_lines = [t for _, t in whole]
-    plan = sniff(label, head_lines, fmt=fmt, fields=fields)
-    result = FileResult(path=label, sha256=sha, source_kind=plan.log_type, format=plan.fmt)
-    file_id = sha
+    result = FileResult(path=label, sha256=sha, source_kind="zscaler", format=fmt if fmt != "auto" else "")
+    try:
+        head_lines, head = _head_lines(path, label)
+        whole = None
+        stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if stripped.startswith(b"[") or (stripped.startswith(b"{") and _first_line_unfinished(head_lines)):
+            try:
+                whole = _whole_json_lines(path, label)
+            except BadInput:
+                if not _other_lines_json(head_lines):    # one JSON object per line, but line 1 is cut
+                    raise
+            else:
+                head_lines = [t for _, t in whole]
+        try:
+            plan = sniff(label, head_lines, fmt=fmt, fields=fields)
+        except BadInput as exc:
+            if b"\x00" in head[:4096]:
+                raise BadInput(f"{label}: binary content; expected Zscaler log text (JSON, CSV/TSV, "
+                               "key=value, LEEF, CEF)") from exc
+            raise
+        result.source_kind, result.format = plan.log_type, plan.fmt
+        return _load_file(store, path, label, plan, whole, result, size, started, tz, on_bytes, max_line_bytes)
+    except BadInput as exc:
+        # no line of the file can be a record: the ledger says so, and why (the pack lists it)
+        reason = str(exc)
+        result.refused = reason[len(label) + 2:] if reason.startswith(f"{label}: ") else reason
+        result.lines_read = result.rows_loaded = result.rows_rejected = result.rows_duplicate = 0
+        with store.transaction() as con:
+            ledger.record(con, result, size=size, started_at=started)
+        raise FileRefused(reason, result) from None
+
+
+def _load_file(store, path, label, plan, whole, result, size, started, tz, on_bytes, max_line_bytes) -> FileResult:
     if not _VALID_TZ.match(tz or ""):
         raise BadInput(f"--tz: expected a time zone name such as UTC or Europe/Berlin, got {tz!r}")
     previous_tz = store.con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
@@ -352,6 +387,7 @@ def _load(store, path, label, plan, whole, result, size, started, tz, on_bytes=N
         # a large file commits in chunks (see _Loader.flush): take its rows back out
         with store.transaction() as con:
             _remove_partial(con, plan.log_type, file_id)
+            con.execute("DELETE FROM ingest_inflight WHERE file_id = ?", [file_id])
         raise
 
 
@@ -368,9 +404,10 @@ def _load_rows(store, path, label, plan, whole, result, size, started, tz, on_by
             with _open(path) as fh:
                 loader.load_chunks(_iter_chunks(fh, label, on_bytes=on_bytes, max_line_bytes=max_line_bytes))
         loader.finish()
-        result.lines_read = loader.loaded + loader.rejected
+        result.lines_read = loader.loaded + loader.rejected + loader.duplicate
         result.rows_loaded, result.rows_rejected = loader.loaded, loader.rejected
         result.hosts_derived = loader.hosts_derived
+        result.rows_duplicate = loader.duplicate
         if loader.repaired:
             result.warnings.append(f"{label}: {loader.repaired} JSON lines had unescaped quotes and were repaired")
         if loader.drift_lines:
@@ -380,16 +417,27 @@ def _load_rows(store, path, label, plan, whole, result, size, started, tz, on_by
                 f"({plan.fmt}: {_short(result.drift)}); recorded in the ledger")
         if result.lines_read == 0:
             raise BadInput(f"{label}: no log lines; expected Zscaler {plan.log_type} records")
-        first_event, last_event = con.execute(
-            f"SELECT min(event_time), max(event_time) FROM {plan.log_type} WHERE file_id = ?", [file_id]
-        ).fetchone()
-        ledger.record(con, result, size=size, started_at=started, first_event=first_event, last_event=last_event)
+        # the file's event span, duplicates included: a resent file still covers its hours
+        ledger.record(con, result, size=size, started_at=started, first_event=loader.first_event,
+                      last_event=loader.last_event)
     return result
 
 
 def _short(drift: dict) -> str:
     text = json.dumps(drift, sort_keys=True)
     return text if len(text) < 200 else text[:197] + "..."
+
+
+def _other_lines_json(lines: list[str]) -> bool:
+    """Whether a line after the first non-blank one is a whole JSON object (one record per line)."""
+    rest = [ln for ln in lines if ln.strip()][1:]
+    for ln in rest[:20]:
+        try:
+            if isinstance(json.loads(ln), dict):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def _first_line_unfinished(lines: list[str]) -> bool:
@@ -460,16 +508,14 @@ class _Loader:
         self.params = _bound(self.sql, self.params)
         self.cols = list(COLUMNS[plan.log_type]) + DERIVED.get(plan.log_type, [])
         self.prefix = ledger.rid_prefix(file_id)
-        self.loaded = self.rejected = self.repaired = self.drift_lines = self.hosts_derived = 0
+        self.loaded = self.rejected = self.duplicate = self.repaired = self.drift_lines = self.hosts_derived = 0
+        self.first_event = self.last_event = None
         self.pending: list[pa.Table] = []
         self.pending_rows = self.pending_bytes = self.uncommitted = self.uncommitted_bytes = 0
         self.chunked = False
         self.drift_keys: dict[str, int] = {}
         self.drift_counts: dict[int, int] = {}
-        self.insert_sql = (
-            f"INSERT INTO {plan.log_type} (rid, {', '.join(self.cols)}, extra, file_id, source_file, source_line) "
-            f"SELECT ? || ':' || line, {', '.join(self.cols)}, extra, ?, ?, line FROM _zs_stage"
-        )
+        self.insert_sql = _insert_sql(con, plan.log_type, self.cols)
 
     def __enter__(self) -> "_Loader":
         return self
@@ -718,7 +764,6 @@ class _Loader:
             self._maybe_commit()
         if n_drift:
             self._note_drift(n_drift, staged.filter(staged["drift"]).slice(0, 50))
-        self.loaded += good.num_rows
         self.rejected += n_bad
         if "host_derived" in good.column_names:
             self.hosts_derived += pc.sum(good["host_derived"]).as_py() or 0
@@ -798,7 +843,8 @@ class _Loader:
         return pa.concat_tables([kept, repaired.cast(kept.schema)]).sort_by("line")
 
     def flush(self) -> None:
-        """Append the pending rows in one INSERT.
+        """Append the pending rows in one INSERT, but no record whose natural key its table
+        already holds (queries/ingest/insert_records.sql): those count as duplicates.
 
         DuckDB holds a transaction's appended rows in memory until commit, so a file larger than
         CHUNK_ROWS rows or CHUNK_BYTES bytes commits every CHUNK_ROWS rows or CHUNK_BYTES bytes. The ledger row is written last, in the final
@@ -808,24 +854,57 @@ class _Loader:
             return
         table = pa.concat_tables(self.pending)
         self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
+        span = pc.min_max(table["event_time"]).as_py()
         self.con.register("_zs_stage", table)
         try:
-            self.con.execute(self.insert_sql, [self.prefix, self.file_id, self.label])
+            inserted = self.con.execute(self.insert_sql, [self.prefix, self.file_id, self.label,
+                                                          span["min"], span["max"]]).fetchone()[0]
         finally:
             self.con.unregister("_zs_stage")
+        self.loaded += inserted
+        self.duplicate += table.num_rows - inserted
+        if span["min"] is not None:
+            self.first_event = span["min"] if self.first_event is None else min(self.first_event, span["min"])
+            self.last_event = span["max"] if self.last_event is None else max(self.last_event, span["max"])
         self.uncommitted += table.num_rows
         self.uncommitted_bytes += table.nbytes
         self._maybe_commit()
 
     def _maybe_commit(self) -> None:
         if self.uncommitted >= CHUNK_ROWS or self.uncommitted_bytes >= CHUNK_BYTES:
+            if not self.chunked:        # committed rows without a ledger row: swept on open if killed
+                ledger.begin_inflight(self.con, self.file_id, self.plan.log_type, self.label, ledger.now_utc())
             self.con.execute("COMMIT")
+            _test_kill_point("after_chunk_commit")
             self.con.execute("BEGIN TRANSACTION")
             self.uncommitted = self.uncommitted_bytes = 0
             self.chunked = True
 
     def finish(self) -> None:
         self.flush()
+
+
+def _insert_sql(con, table: str, cols: list[str]) -> str:
+    """queries/ingest/insert_records.sql for `table`. The record key (see migrations/004_record_keys.sql)
+    hashes each column cast to the table's own type, so a row hashes as the migration hashed it."""
+    from .. import queries
+
+    # in table order, as the migration's hash(*COLUMNS(...)) takes them
+    types = con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()
+    hashed = [(c, t) for c, t in types if c not in ("rid", "file_id", "source_file", "source_line", "record_key")]
+    content = "hash(" + ", ".join(f"CAST({c} AS {t})" for c, t in hashed) + ")"
+    key = (f"CASE WHEN record_id IS NOT NULL THEN hash(CAST(record_id AS BIGINT)) ELSE {content} END"
+           if "record_id" in cols else content)
+    # identifiers from COLUMNS and the schema, never from input; values are bound
+    return queries.load("ingest/insert_records").format(table=table, columns=", ".join(cols), key=key)
+
+
+def _test_kill_point(name: str) -> None:
+    """Test hook (tests/test_orphans.py): ZSAUDIT_TEST_KILL_AT=<name> kills the process here, as
+    a power cut or `kill -9` would."""
+    if os.environ.get("ZSAUDIT_TEST_KILL_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _json_reason(text: str) -> str:

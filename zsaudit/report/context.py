@@ -208,6 +208,8 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
         "lines_read": sum(t["lines_read"] or 0 for t in ledger_totals),
         "rows_loaded": sum(t["rows_loaded"] or 0 for t in ledger_totals),
         "rows_rejected": sum(t["rows_rejected"] or 0 for t in ledger_totals),
+        "rows_duplicate": sum(t["rows_duplicate"] or 0 for t in ledger_totals),
+        "refused": sum(t["refused"] for t in ledger_totals),
         "not_adding_up": sum(t["not_adding_up"] for t in ledger_totals),
         "store_mismatch": sum(t["store_mismatch"] for t in ledger_totals),
         "gaps": gaps,

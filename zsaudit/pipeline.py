@@ -278,7 +278,7 @@ def ingest_zscaler(store: Store, config: Config, progress: Progress = QUIET) -> 
     except zscaler.IngestErrors as exc:
         # a refused file never stops the night: it is in the ledger, the pack lists it
         results = exc.results
-        warnings = [*warnings, *str(exc).splitlines()]
+        warnings = [*warnings, *(f"not ingested: {line}" for line in str(exc).splitlines())]
     over = ledger.over_reject_rate(results, config.max_reject_rate)
     summary = IngestSummary.from_results("zscaler", paths, results, [*warnings, *over])
     summary.files_skipped += known

@@ -11,8 +11,8 @@ ALTER TABLE ingest_ledger ADD COLUMN top_reject_reason VARCHAR;
 
 -- record_key: the natural key of a Zscaler record besides its event_time. ZIA records carrying
 -- a recordid: hash(record_id); every other record (ZPA, ZIA feeds without recordid): the hash of
--- the whole normalized record (every column but rid, file_id, source_file, source_line and
--- record_key, in table order). A record is a duplicate when (event_time, record_key) is already
+-- the whole normalized record (every column but rid, file_id, source_file, source_line,
+-- host_derived and record_key, in table order). A record is a duplicate when (event_time, record_key) is already
 -- in its table (docs/schema.md). Rows loaded before schema 4 get their key here.
 ALTER TABLE zia_web ADD COLUMN record_key UBIGINT;
 ALTER TABLE zia_firewall ADD COLUMN record_key UBIGINT;
@@ -21,7 +21,8 @@ ALTER TABLE zpa_user_activity ADD COLUMN record_key UBIGINT;
 ALTER TABLE zpa_user_status ADD COLUMN record_key UBIGINT;
 
 UPDATE zia_web SET record_key = CASE WHEN k.record_id IS NOT NULL THEN hash(k.record_id) ELSE k.h END
-FROM (SELECT rowid AS r, record_id, hash(*COLUMNS(* EXCLUDE (rid, file_id, source_file, source_line, record_key))) AS h
+FROM (SELECT rowid AS r, record_id,
+             hash(*COLUMNS(* EXCLUDE (rid, file_id, source_file, source_line, host_derived, record_key))) AS h
       FROM zia_web) k
 WHERE zia_web.rowid = k.r;
 UPDATE zia_firewall SET record_key = CASE WHEN k.record_id IS NOT NULL THEN hash(k.record_id) ELSE k.h END

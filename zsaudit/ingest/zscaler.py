@@ -892,7 +892,7 @@ def _insert_sql(con, table: str, cols: list[str]) -> str:
     # in table order, as the migration's hash(*COLUMNS(...)) takes them
     types = con.execute("SELECT column_name, data_type FROM information_schema.columns "
                         "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()
-    hashed = [(c, t) for c, t in types if c not in ("rid", "file_id", "source_file", "source_line", "record_key")]
+    hashed = [(c, t) for c, t in types if c in {*cols, "extra"}]     # the record's own values
     content = "hash(" + ", ".join(f"CAST({c} AS {t})" for c, t in hashed) + ")"
     key = (f"CASE WHEN record_id IS NOT NULL THEN hash(CAST(record_id AS BIGINT)) ELSE {content} END"
            if "record_id" in cols else content)

@@ -80,19 +80,6 @@ def test_records_without_recordid_are_keyed_by_their_content(tmp_path):
                           ("web.json", 3, 2, 0, 1, "loaded")]
 
 
-def test_rows_loaded_before_the_record_key_get_the_same_key(tmp_path):
-    """migrations/004 keys the rows of older stores as the ingest keys new ones."""
-    db = tmp_path / "z.duckdb"
-    f = write(tmp_path / "web.json", [WEB_LINE % (1, "200", "a"), zia(2, 77)])
-    assert cli("ingest", "zscaler", f, "--db", db).exit_code == 0
-    with Store(db) as s:
-        before = s.con.execute("SELECT record_key FROM zia_web ORDER BY source_line").fetchall()
-        s.con.execute("UPDATE zia_web SET record_key = NULL")
-        s.con.execute(__import__("zsaudit.queries", fromlist=["load"]).load("migrations/004_record_keys")
-                      .split("-- A Zscaler file whose load")[0].split("ALTER TABLE zpa_user_status ADD COLUMN record_key UBIGINT;")[1])
-        assert s.con.execute("SELECT record_key FROM zia_web ORDER BY source_line").fetchall() == before
-
-
 @pytest.fixture(scope="module")
 def night(tmp_path_factory):
     return synthesize(tmp_path_factory.mktemp("night"), requests=300, seed=5)

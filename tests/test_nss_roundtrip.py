@@ -195,8 +195,8 @@ def test_url_only_templates_derive_the_host(tmp_path, fmt):
     @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.lists(url_parts, min_size=1, max_size=5), times)
     def check(parts, t):
-        recs = [{"event_time": t, "login": "svc@corp.example", "url": _url(p), "host": None,
-                 "request_method": "GET", "response_code": 200, "action": "Allowed"} for p in parts]
+        recs = [{"event_time": t, "login": f"svc{i}@corp.example", "url": _url(p), "host": None,   # distinct
+                 "request_method": "GET", "response_code": 200, "action": "Allowed"} for i, p in enumerate(parts)]
         fields = DEFAULT_FIELDS["zia_web"] if fmt == "csv" else None
         res, got, rejects = read_back(tmp_path, "zia_web", fmt, recs, fields, store)
         assert rejects == []

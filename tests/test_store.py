@@ -50,3 +50,21 @@ def test_query_names_cannot_escape_queries_dir():
 
     with pytest.raises(ValueError):
         queries.load("../pyproject")
+
+
+def test_migrations_have_one_number_each_in_sequence():
+    # two files with one number let a store that applied the first skip the second for ever
+    from zsaudit.store import SCHEMA_VERSION_BASE, _migrations
+
+    versions = [v for v, _ in _migrations()]
+    assert versions == list(range(SCHEMA_VERSION_BASE + 1, SCHEMA_VERSION_BASE + 1 + len(versions)))
+
+
+def test_new_store_has_every_migrated_column(tmp_path):
+    with Store(tmp_path / "a.duckdb") as s:
+        cols = {(t, c) for t, c in s.con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns").fetchall()}
+    for want in [("zia_web", "host_derived"), ("ingest_ledger", "hosts_derived"),
+                 ("task_attempts", "executor"), ("task_attempts", "queue"),
+                 ("rejects", "raw_sha256"), ("zia_web", "record_key")]:
+        assert want in cols

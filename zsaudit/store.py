@@ -35,6 +35,11 @@ def _migrations() -> list[tuple[int, str]]:
         m = _MIGRATION.match(path.name)
         if m:
             found.append((int(m.group(1)), f"migrations/{path.stem}"))
+    versions = [v for v, _ in found]
+    if len(set(versions)) != len(versions):
+        # A store records one number per migration: two files with one number would let a store
+        # that has the first skip the second for ever.
+        raise RuntimeError(f"queries/migrations: two migrations share a number: {sorted(versions)}")
     return found
 
 

@@ -1,4 +1,4 @@
-"""Benchmark: correlation + findings (`zsaudit.findings.analyze`) at 1M, 3M and 10M web requests.
+"""Benchmark: correlation + findings (`zsaudit.analyze.analysis.analyze`) at 1M, 3M and 10M web requests.
 
 Not a test. Data is generated straight into a DuckDB file (no log files): a day of a fleet of
 100 workers, two lanes each (billing and etl DAGs running concurrently), 20k task attempts per
@@ -134,7 +134,7 @@ def generate(db: Path, requests: int) -> dict:
 
 def child(db: str, identity: str) -> None:
     """Run analyze once and print timing + peak RSS as JSON (a fresh process per size)."""
-    from zsaudit.findings import analyze
+    from zsaudit.analyze.analysis import analyze
     from zsaudit.store import Store
 
     def cpu() -> float:

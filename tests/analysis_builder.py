@@ -123,11 +123,11 @@ class Case:
 
     # -- analysis -------------------------------------------------------------------------
     def analyze(self, **kw):
-        from zsaudit.findings import analyze
+        from zsaudit.analyze.analysis import analyze
         return analyze(self.store, self.map_path, **kw)
 
     def findings(self, kind=None):
-        from zsaudit.findings import list_findings
+        from zsaudit.analyze.listing import list_findings
         return list_findings(self.store, kind=kind)
 
     def attribution(self, rid):

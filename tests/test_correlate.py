@@ -160,7 +160,7 @@ def test_interval_join_does_not_pair_every_request_with_every_attempt(case):
                'svc-billing@corp.example', '10.0.0.1', 'worker-1.corp.example', 'api.billing.example', 'Allowed', 200,
                'f', 'f', i
         FROM range(4000) t(i)""")
-    from zsaudit.correlate import correlate
+    from zsaudit.analyze.correlate import correlate
     from zsaudit.identity_map import load
 
     counts = correlate(con, load(case.map_path), since=None, until=None, analysis_id="t")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from zsaudit import findings
+from zsaudit.analyze import listing
 from zsaudit.cli import main
 from zsaudit.errors import BadInput, Busy, FindingsAtOrAbove, exit_code_for, is_retryable
 from zsaudit.store import Store
@@ -42,7 +42,7 @@ def test_internal_error_is_exit_3_with_one_line_and_a_log(tmp_path, db, monkeypa
     def broken(*a, **k):
         raise RuntimeError("the store returned nonsense\nsecond line")
 
-    monkeypatch.setattr(findings, "list_findings", broken)
+    monkeypatch.setattr(listing, "list_findings", broken)
     logs = tmp_path / "logs"
     res = invoke("findings", "--db", db, env={"ZSAUDIT_LOG_DIR": str(logs)})
     assert res.exit_code == 3, res.output
@@ -55,7 +55,7 @@ def test_internal_error_is_exit_3_with_one_line_and_a_log(tmp_path, db, monkeypa
 
 
 def test_debug_prints_the_traceback(tmp_path, db, monkeypatch):
-    monkeypatch.setattr(findings, "list_findings", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(listing, "list_findings", lambda *a, **k: 1 / 0)
     res = invoke("--debug", "findings", "--db", db,
                  env={"ZSAUDIT_LOG_DIR": str(tmp_path / "logs")})
     assert res.exit_code == 3
@@ -65,7 +65,7 @@ def test_debug_prints_the_traceback(tmp_path, db, monkeypatch):
 
 def test_internal_error_exit_code_of_the_real_process(tmp_path, db):
     """The installed entry point exits 3 (not 1, the findings code) on an error zsaudit did not expect."""
-    code = ("import sys, zsaudit.findings as f\n"
+    code = ("import sys, zsaudit.analyze.listing as f\n"
             "def boom(*a, **k): raise KeyError('x')\n"
             "f.list_findings = boom\n"
             "from zsaudit.cli import main\n"

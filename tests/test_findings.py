@@ -347,7 +347,7 @@ def test_finding_ids_are_stable_and_reruns_replace(case, tmp_path):
 
 def test_rule_metadata_is_validated(tmp_path):
     from zsaudit.errors import BadInput
-    from zsaudit.findings import load_rules, parse_rules
+    from zsaudit.analyze.rules import load_rules, parse_rules
     from zsaudit.resources import queries_dir
 
     text = (queries_dir() / "findings" / "rules.toml").read_text()

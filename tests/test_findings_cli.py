@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from analysis_builder import BILLING, ETL, Case, at
 from zsaudit.cli import main
-from zsaudit.findings import csv_cell
+from zsaudit.analyze.listing import csv_cell
 from zsaudit.store import Store
 
 

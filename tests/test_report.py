@@ -23,7 +23,7 @@ import report_data
 from report_data import GENERATED_AT, HOSTILE_LOGIN, HOSTILE_UA, HOSTILE_URL, SINCE, UNTIL
 from zsaudit.cli import main
 from zsaudit.errors import BadInput
-from zsaudit.findings import analyze
+from zsaudit.analyze.analysis import analyze
 from zsaudit.report import render
 from zsaudit.store import Store
 

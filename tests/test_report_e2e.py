@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from pypdf import PdfReader
 
-from zsaudit.findings import analyze
+from zsaudit.analyze.analysis import analyze
 from zsaudit.ingest import airflow, zscaler
 from zsaudit.report import render, verify
 from zsaudit.synth import synthesize

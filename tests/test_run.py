@@ -161,7 +161,7 @@ def clean_run(tmp_path_factory, night):
     ("ingest/zscaler.py", 2),              # loading the second Zscaler file (the first committed)
     ("ingest/airflow_logs.py", 1),         # loading the Airflow task logs
     ("ingest/airflow_metadata.py", 1),     # loading the task-instance metadata
-    ("findings.py", 1),                    # writing the analysis
+    ("analyze/analysis.py", 1),             # writing the analysis
     ("report: index.html written", 1),     # rendering the pack (HTML written, PDF/manifest not yet)
 ])
 def test_killed_run_then_rerun_loses_nothing_and_duplicates_nothing(tmp_path, night, clean_run, word, n):

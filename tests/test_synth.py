@@ -10,7 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from zsaudit.cli import main
-from zsaudit.findings import KINDS, analyze, list_findings
+from zsaudit.analyze.analysis import analyze
+from zsaudit.analyze.listing import list_findings
+from zsaudit.analyze.rules import KINDS
 from zsaudit.synth import synthesize
 
 FIELDS = ("kind", "subtype", "status", "dag_id", "run_id", "task_id", "map_index", "try_number", "worker",

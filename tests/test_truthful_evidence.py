@@ -236,7 +236,7 @@ def test_findings_cli_and_the_pack_share_one_format(tmp_path, night):
 
 
 def test_every_control_a_rule_names_has_its_section_in_the_pack():
-    from zsaudit.findings import load_rules
+    from zsaudit.analyze.rules import load_rules
     from zsaudit.report.context import load_criteria
 
     sections = {c["id"] for c in load_criteria()}

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from . import tomlfile
+from . import DEFAULT_DB, tomlfile
+from .analyze.rules import SEVERITIES
 from .errors import BadUsage
 from .ingest.sources import GLOB_CHARS, is_remote, local_path, remote_files
 from .timeutil import parse_duration, parse_time
 
-SEVERITIES = ("low", "medium", "high", "critical")
 ZSCALER_FORMATS = ("auto", "json", "csv", "tsv", "kv", "leef", "cef")
 DEFAULT_GAP_THRESHOLD = timedelta(hours=1)   # shortest stretch without records that is a coverage_gap
 DEFAULT_MAX_REJECT_RATE = 0.01               # rejected share of a file's lines above which it fails
@@ -257,7 +257,7 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
     controls = parse_controls(data.get("controls", {}), where)
     config = Config(
         path=path,
-        db=a_path(data, "db", "db", "zsaudit.duckdb"),
+        db=a_path(data, "db", "db", DEFAULT_DB),
         identity_map=a_path(data, "identity_map", "identity_map", required=True),
         pack_dir=a_path(pack, "out_dir", "pack.out_dir", "packs"),
         zscaler_paths=paths(zs, "zscaler.paths"),

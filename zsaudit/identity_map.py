@@ -14,10 +14,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from . import tomlfile
+from .analyze.rules import KINDS
 from .errors import BadInput, BadUsage
 from .timeutil import parse_duration
 
-KINDS = ("unmapped_identity", "token_gap", "silent_failure", "egress_bypass", "unattributed_egress", "coverage_gap")
 EXCEPTION_MATCH_KEYS = ("login", "dag", "task", "host", "worker", "conn_id", "finding_id")
 DEFAULT_IGNORE_HOSTS = ("localhost", "127.0.0.1", "::1", "*.localhost", "127.*")
 

@@ -25,7 +25,8 @@ from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 
 from . import __version__
-from .config import SEVERITIES, Config, expand
+from .analyze.rules import SEVERITY_RANK
+from .config import Config, expand
 from .errors import BadInput, BadUsage, Busy
 from .output import claim_dir
 from .progress import QUIET, Progress
@@ -33,7 +34,6 @@ from .store import Store
 from .timeutil import parse_time, yesterday_utc
 
 STAGES = ("ingest_zscaler", "ingest_airflow", "analyze", "report")
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 _DATED = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T\d{4}Z)?(?:--[0-9TZ-]+)?$")
 PACKS_MARKER = ".zsaudit-packs"
 DEMO_MARKER = ".zsaudit-demo"
@@ -340,10 +340,10 @@ def analyze(store: Store, config: Config, since: datetime, until: datetime, *, f
         raise BadUsage(f"{config.where('identity_map')}: {config.identity_map} does not exist")
     current = None if force else _current_analysis(store, config, since, until)
     if current is None:
-        from . import findings
+        from .analyze.analysis import analyze as run_analysis
 
-        findings.analyze(store, config.identity_map, since=since, until=until, progress=progress,
-                         gap_threshold=config.gap_threshold, max_reject_rate=config.max_reject_rate)
+        run_analysis(store, config.identity_map, since=since, until=until, progress=progress,
+                     gap_threshold=config.gap_threshold, max_reject_rate=config.max_reject_rate)
     summary = findings_summary(store, since, until)
     summary.analyzed = current is None
     return summary

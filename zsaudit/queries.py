@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,3 +27,20 @@ def names(folder: str) -> list[str]:
 
 def path_of(name: str) -> Path:
     return queries_dir() / f"{name}.sql"
+
+
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
+
+
+def statements(name: str) -> list[str]:
+    """The statements of queries/<name>.sql (our own files: no ';' ending a line inside a literal)."""
+    return [s.strip() for s in _STATEMENT_END.split(load(name)) if s.strip()
+            and not all(line.strip().startswith("--") or not line.strip() for line in s.splitlines())]
+
+
+def run(con, name: str, params: dict | None = None) -> None:
+    """Run every statement of queries/<name>.sql in order, binding only the $params each one names."""
+    params = params or {}
+    for sql in statements(name):
+        con.execute(sql, {p: params[p] for p in set(_PARAM.findall(sql))})

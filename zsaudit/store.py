@@ -16,10 +16,9 @@ from typing import Iterator
 
 import duckdb
 
-from . import queries
+from . import DEFAULT_DB, queries
 from .errors import BadInput, BadUsage
 
-DEFAULT_DB = "zsaudit.duckdb"
 SCHEMA_VERSION_BASE = 1
 _MIGRATION = re.compile(r"^(\d{3})_[\w-]+\.sql$")
 

@@ -53,3 +53,12 @@ def yesterday_utc(now: datetime | None = None) -> tuple[datetime, datetime]:
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     end = datetime.combine(now.date(), time.min, tzinfo=timezone.utc)
     return end - timedelta(days=1), end
+
+
+def iso_z(t: datetime | None, timespec: str = "auto") -> str | None:
+    """A time as ISO 8601 UTC with a Z: '2026-11-24T03:00:00Z' (timespec as datetime.isoformat:
+    'auto', 'seconds', 'milliseconds', 'microseconds'). Naive times are UTC; None stays None."""
+    if t is None:
+        return None
+    t = t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+    return t.isoformat(timespec=timespec).replace("+00:00", "Z")

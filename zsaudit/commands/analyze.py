@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..cli import db_option, handle_errors, main, period_options, quiet_option
-from ..identity_map import KINDS
+from .base import db_option, handle_errors, main, period_options, quiet_option
+from ..analyze.rules import KINDS
 from ..progress import Progress
 
 SEVERITY_CHOICE = click.Choice(["low", "medium", "high", "critical"])
@@ -36,7 +36,7 @@ def analyze(identity_map: Path, since, until, fail_on, gap_threshold, max_reject
     Analysing the same period again replaces its previous results.
     """
     from ..config import parse_gap_threshold, parse_reject_rate
-    from ..findings import analyze as run_analysis, check_fail_on
+    from ..analyze.analysis import analyze as run_analysis, check_fail_on
     from ..store import Store
 
     progress = Progress(quiet=quiet)
@@ -68,7 +68,7 @@ def findings(fmt, kind, status, db: Path):
     UTC, controls and evidence ids separated by a space; JSON gives those as lists). CSV text cells
     that a spreadsheet would run as a formula get a leading apostrophe; numbers are left alone.
     """
-    from ..findings import export_findings, list_findings, to_csv, to_json, to_table
+    from ..analyze.listing import export_findings, list_findings, to_csv, to_json, to_table
     from ..store import Store
 
     with Store(db, read_only=True) as store:

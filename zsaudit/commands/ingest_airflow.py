@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import db_option, handle_errors, ingest, period_options, quiet_option
+from .base import db_option, handle_errors, ingest, period_options, quiet_option
 
 
 @ingest.command("airflow", short_help="Task logs, metadata DBs, REST and CSV exports, stdout.")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import handle_errors, main
+from .base import handle_errors, main
 from ..errors import BadUsage
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.I)

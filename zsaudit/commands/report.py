@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import db_option, handle_errors, main, period_options, quiet_option
+from .base import db_option, handle_errors, main, period_options, quiet_option
 from ..progress import Progress
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import click
 
-from ..cli import handle_errors, main, period_options, quiet_option
-from ..config import EXAMPLE, EXAMPLE_IDENTITY_MAP, SEVERITIES, load_config, parse_fail_on, parse_gap_threshold
+from .base import handle_errors, main, period_options, quiet_option
+from ..analyze.rules import SEVERITIES
+from ..config import EXAMPLE, EXAMPLE_IDENTITY_MAP, load_config, parse_fail_on, parse_gap_threshold
 from ..errors import BadUsage, FindingsAtOrAbove
 from ..output import ensure_dir
 from ..progress import Progress

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import handle_errors, main, quiet_option
+from .base import handle_errors, main, quiet_option
 
 
 @main.command("synth", short_help="Write synthetic logs with planted anomalies.")

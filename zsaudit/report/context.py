@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .. import __version__, identity_map, queries
+from ..analyze.rules import SEVERITY_ORDER
 from ..errors import BadInput
 from ..resources import templates_dir
 from . import charts
@@ -22,7 +23,6 @@ from . import charts
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 ALL_ROWS = 1 << 62  # LIMIT for "every row" when a top-N query feeds an evidence file
 
-SEVERITIES = ("critical", "high", "medium", "low")
 CRITERION_TOP = 10  # open findings shown under each criterion (all of them are in the findings section)
 PDF_TOP = 10        # rows of each list in the PDF, and PDF_CRITERION_TOP under each criterion: the PDF
 PDF_CRITERION_TOP = 5   # keeps to about 20 pages at any input size (index.html shows --top)
@@ -161,7 +161,7 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
         "pct": _share(attributed, population),
     }
     kinds = run.rows("report/findings_by_kind")
-    totals = {k: sum(r[k] for r in kinds) for k in (*SEVERITIES, "open", "accepted", "total")}
+    totals = {k: sum(r[k] for r in kinds) for k in (*SEVERITY_ORDER, "open", "accepted", "total")}
     ctx["findings_by_kind"] = kinds
     ctx["findings_totals"] = totals
     ctx["analysis_runs"] = run.rows("report/analysis_runs")

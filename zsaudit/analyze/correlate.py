@@ -8,32 +8,16 @@ its segment with an ASOF join and reads the attempts running in it, so the cost 
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta, timezone
 
 import duckdb
 
-from . import queries
-from .identity_map import IdentityMap
+from .. import queries
+from ..identity_map import IdentityMap
+from .rules import load_rule_tables, load_rules, rule_params
 
 FAR_PAST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
-
-_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
-
-
-def statements(name: str) -> list[str]:
-    """The statements of queries/<name>.sql (our own files: no ';' inside literals)."""
-    return [s.strip() for s in _STATEMENT_END.split(queries.load(name)) if s.strip()
-            and not all(line.strip().startswith("--") or not line.strip() for line in s.splitlines())]
-
-
-def run_sql(con: duckdb.DuckDBPyConnection, name: str, params: dict) -> None:
-    """Run every statement of queries/<name>.sql, binding the $params each one uses."""
-    for sql in statements(name):
-        used = {p: params[p] for p in set(_PARAM.findall(sql))}
-        con.execute(sql, used)
 
 
 def load_identity_tables(con: duckdb.DuckDBPyConnection, imap: IdentityMap) -> None:
@@ -81,20 +65,6 @@ def load_identity_tables(con: duckdb.DuckDBPyConnection, imap: IdentityMap) -> N
         con.executemany("INSERT INTO im_exceptions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", exc_rows)
 
 
-def rule_params(rules) -> dict:
-    """rules.toml [auth]/[failure] as bound parameters (lists and one anchored regex)."""
-    from .findings import zpa_codes
-
-    return {
-        "fail_min_code": rules.failure_min_code,
-        "fail_actions": list(rules.failure_actions),
-        "zpa_fail_codes": [code for cat, code, _ in zpa_codes() if cat in rules.zpa_failure_categories],
-        "auth_codes": list(rules.auth_codes),
-        "auth_reasons": list(rules.auth_reasons),
-        "auth_regex": "^(?:" + "|".join(re.escape(p) for p in rules.auth_prefixes) + ")",
-    }
-
-
 def extended_period(con: duckdb.DuckDBPyConnection, since: datetime, until: datetime,
                     skew: timedelta) -> tuple[datetime, datetime]:
     """The period widened to cover the whole window of every attempt that overlaps it, so an
@@ -121,14 +91,12 @@ def correlate(con: duckdb.DuckDBPyConnection, imap: IdentityMap, *, since: datet
     ext_since, ext_until = extended_period(con, since, until, skew)
     params = {"skew": skew, "since": since, "until": until, "ext_since": ext_since,
               "ext_until": ext_until, "analysis_id": analysis_id}
-    from .findings import load_rule_tables, load_rules   # rule flags are computed with the requests
-
-    rules = load_rules()
+    rules = load_rules()   # rule flags are computed with the requests
     load_rule_tables(con, rules)
     params.update(rule_params(rules))
     load_identity_tables(con, imap)
     for name in queries.names("correlate"):
-        run_sql(con, name, params)
+        queries.run(con, name, params)
     for table in ("_requests", "_candidates", "_segments", "_bounds", "_windows", "_ambiguous", "_hosts_dict", "_segstat", "_choice", "_asof"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     counts = dict(con.execute(

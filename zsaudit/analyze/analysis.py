@@ -1,0 +1,158 @@
+"""One analysis run: correlation, every detection, the not-evaluable checks and the exceptions
+for one period, replacing the previous analysis of that period in one transaction, and the
+analysis_runs row that records it (identity map digest, policy, counts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from .. import identity_map, queries
+from ..config import DEFAULT_GAP_THRESHOLD, DEFAULT_MAX_REJECT_RATE
+from ..errors import BadUsage, FindingsAtOrAbove
+from ..progress import QUIET, Progress
+from ..timeutil import iso_z, parse_period
+from . import correlate as correlate_mod
+from .rules import KINDS, SEVERITIES, at_or_above, load_rules
+
+# coverage_gap runs first: the detections after it leave stretches without coverage to not_evaluable.
+RUN_ORDER = ("coverage_gap",) + tuple(k for k in KINDS if k != "coverage_gap")
+
+
+@dataclass
+class AnalysisSummary:
+    analysis_id: str
+    period_start: datetime | None
+    period_end: datetime | None
+    worker_requests: int
+    attributed: int
+    ambiguous: int
+    unattributed: int
+    findings_by_kind: dict[str, int]
+    open_by_severity: dict[str, int]
+    accepted: int
+    not_evaluable_by_check: dict[str, int]
+    seconds: float
+    warnings: list[str] = field(default_factory=list)   # what the identity map leaves unchecked
+
+    @property
+    def findings(self) -> int:
+        return sum(self.findings_by_kind.values())
+
+    def lines(self) -> list[str]:
+        period = f"{iso_z(self.period_start) or 'the beginning'} .. {iso_z(self.period_end) or 'now'}"
+        out = [
+            f"analysis {self.analysis_id} for {period} in {self.seconds:.1f}s",
+            f"worker requests: {self.worker_requests} (attributed {self.attributed}, ambiguous "
+            f"{self.ambiguous}, unattributed {self.unattributed})",
+            "findings: " + (", ".join(f"{k} {v}" for k, v in self.findings_by_kind.items() if v) or "none")
+            + f"; accepted by exception: {self.accepted}",
+        ]
+        if self.not_evaluable_by_check:
+            out.append("not evaluable: " + ", ".join(f"{k} {v}" for k, v in self.not_evaluable_by_check.items()))
+        return out
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["period_start"], d["period_end"] = iso_z(self.period_start), iso_z(self.period_end)
+        d["findings"] = self.findings
+        return d
+
+
+def analysis_id_for(since: datetime | None, until: datetime | None) -> str:
+    return hashlib.sha256(f"{iso_z(since) or '-'}|{iso_z(until) or '-'}".encode()).hexdigest()[:16]
+
+
+def analyze(store, identity_map_path, *, since=None, until=None, progress: Progress = QUIET,
+            gap_threshold: timedelta | None = None, max_reject_rate: float | None = None) -> AnalysisSummary:
+    """Correlate requests with attempts and compute findings and not-evaluable checks for the
+    period [since, until) (None = unbounded), replacing the previous analysis of that period.
+
+    gap_threshold: the shortest stretch without records from a source that is a coverage_gap;
+    max_reject_rate: the rejected share of a file's lines above which it is one (docs/findings.md)."""
+    imap = identity_map.load(identity_map_path)
+    gap_threshold = DEFAULT_GAP_THRESHOLD if gap_threshold is None else gap_threshold
+    max_reject_rate = DEFAULT_MAX_REJECT_RATE if max_reject_rate is None else float(max_reject_rate)
+    if gap_threshold <= timedelta(0):
+        raise BadUsage("--gap-threshold: expected a positive duration such as 1h or 30m")
+    if not 0 <= max_reject_rate <= 1:
+        raise BadUsage(f"--max-reject-rate: expected a share between 0 and 1 (0.01 = 1%), got {max_reject_rate}")
+    rules = load_rules()
+    since, until = parse_period(since, until)
+    con = store.con
+    con.execute("SET enable_progress_bar = false")      # our own progress, not DuckDB's bar on stderr
+    # Bounded memory (DuckDB spills beyond it) and parallel inserts: no statement here relies on
+    # insertion order. Both settings are restored afterwards.
+    previous = con.execute("SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order')").fetchone()
+    con.execute("SET memory_limit = ?", [os.environ.get("ZSAUDIT_ANALYZE_MEMORY", "2GB")])
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        return _analyze(store, imap, rules, since, until, identity_map_path, progress,
+                        {"gap_threshold": gap_threshold, "max_reject_rate": max_reject_rate})
+    finally:
+        con.execute("SET memory_limit = ?", [previous[0]])
+        con.execute("SET preserve_insertion_order = ?", [str(previous[1]).lower() in ("true", "1")])
+
+
+def _analyze(store, imap, rules, since, until, identity_map_path, progress, coverage: dict) -> AnalysisSummary:
+    analysis_id = analysis_id_for(since, until)
+    started = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    con = store.con
+    p_since = since or correlate_mod.FAR_PAST
+    p_until = until or correlate_mod.FAR_FUTURE
+    params = {"since": p_since, "until": p_until, "skew": imap.policy.clock_skew,
+              "lifetime": imap.policy.token_lifetime, "analysis_id": analysis_id,
+              "fail_min_code": rules.failure_min_code, "airflow_token_regex": rules.airflow_token_regex,
+              **coverage}
+    with store.transaction():
+        progress.log("analyze: tying worker requests to task attempts")
+        counts = correlate_mod.correlate(con, imap, since=since, until=until, analysis_id=analysis_id,
+                                         progress=progress)
+        queries.run(con, "findings/_stage", params)
+        for kind in RUN_ORDER:
+            progress.log(f"analyze: {kind}")
+            queries.run(con, f"findings/{kind}", params)
+        con.execute("DELETE FROM not_evaluable WHERE analysis_id = ?", [analysis_id])
+        queries.run(con, "findings/_not_evaluable", params)
+        queries.run(con, "findings/_finalize", params)
+        by_kind = dict(con.execute("SELECT kind, count(*) FROM _final GROUP BY kind").fetchall())
+        open_sev = dict(con.execute("SELECT severity, count(*) FROM _final WHERE status = 'open' GROUP BY severity").fetchall())
+        accepted = con.execute("SELECT count(*) FROM _final WHERE status = 'accepted'").fetchone()[0]
+        ne = dict(con.execute("SELECT check_kind, count(*) FROM not_evaluable WHERE analysis_id = ? "
+                              "GROUP BY check_kind ORDER BY check_kind", [analysis_id]).fetchall())
+        worker_requests = sum(counts.values())
+        con.execute("DELETE FROM analysis_runs WHERE analysis_id = ?", [analysis_id])
+        con.execute(
+            "INSERT INTO analysis_runs VALUES (?, ?, ?, ?, ?, ?, current_timestamp, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [analysis_id, since, until, str(identity_map_path), imap.sha256, started, worker_requests,
+             counts["attributed"], counts["ambiguous"], counts["unattributed"], sum(by_kind.values()),
+             sum(ne.values()), imap.policy.token_lifetime.total_seconds(), imap.policy.clock_skew.total_seconds()],
+        )
+        for table in ("_token_requests", "_attr", "_coverage_activity"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    return AnalysisSummary(
+        analysis_id=analysis_id, period_start=since, period_end=until, worker_requests=worker_requests,
+        attributed=counts["attributed"], ambiguous=counts["ambiguous"], unattributed=counts["unattributed"],
+        findings_by_kind={k: int(by_kind.get(k, 0)) for k in KINDS},
+        open_by_severity={s: int(open_sev.get(s, 0)) for s in SEVERITIES if open_sev.get(s)},
+        accepted=int(accepted), not_evaluable_by_check={k: int(v) for k, v in ne.items()},
+        seconds=time.perf_counter() - t0, warnings=imap.warnings(),
+    )
+
+
+def check_fail_on(summary: AnalysisSummary, threshold: str | None) -> None:
+    """Raise FindingsAtOrAbove (exit 1) when open findings reach the --fail-on severity."""
+    if not threshold:
+        return
+    if threshold not in SEVERITIES:
+        raise BadUsage(f"--fail-on: expected one of {', '.join(SEVERITIES)}, got {threshold!r}")
+    n = sum(summary.open_by_severity.get(s, 0) for s in at_or_above(threshold))
+    if n:
+        raise FindingsAtOrAbove(f"{n} open finding(s) at or above severity {threshold}")
+
+

@@ -10,12 +10,13 @@ AIRFLOW_VERSION ?= 3.3.2
 AIRFLOW2_VENV    ?= .venv-airflow-2
 AIRFLOW2_VERSION ?= 2.10.5
 
-.PHONY: demo test test-fast test-airflow bench clean help
+.PHONY: demo test test-fast test-airflow test-spark bench clean help
 
 help:
 	@echo "make demo          set up .venv and run zsaudit end to end on synthetic data"
 	@echo "make test          set up .venv and run every test (unit, property, CLI, PDF, PostgreSQL)"
 	@echo "make test-airflow  run the tests that drive a real Airflow $(AIRFLOW_VERSION) and $(AIRFLOW2_VERSION) scheduler"
+	@echo "make test-spark    run the tests that start a real standalone Spark cluster (needs Java 17)"
 	@echo "make bench         run the benchmarks in bench/ (minutes; writes docs/benchmarks.md data)"
 
 $(STAMP): pyproject.toml
@@ -28,16 +29,25 @@ demo: $(STAMP)
 	$(BIN)/zsaudit demo --out zsaudit-demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not airflow" -n 2 -q
+	$(BIN)/python -m pytest -m "not airflow and not spark" -n 2 -q
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not airflow and not slow" -q -x
+	$(BIN)/python -m pytest -m "not airflow and not spark and not slow" -q -x
 
 test-airflow: $(STAMP)
 	ZSAUDIT_AIRFLOW_VENV=$(abspath $(AIRFLOW_VENV)) AIRFLOW_VERSION=$(AIRFLOW_VERSION) \
 		$(BIN)/python -m pytest -m airflow -q
 	ZSAUDIT_AIRFLOW_VENV=$(abspath $(AIRFLOW2_VENV)) AIRFLOW_VERSION=$(AIRFLOW2_VERSION) \
 		$(BIN)/python -m pytest -m airflow -q
+
+# PySpark (the `spark` extra) goes into .venv on first use; the tests start and stop the cluster.
+SPARK_STAMP := $(VENV)/.spark-stamp
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,postgres,spark]'
+	touch $(SPARK_STAMP)
+
+test-spark: $(SPARK_STAMP)
+	$(BIN)/python -m pytest -m spark -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

@@ -20,6 +20,7 @@ from .ingest.sources import GLOB_CHARS, is_remote, local_path, remote_files
 from .timeutil import parse_duration, parse_time
 
 ZSCALER_FORMATS = ("auto", "json", "csv", "tsv", "kv", "leef", "cef")
+ENGINES = ("duckdb", "spark")
 DEFAULT_GAP_THRESHOLD = timedelta(hours=1)   # shortest stretch without records that is a coverage_gap
 DEFAULT_MAX_REJECT_RATE = 0.01               # rejected share of a file's lines above which it fails
 
@@ -47,6 +48,9 @@ class Config:
     max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
     since: datetime | None = None        # fixed period; default: yesterday (UTC)
     until: datetime | None = None
+    engine: str = "duckdb"               # duckdb: this machine; spark: a Spark cluster (docs/scale.md)
+    spark_master: str | None = None      # spark://host:7077, local[N]
+    lake: Path | None = None             # the Spark engine's Parquet lake (default: <db>.lake/)
     controls: dict = field(default_factory=dict, compare=False)  # criterion id -> owner/reviewer
     warnings: list[str] = field(default_factory=list, compare=False)
 
@@ -94,6 +98,11 @@ gap_threshold = "1h"               # a source silent this long while the others 
 out_dir = "packs"                  # each night's pack goes to packs/YYYY-MM-DD/
 pdf = true                         # audit-pack.pdf beside index.html
 retention_days = 400               # delete dated packs older than this; 0 keeps them all
+
+[engine]
+name = "duckdb"                    # duckdb: this machine | spark: ingest and analysis as Spark jobs
+# spark_master = "spark://spark-master.example:7077"   # with name = "spark" (pip install 'zsaudit[spark]')
+# lake = "/shared/zsaudit-lake"    # the Parquet lake every executor reads and writes (default <db>.lake)
 
 [run]
 # The period defaults to yesterday (UTC); `--since/--until` override it for one run.
@@ -145,13 +154,14 @@ device_hostnames = ["airflow-worker-1.corp.example"]
 
 # -- loading ------------------------------------------------------------------------------------
 _KEYS = {
-    "": {"db", "identity_map", "zscaler", "airflow", "ingest", "analyze", "pack", "run", "controls"},
+    "": {"db", "identity_map", "zscaler", "airflow", "ingest", "analyze", "pack", "run", "controls", "engine"},
     "zscaler": {"paths", "format", "fields", "tz"},
     "airflow": {"paths", "template", "tz", "api_ca_bundle", "api_secrets_file", "api_mirror"},
     "ingest": {"max_reject_rate"},
     "analyze": {"gap_threshold"},
     "pack": {"out_dir", "pdf", "retention_days"},
     "run": {"since", "until", "fail_on"},
+    "engine": {"name", "spark_master", "lake"},
 }
 
 
@@ -255,6 +265,11 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
         raise bad("run.until", f"a time after run.since ({since.isoformat()})", until.isoformat())
 
     controls = parse_controls(data.get("controls", {}), where)
+    eng = section("engine")
+    engine = string(eng, "name", "engine.name", "duckdb")
+    if engine not in ENGINES:
+        raise bad("engine.name", " | ".join(ENGINES), engine)
+    spark_master = string(eng, "spark_master", "engine.spark_master")
     config = Config(
         path=path,
         db=a_path(data, "db", "db", DEFAULT_DB),
@@ -278,10 +293,28 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
         max_reject_rate=max_reject_rate,
         since=since,
         until=until,
+        engine=engine,
+        spark_master=spark_master,
+        lake=a_path(eng, "lake", "engine.lake"),
     )
+    check_engine(config)
     if not config.zscaler_paths and not config.airflow_paths:
         raise BadUsage(f"{where}: keys 'zscaler.paths' and 'airflow.paths' are both empty: nothing to audit")
     return config
+
+
+def check_engine(config: Config) -> None:
+    """The Spark engine needs its master (spark://host:port, or local[N] for one machine)."""
+    if config.engine != "spark":
+        return
+    master = config.spark_master or ""
+    if not (master.startswith("spark://") or master.startswith("local")):
+        raise BadUsage(f"{config.where('engine.spark_master')}: the Spark engine needs the cluster's master URL "
+                       f"such as spark://spark-master.example:7077 (or --spark-master), got {master or 'none'!r}")
+
+
+def lake_of(config: Config) -> Path:
+    return config.lake if config.lake is not None else config.db.with_name(config.db.name + ".lake")
 
 
 CONTROL_KEYS = ("owner", "owner_role", "reviewer", "reviewer_role", "reviewed")

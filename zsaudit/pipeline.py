@@ -20,14 +20,17 @@ import os
 import re
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 from . import __version__
 from .analyze.rules import SEVERITY_RANK
-from .config import Config, expand
+from .config import Config, expand, lake_of
 from .errors import BadInput, BadUsage, Busy
+from .lake import Lake
 from .output import claim_dir
 from .progress import QUIET, Progress
 from .store import Store
@@ -286,14 +289,12 @@ def ingest_zscaler(store: Store, config: Config, progress: Progress = QUIET) -> 
     return summary
 
 
-def _not_in_ledger(store: Store, paths: list[str]) -> tuple[list[str], int]:
-    """Files under `paths` (directories read recursively, hidden ones skipped, as the Zscaler
-    ingester does) minus those the ledger already holds unchanged: same path and size, not
-    modified since their load started. Spares re-hashing months of logs every night; the
-    ingester still checks the sha256 of everything it is given."""
+def list_files(paths: list[str]) -> list[tuple[str, object]]:
+    """(path or URL, what stat()s it) of every file under `paths`: directories read recursively,
+    hidden files skipped, as the Zscaler ingester reads them."""
     from .ingest import sources
 
-    files: list[tuple[str, object]] = []           # (path or URL, what stat()s it)
+    files: list[tuple[str, object]] = []
     for p in paths:
         if sources.is_remote(p):                   # objects: size and modification time listed
             files.extend((obj.url, obj) for obj in sources.remote_files(p))
@@ -301,6 +302,15 @@ def _not_in_ledger(store: Store, paths: list[str]) -> tuple[list[str], int]:
             files.extend((str(f), f) for f in sources.local_files(Path(p)))
         else:
             files.append((p, Path(p)))
+    return files
+
+
+def _not_in_ledger(store: Store, paths: list[str]) -> tuple[list[str], int]:
+    """Files under `paths` (directories read recursively, hidden ones skipped, as the Zscaler
+    ingester does) minus those the ledger already holds unchanged: same path and size, not
+    modified since their load started. Spares re-hashing months of logs every night; the
+    ingester still checks the sha256 of everything it is given."""
+    files = list_files(paths)
     ledger = {(path, size): started for path, size, started in store.run("pipeline/ledger_files").fetchall()}
     fresh, known = [], 0
     for f, entry in files:
@@ -333,7 +343,7 @@ def ingest_airflow(store: Store, config: Config, progress: Progress = QUIET, *,
 
 
 def analyze(store: Store, config: Config, since: datetime, until: datetime, *, force: bool = False,
-            progress: Progress = QUIET) -> FindingsSummary:
+            progress: Progress = QUIET, correlator=None) -> FindingsSummary:
     """Analyze the period unless its latest analysis is still current (same identity map, nothing
     ingested after it): then the pack of a re-run is byte-identical."""
     if not config.identity_map.is_file():
@@ -343,7 +353,8 @@ def analyze(store: Store, config: Config, since: datetime, until: datetime, *, f
         from .analyze.analysis import analyze as run_analysis
 
         run_analysis(store, config.identity_map, since=since, until=until, progress=progress,
-                     gap_threshold=config.gap_threshold, max_reject_rate=config.max_reject_rate)
+                     gap_threshold=config.gap_threshold, max_reject_rate=config.max_reject_rate,
+                     correlator=correlator)
     summary = findings_summary(store, since, until)
     summary.analyzed = current is None
     return summary
@@ -437,6 +448,34 @@ def apply_retention(config: Config, until: datetime, *, keep: str | None = None)
     return removed
 
 
+# -- engines ------------------------------------------------------------------------------------
+@contextmanager
+def _engine(config: Config) -> Iterator[object]:
+    """The SparkSession of a run with engine.name = "spark" (stopped after it), else None."""
+    if config.engine != "spark":
+        yield None
+        return
+    from .spark.session import session
+
+    with session(config.spark_master) as spark:
+        yield spark
+
+
+def _ingest_on_spark(spark, store: Store, config: Config, summary: "RunSummary", stages, progress: Progress) -> None:
+    """Ingest on the cluster into the lake, then the lake's new units into the store (for the
+    global analysis step and the report)."""
+    from .spark import ingest as spark_ingest
+
+    zscaler, airflow = "ingest_zscaler" in stages, "ingest_airflow" in stages
+    lake = Lake.at(lake_of(config))
+    if zscaler or airflow:
+        progress.log(f"ingest: spark job on {config.spark_master}, lake {lake.root}")
+        summary.ingest.update(spark_ingest.ingest(spark, lake, config, zscaler=zscaler, airflow=airflow,
+                                                  since=summary.since, until=summary.until))
+    copied = lake.load_into(store)
+    progress.log(f"ingest: {copied} new units of the lake loaded into the store")
+
+
 # -- composition --------------------------------------------------------------------------------
 def run(config: Config, *, since=None, until=None, fail_on: str | None = None, use_config_fail_on: bool = True,
         progress: Progress = QUIET, stages: tuple[str, ...] = STAGES, now: datetime | None = None,
@@ -451,15 +490,23 @@ def run(config: Config, *, since=None, until=None, fail_on: str | None = None, u
         raise BadUsage(f"unknown stage(s) {sorted(unknown)}; stages are {', '.join(STAGES)}")
     if "report" in stages:
         claim_packs_dir(config)  # a wrong pack.out_dir fails now, not after an hour of ingest
-    with open_store(config.db) as store:
-        if "ingest_zscaler" in stages:
+    with open_store(config.db) as store, _engine(config) as spark:
+        if spark is not None:
+            _ingest_on_spark(spark, store, config, summary, stages, progress)
+        if "ingest_zscaler" in stages and spark is None:
             summary.ingest["zscaler"] = ingest_zscaler(store, config, progress)
-        if "ingest_airflow" in stages:
+        if "ingest_airflow" in stages and spark is None:
             summary.ingest["airflow"] = ingest_airflow(store, config, progress, since=start, until=end)
         for s in summary.ingest.values():
             summary.warnings.extend(s.warnings)
         if "analyze" in stages:
-            summary.findings = analyze(store, config, start, end, force=reanalyze, progress=progress)
+            correlator = None
+            if spark is not None:
+                from .spark.analyze import Correlator
+
+                correlator = Correlator(spark, Lake.at(lake_of(config)))
+            summary.findings = analyze(store, config, start, end, force=reanalyze, progress=progress,
+                                       correlator=correlator)
             summary.warnings.extend(_identity_map_warnings(config))
         elif "report" in stages:
             summary.findings = findings_summary(store, start, end)

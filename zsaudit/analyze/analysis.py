@@ -68,12 +68,15 @@ def analysis_id_for(since: datetime | None, until: datetime | None) -> str:
 
 
 def analyze(store, identity_map_path, *, since=None, until=None, progress: Progress = QUIET,
-            gap_threshold: timedelta | None = None, max_reject_rate: float | None = None) -> AnalysisSummary:
+            gap_threshold: timedelta | None = None, max_reject_rate: float | None = None,
+            correlator=None) -> AnalysisSummary:
     """Correlate requests with attempts and compute findings and not-evaluable checks for the
     period [since, until) (None = unbounded), replacing the previous analysis of that period.
 
     gap_threshold: the shortest stretch without records from a source that is a coverage_gap;
-    max_reject_rate: the rejected share of a file's lines above which it is one (docs/findings.md)."""
+    max_reject_rate: the rejected share of a file's lines above which it is one (docs/findings.md);
+    correlator: what builds _attr and stores the attributions (default correlate.correlate; the
+    Spark engine's reads the attributions its executors computed, zsaudit/spark/analyze.py)."""
     imap = identity_map.load(identity_map_path)
     gap_threshold = DEFAULT_GAP_THRESHOLD if gap_threshold is None else gap_threshold
     max_reject_rate = DEFAULT_MAX_REJECT_RATE if max_reject_rate is None else float(max_reject_rate)
@@ -92,13 +95,15 @@ def analyze(store, identity_map_path, *, since=None, until=None, progress: Progr
     con.execute("SET preserve_insertion_order = false")
     try:
         return _analyze(store, imap, rules, since, until, identity_map_path, progress,
-                        {"gap_threshold": gap_threshold, "max_reject_rate": max_reject_rate})
+                        {"gap_threshold": gap_threshold, "max_reject_rate": max_reject_rate},
+                        correlator or correlate_mod.correlate)
     finally:
         con.execute("SET memory_limit = ?", [previous[0]])
         con.execute("SET preserve_insertion_order = ?", [str(previous[1]).lower() in ("true", "1")])
 
 
-def _analyze(store, imap, rules, since, until, identity_map_path, progress, coverage: dict) -> AnalysisSummary:
+def _analyze(store, imap, rules, since, until, identity_map_path, progress, coverage: dict,
+             correlator) -> AnalysisSummary:
     analysis_id = analysis_id_for(since, until)
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
@@ -111,8 +116,7 @@ def _analyze(store, imap, rules, since, until, identity_map_path, progress, cove
               **coverage}
     with store.transaction():
         progress.log("analyze: tying worker requests to task attempts")
-        counts = correlate_mod.correlate(con, imap, since=since, until=until, analysis_id=analysis_id,
-                                         progress=progress)
+        counts = correlator(con, imap, since=since, until=until, analysis_id=analysis_id, progress=progress)
         queries.run(con, "findings/_stage", params)
         for kind in RUN_ORDER:
             progress.log(f"analyze: {kind}")

@@ -81,10 +81,22 @@ def extended_period(con: duckdb.DuckDBPyConnection, since: datetime, until: date
     return lo, hi
 
 
-def correlate(con: duckdb.DuckDBPyConnection, imap: IdentityMap, *, since: datetime | None,
-              until: datetime | None, analysis_id: str, progress=None) -> dict:
-    """Build the _attempts/_requests/_attr temp tables and store the period's attributions.
-    Returns counts by attribution status."""
+# The steps of queries/correlate/ by the data they need, so an engine can run each where its data
+# is (zsaudit/spark/analyze.py): the attempt side (small, everywhere), the requests (per input
+# chunk), the interval join (per partition key pk: one worker, or one service-account login),
+# and storing the period's attributions (once).
+ATTEMPT_STEPS = ("correlate/01_attempts", "correlate/02_attempt_identity", "correlate/03_attempt_hosts")
+REQUEST_STEPS = ("correlate/04_requests",)
+ATTRIBUTE_STEPS = ("correlate/05_windows", "correlate/06_bounds", "correlate/07_segments",
+                   "correlate/08_candidates", "correlate/09_attribute")
+STORE_STEPS = ("correlate/10_store_attributions",)
+_SCRATCH = ("_requests", "_candidates", "_segments", "_bounds", "_windows", "_ambiguous", "_hosts_dict", "_segstat",
+            "_choice", "_asof")
+
+
+def prepare(con: duckdb.DuckDBPyConnection, imap: IdentityMap, *, since: datetime | None,
+            until: datetime | None, analysis_id: str) -> dict:
+    """Rule and identity-map tables in `con`, and the bound parameters of every correlation step."""
     since = since or FAR_PAST
     until = until or FAR_FUTURE
     skew = imap.policy.clock_skew
@@ -95,10 +107,27 @@ def correlate(con: duckdb.DuckDBPyConnection, imap: IdentityMap, *, since: datet
     load_rule_tables(con, rules)
     params.update(rule_params(rules))
     load_identity_tables(con, imap)
-    for name in queries.names("correlate"):
+    return params
+
+
+def run_steps(con: duckdb.DuckDBPyConnection, steps: tuple[str, ...], params: dict) -> None:
+    for name in steps:
         queries.run(con, name, params)
-    for table in ("_requests", "_candidates", "_segments", "_bounds", "_windows", "_ambiguous", "_hosts_dict", "_segstat", "_choice", "_asof"):
+
+
+def finish(con: duckdb.DuckDBPyConnection) -> dict:
+    """Drop the scratch tables; counts of the period's requests by attribution status."""
+    for table in _SCRATCH:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     counts = dict(con.execute(
         "SELECT status, count(*) FROM _attr WHERE in_period GROUP BY status").fetchall())
     return {s: int(counts.get(s, 0)) for s in ("attributed", "ambiguous", "unattributed")}
+
+
+def correlate(con: duckdb.DuckDBPyConnection, imap: IdentityMap, *, since: datetime | None,
+              until: datetime | None, analysis_id: str, progress=None) -> dict:
+    """Build the _attempts/_requests/_attr temp tables and store the period's attributions.
+    Returns counts by attribution status."""
+    params = prepare(con, imap, since=since, until=until, analysis_id=analysis_id)
+    run_steps(con, ATTEMPT_STEPS + REQUEST_STEPS + ATTRIBUTE_STEPS + STORE_STEPS, params)
+    return finish(con)

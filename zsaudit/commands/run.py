@@ -13,7 +13,8 @@ import click
 
 from .base import handle_errors, main, period_options, quiet_option
 from ..analyze.rules import SEVERITIES
-from ..config import EXAMPLE, EXAMPLE_IDENTITY_MAP, load_config, parse_fail_on, parse_gap_threshold
+from ..config import (ENGINES, EXAMPLE, EXAMPLE_IDENTITY_MAP, check_engine, load_config, parse_fail_on,
+                      parse_gap_threshold)
 from ..errors import BadUsage, FindingsAtOrAbove
 from ..output import ensure_dir
 from ..progress import Progress
@@ -41,10 +42,19 @@ def _emit(summary, *, as_json: bool, quiet: bool) -> None:
                    "overrides analyze.gap_threshold of the config (default 1h).")
 @click.option("--reanalyze", is_flag=True,
               help="Analyze even if the period's analysis is current (e.g. after upgrading zsaudit).")
+@click.option("--engine", type=click.Choice(ENGINES), default=None,
+              help="duckdb: ingest and analyze on this machine; spark: as Spark jobs on a cluster over a "
+                   "Parquet lake (docs/scale.md). Overrides engine.name of the config.")
+@click.option("--spark-master", "spark_master", default=None, metavar="URL",
+              help="The Spark master, e.g. spark://spark-master:7077 (engine spark); overrides engine.spark_master.")
+@click.option("--lake", "lake", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="The Parquet lake the Spark engine writes, a folder every executor reaches "
+                   "(default: engine.lake, else <db>.lake).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
 @quiet_option
 @handle_errors
-def run(config_path: Path, since, until, fail_on, gap_threshold, reanalyze, as_json, quiet):
+def run(config_path: Path, since, until, fail_on, gap_threshold, reanalyze, engine, spark_master, lake,
+        as_json, quiet):
     """The nightly job: ingest new files, analyze the period, render the pack.
 
     \b
@@ -56,6 +66,11 @@ def run(config_path: Path, since, until, fail_on, gap_threshold, reanalyze, as_j
     from .. import pipeline
 
     config = load_config(config_path)
+    if engine or spark_master or lake:
+        config = dataclasses.replace(config, engine=engine or ("spark" if spark_master else config.engine),
+                                     spark_master=spark_master or config.spark_master,
+                                     lake=lake.resolve() if lake else config.lake)
+        check_engine(config)
     if gap_threshold is not None:   # a different threshold: the period's analysis is not current
         config = dataclasses.replace(config, gap_threshold=parse_gap_threshold(gap_threshold))
         reanalyze = True

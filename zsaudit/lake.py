@@ -1,0 +1,176 @@
+"""The Parquet lake of `zsaudit run --engine spark`: what the executors write and the store reads.
+
+Layout (docs/scale.md), under one root every executor can reach (a shared path):
+
+    <lake>/<table>/source=<zscaler|airflow>/day=<YYYY-MM-DD>/part-<unit>-<i>.parquet
+    <lake>/ingest_ledger/source=<source>/part-<unit>-0.parquet          written last: the unit is in
+    <lake>/_work/<analysis_id>/requests/pk=<pk>/part-<chunk>.parquet    the analysis' exchange
+    <lake>/_work/<analysis_id>/attr/part-<task>.parquet                 attributions per partition
+
+A unit is one Zscaler file (its sha256) or one Airflow batch. Every file is written under a
+temporary name and renamed into place, and its name depends only on its content's origin, so a
+task Spark runs again (a lost executor) rewrites the same names: nothing is ever in twice. A unit
+counts only once its ledger part exists; rows of a unit without one are never read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+
+from . import queries
+from .errors import BadUsage
+from .ingest.sources import is_remote
+
+LEDGER = "ingest_ledger"
+# store tables that are not ingest output: bookkeeping, and what analysis writes
+NOT_EXPORTED = frozenset({"schema_version", "ingest_inflight", "analysis_runs", "attributions", "findings",
+                          "not_evaluable"})
+# the column whose UTC day partitions a table's rows (the first one a table has)
+_DAY_COLUMNS = ("event_time", "start_time", "first_event", "started_at")
+NO_DAY = "none"
+_PART = re.compile(r"^part-(?P<unit>[0-9A-Za-z_]+)-\d+\.parquet$")
+
+
+@dataclass(frozen=True)
+class Lake:
+    root: Path
+
+    @classmethod
+    def at(cls, location: str | os.PathLike) -> "Lake":
+        text = str(location)
+        if is_remote(text):
+            raise BadUsage(f"engine.lake = {text!r}: the Spark engine writes its lake to a path every executor "
+                           "can reach (a shared or mounted folder); object-store prefixes are not supported yet")
+        return cls(Path(text).resolve())
+
+    # -- writing (executors) --------------------------------------------------------------------
+    def tmp_dir(self) -> Path:
+        """A fresh folder for one task attempt's files before they are renamed into place."""
+        path = self.root / "_tmp" / uuid.uuid4().hex
+        path.mkdir(parents=True)
+        return path
+
+    def publish(self, tmp: Path, target: Path) -> list[Path]:
+        """Rename every file below `tmp` to the same relative place below `target` (atomic per
+        file, replacing what an earlier attempt of the same task left), then remove `tmp`."""
+        moved = []
+        for src in sorted(p for p in tmp.rglob("*") if p.is_file()):
+            dst = target / src.relative_to(tmp)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+            moved.append(dst)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return moved
+
+    def export_unit(self, con: duckdb.DuckDBPyConnection, source: str, unit: str) -> int:
+        """Every ingest table of a scratch store as parts of `unit`; the ledger part last.
+        Returns the number of row parts written."""
+        tables = [t for (t,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name").fetchall()
+                  if t not in NOT_EXPORTED and t != LEDGER]
+        tmp = self.tmp_dir()
+        written = 0
+        for table in tables:
+            if not con.table(table).limit(1).fetchall():
+                continue
+            columns = {c for c, in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]).fetchall()}
+            day_col = next((c for c in _DAY_COLUMNS if c in columns), None)
+            day = (f"coalesce(strftime({day_col} AT TIME ZONE 'UTC', '%Y-%m-%d'), '{NO_DAY}')" if day_col
+                   else f"'{NO_DAY}'")
+            (tmp / table).mkdir()
+            con.table(table).select(f"*, {day} AS day").write_parquet(
+                str(tmp / table / f"source={source}"), partition_by=["day"], filename_pattern=f"part-{unit}-{{i}}")
+            written += 1
+        self.publish(tmp, self.root)
+        tmp = self.tmp_dir()
+        folder = tmp / LEDGER / f"source={source}"
+        folder.mkdir(parents=True)
+        con.table(LEDGER).write_parquet(str(folder / f"part-{unit}-0.parquet"))
+        self.publish(tmp, self.root)
+        return written
+
+    def has_unit(self, source: str, unit: str) -> bool:
+        return (self.root / LEDGER / f"source={source}" / f"part-{unit}-0.parquet").is_file()
+
+    # -- reading --------------------------------------------------------------------------------
+    def units(self, source: str | None = None) -> set[str]:
+        """Units whose ledger part exists: the only ones whose rows are read."""
+        folder = self.root / LEDGER
+        return {m.group("unit") for p in folder.glob(f"source={source or '*'}/part-*.parquet")
+                if (m := _PART.match(p.name))}
+
+    def tables(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("_")) \
+            if self.root.is_dir() else []
+
+    def parts(self, table: str, *, units: set[str] | None = None, days: tuple[date, date] | None = None
+              ) -> list[str]:
+        """Committed part files of `table` (of `units` if given; of days in [first, last] if given)."""
+        units = self.units() if units is None else units
+        out = []
+        for p in sorted((self.root / table).glob("source=*/**/part-*.parquet")):
+            m = _PART.match(p.name)
+            if not m or m.group("unit") not in units:
+                continue
+            if days is not None and p.parent.name.startswith("day=") and p.parent.name != f"day={NO_DAY}":
+                day = date.fromisoformat(p.parent.name[4:])
+                if not days[0] <= day <= days[1]:
+                    continue
+            out.append(str(p))
+        return out
+
+    def load_into(self, store) -> int:
+        """Copy the units the store does not hold yet (by their ledger rows) into it, one
+        transaction per unit, so the store answers `report` and the global analysis step.
+        Returns the number of units copied."""
+        have = {fid for fid, in store.con.execute(f"SELECT file_id FROM {LEDGER}").fetchall()}
+        known = {t for t, in store.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()} - NOT_EXPORTED
+        tables = [t for t in self.tables() if t in known and t != LEDGER]
+        copied = 0
+        for unit in sorted(self.units()):
+            ledger_parts = self.parts(LEDGER, units={unit})
+            ids = [fid for fid, in store.con.execute(
+                "SELECT file_id FROM read_parquet($parts, hive_partitioning = false)", {"parts": ledger_parts}).fetchall()]
+            if all(fid in have for fid in ids):
+                continue
+            with store.transaction() as con:
+                for table in tables + [LEDGER]:
+                    parts = self.parts(table, units={unit})
+                    if parts:
+                        con.execute(queries.load("spark/load_parts").replace("$table", _ident(table)),
+                                    {"parts": parts})
+            copied += 1
+        return copied
+
+    def work(self, analysis_id: str) -> Path:
+        return self.root / "_work" / analysis_id
+
+
+def _ident(name: str) -> str:
+    """A table name from the lake's folders, checked (it names one of the store's tables)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise ValueError(f"not a table name: {name!r}")
+    return name
+
+
+def day_range(since: datetime, until: datetime) -> tuple[date, date]:
+    """The UTC days a half-open period [since, until) touches."""
+    last = until - timedelta(microseconds=1)
+    return since.astimezone(timezone.utc).date(), last.astimezone(timezone.utc).date()
+
+
+def attach_parts(con: duckdb.DuckDBPyConnection, table: str, parts: list[str]) -> None:
+    """Make `table` of a scratch store in `con` read the given parts (a view in its place)."""
+    if parts:
+        con.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
+        con.read_parquet(parts, union_by_name=True, hive_partitioning=False).create_view(table, replace=True)

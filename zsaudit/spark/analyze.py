@@ -1,0 +1,148 @@
+"""Analysis as Spark jobs: queries/correlate/ per partition inside Spark tasks, rules once.
+
+The partition key is correlate's own `pk` (queries/correlate/04_requests.sql): the worker a
+request came from, or, for a service-account login on an unknown worker, that login. A request
+only ever attributes to attempts running in its own partition, so steps 05..09 (the interval
+join) run on each partition alone and give the rows the whole would.
+
+  job 1, a task per chunk of request parts: the attempt side (steps 01..03, small: every task
+         reads it) and step 04 over its chunk; its requests are written to the lake by pk
+         (the shuffle, through the lake: no rows pass through the JVM);
+  job 2, a task per group of pks: steps 01..03 again, then 05..09 over its partitions' requests;
+         the attributions (_attr) are written as one part per group;
+  global, in the store on the driver: step 10 and every finding rule (queries/findings/), the
+         same files the single-machine engine runs (analyze.analysis.analyze with this correlator).
+
+Each task is DuckDB in-process over Parquet; its output files are named by its input, so a task
+run again after a lost executor replaces its own files and nothing counts twice.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+from .. import queries
+from ..analyze import correlate
+from ..identity_map import IdentityMap
+from ..lake import Lake, attach_parts, day_range
+from ..store import Store
+from .session import parallelism
+
+# what steps 01..03 read (the attempt side), and 04 (the requests)
+ATTEMPT_TABLES = ("task_attempts", "airflow_log_lines", "task_connections", "task_egress_hints")
+REQUEST_TABLES = ("zia_web", "zpa_user_activity")
+
+
+def _task_store(attempt_parts: dict, request_parts: dict | None = None) -> Store:
+    store = Store(":memory:")
+    store.con.execute("SET preserve_insertion_order = false")
+    for table, parts in {**attempt_parts, **(request_parts or {})}.items():
+        attach_parts(store.con, table, parts)
+    return store
+
+
+def _requests_task(args: tuple) -> list[tuple[int, int]]:
+    """Job 1: step 04 over one chunk of request parts, written to the lake by pk."""
+    chunk, lake_root, analysis_id, attempt_parts, request_parts, imap, since, until = args
+    lake = Lake(Path(lake_root))
+    with _task_store(attempt_parts, request_parts) as store:
+        con = store.con
+        params = correlate.prepare(con, imap, since=since, until=until, analysis_id=analysis_id)
+        correlate.run_steps(con, correlate.ATTEMPT_STEPS + correlate.REQUEST_STEPS, params)
+        sizes = con.execute("SELECT pk, count(*) FROM _requests GROUP BY pk ORDER BY pk").fetchall()
+        if sizes:
+            tmp = lake.tmp_dir()
+            con.table("_requests").select("*, pk AS part").write_parquet(
+                str(tmp), partition_by=["part"], filename_pattern=f"part-{chunk}-{{i}}")
+            lake.publish(tmp, lake.work(analysis_id) / "requests")
+    return [(int(pk), int(n)) for pk, n in sizes]
+
+
+def _attribute_task(args: tuple) -> int:
+    """Job 2: steps 05..09 over the requests of one group of partitions."""
+    group, pks, lake_root, analysis_id, attempt_parts, imap, since, until = args
+    lake = Lake(Path(lake_root))
+    folder = lake.work(analysis_id) / "requests"
+    parts = sorted(str(p) for pk in pks for p in (folder / f"part={pk}").glob("part-*.parquet"))
+    with _task_store(attempt_parts) as store:
+        con = store.con
+        params = correlate.prepare(con, imap, since=since, until=until, analysis_id=analysis_id)
+        correlate.run_steps(con, correlate.ATTEMPT_STEPS, params)
+        queries.run(con, "spark/requests_of_partitions", {"parts": parts})
+        correlate.run_steps(con, correlate.ATTRIBUTE_STEPS, params)
+        tmp = lake.tmp_dir()
+        con.table("_attr").write_parquet(str(tmp / f"part-{group}-0.parquet"))
+        lake.publish(tmp, lake.work(analysis_id) / "attr")
+        return int(con.execute("SELECT count(*) FROM _attr").fetchone()[0])
+
+
+def _chunks(items: list, n: int) -> list[list]:
+    n = max(1, min(n, len(items)))
+    return [items[i::n] for i in range(n)]
+
+
+def _groups(sizes: dict[int, int], n: int) -> list[list[int]]:
+    """Partitions into at most n groups of about equal requests (largest first, to the lightest
+    group): the work of job 2 grows with the requests of a group."""
+    groups: list[tuple[int, list[int]]] = [(0, []) for _ in range(max(1, min(n, len(sizes))))]
+    for pk, size in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):
+        i = min(range(len(groups)), key=lambda j: (groups[j][0], j))
+        groups[i] = (groups[i][0] + size, groups[i][1] + [pk])
+    return [sorted(pks) for _, pks in groups if pks]
+
+
+class Correlator:
+    """The correlator of analyze.analysis.analyze on Spark: jobs 1 and 2 on the cluster, then the global step
+    in the store (where the lake was loaded) so the finding rules run as on one machine."""
+
+    def __init__(self, spark, lake: Lake, *, tasks_per_core: int = 2):
+        self.spark, self.lake, self.tasks_per_core = spark, lake, tasks_per_core
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, con, imap: IdentityMap, *, since: datetime | None, until: datetime | None,
+                 analysis_id: str, progress=None) -> dict:
+        import time
+
+        params = correlate.prepare(con, imap, since=since, until=until, analysis_id=analysis_id)
+        lake, sc = self.lake, self.spark.sparkContext
+        work = lake.work(analysis_id)
+        shutil.rmtree(work, ignore_errors=True)
+        units = lake.units()
+        attempt_parts = {t: lake.parts(t, units=units) for t in ATTEMPT_TABLES}
+        days = day_range(params["ext_since"], params["ext_until"])
+        request_parts = [(t, p) for t in REQUEST_TABLES for p in lake.parts(t, units=units, days=days)]
+        n = parallelism(self.spark) * self.tasks_per_core
+        t0 = time.perf_counter()
+        jobs = [(i, str(lake.root), analysis_id, attempt_parts,
+                 {t: [p for tt, p in chunk if tt == t] for t in REQUEST_TABLES}, imap, since, until)
+                for i, chunk in enumerate(_chunks(request_parts, n))]
+        sizes: dict[int, int] = {}
+        if progress is not None:
+            progress.log(f"analyze: spark job 1, {len(jobs)} tasks: requests by partition")
+        for pairs in sc.parallelize(jobs, max(1, len(jobs))).map(_requests_task).collect():
+            for pk, size in pairs:
+                sizes[pk] = sizes.get(pk, 0) + size
+        self.timings["requests"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        groups = _groups(sizes, n)
+        if progress is not None:
+            progress.log(f"analyze: spark job 2, {len(groups)} tasks: {len(sizes)} partitions attributed")
+        tasks = [(i, pks, str(lake.root), analysis_id, attempt_parts, imap, since, until)
+                 for i, pks in enumerate(groups)]
+        sc.parallelize(tasks, max(1, len(tasks))).map(_attribute_task).collect()
+        self.timings["attribute"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        correlate.run_steps(con, correlate.ATTEMPT_STEPS, params)
+        parts = sorted(str(p) for p in (work / "attr").glob("part-*.parquet"))
+        if parts:
+            queries.run(con, "spark/attributions", {"parts": parts})
+        else:               # no worker traffic at all: the steps on the store give the empty _attr
+            correlate.run_steps(con, correlate.REQUEST_STEPS + correlate.ATTRIBUTE_STEPS, params)
+        correlate.run_steps(con, correlate.STORE_STEPS, params)
+        counts = correlate.finish(con)
+        shutil.rmtree(work, ignore_errors=True)
+        self.timings["store"] = time.perf_counter() - t0
+        return counts
+

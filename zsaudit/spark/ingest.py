@@ -1,0 +1,106 @@
+"""Ingest as one Spark job: a task per Zscaler file, one task for the Airflow locations.
+
+Each task runs zsaudit's own ingester (ingest.zscaler / ingest.airflow: the same parsers, ledger,
+rejects and line numbers as `zsaudit ingest`) into a scratch DuckDB file on the executor, then
+writes the scratch store's rows to the lake as the parts of one unit, ledger last
+(Lake.export_unit). A unit already in the lake is not read again; a task run twice (its executor
+was lost) writes the same file names again, so nothing is loaded twice.
+
+The Airflow locations stay one task: attempts are merged across their sources (metadata DB, task
+logs, exports) as they are read, which needs them together. Each record once (the anti-join
+against what is loaded) holds within a file; across files it holds on the single-machine engine.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from .. import queries
+from ..config import Config, expand
+from ..ingest.ledger import FileResult, over_reject_rate, sha256_file
+from ..ingest.sources import is_remote
+from ..lake import LEDGER, Lake
+from ..store import Store
+
+
+def _zscaler_unit(lake_root: str, path: str, fmt: str, fields: str | None, tz: str) -> tuple[list, list[str]]:
+    from ..ingest import zscaler
+
+    lake = Lake(Path(lake_root))
+    if not is_remote(path):
+        sha = sha256_file(path)
+        if lake.has_unit("zscaler", sha):
+            return [FileResult(path=path, sha256=sha, skipped=True)], []
+    with tempfile.TemporaryDirectory(prefix="zsaudit-unit-") as tmp, Store(Path(tmp) / "unit.duckdb") as store:
+        errors: list[str] = []
+        try:
+            results = zscaler.ingest_paths(store, [path], fmt=fmt, fields=fields, tz=tz)
+        except zscaler.IngestErrors as exc:     # refused, or unreadable: the night goes on
+            results, errors = exc.results, str(exc).splitlines()
+        shas = [sha for sha, in store.con.execute(f"SELECT sha256 FROM {LEDGER}").fetchall()]
+        if len(shas) == 1 and not lake.has_unit("zscaler", shas[0]):
+            lake.export_unit(store.con, "zscaler", shas[0])
+        return results, errors
+
+
+def _airflow_unit(lake_root: str, paths: list[str], template: str | None, tz: str, api_kwargs: dict
+                  ) -> tuple[list, list[str]]:
+    from ..ingest import airflow
+
+    lake = Lake(Path(lake_root))
+    with tempfile.TemporaryDirectory(prefix="zsaudit-unit-") as tmp, Store(Path(tmp) / "unit.duckdb") as store:
+        con = store.con
+        known = lake.parts(LEDGER, units=lake.units("airflow"))
+        if known:       # files an earlier batch loaded are skipped by the ingester's own ledger check
+            con.execute(queries.load("spark/load_parts").replace("$table", LEDGER), {"parts": known})
+        seeded = {fid for fid, in con.execute("SELECT file_id FROM ingest_ledger").fetchall()}
+        results = airflow.ingest_paths(store, paths, template=template, tz=tz, api=airflow.ApiOptions(**api_kwargs))
+        con.execute("DELETE FROM ingest_ledger WHERE list_contains($ids, file_id)", {"ids": sorted(seeded)})
+        new = sorted(fid for fid, in con.execute("SELECT file_id FROM ingest_ledger").fetchall())
+        if new:
+            import hashlib
+
+            unit = "af" + hashlib.sha256("|".join(new).encode()).hexdigest()[:40]
+            if not lake.has_unit("airflow", unit):
+                lake.export_unit(con, "airflow", unit)
+        return results, []
+
+
+def _run_unit(task: tuple) -> tuple[str, list, list[str]]:
+    kind, args = task
+    if kind == "zscaler":
+        return (kind, *_zscaler_unit(*args))
+    return (kind, *_airflow_unit(*args))
+
+
+def ingest(spark, lake: Lake, config: Config, *, zscaler: bool = True, airflow: bool = True,
+           since: datetime | None = None, until: datetime | None = None) -> dict:
+    """Both sources' locations into the lake, as one Spark job. Returns IngestSummary per source."""
+    from ..pipeline import IngestSummary, list_files
+
+    summaries = {}
+    tasks: list[tuple] = []
+    z_paths, z_warn = expand(config.zscaler_paths, "zscaler.paths", config) if zscaler else ([], [])
+    a_paths, a_warn = expand(config.airflow_paths, "airflow.paths", config) if airflow else ([], [])
+    root = str(lake.root)
+    for path, _ in list_files(z_paths):
+        tasks.append(("zscaler", (root, path, config.zscaler_format, config.zscaler_fields, config.zscaler_tz)))
+    if a_paths:
+        api = {"since": since, "until": until, "mirror": config.airflow_api_mirror,
+               "ca_bundle": None if config.airflow_api_ca_bundle is None else str(config.airflow_api_ca_bundle),
+               "secrets_file": None if config.airflow_api_secrets_file is None else str(config.airflow_api_secrets_file)}
+        # the Airflow task first: it is the longest, the Zscaler files fill the other cores meanwhile
+        tasks.insert(0, ("airflow", (root, a_paths, config.airflow_template, config.airflow_tz, api)))
+    done = spark.sparkContext.parallelize(tasks, max(1, len(tasks))).map(_run_unit).collect() if tasks else []
+    for source, paths, warnings in (("zscaler", z_paths, z_warn), ("airflow", a_paths, a_warn)):
+        if source == "zscaler" and not zscaler or source == "airflow" and not airflow:
+            continue
+        results = [r for kind, rs, _ in done if kind == source for r in rs]
+        errors = [f"not ingested: {e}" for kind, _, es in done if kind == source for e in es]
+        over = over_reject_rate(results, config.max_reject_rate) if source == "zscaler" else []
+        summary = IngestSummary.from_results(source, paths, results, [*warnings, *errors, *over])
+        summary.files_over_reject_rate = len(over)
+        summaries[source] = summary
+    return summaries

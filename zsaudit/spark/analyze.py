@@ -36,7 +36,13 @@ REQUEST_TABLES = ("zia_web", "zpa_user_activity")
 
 
 def _task_store(attempt_parts: dict, request_parts: dict | None = None) -> Store:
+    """An in-memory store whose ingest tables read the given lake parts; DuckDB uses the cores
+    Spark gave the task (spark.task.cpus), not the whole machine."""
+    from pyspark import TaskContext
+
     store = Store(":memory:")
+    ctx = TaskContext.get()
+    store.con.execute(f"SET threads = {max(1, int(ctx.cpus()) if ctx else 1)}")
     store.con.execute("SET preserve_insertion_order = false")
     for table, parts in {**attempt_parts, **(request_parts or {})}.items():
         attach_parts(store.con, table, parts)

@@ -1,0 +1,149 @@
+"""Benchmark: the analysis of one night on a local Spark cluster with 1 and with 2 workers (1 core
+each), beside the single-machine DuckDB engine on the same night.
+
+Not a test. The night is bench/analyze.py's (100 workers, ~50 requests per attempt, generated
+straight into a store), written to a lake as 24 hourly units of Zscaler parts plus one Airflow
+unit, as `zsaudit run --engine spark` would have ingested it. Each engine analyzes the same store
+(findings.analyze; the Spark one with zsaudit.spark.analyze.Correlator), and the bench checks
+that both write the same attributions and findings. Needs Java 17 and the spark extra.
+
+    .venv/bin/python bench/scale.py                     # 10M requests
+    .venv/bin/python bench/scale.py --requests 1M       # quick
+Target (issue 17): 2 workers >= 1.7x the speed of 1 worker. Record `uptime` beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from analyze import IDENTITY, generate, parse_size  # noqa: E402  (bench/analyze.py's night)
+
+REQUEST_TABLES = ("zia_web", "zpa_user_activity", "zpa_user_status")
+AIRFLOW_TABLES = ("task_attempts", "task_connections", "task_egress_hints", "airflow_log_lines")
+
+
+def write_lake(db: Path, lake_root: Path) -> int:
+    """The store's rows as lake units: one per hour of Zscaler records, one for Airflow."""
+    from zsaudit.lake import LEDGER
+    from zsaudit.store import Store
+
+    with Store(db) as store:
+        con = store.con
+        units = 0
+        for hour in range(24):
+            unit = f"h{hour:02d}"
+            for table in REQUEST_TABLES:
+                rel = con.table(table).filter(f"hour(event_time AT TIME ZONE 'UTC') = {hour}")
+                folder = lake_root / table / "source=zscaler" / "day=2026-11-24"
+                folder.mkdir(parents=True, exist_ok=True)
+                if rel.limit(1).fetchall():
+                    rel.write_parquet(str(folder / f"part-{unit}-0.parquet"))
+            units += 1
+            _ledger(con, lake_root, "zscaler", unit)
+        for table in AIRFLOW_TABLES:
+            folder = lake_root / table / "source=airflow" / "day=2026-11-24"
+            folder.mkdir(parents=True, exist_ok=True)
+            if con.table(table).limit(1).fetchall():
+                con.table(table).write_parquet(str(folder / "part-airflow-0.parquet"))
+        _ledger(con, lake_root, "airflow", "airflow")
+        assert LEDGER == "ingest_ledger"
+    return units + 1
+
+
+def _ledger(con, lake_root: Path, source: str, unit: str) -> None:
+    folder = lake_root / "ingest_ledger" / f"source={source}"
+    folder.mkdir(parents=True, exist_ok=True)
+    con.sql("SELECT 'bench-' || ? AS file_id", params=[unit]).write_parquet(str(folder / f"part-{unit}-0.parquet"))
+
+
+def snapshot(store) -> tuple[int, int]:
+    con = store.con
+    a = con.execute("SELECT count(*), sum(hash(request_rid, attempt_id, status, method, confidence, candidates)) "
+                    "FROM attributions").fetchone()
+    f = con.execute("SELECT count(*), sum(hash(finding_id, severity, status, evidence_count)) FROM findings").fetchone()
+    return (int(a[0]), int(a[1] or 0), int(f[0]), int(f[1] or 0))
+
+
+def run_single(db: Path, identity: Path) -> dict:
+    from zsaudit.findings import analyze
+    from zsaudit.store import Store
+
+    with Store(db) as store:
+        t0 = time.perf_counter()
+        s = analyze(store, identity, since="2026-11-24", until="2026-11-25")
+        wall = time.perf_counter() - t0
+        return {"engine": "duckdb, this machine (2 threads)", "wall_s": round(wall, 1),
+                "requests": s.worker_requests, "check": snapshot(store)}
+
+
+def run_spark(db: Path, identity: Path, lake_root: Path, workers: int, work: Path) -> dict:
+    from spark_harness import SparkCluster
+    from zsaudit.findings import analyze
+    from zsaudit.lake import Lake
+    from zsaudit.spark.analyze import Correlator
+    from zsaudit.spark.session import session
+    from zsaudit.store import Store
+
+    cluster = SparkCluster(work / f"cluster-{workers}", workers=workers, cores=1, memory="4g").start()
+    try:
+        with session(cluster.url) as spark, Store(db) as store:
+            spark.sparkContext.parallelize(range(workers), workers).count()   # executors up before timing
+            correlator = Correlator(spark, Lake.at(lake_root))
+            t0 = time.perf_counter()
+            s = analyze(store, identity, since="2026-11-24", until="2026-11-25", correlator=correlator)
+            wall = time.perf_counter() - t0
+            return {"engine": f"spark, {workers} worker(s) x 1 core", "wall_s": round(wall, 1),
+                    "requests": s.worker_requests, "steps_s": {k: round(v, 1) for k, v in correlator.timings.items()},
+                    "check": snapshot(store)}
+    finally:
+        cluster.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--requests", default="10M", help="web requests in the night (default 10M)")
+    ap.add_argument("--workers", default="1,2", help="cluster sizes to run (default 1,2)")
+    args = ap.parse_args()
+    size = parse_size(args.requests)
+    with tempfile.TemporaryDirectory(prefix="zsaudit-scale-") as tmp:
+        tmp = Path(tmp)
+        identity = tmp / "identity.toml"
+        identity.write_text(IDENTITY)
+        db = tmp / "night.duckdb"
+        counts = generate(db, size)
+        units = write_lake(db, tmp / "lake")
+        print(json.dumps({**counts, "lake_units": units, "load_avg": os.getloadavg()}), flush=True)
+        rows = [run_single(db, identity)]
+        print(json.dumps(rows[-1]), flush=True)
+        for n in (int(w) for w in args.workers.split(",")):
+            rows.append(run_spark(db, identity, tmp / "lake", n, tmp))
+            rows[-1]["load_avg"] = round(os.getloadavg()[0], 1)
+            print(json.dumps(rows[-1]), flush=True)
+    same = len({json.dumps(r["check"]) for r in rows}) == 1
+    print(f"\nsame attributions and findings on every engine: {same}")
+    print("\n| engine | analyze wall (s) | worker requests/s | job 1 / job 2 / global (s) | load avg |")
+    print("|---|---:|---:|---|---:|")
+    for r in rows:
+        steps = r.get("steps_s")
+        split = f"{steps['requests']} / {steps['attribute']} / {steps['store']}" if steps else "-"
+        print(f"| {r['engine']} | {r['wall_s']} | {r['requests'] / r['wall_s']:,.0f} | {split} | "
+              f"{r.get('load_avg', '-')} |")
+    spark = {r["engine"]: r["wall_s"] for r in rows if r.get("steps_s")}
+    if len(spark) == 2:
+        one, two = spark.values()
+        print(f"\nspeed-up 2 workers vs 1: {one / two:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

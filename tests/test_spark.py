@@ -1,0 +1,167 @@
+"""`zsaudit run --engine spark` on a real standalone Spark cluster (master + 2 workers of 1 core
+on 127.0.0.1, tests/spark_harness.py): the same night gives the same rows as the single-machine
+engine, and a worker killed in the middle of the job changes nothing. `make test-spark`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from spark_harness import SparkCluster, java_missing
+from zsaudit.lake import Lake
+from zsaudit.synth import synthesize
+
+pytestmark = pytest.mark.spark
+
+# Rows compared between the engines: everything analysis writes and everything ingest loads,
+# without the wall-clock columns (when a file was loaded, when an analysis ran).
+COMPARED = {
+    "attributions": "request_table, request_rid",
+    "findings": "finding_id",
+    "not_evaluable": "ALL",
+    "zia_web": "rid",
+    "zpa_user_activity": "rid",
+    "zpa_user_status": "rid",
+    "task_attempts": "attempt_id",
+    "task_connections": "ALL",
+    "task_egress_hints": "ALL",
+    "rejects": "ALL",
+    "ingest_ledger": "file_id",
+}
+WALL_CLOCK = {"started_at", "finished_at", "ingested_at", "loaded_at", "analyzed_at"}
+ZIA_PARTS = 8
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    why = java_missing()
+    if why:
+        pytest.skip(why)
+    c = SparkCluster(tmp_path_factory.mktemp("spark"), workers=2, cores=1).start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory):
+    """The synthetic night, its web log split into several hourly-like files (more ingest tasks)."""
+    out = tmp_path_factory.mktemp("night")
+    result = synthesize(out, requests=300, seed=5)
+    web = out / "zscaler" / "zia_web.json"
+    lines = web.read_text().splitlines(keepends=True)
+    step = -(-len(lines) // ZIA_PARTS)
+    for i in range(ZIA_PARTS):
+        (out / "zscaler" / f"zia_web-{i:02d}.json").write_text("".join(lines[i * step:(i + 1) * step]))
+    web.unlink()
+    return result
+
+
+def write_config(folder: Path, night) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "zsaudit.toml"
+    path.write_text(f'''db = "zsaudit.duckdb"
+identity_map = "{night.identity_path}"
+[zscaler]
+paths = ["{night.out_dir / 'zscaler'}"]
+[airflow]
+paths = ["{night.out_dir / 'airflow' / 'logs'}", "{night.out_dir / 'airflow' / 'task_instances.json'}"]
+[pack]
+out_dir = "packs"
+pdf = false
+[run]
+since = "{night.since.isoformat()}"
+until = "{night.until.isoformat()}"
+''')
+    return path
+
+
+def zsaudit(*args: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "zsaudit", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{out}\n{err[-4000:]}"
+    return out
+
+
+def rows(db: Path) -> dict:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        out = {}
+        for table, order in COMPARED.items():
+            cols = [c for c, in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+                                            "ORDER BY column_index", [table]).fetchall() if c not in WALL_CLOCK]
+            listing = ", ".join(cols)
+            out[table] = con.execute(f"SELECT {listing} FROM {table} ORDER BY "
+                                     f"{listing if order == 'ALL' else order}").fetchall()
+        return out
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def single_machine(tmp_path_factory, night):
+    config = write_config(tmp_path_factory.mktemp("duckdb"), night)
+    finish(zsaudit("run", "--config", str(config)))
+    return rows(config.parent / "zsaudit.duckdb")
+
+
+def assert_same(spark_rows: dict, single: dict) -> None:
+    assert spark_rows["attributions"] and spark_rows["findings"], "the night must attribute and find something"
+    for table in COMPARED:
+        assert len(spark_rows[table]) == len(single[table]), table
+        assert spark_rows[table] == single[table], f"{table}: rows differ between the engines"
+
+
+def test_spark_run_equals_the_single_machine_run_and_reruns_change_nothing(tmp_path, cluster, night,
+                                                                           single_machine):
+    config = write_config(tmp_path / "spark", night)
+    out = finish(zsaudit("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url))
+    assert f"ingest zscaler: {ZIA_PARTS + 2} new files" in out
+    assert "report:" in out and "(verified)" in out
+    assert_same(rows(config.parent / "zsaudit.duckdb"), single_machine)
+    lake = Lake.at(config.parent / "zsaudit.duckdb.lake")
+    assert len(lake.units("zscaler")) == ZIA_PARTS + 2 and len(lake.units("airflow")) == 1
+    assert (lake.root / "zia_web" / "source=zscaler" / f"day={night.since.date().isoformat()}").is_dir()
+
+    again = finish(zsaudit("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url))
+    assert f"ingest zscaler: 0 new files ({ZIA_PARTS + 2} already ingested)" in again
+    assert "analysis unchanged" in again
+    assert_same(rows(config.parent / "zsaudit.duckdb"), single_machine)
+
+
+def test_a_worker_killed_mid_job_changes_nothing(tmp_path, cluster, night, single_machine):
+    """One of the two workers (and its executor) is killed while the ingest job runs: Spark runs
+    its tasks again on the other, the lake holds each file once, the result is the same."""
+    config = write_config(tmp_path / "spark", night)
+    ledger = config.parent / "zsaudit.duckdb.lake" / "ingest_ledger"
+    proc = zsaudit("run", "--config", str(config), "--spark-master", cluster.url)
+    killed = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len(list(ledger.glob("source=*/part-*.parquet"))) >= 1:
+            killed = cluster.kill_worker(1)
+            break
+        time.sleep(0.05)
+    assert killed, "the job ended before a worker could be killed"
+    done_at_kill = len(list(ledger.glob("source=*/part-*.parquet")))
+    assert done_at_kill < ZIA_PARTS + 3, "the kill came after the ingest job"
+    finish(proc)
+    assert_same(rows(config.parent / "zsaudit.duckdb"), single_machine)
+    con = duckdb.connect(str(config.parent / "zsaudit.duckdb"), read_only=True)
+    dupes = con.execute("SELECT count(*) - count(DISTINCT rid) FROM zia_web").fetchone()[0]
+    loaded = con.execute("SELECT sum(rows_loaded) FROM ingest_ledger WHERE source_kind = 'zia_web'").fetchone()[0]
+    in_table = con.execute("SELECT count(*) FROM zia_web").fetchone()[0]
+    con.close()
+    assert dupes == 0 and loaded == in_table

@@ -84,15 +84,25 @@ def _attribute_task(args: tuple) -> int:
         return int(con.execute("SELECT count(*) FROM _attr").fetchone()[0])
 
 
-def _chunks(items: list, n: int) -> list[list]:
-    n = max(1, min(n, len(items)))
-    return [items[i::n] for i in range(n)]
+def _chunks(parts: list[tuple[str, str]], n: int, max_bytes: int) -> list[list[tuple[str, str]]]:
+    """Request parts into at least n chunks (when there are that many parts) of at most about
+    max_bytes of Parquet each, largest first to the lightest chunk: a task's memory is bounded by
+    its chunk, the job's time by the heaviest one."""
+    sizes = {p: Path(p).stat().st_size for _, p in parts}
+    k = max(1, min(len(parts), max(n, -(-sum(sizes.values()) // max_bytes))))
+    chunks: list[tuple[int, list]] = [(0, []) for _ in range(k)]
+    for table, p in sorted(parts, key=lambda tp: (-sizes[tp[1]], tp)):
+        i = min(range(k), key=lambda j: (chunks[j][0], j))
+        chunks[i] = (chunks[i][0] + sizes[p], chunks[i][1] + [(table, p)])
+    return [c for _, c in chunks if c]
 
 
-def _groups(sizes: dict[int, int], n: int) -> list[list[int]]:
-    """Partitions into at most n groups of about equal requests (largest first, to the lightest
-    group): the work of job 2 grows with the requests of a group."""
-    groups: list[tuple[int, list[int]]] = [(0, []) for _ in range(max(1, min(n, len(sizes))))]
+def _groups(sizes: dict[int, int], n: int, max_rows: int) -> list[list[int]]:
+    """Partitions into at least n groups (when there are that many) of about equal requests, at
+    most about max_rows each unless one partition is larger (largest first, to the lightest
+    group): a task's memory and time grow with the requests of its group."""
+    k = max(1, min(len(sizes), max(n, -(-sum(sizes.values()) // max_rows))))
+    groups: list[tuple[int, list[int]]] = [(0, []) for _ in range(k)]
     for pk, size in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):
         i = min(range(len(groups)), key=lambda j: (groups[j][0], j))
         groups[i] = (groups[i][0] + size, groups[i][1] + [pk])
@@ -103,8 +113,10 @@ class Correlator:
     """The correlator of analyze.analysis.analyze on Spark: jobs 1 and 2 on the cluster, then the global step
     in the store (where the lake was loaded) so the finding rules run as on one machine."""
 
-    def __init__(self, spark, lake: Lake, *, tasks_per_core: int = 2):
+    def __init__(self, spark, lake: Lake, *, tasks_per_core: int = 2, chunk_bytes: int = 256 << 20,
+                 group_rows: int = 1_000_000):
         self.spark, self.lake, self.tasks_per_core = spark, lake, tasks_per_core
+        self.chunk_bytes, self.group_rows = chunk_bytes, group_rows
         self.timings: dict[str, float] = {}
 
     def __call__(self, con, imap: IdentityMap, *, since: datetime | None, until: datetime | None,
@@ -123,7 +135,7 @@ class Correlator:
         t0 = time.perf_counter()
         jobs = [(i, str(lake.root), analysis_id, attempt_parts,
                  {t: [p for tt, p in chunk if tt == t] for t in REQUEST_TABLES}, imap, since, until)
-                for i, chunk in enumerate(_chunks(request_parts, n))]
+                for i, chunk in enumerate(_chunks(request_parts, n, self.chunk_bytes))]
         sizes: dict[int, int] = {}
         if progress is not None:
             progress.log(f"analyze: spark job 1, {len(jobs)} tasks: requests by partition")
@@ -132,7 +144,7 @@ class Correlator:
                 sizes[pk] = sizes.get(pk, 0) + size
         self.timings["requests"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        groups = _groups(sizes, n)
+        groups = _groups(sizes, n, self.group_rows)
         if progress is not None:
             progress.log(f"analyze: spark job 2, {len(groups)} tasks: {len(sizes)} partitions attributed")
         tasks = [(i, pks, str(lake.root), analysis_id, attempt_parts, imap, since, until)

@@ -4,7 +4,7 @@ each), beside the single-machine DuckDB engine on the same night.
 Not a test. The night is bench/analyze.py's (100 workers, ~50 requests per attempt, generated
 straight into a store), written to a lake as 24 hourly units of Zscaler parts plus one Airflow
 unit, as `zsaudit run --engine spark` would have ingested it. Each engine analyzes the same store
-(findings.analyze; the Spark one with zsaudit.spark.analyze.Correlator), and the bench checks
+(analyze.analysis.analyze; the Spark one with zsaudit.spark.analyze.Correlator), and the bench checks
 that both write the same attributions and findings. Needs Java 17 and the spark extra.
 
     .venv/bin/python bench/scale.py                     # 10M requests
@@ -73,7 +73,7 @@ def snapshot(store) -> tuple[int, int]:
 
 
 def run_single(db: Path, identity: Path) -> dict:
-    from zsaudit.findings import analyze
+    from zsaudit.analyze.analysis import analyze
     from zsaudit.store import Store
 
     with Store(db) as store:
@@ -86,7 +86,7 @@ def run_single(db: Path, identity: Path) -> dict:
 
 def run_spark(db: Path, identity: Path, lake_root: Path, workers: int, work: Path) -> dict:
     from spark_harness import SparkCluster
-    from zsaudit.findings import analyze
+    from zsaudit.analyze.analysis import analyze
     from zsaudit.lake import Lake
     from zsaudit.spark.analyze import Correlator
     from zsaudit.spark.session import session

@@ -175,7 +175,8 @@ def test_interval_join_does_not_pair_every_request_with_every_attempt(case):
 def test_correlation_steps_cover_queries_correlate():
     """The Spark engine runs the steps of queries/correlate/ in four groups where their data is
     (zsaudit/spark/analyze.py): a new step file must join one, or the engines would differ."""
-    from zsaudit import correlate, queries
+    from zsaudit import queries
+    from zsaudit.analyze import correlate
 
     steps = correlate.ATTEMPT_STEPS + correlate.REQUEST_STEPS + correlate.ATTRIBUTE_STEPS + correlate.STORE_STEPS
     assert list(steps) == queries.names("correlate")

@@ -464,14 +464,26 @@ def _engine(config: Config) -> Iterator[object]:
 def _ingest_on_spark(spark, store: Store, config: Config, summary: "RunSummary", stages, progress: Progress) -> None:
     """Ingest on the cluster into the lake, then the lake's new units into the store (for the
     global analysis step and the report)."""
+    from .ingest import ledger
     from .spark import ingest as spark_ingest
 
-    zscaler, airflow = "ingest_zscaler" in stages, "ingest_airflow" in stages
     lake = Lake.at(lake_of(config))
-    if zscaler or airflow:
+    wanted = {"zscaler": "ingest_zscaler" in stages, "airflow": "ingest_airflow" in stages}
+    z_paths, z_warn = expand(config.zscaler_paths, "zscaler.paths", config) if wanted["zscaler"] else ([], [])
+    a_paths, a_warn = expand(config.airflow_paths, "airflow.paths", config) if wanted["airflow"] else ([], [])
+    if any(wanted.values()):
         progress.log(f"ingest: spark job on {config.spark_master}, lake {lake.root}")
-        summary.ingest.update(spark_ingest.ingest(spark, lake, config, zscaler=zscaler, airflow=airflow,
-                                                  since=summary.since, until=summary.until))
+        done = spark_ingest.ingest(spark, lake, config, [f for f, _ in list_files(z_paths)], a_paths,
+                                   since=summary.since, until=summary.until)
+        for source, paths, warnings in (("zscaler", z_paths, z_warn), ("airflow", a_paths, a_warn)):
+            if not wanted[source]:
+                continue
+            results, errors = done[source]
+            over = ledger.over_reject_rate(results, config.max_reject_rate) if source == "zscaler" else []
+            s = IngestSummary.from_results(source, paths, results,
+                                           [*warnings, *(f"not ingested: {e}" for e in errors), *over])
+            s.files_over_reject_rate = len(over)
+            summary.ingest[source] = s
     copied = lake.load_into(store)
     progress.log(f"ingest: {copied} new units of the lake loaded into the store")
 

@@ -18,8 +18,8 @@ from datetime import datetime
 from pathlib import Path
 
 from .. import queries
-from ..config import Config, expand
-from ..ingest.ledger import FileResult, over_reject_rate, sha256_file
+from ..config import Config
+from ..ingest.ledger import FileResult, sha256_file
 from ..ingest.sources import is_remote
 from ..lake import LEDGER, Lake
 from ..store import Store
@@ -75,32 +75,21 @@ def _run_unit(task: tuple) -> tuple[str, list, list[str]]:
     return (kind, *_airflow_unit(*args))
 
 
-def ingest(spark, lake: Lake, config: Config, *, zscaler: bool = True, airflow: bool = True,
-           since: datetime | None = None, until: datetime | None = None) -> dict:
-    """Both sources' locations into the lake, as one Spark job. Returns IngestSummary per source."""
-    from ..pipeline import IngestSummary, list_files
-
-    summaries = {}
+def ingest(spark, lake: Lake, config: Config, zscaler_files: list[str], airflow_paths: list[str], *,
+           since: datetime | None = None, until: datetime | None = None) -> dict[str, tuple[list, list[str]]]:
+    """The Zscaler files and the Airflow locations into the lake, as one Spark job.
+    Returns (FileResults, errors) per source."""
     tasks: list[tuple] = []
-    z_paths, z_warn = expand(config.zscaler_paths, "zscaler.paths", config) if zscaler else ([], [])
-    a_paths, a_warn = expand(config.airflow_paths, "airflow.paths", config) if airflow else ([], [])
     root = str(lake.root)
-    for path, _ in list_files(z_paths):
+    for path in zscaler_files:
         tasks.append(("zscaler", (root, path, config.zscaler_format, config.zscaler_fields, config.zscaler_tz)))
-    if a_paths:
+    if airflow_paths:
         api = {"since": since, "until": until, "mirror": config.airflow_api_mirror,
                "ca_bundle": None if config.airflow_api_ca_bundle is None else str(config.airflow_api_ca_bundle),
                "secrets_file": None if config.airflow_api_secrets_file is None else str(config.airflow_api_secrets_file)}
         # the Airflow task first: it is the longest, the Zscaler files fill the other cores meanwhile
-        tasks.insert(0, ("airflow", (root, a_paths, config.airflow_template, config.airflow_tz, api)))
+        tasks.insert(0, ("airflow", (root, airflow_paths, config.airflow_template, config.airflow_tz, api)))
     done = spark.sparkContext.parallelize(tasks, max(1, len(tasks))).map(_run_unit).collect() if tasks else []
-    for source, paths, warnings in (("zscaler", z_paths, z_warn), ("airflow", a_paths, a_warn)):
-        if source == "zscaler" and not zscaler or source == "airflow" and not airflow:
-            continue
-        results = [r for kind, rs, _ in done if kind == source for r in rs]
-        errors = [f"not ingested: {e}" for kind, _, es in done if kind == source for e in es]
-        over = over_reject_rate(results, config.max_reject_rate) if source == "zscaler" else []
-        summary = IngestSummary.from_results(source, paths, results, [*warnings, *errors, *over])
-        summary.files_over_reject_rate = len(over)
-        summaries[source] = summary
-    return summaries
+    return {source: ([r for kind, rs, _ in done if kind == source for r in rs],
+                     [e for kind, _, es in done if kind == source for e in es])
+            for source in ("zscaler", "airflow")}

@@ -124,11 +124,20 @@ def test_mutated_feeds_of_every_format_never_crash_and_always_reconcile(store, t
     ledger = {r[0]: r[1:] for r in con.execute(
         "SELECT path, file_id, lines_read, rows_loaded, rows_rejected, rows_duplicate FROM ingest_ledger "
         "WHERE status <> 'refused'").fetchall()}
+    refused_rows = {r[0]: r[1] for r in con.execute(
+        "SELECT path, note FROM ingest_ledger WHERE status = 'refused'").fetchall()}
     loaded_per_format = {}
     for f in files:
         if str(f) not in ledger:
+            # refused whole: named by the command AND kept in the ledger with its reason (the pack
+            # shows the file), with nothing of it loaded
             assert str(f) in refused, f"{f.name}: neither in the ledger nor named as refused"
+            assert refused_rows.get(str(f)), f"{f.name}: refused without a 'refused' ledger row and reason"
+            for table in ("zia_web", "zia_firewall", "zia_dns", "zpa_user_activity", "zpa_user_status", "rejects"):
+                assert con.execute(f"SELECT count(*) FROM {table} t JOIN ingest_ledger l USING (file_id) "
+                                   "WHERE l.path = ?", [str(f)]).fetchone()[0] == 0, (f.name, table)
             continue
+        assert str(f) not in refused_rows, f"{f.name}: both loaded and refused"
         file_id, read, loaded, rejected, duplicate = ledger[str(f)]
         assert read == loaded + rejected + duplicate, f.name
         table = con.execute("SELECT source_kind FROM ingest_ledger WHERE file_id = ?", [file_id]).fetchone()[0]

@@ -210,25 +210,51 @@ from zsaudit.output import write_atomically
 
 def write(tmp):
     print("holding", flush=True)
-    time.sleep(60)
+    time.sleep(float(sys.argv[2]))
 write_atomically(Path(sys.argv[1]), write, is_ours=lambda p: True)
 """
 
 
-def test_a_second_report_into_the_same_folder_fails_naming_the_lock(db, tmp_path):
+def _hold_the_lock(out, seconds):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK, str(out), str(seconds)],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "holding"
+    return holder
+
+
+def test_a_second_report_into_the_same_folder_waits_then_fails_naming_the_lock(db, tmp_path):
     out = tmp_path / "pack"
     assert report(db, out).exit_code == 0
     before = (out / "manifest.json").read_bytes()
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK, str(out)], stdout=subprocess.PIPE, text=True)
+    holder = _hold_the_lock(out, 120)
     try:
-        assert holder.stdout.readline().strip() == "holding"
-        res = report(db, out)
-        assert_usage_error(res, str(tmp_path / ".zsaudit-lock-pack"), f"pid {holder.pid}", "try again")
+        started = time.monotonic()
+        res = report(db, out, "--lock-wait", "1.5")
+        waited = time.monotonic() - started
+        assert_usage_error(res, str(tmp_path / ".zsaudit-lock-pack"), f"pid {holder.pid}", "waited 1.5 s",
+                           "try again")
+        assert waited >= 1.5
         assert (out / "manifest.json").read_bytes() == before and verify(out) == []
+        assert_usage_error(report(db, out, "--lock-wait", "0"), "try again")   # 0: no wait at all
     finally:
         holder.kill()
         holder.wait()
     assert report(db, out).exit_code == 0   # the lock dies with its holder
+
+
+def test_a_report_waits_for_the_writer_before_it_and_then_writes(db, tmp_path):
+    """A busy pack folder is not an error while its writer finishes within --lock-wait (default 60 s)."""
+    out = tmp_path / "pack"
+    holder = _hold_the_lock(out, 2)
+    try:
+        started = time.monotonic()
+        res = report(db, out, "--sample-seed", "7")
+        assert res.exit_code == 0, res.output
+        assert time.monotonic() - started >= 1.0 and holder.wait(timeout=30) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    assert verify(out) == [] and json.loads((out / "manifest.json").read_text())["sample"]["seed"] == 7
 
 
 def test_concurrent_reports_never_mix_packs(db, tmp_path):

@@ -43,6 +43,7 @@ class Config:
     airflow_api_mirror: Path | None = None          # default: <db>.airflow-api/
     pdf: bool = True
     retention_days: int = 0              # 0: keep every pack
+    lock_wait: float = 60.0              # seconds to wait for a pack folder another zsaudit is writing
     fail_on: str | None = None           # None: never exit 1
     gap_threshold: timedelta = DEFAULT_GAP_THRESHOLD
     max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
@@ -159,7 +160,7 @@ _KEYS = {
     "airflow": {"paths", "template", "tz", "api_ca_bundle", "api_secrets_file", "api_mirror"},
     "ingest": {"max_reject_rate"},
     "analyze": {"gap_threshold"},
-    "pack": {"out_dir", "pdf", "retention_days"},
+    "pack": {"out_dir", "pdf", "retention_days", "lock_wait"},
     "run": {"since", "until", "fail_on"},
     "engine": {"name", "spark_master", "lake"},
 }
@@ -239,6 +240,10 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
     retention = pack.get("retention_days", 0)
     if isinstance(retention, bool) or not isinstance(retention, int) or retention < 0:
         raise bad("pack.retention_days", "a whole number of days >= 0 (0 keeps every pack)", retention)
+    lock_wait = pack.get("lock_wait", 60)
+    if isinstance(lock_wait, bool) or not isinstance(lock_wait, (int, float)) or not 0 <= lock_wait <= 86400:
+        raise bad("pack.lock_wait", "seconds to wait for a pack folder another zsaudit is writing, 0 to 86400",
+                  lock_wait)
 
     fail_on = parse_fail_on(run.get("fail_on", "none"), what=f"{where}: key 'run.fail_on'")
     max_reject_rate = parse_reject_rate(section("ingest").get("max_reject_rate", DEFAULT_MAX_REJECT_RATE),
@@ -287,6 +292,7 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
         airflow_api_mirror=a_path(af, "api_mirror", "airflow.api_mirror"),
         pdf=pdf,
         retention_days=retention,
+        lock_wait=float(lock_wait),
         controls=controls,
         fail_on=fail_on,
         gap_threshold=gap_threshold,

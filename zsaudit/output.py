@@ -6,7 +6,8 @@ written into a temporary sibling and swapped in whole, under a lock.
     write_atomically(final, write, is_ours=...)
                                   write(tmp) renders into .zsaudit-tmp-<name>, beside final; when it
                                   returns, tmp replaces final in one rename; all under the lock file
-                                  .zsaudit-lock-<name> (a second writer gets Busy, exit 2, naming it;
+                                  .zsaudit-lock-<name> (a second writer waits up to lock_wait
+                                  seconds for it, then gets Busy, exit 2, naming it and the holder;
                                   the file is there only while a writer holds it)
 
 Every problem with the place the user named is a BadUsage naming it (exit 2): a scheduler must
@@ -23,6 +24,7 @@ import fcntl
 import os
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
@@ -33,6 +35,8 @@ T = TypeVar("T")
 TMP_PREFIX = ".zsaudit-tmp-"
 OLD_PREFIX = ".zsaudit-old-"
 LOCK_PREFIX = ".zsaudit-lock-"
+LOCK_WAIT = 60.0          # seconds a writer waits for a pack folder another zsaudit is writing
+_LOCK_POLL = 0.2
 
 
 def _describe(exc: OSError) -> str:
@@ -100,10 +104,12 @@ def claim_dir(path: str | os.PathLike, *, marker: str, what: str, purpose: str,
 
 
 @contextmanager
-def folder_lock(final: Path, what: str) -> Iterator[Path]:
-    """Hold the lock of `final` (the file .zsaudit-lock-<name> beside it, there only while held)
-    or raise Busy naming it and its holder."""
+def folder_lock(final: Path, what: str, wait: float = 0.0) -> Iterator[Path]:
+    """Hold the lock of `final` (the file .zsaudit-lock-<name> beside it, there only while held),
+    waiting up to `wait` seconds for another writer to finish, or raise Busy naming the lock,
+    its holder and how long zsaudit waited."""
     lock_path = final.parent / f"{LOCK_PREFIX}{final.name}"
+    deadline = time.monotonic() + max(0.0, wait)
     while True:
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
@@ -114,8 +120,12 @@ def folder_lock(final: Path, what: str) -> Iterator[Path]:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
             os.close(fd)
+            if time.monotonic() < deadline:
+                time.sleep(min(_LOCK_POLL, max(0.0, deadline - time.monotonic())))
+                continue
+            waited = f"waited {wait:g} s; " if wait > 0 else ""
             raise Busy(f"{what} {final}: another zsaudit{f' (pid {holder})' if holder.isdigit() else ''} "
-                       f"is writing it (lock {lock_path}); try again when it is done") from None
+                       f"is writing it (lock {lock_path}); {waited}try again when it is done") from None
         try:
             same = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:
@@ -194,11 +204,13 @@ def _umask() -> int:
 
 
 def write_atomically(final: str | os.PathLike, write: Callable[[Path], T], *, what: str = "--out",
-                     is_ours: Callable[[Path], bool] = lambda p: False, kind: str = "folder") -> T:
+                     is_ours: Callable[[Path], bool] = lambda p: False, kind: str = "folder",
+                     lock_wait: float = 0.0) -> T:
     """Run write(tmp) into an empty temporary sibling of `final`, then swap it in whole.
 
     `final` may be missing, empty or a folder `is_ours` recognises (an earlier pack): anything
-    else is refused, since the swap replaces the whole folder. Returns write's result."""
+    else is refused, since the swap replaces the whole folder. A writer already at work on `final`
+    is waited for up to `lock_wait` seconds (then Busy). Returns write's result."""
     final = Path(final)
     if final.name in ("", ".", "..") or final.absolute() == Path(final.absolute().anchor):
         raise BadUsage(f"{what} {final}: name a {kind} of its own, not {final.absolute()}")
@@ -211,7 +223,7 @@ def write_atomically(final: str | os.PathLike, write: Callable[[Path], T], *, wh
         state = "is not a folder" if parent.exists() else "does not exist"
         raise BadUsage(f"{what} {final}: its parent folder {parent} {state} (create it first)")
     _probe_writable(parent, f"{what} {final}: the {kind} is written beside it and swapped in, but")
-    with folder_lock(final, what):
+    with folder_lock(final, what, lock_wait):
         _recover(parent, final.name)
         if final.is_dir() and any(final.iterdir()) and not is_ours(final):
             shown = ", ".join(sorted(p.name for p in final.iterdir())[:5])

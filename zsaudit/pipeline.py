@@ -401,7 +401,7 @@ def report(store: Store, config: Config, since: datetime, until: datetime, *,
     result = report_mod.render(store, final, since=since, until=until, pdf=config.pdf,
                                generated_at=_evidence_time(store, until),
                                identity_map_path=config.identity_map, progress=progress,
-                               controls=config.controls)
+                               controls=config.controls, lock_wait=config.lock_wait)
     problems = report_mod.verify(final)
     removed = apply_retention(config, until, keep=final.name)
     return PackSummary(dir=final, index_html=final / "index.html",

@@ -13,14 +13,24 @@ WITH base AS MATERIALIZED (
                 THEN regexp_replace(rtrim(l.raw, chr(13)), '\x1b\[[0-9;?]*[ -/]*[@-~]', '', 'g')
                 ELSE l.raw END AS line
     FROM _af_lines l
+    WHERE l.cap IS NULL
+),
+jc AS MATERIALIZED (
+    -- JSON whose only fault is a byte JSON cannot hold raw: invalid UTF-8 (read as \xNN, see
+    -- airflow_logs._prepare) or a NUL; escaped (\\xNN, \u0000) they load with the text as read
+    SELECT file_idx, line_no, raw, line, json_valid(line) AS valid,
+           CASE WHEN NOT valid AND (contains(line, '\x') OR contains(line, chr(0)))
+                THEN replace(replace(line, '\x', '\\x'), chr(0), '\u0000') END AS escaped
+    FROM base
+    WHERE left(ltrim(line), 1) = '{'
 ),
 jl AS MATERIALIZED (
     SELECT file_idx, line_no, raw, line,
            json_extract_string(line, ['$.timestamp', '$.level', '$.event', '$.logger',
                  '$.dag_id', '$.run_id', '$.task_id', '$.map_index', '$.try_number', '$.ti_id', '$.ti',
                  '$.exit_code', '$.chan', '$.message', '$.asctime', '$.levelname']) AS jv
-    FROM base
-    WHERE left(ltrim(line), 1) = '{' AND json_valid(line)
+    FROM (SELECT file_idx, line_no, raw, coalesce(escaped, line) AS line FROM jc
+          WHERE valid OR json_valid(escaped))
 ),
 jr AS (
     SELECT file_idx, line_no, raw, true AS is_json, true AS is_record,
@@ -84,12 +94,26 @@ lines AS (
     SELECT file_idx, line_no, raw, is_json, is_record, record_line, ts, level, source, message,
            blank, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
     FROM txt
+),
+capped AS (
+    -- lines over a cap (limits.py: length, JSON depth) or that failed the parse on their own:
+    -- rejects with their reason, never parsed; a 2.x continuation below one still finds its record
+    SELECT file_idx, line_no, cap FROM _af_lines WHERE cap IS NOT NULL
+),
+every AS (
+    SELECT *, NULL::VARCHAR AS cap FROM lines
+    UNION ALL
+    SELECT file_idx, line_no, NULL, false, false, NULL, NULL, NULL, NULL, NULL, false,
+           NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, cap
+    FROM capped
 )
 SELECT k.file_idx, k.line_no, k.is_json, k.is_record,
-       CASE WHEN k.is_record THEN 'record'
+       CASE WHEN k.cap IS NOT NULL THEN 'reject'
+            WHEN k.is_record THEN 'record'
             WHEN f.fmt = 'airflow2_text' AND k.record_line IS NOT NULL THEN 'continuation'
             ELSE 'reject' END AS kind,
-       CASE WHEN k.is_record THEN NULL
+       CASE WHEN k.cap IS NOT NULL THEN k.cap
+            WHEN k.is_record THEN NULL
             WHEN f.fmt = 'airflow2_text' AND k.record_line IS NOT NULL THEN NULL
             WHEN f.fmt = 'airflow3_json' AND k.blank THEN 'blank line in an Airflow 3 JSON task log'
             WHEN f.fmt = 'airflow3_json' AND k.line_no = f.n_lines AND NOT f.ends_with_newline
@@ -103,4 +127,4 @@ SELECT k.file_idx, k.line_no, k.is_json, k.is_record,
        CASE WHEN k.is_record OR (f.fmt = 'airflow2_text' AND k.record_line IS NOT NULL) THEN k.source END AS source,
        k.message, k.detail, k.j_dag_id, k.j_run_id, k.j_task_id, k.j_map_index, k.j_try_number, k.j_ti_id,
        k.ti_repr, k.j_exit_code
-FROM lines k JOIN _af_files f USING (file_idx);
+FROM every k JOIN _af_files f USING (file_idx);

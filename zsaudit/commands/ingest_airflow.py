@@ -23,10 +23,14 @@ from .base import db_option, handle_errors, ingest, period_options, quiet_option
               help="Airflow API credentials: token = \"...\", or user and password (default: the env vars below).")
 @click.option("--mirror", default=None, metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
               help="Where documents fetched from an Airflow API are kept (default: <db>.airflow-api/).")
+@click.option("--max-line-bytes", default=1 << 20, show_default=True, type=click.IntRange(min=1024),
+              help="A longer task-log line is rejected (its first 4,096 characters, length and sha256 kept) "
+                   "and the file goes on.")
 @db_option
 @quiet_option
 @handle_errors
-def ingest_airflow(paths, template, tz, since, until, ca_bundle, secrets_file, mirror, db: Path, quiet):
+def ingest_airflow(paths, template, tz, since, until, ca_bundle, secrets_file, mirror, max_line_bytes: int,
+                   db: Path, quiet):
     """Ingest Airflow task logs, metadata DBs, REST exports and scheduler output.
 
     \b
@@ -57,7 +61,8 @@ def ingest_airflow(paths, template, tz, since, until, ca_bundle, secrets_file, m
     start, end = resolve_period(None, since, until)   # only used for API URLs
     api = ApiOptions(since=start, until=end, mirror=mirror, ca_bundle=ca_bundle, secrets_file=secrets_file)
     with Store(db) as store:
-        results = ingest_paths(store, list(paths), template=template, tz=tz, progress=progress, api=api)
+        results = ingest_paths(store, list(paths), template=template, tz=tz, progress=progress, api=api,
+                               max_line_bytes=max_line_bytes)
         attempts = store.con.execute("SELECT count(*) FROM task_attempts").fetchall()[0][0]
     loaded = sum(1 for r in results if not r.skipped and not r.warnings)
     skipped = sum(1 for r in results if r.skipped)

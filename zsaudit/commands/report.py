@@ -29,11 +29,15 @@ from ..progress import Progress
               help="Rows in each criterion's evidence sample.")
 @click.option("--config", "config_path", default=None, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="zsaudit.toml whose [controls] name each criterion's owner and reviewer (printed in the pack).")
+@click.option("--lock-wait", "lock_wait", default=60.0, show_default=True, metavar="SECONDS",
+              type=click.FloatRange(min=0, max=86400),
+              help="If another zsaudit is writing the same --out folder, wait this long for it to finish, then "
+                   "exit 2 naming the lock (0: do not wait).")
 @db_option
 @quiet_option
 @handle_errors
-def report(out, since, until, pdf, generated_at, identity_map, sample_seed, top_n, sample_size, config_path, db,
-           quiet):
+def report(out, since, until, pdf, generated_at, identity_map, sample_seed, top_n, sample_size, config_path,
+           lock_wait, db, quiet):
     """Render the SOC 2 audit pack: index.html, audit-pack.pdf, evidence/, findings.ocsf.json, manifest.json.
 
     The period defaults to the latest analysis. Prints the manifest's sha256: keep it where the
@@ -51,7 +55,7 @@ def report(out, since, until, pdf, generated_at, identity_map, sample_seed, top_
     with Store(db, read_only=True) as store:
         result = render(store, out, since=since, until=until, pdf=pdf, generated_at=generated_at,
                         identity_map_path=identity_map, progress=progress, sample_seed=sample_seed,
-                        top_n=top_n, sample_size=sample_size, controls=controls)
+                        top_n=top_n, sample_size=sample_size, controls=controls, lock_wait=lock_wait)
     if not quiet:
         click.echo(result.summary())
 

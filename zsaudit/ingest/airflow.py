@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ..errors import BadInput
 from ..progress import QUIET, Progress
-from . import airflow_api
+from . import airflow_api, limits
 from . import airflow_metadata as metadata
 from . import sources
 from .airflow_logs import LogFile, ingest_log_files
@@ -144,7 +144,8 @@ def _walk(root: Path) -> list[tuple[Path, str, bool]]:
 
 
 def ingest_paths(store, paths, *, template: str | None = None, tz: str = "UTC",
-                 progress: Progress = QUIET, api: "ApiOptions | None" = None) -> list[FileResult]:
+                 progress: Progress = QUIET, api: "ApiOptions | None" = None,
+                 max_line_bytes: int = limits.MAX_LINE_BYTES) -> list[FileResult]:
     """Ingest each PATH (see module doc). Returns one FileResult per file or source read.
     `api`: the period and options for Airflow API URLs among the paths (default: yesterday)."""
     templates = templates_for(template)
@@ -225,7 +226,7 @@ def ingest_paths(store, paths, *, template: str | None = None, tz: str = "UTC",
                 "For a custom log layout pass --template exactly as in airflow.cfg.")
     results: list[FileResult] = []
     if log_files:
-        results.extend(ingest_log_files(store, log_files, tz=tz, progress=progress))
+        results.extend(ingest_log_files(store, log_files, tz=tz, progress=progress, max_line_bytes=max_line_bytes))
     for kind, where in others:
         results.append(metadata.ingest_source(store, kind, where, tz=tz))
     results.extend(rejected)

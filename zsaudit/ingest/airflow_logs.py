@@ -1,9 +1,16 @@
 """Airflow task-log files (2.x text, 3.x JSON lines) into the store, many files per DuckDB pass.
 
-Per batch of files: Python reads each file once (bytes -> sha256 -> text), pyarrow splits all
-texts into lines in one call, and the SQL in queries/airflow/ parses, assigns and loads every
-line of the batch column-wise. A batch is one transaction; if it fails, its files are loaded
-again one per transaction, so a failing file never leaves partial rows (docs/airflow.md).
+Per batch of files: Python reads each small file once (bytes -> sha256 -> text), pyarrow splits
+all texts into lines in one call, and the SQL in queries/airflow/ parses, assigns and loads every
+line of the batch column-wise. A file larger than SMALL_FILE_BYTES is never held: it is hashed
+in blocks, then read in batches of whole lines (lines.iter_chunks) straight into a DuckDB TEMP
+table, which spills to disk under MEMORY_LIMIT, so memory does not grow with the file.
+
+Every line is capped like a Zscaler line (limits.py: --max-line-bytes, JSON depth): a line over
+a cap is one reject with its reason, its first characters, length and sha256. A batch is one
+transaction; if it fails, its files are loaded again one per transaction, and a file whose
+parsing fails is halved down to the lines that make it fail, each rejected with the error, so
+one bad line never costs the file; a file that still fails leaves no partial rows (docs/airflow.md).
 """
 
 from __future__ import annotations
@@ -19,11 +26,18 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+import polars as pl
+
 from .. import queries
 from ..progress import QUIET, Progress
+from . import limits
 from .ledger import FileResult, now_utc, rid_prefix
+from .limits import LongLine
+from .lines import iter_chunks
 
 BATCH_FILES = 3000
+SMALL_FILE_BYTES = 8 << 20       # a larger task log is streamed in CHUNK_BYTES batches of lines
+CHUNK_BYTES = 8 << 20
 BATCH_BYTES = 64 * 1024 * 1024   # a batch of larger files is read and loaded in parts of this size
 # DuckDB's bound while the logs load: both workers' batches, the commits and the final CHECKPOINT
 # (the peak: it rewrites the PRIMARY KEY indexes) spill past it instead of growing. 100k attempts:
@@ -67,6 +81,7 @@ class _Prepared:
     file_id: str = ""
     log_key: str = ""
     text: str | None = None
+    streamed: bool = False          # too large to hold: read in chunks straight into DuckDB
     fmt: str = "airflow2_text"
     ends_nl: bool = True
     size: int = 0
@@ -86,29 +101,56 @@ def log_key(ident: dict, display: str) -> str:
 
 
 def _prepare(src: LogFile) -> _Prepared:
+    """Hash the file and tell its format; a small file's text is kept for the batch, a large one
+    is only hashed here (in blocks) and read again, in chunks, when the batch is parsed."""
     p = _Prepared(src=src)
+    p.log_key = log_key(src.ident, src.display)
     try:
-        data = src.path.read_bytes()
+        with src.path.open("rb") as fh:
+            data = fh.read(SMALL_FILE_BYTES + 1)
+            if len(data) > SMALL_FILE_BYTES:
+                _hash_rest(p, fh, data)
+                return p
     except OSError as exc:
         p.error = f"{src.display}: cannot read ({exc.strerror or exc})"
         return p
     p.size = len(data)
     p.sha256 = hashlib.sha256(data).hexdigest()
-    p.log_key = log_key(src.ident, src.display)
-    p.file_id = hashlib.sha256(f"{SOURCE_KIND}|{p.log_key}|{p.sha256}".encode()).hexdigest()
+    p.file_id = _file_id(p)
     # undecodable bytes stay visible as \xNN instead of being lost
     text = data.decode("utf-8", errors="backslashreplace")
     p.ends_nl = text.endswith("\n")
     if p.ends_nl:
         text = text[:-1]
     p.text = text if data else None
-    head = text.lstrip()[:1]
-    p.fmt = "airflow3_json" if head == "{" else "airflow2_text"
+    p.fmt = _fmt(text[:4096])
     return p
 
 
+def _file_id(p: _Prepared) -> str:
+    return hashlib.sha256(f"{SOURCE_KIND}|{p.log_key}|{p.sha256}".encode()).hexdigest()
+
+
+def _fmt(head: str) -> str:
+    return "airflow3_json" if head.lstrip()[:1] == "{" else "airflow2_text"
+
+
+def _hash_rest(p: _Prepared, fh, head: bytes) -> None:
+    """A large file: sha256 over all of it in CHUNK_BYTES blocks, its format from its first bytes."""
+    digest = hashlib.sha256(head)
+    size, last = len(head), head[-1:]
+    while block := fh.read(CHUNK_BYTES):
+        digest.update(block)
+        size, last = size + len(block), block[-1:]
+    p.streamed, p.size, p.ends_nl = True, size, last == b"\n"
+    p.sha256 = digest.hexdigest()
+    p.file_id = _file_id(p)
+    p.fmt = _fmt(head[:4096].decode("utf-8", errors="replace"))
+
+
 def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: Progress = QUIET,
-                     batch_files: int | None = None) -> list[FileResult]:
+                     batch_files: int | None = None,
+                     max_line_bytes: int = limits.MAX_LINE_BYTES) -> list[FileResult]:
     """Load task-log files: WORKERS threads each parse a batch, then commit it, in batch order."""
     batch_files = batch_files or BATCH_FILES
     con = store.con
@@ -125,7 +167,7 @@ def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: 
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     con.execute(f"SET threads = {int(DUCKDB_THREADS)}")
     con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
-    pipeline = _Pipeline(store)
+    pipeline = _Pipeline(store, max_line_bytes)
     try:
         # Each worker thread, on its own cursor of the store's instance: read, hash and parse a
         # batch into TEMP staging tables (in parallel with the other worker), then wait for the
@@ -164,8 +206,9 @@ class _Pipeline:
     """Per ingest: the workers' cursors (one per thread, with its TEMP staging tables) and the
     turn that makes batches commit in order."""
 
-    def __init__(self, store):
+    def __init__(self, store, max_line_bytes: int = limits.MAX_LINE_BYTES):
         self.store = store
+        self.max_line_bytes = max_line_bytes
         self.local = threading.local()
         self.cursors: list[duckdb.DuckDBPyConnection] = []
         self.lock = threading.Lock()
@@ -324,43 +367,152 @@ def _scratch(pipeline: _Pipeline) -> duckdb.DuckDBPyConnection:
     return scratch
 
 
-def _parse(pipeline: _Pipeline, staged: _Staged, tz: str) -> None:
-    """Parse a batch on this thread's cursor into TEMP staging copies of the store's tables."""
+def _parse(pipeline: _Pipeline, staged: _Staged, tz: str, isolate: bool = False) -> None:
+    """Parse a batch on this thread's cursor into TEMP staging copies of the store's tables.
+    The small files' lines go to DuckDB as one Arrow table; a streamed (large) file's lines, and
+    every line when `isolate` (a file alone after its batch failed), go into a TEMP table first."""
     todo = staged.todo
     files = _files_table(todo)
-    lines, lengths = _lines_table(todo)
-    staged.lengths = lengths
+    lines, lengths = _lines_table(todo, pipeline.max_line_bytes)
     for p in todo:
         p.text = None               # the lines table holds them now
-    files = files.append_column("n_lines", pa.array(lengths))
     scratch = _scratch(pipeline)
-    scratch.register("_af_files_arrow", files)
-    scratch.register("_af_lines", lines)
+    in_table = isolate or any(p.streamed for p in todo)
     try:
+        if in_table:
+            scratch.register("_af_lines_arrow", lines)
+            scratch.execute("CREATE OR REPLACE TEMP TABLE _af_lines_all AS SELECT * FROM _af_lines_arrow")
+            scratch.unregister("_af_lines_arrow")
+            del lines
+            for i, p in enumerate(todo):
+                if p.streamed:
+                    lengths[i] = _stream_lines(scratch, p, i, pipeline.max_line_bytes)
+            scratch.execute("CREATE OR REPLACE TEMP VIEW _af_lines AS SELECT * FROM _af_lines_all")
+        else:
+            scratch.register("_af_lines", lines)
+        staged.lengths = lengths
+        scratch.register("_af_files_arrow", files.append_column("n_lines", pa.array(lengths, pa.int64())))
         scratch.execute("CREATE OR REPLACE TEMP TABLE _af_files AS SELECT * FROM _af_files_arrow")
-        for name in _LINE_SQL:
-            scratch.execute(queries.load(name), {"tz": tz} if name == "airflow/parse_lines" else None)
-            if name == "airflow/attempt_lines":
-                scratch.execute("DROP TABLE _af_parsed")    # _af_la has every column of it
-        scratch.execute(queries.load("airflow/log_empty_files"))
-        for name in _INSERT_SQL:
-            scratch.execute(queries.load(name))
+        scratch.unregister("_af_files_arrow")
+        if isolate:
+            _reject_failing_lines(scratch, tz)
+        _run_line_sql(scratch, tz)
         staged.counts = {r[0]: r[1:] for r in scratch.execute(queries.load("airflow/log_file_counts")).fetchall()}
         scratch.execute("DROP TABLE _af_att")
     finally:
-        scratch.unregister("_af_files_arrow")
-        scratch.unregister("_af_lines")
+        if in_table:
+            scratch.execute("DROP VIEW IF EXISTS _af_lines")
+            scratch.execute("DROP TABLE IF EXISTS _af_lines_all")
+        else:
+            scratch.unregister("_af_lines")
 
 
-def _commit_or_split(pipeline: _Pipeline, staged: _Staged, tz: str) -> list[FileResult]:
-    """Commit a staged batch in one transaction; if that fails, each file in its own."""
+def _run_line_sql(scratch, tz: str) -> None:
+    for name in _LINE_SQL:
+        scratch.execute(queries.load(name), {"tz": tz} if name == "airflow/parse_lines" else None)
+        if name == "airflow/attempt_lines":
+            scratch.execute("DROP TABLE _af_parsed")    # _af_la has every column of it
+    scratch.execute(queries.load("airflow/log_empty_files"))
+    for name in _INSERT_SQL:
+        scratch.execute(queries.load(name))
+
+
+def _reject_failing_lines(scratch, tz: str) -> None:
+    """A file alone whose lines make the parsing SQL fail: halve its lines (a view over a range of
+    _af_lines_all) down to each line that fails on its own, and mark it a reject with the error;
+    the file's other lines then load. A failure no single line explains is left to the caller."""
+    try:
+        _run_line_sql(scratch, tz)
+        return
+    except Exception:  # noqa: BLE001 - find the lines
+        pass
+    lo, hi = scratch.execute("SELECT min(line_no), max(line_no) FROM _af_lines_all WHERE cap IS NULL").fetchone()
+    bad: list[tuple[int, str]] = []
+
+    def probe(first: int, last: int) -> None:
+        scratch.execute(f"CREATE OR REPLACE TEMP VIEW _af_lines AS SELECT * FROM _af_lines_all "  # noqa: S608
+                        f"WHERE line_no BETWEEN {int(first)} AND {int(last)} AND cap IS NULL")
+        try:
+            _run_line_sql(scratch, tz)
+        except Exception as exc:  # noqa: BLE001
+            if first == last:
+                what = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+                bad.append((first, f"could not be read ({type(exc).__name__}: {what})"))
+            else:
+                mid = (first + last) // 2
+                probe(first, mid)
+                probe(mid + 1, last)
+
+    if lo is not None:
+        probe(lo, hi)
+    scratch.execute("CREATE OR REPLACE TEMP VIEW _af_lines AS SELECT * FROM _af_lines_all")
+    if bad:
+        scratch.executemany("UPDATE _af_lines_all SET cap = ? WHERE line_no = ?", [(r, n) for n, r in bad])
+    for table in _STAGE_TABLES:     # what the probes staged is discarded
+        scratch.execute(f"DELETE FROM temp.main.{table}")  # noqa: S608 (fixed names)
+
+
+def _stream_lines(scratch, p: _Prepared, file_idx: int, max_line_bytes: int) -> int:
+    """A large file's lines into _af_lines_all, CHUNK_BYTES at a time; returns its line count.
+    A line over max_line_bytes is read past (its first bytes, length and sha256 kept)."""
+    n_lines = 0
+    digest = hashlib.sha256()
+    with p.src.path.open("rb") as fh:
+        for first, body in iter_chunks(_Hashing(fh, digest), p.src.display, CHUNK_BYTES,
+                                       max_line_bytes=max_line_bytes):
+            if isinstance(body, LongLine):
+                chunk = pa.table({"file_idx": pa.array([file_idx], pa.int32()),
+                                  "line_no": pa.array([first], pa.int64()),
+                                  "raw": pa.array([body.text()], pa.large_string()),
+                                  "cap": pa.array([limits.too_long(body.length, max_line_bytes)], pa.string()),
+                                  "raw_bytes": pa.array([body.length], pa.int64()),
+                                  "raw_sha256": pa.array([body.digest.hexdigest()], pa.string())})
+                count = 1
+            else:
+                text = bytes(body).decode("utf-8", errors="backslashreplace")
+                split = pc.split_pattern(pa.array([text], pa.large_string()), "\n")
+                del text
+                raw = pc.list_flatten(split)
+                count = len(raw)
+                chunk = _with_caps(pa.table({
+                    "file_idx": pl.repeat(file_idx, count, dtype=pl.Int32, eager=True).to_arrow(),
+                    "line_no": pl.int_range(first, first + count, dtype=pl.Int64, eager=True).to_arrow(),
+                    "raw": raw}), max_line_bytes)
+            scratch.register("_af_chunk", chunk)
+            try:
+                scratch.execute("INSERT INTO _af_lines_all SELECT * FROM _af_chunk")
+            finally:
+                scratch.unregister("_af_chunk")
+            n_lines = first + count - 1
+    if digest.hexdigest() != p.sha256:   # it grew (a running task) between the hash and this read
+        p.sha256 = digest.hexdigest()
+        p.file_id = _file_id(p)
+    return n_lines
+
+
+class _Hashing:
+    """A binary file whose readinto also feeds a sha256 (so the bytes parsed are the bytes hashed)."""
+
+    def __init__(self, fh, digest):
+        self.fh, self.digest = fh, digest
+
+    def readinto(self, view) -> int:
+        n = self.fh.readinto(view)
+        if n:
+            self.digest.update(view[:n])
+        return n
+
+
+def _commit_or_split(pipeline: _Pipeline, staged: _Staged, tz: str, alone: bool = False) -> list[FileResult]:
+    """Commit a staged batch in one transaction; if that fails, each file in its own, with its
+    failing lines (if lines are what fails) rejected one by one (_parse with isolate)."""
     if staged.todo:
         try:
             if staged.error is not None:
                 raise staged.error
             _commit(pipeline, staged)
         except Exception as exc:  # noqa: BLE001 - retry one file per transaction
-            if len(staged.todo) == 1:
+            if alone:
                 p = staged.todo[0]
                 msg = f"{p.src.display}: not loaded, no rows kept ({type(exc).__name__}: {exc})"
                 p.result = FileResult(path=p.src.display, sha256=p.sha256, source_kind=SOURCE_KIND,
@@ -374,10 +526,10 @@ def _commit_or_split(pipeline: _Pipeline, staged: _Staged, tz: str) -> list[File
                                                   note=fresh.error, warnings=[fresh.error])
                     else:
                         try:
-                            _parse(pipeline, single, tz)
+                            _parse(pipeline, single, tz, isolate=True)
                         except Exception as err:  # noqa: BLE001
                             single.error = err
-                        _commit_or_split(pipeline, single, tz)
+                        _commit_or_split(pipeline, single, tz, alone=True)
                     p.result = fresh.result
     return [p.result for p in staged.prepared]
 
@@ -461,8 +613,9 @@ def _files_table(todo: list[_Prepared]) -> pa.Table:
     })
 
 
-def _lines_table(todo: list[_Prepared]) -> tuple[pa.Table, list[int]]:
-    """All lines of all files: (file_idx, line_no, raw), split by Arrow in one call."""
+def _lines_table(todo: list[_Prepared], max_line_bytes: int) -> tuple[pa.Table, list[int]]:
+    """All lines of all files held in memory: (file_idx, line_no, raw, cap...), split by Arrow in
+    one call, the caps checked by Polars (_with_caps)."""
     texts = pa.array([p.text for p in todo], pa.large_string())
     lists = pc.split_pattern(texts, "\n")
     lengths = pc.fill_null(pc.list_value_length(lists), 0)
@@ -476,7 +629,35 @@ def _lines_table(todo: list[_Prepared]) -> tuple[pa.Table, list[int]]:
         "line_no": pc.cast(line_no, pa.int64()),
         "raw": flat,
     })
-    return table, lengths.to_pylist()
+    return _with_caps(table, max_line_bytes), lengths.to_pylist()
+
+
+def _with_caps(table: pa.Table, max_line_bytes: int) -> pa.Table:
+    """The lines with cap / raw_bytes / raw_sha256: NULL for a line within the caps (limits.py);
+    a line over one keeps its first characters as raw, its length, sha256 and the cap's reason."""
+    n = table.num_rows
+    capped = limits.over_caps(pl.from_arrow(table["raw"]), max_line_bytes, json_lines=True,
+                              json_starts=("{",))     # a 2.x text line of brackets is not JSON if n else None
+    if capped is None:
+        return table.append_column("cap", pa.nulls(n, pa.string())) \
+                    .append_column("raw_bytes", pa.nulls(n, pa.int64())) \
+                    .append_column("raw_sha256", pa.nulls(n, pa.string()))
+    bad, reasons = capped
+    rows = bad.arg_true().to_list()
+    raw = table["raw"]
+    whole = [raw[i].as_py() for i in rows]
+    cap = [None] * n
+    size: list = [None] * n
+    digest: list = [None] * n
+    for i, text, reason in zip(rows, whole, reasons):
+        data = text.encode("utf-8", errors="surrogatepass")
+        cap[i], size[i], digest[i] = reason, len(data), hashlib.sha256(data).hexdigest()
+    mask = bad.to_arrow()
+    kept = pc.if_else(mask, pc.utf8_slice_codeunits(raw, 0, limits.REJECT_KEEP_CHARS), raw)
+    table = table.set_column(table.column_names.index("raw"), "raw", kept)
+    return table.append_column("cap", pa.array(cap, pa.string())) \
+                .append_column("raw_bytes", pa.array(size, pa.int64())) \
+                .append_column("raw_sha256", pa.array(digest, pa.string()))
 
 
 def replace_files(con, old_ids: list[str]) -> None:

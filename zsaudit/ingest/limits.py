@@ -10,6 +10,8 @@ import hashlib
 import re
 from itertools import accumulate
 
+import polars as pl
+
 MAX_LINE_BYTES = 1 << 20        # --max-line-bytes: a longer line is rejected, its first bytes kept
 MAX_FIELDS = 1000               # fields (keys) on one line: NSS templates have ~150 at most
 MAX_PLAN_KEYS = 256            # keys a file's plan learns from its first lines (the batch SQL's width)
@@ -39,6 +41,36 @@ def json_depth(text: str) -> int:
     """Deepest nesting of `{`/`[` outside strings (run only on the few lines with many brackets)."""
     brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
     return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+def over_caps(text: pl.Series, max_line_bytes: int, *, fields: pl.Series | None = None,
+              json_lines: bool = False, json_starts: tuple[str, ...] = ("{", "[")
+              ) -> tuple[pl.Series, list[str]] | None:
+    """(mask of the lines over a cap, each such line's reason), or None when every line is within.
+    `fields`: each line's field count (checked against MAX_FIELDS); `json_lines`: lines that may be
+    JSON (they begin with one of `json_starts`) get the depth cap, measured only on the few lines
+    with more than MAX_DEPTH brackets.
+    Vectorized by Polars; the per-line Python is for the over-cap lines only."""
+    length = text.str.len_bytes()
+    over = length > max_line_bytes
+    if fields is not None:
+        over = over | (fields > MAX_FIELDS)
+    deep = None
+    if json_lines:
+        maybe = (text.str.count_matches(r"[{\[]") > MAX_DEPTH) & ~over
+        if maybe.any():
+            rows = maybe.arg_true().to_list()
+            deep_rows = [i for i in rows if text[i].lstrip()[:1] in json_starts and json_depth(text[i]) > MAX_DEPTH]
+            if deep_rows:
+                deep = pl.Series(range(len(text))).is_in(deep_rows)
+    if not over.any() and deep is None:
+        return None
+    bad = over if deep is None else over | deep
+    counts = fields.filter(bad) if fields is not None else pl.zeros(int(bad.sum()), pl.UInt32, eager=True)
+    reasons = [too_long(n, max_line_bytes) if n > max_line_bytes
+               else too_many_fields(c) if c > MAX_FIELDS
+               else too_deep() for n, c in zip(length.filter(bad), counts)]
+    return bad.fill_null(False), reasons
 
 
 class LongLine:

@@ -37,6 +37,7 @@ from ..progress import QUIET, Progress
 from . import ledger, limits, sources, zscaler_sql
 from .ledger import FileResult
 from .limits import LongLine
+from .lines import iter_chunks
 from .nss_fields import COLUMNS, DERIVED, delimited_layout
 from .zscaler_repair import repair_json_line
 from .zscaler_sniff import Plan, sniff
@@ -231,61 +232,8 @@ def _open(path: Path) -> IO[bytes]:
 
 def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int | None = None, on_bytes=None,
                  max_line_bytes: int | None = None) -> Iterator[tuple[int, bytes | memoryview | LongLine]]:
-    """(number of the first line, raw bytes of whole lines) in batches cut at newlines; line
-    numbers are 1-based. Lines are counted on the bytes (a newline is never part of a multi-byte
-    UTF-8 sequence), so batches can be decoded and split elsewhere, in parallel.
-
-    A line that outgrows `max_line_bytes` with no newline in the buffer comes alone, as a
-    LongLine (its first bytes, length, sha256), and is read past without being held: memory
-    stays within about two batches whatever the input (newline-free, gzip bombs)."""
-    line_no = 1
-    carry = b""
-    batch_bytes = batch_bytes or BATCH_BYTES
-    max_line = max_line_bytes or limits.MAX_LINE_BYTES
-    raw = getattr(fh, "fileobj", fh)              # the file under a gzip stream
-    position = 0
-    long_line: LongLine | None = None             # a line being read past
-    while True:
-        # each batch reads into its own buffer, which the batch's lines then use in place
-        buf = bytearray(len(carry) + batch_bytes)
-        buf[:len(carry)] = carry
-        view = memoryview(buf)
-        try:
-            n = fh.readinto(view[len(carry):])
-        except (OSError, EOFError, zlib.error) as exc:
-            raise BadInput(f"{label}: cannot read after line {line_no - 1} ({exc}); expected a plain "
-                           "or gzip-compressed text file") from None
-        if on_bytes is not None:
-            now = raw.tell()
-            on_bytes(now - position)
-            position = now
-        if not n:
-            break
-        end = len(carry) + n
-        if long_line is not None:
-            cut = buf.find(b"\n", 0, end)
-            long_line.add(view[:end if cut < 0 else cut])
-            if cut < 0:
-                carry = b""
-                continue
-            yield line_no, long_line
-            line_no, long_line = line_no + 1, None
-            carry = bytes(view[cut + 1:end])
-            continue
-        cut = buf.rfind(b"\n", 0, end)
-        if cut < 0:
-            if end > max_line:
-                long_line, carry = LongLine(view[:end]), b""
-            else:
-                carry = bytes(view[:end])
-            continue
-        carry = bytes(view[cut + 1:end])
-        yield line_no, view[:cut]
-        line_no += buf.count(b"\n", 0, cut) + 1
-    if long_line is not None:
-        yield line_no, long_line
-    elif carry:
-        yield line_no, carry
+    """iter_chunks (lines.py) with this ingester's batch size (BATCH_BYTES)."""
+    return iter_chunks(fh, label, batch_bytes or BATCH_BYTES, on_bytes=on_bytes, max_line_bytes=max_line_bytes)
 
 
 def _decode_lines(body: bytes | memoryview) -> pa.Array:
@@ -630,23 +578,11 @@ class _Loader:
         """(mask of lines within the caps, reasons of the others), or None when all are within.
         Counted by Polars (a few ms per 16 MiB batch; Arrow's count_substring is ten times slower)."""
         text = pl.from_arrow(tab["text"])
-        length = text.str.len_bytes()
-        fields = self._field_count(text)
-        over = (length > self.max_line_bytes) | (fields > limits.MAX_FIELDS)
-        deep = None
-        if self.plan.fmt == "json":     # only lines with many brackets can nest deep: measure those
-            maybe = (text.str.count_matches(r"[{\[]") > limits.MAX_DEPTH) & ~over
-            if maybe.any():
-                rows = maybe.arg_true().to_list()
-                deep_rows = [i for i in rows if limits.json_depth(text[i]) > limits.MAX_DEPTH]
-                if deep_rows:
-                    deep = pl.Series(range(len(text))).is_in(deep_rows)
-        if not over.any() and deep is None:
+        capped = limits.over_caps(text, self.max_line_bytes, fields=self._field_count(text),
+                                  json_lines=self.plan.fmt == "json")
+        if capped is None:
             return None
-        bad = over if deep is None else over | deep
-        reasons = [limits.too_long(n, self.max_line_bytes) if n > self.max_line_bytes
-                   else limits.too_many_fields(c) if c > limits.MAX_FIELDS
-                   else limits.too_deep() for n, c in zip(length.filter(bad), fields.filter(bad))]
+        bad, reasons = capped
         return (~bad).to_arrow(), pa.array(reasons, pa.string())
 
     def _field_count(self, text: pl.Series) -> pl.Series:

@@ -74,7 +74,8 @@ def _require_analysis(con, period: context.Period) -> None:
 
 def render(store, out_dir, *, since=None, until=None, pdf: bool = True, generated_at=None,
            identity_map_path=None, progress: Progress = QUIET, sample_seed: int | None = None,
-           top_n: int = 25, sample_size: int = 10, controls: dict | None = None) -> PackResult:
+           top_n: int = 25, sample_size: int = 10, controls: dict | None = None,
+           lock_wait: float = output.LOCK_WAIT) -> PackResult:
     """Render the audit pack for [since, until) into out_dir.
 
     Defaults: the period of the latest analysis (else whole days around the data), generated_at
@@ -83,7 +84,8 @@ def render(store, out_dir, *, since=None, until=None, pdf: bool = True, generate
 
     out_dir must be new, empty or an earlier pack (BadUsage otherwise). The pack is rendered into
     a temporary sibling and swapped in whole, under a lock on out_dir (zsaudit.output): a killed
-    render leaves the earlier pack as it was; a second render into out_dir meanwhile gets Busy.
+    render leaves the earlier pack as it was; a second render into out_dir meanwhile waits up to
+    `lock_wait` seconds for the first to finish, then gets Busy.
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -97,7 +99,7 @@ def render(store, out_dir, *, since=None, until=None, pdf: bool = True, generate
         finally:
             con.close()
 
-    result = output.write_atomically(out_dir, write, is_ours=manifest.is_pack, kind="pack")
+    result = output.write_atomically(out_dir, write, is_ours=manifest.is_pack, kind="pack", lock_wait=lock_wait)
     result.out_dir = out_dir
     if result.pdf is not None:
         result.pdf = out_dir / result.pdf.name

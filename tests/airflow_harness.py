@@ -479,6 +479,8 @@ class AirflowServer:
 
     def scheduled_run(self, dag_id: str, timeout: float = 300) -> AirflowRun:
         """The run the scheduler created from the DAG's own timetable (waits for it to end)."""
+        self.wait_for_dag(dag_id)     # before it is parsed, its runs are a 404
+
         def created():
             runs = self.get(f"{API}/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
             return next((r for r in runs if r.get("run_type") == "scheduled"), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 import io
 import json
 import sys
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 
 from zsaudit.cli import main
 from zsaudit.errors import BadInput
-from zsaudit.ingest import nss_writer, zscaler
+from zsaudit.ingest import lines, nss_writer, zscaler
 
 T0 = datetime(2026, 11, 24, 10, 0, 0, tzinfo=timezone.utc)
 WEB_LINE = ('{ "sourcetype" : "zscalernss-web", "event" :{"time":"Tue Nov 24 10:00:%02d 2026","login":"svc@corp.example",'
@@ -109,17 +110,38 @@ def test_unrecognisable_file_is_bad_input_and_leaves_nothing(store, tmp_path):
 
 
 @pytest.mark.parametrize("batch_bytes", [16 << 20, 64 << 10])    # one batch; many, on the stage threads
-def test_bad_gzip_rolls_back(store, tmp_path, monkeypatch, batch_bytes):
+@pytest.mark.parametrize("cut", [0.5, 0.999])
+def test_cut_off_gzip_keeps_what_decoded_and_rejects_the_tail(store, tmp_path, monkeypatch, batch_bytes, cut):
+    """A .gz cut off in transfer (issue #18): every whole line that decoded loads, the line the
+    cut went through is one reject saying so, and the books balance."""
     monkeypatch.setattr(zscaler, "BATCH_BYTES", batch_bytes)
     monkeypatch.setattr(zscaler, "FLUSH_ROWS", 500)
     monkeypatch.setattr(zscaler, "CHUNK_ROWS", 1000)             # and some rows already committed
-    good = gzip.compress(("\n".join(web(i % 60) for i in range(5000)) + "\n").encode())
+    good = gzip.compress(("\n".join(web(i % 60, ua=f"curl/{i}") for i in range(5000)) + "\n").encode())
     f = tmp_path / "cut.log.gz"
-    f.write_bytes(good[: len(good) // 2])                         # truncated archive
-    with pytest.raises(BadInput, match="cut.log.gz: cannot read"):
-        zscaler.ingest_file(store, f)
-    assert one(store, "SELECT count(*) FROM zia_web")[0] == 0
-    assert one(store, "SELECT status, rows_loaded FROM ingest_ledger") == ("refused", 0)
+    f.write_bytes(good[: int(len(good) * cut)])                   # truncated archive
+    decoded = zlib.decompressobj(31).decompress(f.read_bytes())
+    whole_lines = decoded.count(b"\n")
+    r = zscaler.ingest_file(store, f)
+    assert (r.lines_read, r.rows_loaded, r.rows_rejected) == (whole_lines + 1, whole_lines, 1)
+    assert one(store, "SELECT count(*), min(source_line), max(source_line) FROM zia_web") == (whole_lines, 1, whole_lines)
+    line, reason, raw_bytes = one(store, "SELECT source_line, reason, raw_bytes FROM rejects")
+    assert line == whole_lines + 1 and "cut off" in reason and raw_bytes == len(decoded) - decoded.rfind(b"\n") - 1
+    assert one(store, "SELECT status, rows_loaded, rows_rejected FROM ingest_ledger") == ("loaded", whole_lines, 1)
+
+
+def test_corrupt_gzip_keeps_what_decoded(store, tmp_path):
+    """Corrupt deflate data mid-file: the lines before it load, the rest is one reject naming it."""
+    body = ("\n".join(web(i % 60, ua=f"curl/{i}") for i in range(2000)) + "\n").encode()
+    data = bytearray(gzip.compress(body))
+    data[len(data) // 2: len(data) // 2 + 64] = b"\xff" * 64            # garbage in the deflate stream
+    f = tmp_path / "corrupt.log.gz"
+    f.write_bytes(bytes(data))
+    r = zscaler.ingest_file(store, f)
+    assert 0 < r.rows_loaded < 2000 and r.lines_read == r.rows_loaded + r.rows_rejected + r.rows_duplicate
+    # deflate may turn garbage into garbled lines (rejects) before it fails; the last reject says where it broke
+    line, reason = store.con.execute("SELECT source_line, reason FROM rejects ORDER BY source_line DESC").fetchone()
+    assert line == r.lines_read and "corrupt gzip data" in reason
 
 
 def test_headerless_csv_with_fields_and_drift(store, tmp_path):
@@ -263,9 +285,19 @@ def test_chunked_large_file_failure_leaves_nothing(store, tmp_path, monkeypatch)
     monkeypatch.setattr(zscaler, "BATCH_BYTES", 4096)
     data = gzip.compress(("\n".join(web(i % 60, ua=f"curl/{i}") for i in range(3000)) + "\n").encode())
     f = tmp_path / "big.log.gz"
-    f.write_bytes(data[: int(len(data) * 0.8)])                 # truncated near the end
+    f.write_bytes(data)
+    real, calls = lines.Gunzip.readinto, []
+
+    def failing(self, view):                                     # the disk fails near the end
+        calls.append(1)
+        if len(calls) > 30:
+            raise OSError(5, "Input/output error")
+        return real(self, view)
+
+    monkeypatch.setattr(lines.Gunzip, "readinto", failing)
     with pytest.raises(BadInput, match="big.log.gz: cannot read after line"):
         zscaler.ingest_paths(store, [f])
+    monkeypatch.setattr(lines.Gunzip, "readinto", real)
     assert one(store, "SELECT count(*) FROM zia_web")[0] == 0
     assert one(store, "SELECT status, rows_loaded FROM ingest_ledger") == ("refused", 0)
     whole = tmp_path / "whole.log.gz"
@@ -385,3 +417,44 @@ def test_the_files_own_time_style_first_and_others_still_read(store, tmp_path):
     assert (r.rows_loaded, r.rows_rejected) == (30, 0)
     got = [t for (t,) in store.con.execute("SELECT event_time FROM zia_web ORDER BY source_line").fetchall()]
     assert got == [T0 + timedelta(seconds=i) for i in range(30)]
+
+
+def _records(n: int) -> list[dict]:
+    return [json.loads(web(i % 60, ua=f"agent/{i}")) for i in range(n)]
+
+
+@pytest.mark.parametrize("shape", ["array", "pretty objects", "array.gz"])
+def test_json_documents_stream_in_batches(store, tmp_path, monkeypatch, shape):
+    """A JSON array or concatenated pretty-printed objects is read element by element in batches
+    of BATCH_BYTES (bounded memory; it was parsed whole up to 256 MiB): same rows as JSON lines."""
+    monkeypatch.setattr(zscaler, "BATCH_BYTES", 4096)
+    recs = _records(3000)
+    f = tmp_path / ("feed.json.gz" if shape.endswith(".gz") else "feed.json")
+    text = json.dumps(recs, indent=2) if shape.startswith("array") else "\n".join(json.dumps(r, indent=4) for r in recs)
+    f.write_bytes(gzip.compress(text.encode()) if shape.endswith(".gz") else text.encode())
+    (r,) = zscaler.ingest_paths(store, [f])
+    assert (r.source_kind, r.lines_read, r.rows_loaded, r.rows_rejected) == ("zia_web", 3000, 3000, 0)
+    got = store.con.execute("SELECT source_line, user_agent FROM zia_web ORDER BY source_line").fetchall()
+    assert got == [(i + 1, f"agent/{i}") for i in range(3000)]
+
+
+@pytest.mark.parametrize("damage", ["invalid element", "cut off", "cut off .gz"])
+def test_a_damaged_json_array_keeps_the_elements_before_the_damage(store, tmp_path, monkeypatch, damage):
+    monkeypatch.setattr(zscaler, "BATCH_BYTES", 4096)
+    recs = _records(500)
+    text = json.dumps(recs, indent=2)
+    marker = json.dumps(recs[300], indent=2).replace("\n", "\n  ")     # as indented inside the array
+    assert marker in text
+    at = text.index(marker)
+    if damage == "invalid element":
+        text = text[:at] + '{"sourcetype": "zscalernss-web", "event": oops}' + text[at + len(marker):]
+    else:
+        text = text[:at + 20]
+    f = tmp_path / ("feed.json.gz" if damage.endswith(".gz") else "feed.json")
+    f.write_bytes(gzip.compress(text.encode()) if damage.endswith(".gz") else text.encode())
+    (r,) = zscaler.ingest_paths(store, [f])
+    assert (r.lines_read, r.rows_loaded, r.rows_rejected) == (301, 300, 1)
+    line, reason = one(store, "SELECT source_line, reason FROM rejects")
+    assert line == 301
+    assert ("invalid JSON" in reason and "rest of the document is not read" in reason) if damage == "invalid element" \
+        else ("cut off" in reason or "invalid JSON" in reason)

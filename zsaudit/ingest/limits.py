@@ -79,6 +79,7 @@ class LongLine:
 
     def __init__(self, head: bytes | memoryview, keep: int = REJECT_KEEP_CHARS * 4):
         self.prefix = bytes(head[:keep])
+        self.reason: str | None = None      # why it is rejected, when not for its length
         self.digest = hashlib.sha256()
         self.length = 0
         self.add(head)

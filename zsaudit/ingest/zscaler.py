@@ -9,7 +9,6 @@ Python first. The file's rows, rejects and ledger row commit together or not at 
 
 from __future__ import annotations
 
-import gzip
 import io
 import itertools
 import json
@@ -37,7 +36,7 @@ from ..progress import QUIET, Progress
 from . import ledger, limits, sources, zscaler_sql
 from .ledger import FileResult
 from .limits import LongLine
-from .lines import iter_chunks
+from .lines import iter_chunks, iter_json_document, open_input
 from .nss_fields import COLUMNS, DERIVED, delimited_layout
 from .zscaler_repair import repair_json_line
 from .zscaler_sniff import Plan, sniff
@@ -52,8 +51,6 @@ BATCH_BYTES = 16 << 20           # decompressed bytes per batch: bounds memory p
 INGEST_THREADS = os.environ.get("ZSAUDIT_INGEST_THREADS", "1")
 STAGE_THREADS = 2                # batches decoded and run through the batch SQL at once
 SNIFF_BYTES = 256 << 10
-WHOLE_JSON_LIMIT = 256 << 20     # JSON arrays / pretty-printed objects are parsed whole up to this
-_GZIP_MAGIC = b"\x1f\x8b"
 _VALID_TZ = re.compile(r"^[A-Za-z0-9_+\-/:]+$")
 
 
@@ -221,13 +218,7 @@ def _spool_stdin() -> _Input:
     return _Input("<stdin>", Path(name), temporary=True)
 
 
-def _open(path: Path) -> IO[bytes]:
-    fh = open(path, "rb")
-    magic = fh.read(2)
-    fh.seek(0)
-    if magic == _GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=fh, mode="rb")
-    return fh
+_open = open_input
 
 
 def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int | None = None, on_bytes=None,
@@ -279,16 +270,16 @@ def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto
     result = FileResult(path=label, sha256=sha, source_kind="zscaler", format=fmt if fmt != "auto" else "")
     try:
         head_lines, head = _head_lines(path, label)
-        whole = None
+        document = False
         stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
         if stripped.startswith(b"[") or (stripped.startswith(b"{") and _first_line_unfinished(head_lines)):
             try:
-                whole = _whole_json_lines(path, label)
+                head_lines = _json_document_head(path, label, max_line_bytes)
             except BadInput:
                 if not _other_lines_json(head_lines):    # one JSON object per line, but line 1 is cut
                     raise
             else:
-                head_lines = [t for _, t in whole]
+                document = True
         try:
             plan = sniff(label, head_lines, fmt=fmt, fields=fields)
         except BadInput as exc:
@@ -297,7 +288,7 @@ def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto
                                "key=value, LEEF, CEF)") from exc
             raise
         result.source_kind, result.format = plan.log_type, plan.fmt
-        return _load_file(store, path, label, plan, whole, result, size, started, tz, on_bytes, max_line_bytes)
+        return _load_file(store, path, label, plan, document, result, size, started, tz, on_bytes, max_line_bytes)
     except BadInput as exc:
         # no line of the file can be a record: the ledger says so, and why (the pack lists it)
         reason = str(exc)
@@ -308,13 +299,13 @@ def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto
         raise FileRefused(reason, result) from None
 
 
-def _load_file(store, path, label, plan, whole, result, size, started, tz, on_bytes, max_line_bytes) -> FileResult:
+def _load_file(store, path, label, plan, document, result, size, started, tz, on_bytes, max_line_bytes) -> FileResult:
     if not _VALID_TZ.match(tz or ""):
         raise BadInput(f"--tz: expected a time zone name such as UTC or Europe/Berlin, got {tz!r}")
     previous_tz = store.con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
     store.con.execute(f"SET TimeZone = '{tz}'")      # tz checked against _VALID_TZ and ICU first
     try:
-        return _load(store, path, label, plan, whole, result, size, started, tz, on_bytes, max_line_bytes)
+        return _load(store, path, label, plan, document, result, size, started, tz, on_bytes, max_line_bytes)
     finally:
         store.con.execute(f"SET TimeZone = '{previous_tz}'")
 
@@ -325,12 +316,12 @@ def _remove_partial(con, table: str, file_id: str) -> None:
     con.execute("DELETE FROM rejects WHERE file_id = ?", [file_id])
 
 
-def _load(store, path, label, plan, whole, result, size, started, tz, on_bytes=None,
+def _load(store, path, label, plan, document, result, size, started, tz, on_bytes=None,
           max_line_bytes: int = limits.MAX_LINE_BYTES) -> FileResult:
     file_id = result.sha256
     _remove_partial(store.con, plan.log_type, file_id)
     try:
-        return _load_rows(store, path, label, plan, whole, result, size, started, tz, on_bytes, max_line_bytes)
+        return _load_rows(store, path, label, plan, document, result, size, started, tz, on_bytes, max_line_bytes)
     except BaseException:
         # a large file commits in chunks (see _Loader.flush): take its rows back out
         with store.transaction() as con:
@@ -339,17 +330,16 @@ def _load(store, path, label, plan, whole, result, size, started, tz, on_bytes=N
         raise
 
 
-def _load_rows(store, path, label, plan, whole, result, size, started, tz, on_bytes=None,
+def _load_rows(store, path, label, plan, document, result, size, started, tz, on_bytes=None,
                max_line_bytes: int = limits.MAX_LINE_BYTES) -> FileResult:
     file_id = result.sha256
     with store.transaction() as con, _Loader(con, plan, label=label, file_id=file_id, tz=tz,
                                              max_line_bytes=max_line_bytes) as loader:
-        if whole is not None:
-            result.note = "JSON document (array or multi-line object): one record per element"
-            loader.load_table(pa.table({"line": pa.array([n for n, _ in whole], pa.int64()),
-                                        "text": pa.array([t for _, t in whole], pa.string())}))
-        else:
-            with _open(path) as fh:
+        with _open(path) as fh:
+            if document:
+                result.note = "JSON document (array or multi-line object): one record per element"
+                loader.load_chunks(_json_document_chunks(fh, label, max_line_bytes))
+            else:
                 loader.load_chunks(_iter_chunks(fh, label, on_bytes=on_bytes, max_line_bytes=max_line_bytes))
         loader.finish()
         result.lines_read = loader.loaded + loader.rejected + loader.duplicate
@@ -399,23 +389,25 @@ def _first_line_unfinished(lines: list[str]) -> bool:
         return first.strip() in ("{", "[") or not first.rstrip().endswith("}")
 
 
-def _whole_json_lines(path: Path, label: str) -> list[tuple[int, str]]:
-    """A JSON array (Cloud NSS 'JSON Array Notation') or one pretty-printed object, as record lines."""
+def _json_document_chunks(fh, label: str, max_line_bytes: int):
+    """A JSON array or pretty-printed JSON object(s), streamed: see lines.iter_json_document."""
+    return iter_json_document(fh, label, BATCH_BYTES, max_line_bytes)
+
+
+def _json_document_head(path: Path, label: str, max_line_bytes: int) -> list[str]:
+    """The document's first elements (up to SNIFF_BYTES of them) as record lines, for sniffing;
+    BadInput when not even the first element is valid JSON."""
+    head: list[str] = []
     with _open(path) as fh:
-        data = fh.read(WHOLE_JSON_LIMIT + 1)
-    if len(data) > WHOLE_JSON_LIMIT:
-        raise BadInput(f"{label}: a JSON document larger than {WHOLE_JSON_LIMIT >> 20} MiB; expected one "
-                       "JSON object per line for large feeds")
-    try:
-        doc = json.loads(data.decode("utf-8", errors="replace"))
-    except RecursionError:
-        raise BadInput(f"{label}: a JSON document nested deeper than Python can read; expected a JSON "
-                       "array of records or one JSON object per line") from None
-    except ValueError as exc:
-        raise BadInput(f"{label}: line {getattr(exc, 'lineno', 1)}: invalid JSON document ({exc.msg if hasattr(exc, 'msg') else exc}); "
-                       "expected a JSON array of records or one JSON object per line") from None
-    items = doc if isinstance(doc, list) else [doc]
-    return [(i, json.dumps(item, ensure_ascii=False)) for i, item in enumerate(items, 1)]
+        for _, body in iter_json_document(fh, label, SNIFF_BYTES, max_line_bytes):
+            if isinstance(body, LongLine):
+                if not head:
+                    raise BadInput(f"{label}: line 1: {body.reason}; expected a JSON array of records or "
+                                   "one JSON object per line")
+                break
+            head.extend(bytes(body).decode("utf-8").split("\n"))
+            break
+    return head
 
 
 @contextmanager
@@ -677,7 +669,7 @@ class _Loader:
         if isinstance(staged, tuple):                  # a line the reader cut at the cap
             line, long = staged
             ledger.insert_rejects(con, self.file_id, self.label, [line], [long.text()],
-                                  [limits.too_long(long.length, self.max_line_bytes)],
+                                  [long.reason or limits.too_long(long.length, self.max_line_bytes)],
                                   lengths=[long.length], sha256s=[long.digest.hexdigest()])
             self.rejected += 1
             return

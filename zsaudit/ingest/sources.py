@@ -106,7 +106,9 @@ class RemoteFile:
     def stat(self) -> _Stat:
         return _Stat(self.size, self.mtime.timestamp() if self.mtime else 0.0)
 
-    def open(self):
+    def open(self, mode: str = "rb"):
+        if mode != "rb":
+            raise ValueError(f"{self.url}: objects are read-only ('rb'), not {mode!r}")
         try:
             return self.fs.open(self.key, "rb", block_size=COPY_BLOCK)
         except Exception as exc:  # noqa: BLE001 - every store has its own exception types
@@ -183,7 +185,8 @@ def remote_files(location: str) -> list[RemoteFile]:
         rel = key[len(root):].lstrip("/") if key.startswith(root) else key
         if any(part.startswith(".") for part in rel.split("/")):
             continue
-        out.append(RemoteFile(url=fs.unstrip_protocol(key), size=int(info.get("size") or 0),
+        # the scheme the user wrote (adlfs would say abfs:// for az://): the ledger and the pack name it
+        out.append(RemoteFile(url=f"{scheme(location)}://{key.lstrip('/')}", size=int(info.get("size") or 0),
                               mtime=_mtime(info), fs=fs, key=key, relative=rel))
     out.sort(key=lambda f: f.url)
     return out

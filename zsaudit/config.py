@@ -44,6 +44,7 @@ class Config:
     pdf: bool = True
     retention_days: int = 0              # 0: keep every pack
     lock_wait: float = 60.0              # seconds to wait for a pack folder another zsaudit is writing
+    signing_key: Path | None = None      # Ed25519 PEM private key signing each manifest (else $ZSAUDIT_SIGNING_KEY)
     fail_on: str | None = None           # None: never exit 1
     gap_threshold: timedelta = DEFAULT_GAP_THRESHOLD
     max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
@@ -99,6 +100,8 @@ gap_threshold = "1h"               # a source silent this long while the others 
 out_dir = "packs"                  # each night's pack goes to packs/YYYY-MM-DD/
 pdf = true                         # audit-pack.pdf beside index.html
 retention_days = 400               # delete dated packs older than this; 0 keeps them all
+# signing_key = "/etc/zsaudit/signing-key.pem"  # Ed25519 key signing each manifest.json (pip install
+                                   # 'zsaudit[sign]'; or set ZSAUDIT_SIGNING_KEY; docs/report.md)
 
 [engine]
 name = "duckdb"                    # duckdb: this machine | spark: ingest and analysis as Spark jobs
@@ -160,7 +163,7 @@ _KEYS = {
     "airflow": {"paths", "template", "tz", "api_ca_bundle", "api_secrets_file", "api_mirror"},
     "ingest": {"max_reject_rate"},
     "analyze": {"gap_threshold"},
-    "pack": {"out_dir", "pdf", "retention_days", "lock_wait"},
+    "pack": {"out_dir", "pdf", "retention_days", "lock_wait", "signing_key"},
     "run": {"since", "until", "fail_on"},
     "engine": {"name", "spark_master", "lake"},
 }
@@ -293,6 +296,7 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
         pdf=pdf,
         retention_days=retention,
         lock_wait=float(lock_wait),
+        signing_key=a_path(pack, "signing_key", "pack.signing_key"),
         controls=controls,
         fail_on=fail_on,
         gap_threshold=gap_threshold,

@@ -131,10 +131,39 @@ class PackSummary:
     problems: list[str] = field(default_factory=list)   # zsaudit.report.verify of the written pack
     removed: list[str] = field(default_factory=list)    # old packs removed by retention
     status: dict = field(default_factory=dict)          # the pack's one overall status
+    warnings: list[str] = field(default_factory=list)   # e.g. a night re-rendered under later nights
 
     def text(self) -> str:
         state = "verified" if not self.problems else f"{len(self.problems)} PROBLEMS: {self.problems[0]}"
-        return f"report: {self.index_html}" + (f" and {self.pdf}" if self.pdf else "") + f" ({state})"
+        return (f"report: {self.index_html}" + (f" and {self.pdf}" if self.pdf else "") + f" ({state}); "
+                f"manifest sha256 {self.manifest_sha256}")
+
+
+@dataclass
+class NightResult:
+    """One night of a backfill (`run --since --until` over several whole days)."""
+
+    night: str                       # YYYY-MM-DD
+    status: str                      # built | complete (an intact pack was there: skipped) | failed
+    reason: str | None = None        # why a night could not be built
+    pack: PackSummary | None = None
+    findings: FindingsSummary | None = None
+
+    def text(self) -> str:
+        if self.status == "failed":
+            return f"night {self.night}: NOT BUILT: {self.reason}"
+        if self.status == "complete":
+            return f"night {self.night}: complete (an intact pack is there), skipped"
+        state = "verified" if not self.pack.problems else f"{len(self.pack.problems)} PROBLEMS: {self.pack.problems[0]}"
+        return (f"night {self.night}: built, {self.findings.open} open findings, manifest sha256 "
+                f"{self.pack.manifest_sha256} ({state})")
+
+
+def _at_or_above(findings: FindingsSummary | None, fail_on: str | None) -> int:
+    if not fail_on or not findings:
+        return 0
+    floor = SEVERITY_RANK[fail_on]
+    return sum(n for sev, n in findings.by_severity.items() if SEVERITY_RANK.get(sev, -1) >= floor)
 
 
 @dataclass
@@ -147,26 +176,38 @@ class RunSummary:
     pack: PackSummary | None = None
     fail_on: str | None = None
     warnings: list[str] = field(default_factory=list)
+    nights: list[NightResult] | None = None   # a backfill: each night's pack (findings/pack: the newest built)
 
     @property
     def failing(self) -> int:
-        """Open findings at or above fail_on (0 when fail_on is off)."""
-        if not self.fail_on or not self.findings:
-            return 0
-        floor = SEVERITY_RANK[self.fail_on]
-        return sum(n for sev, n in self.findings.by_severity.items() if SEVERITY_RANK.get(sev, -1) >= floor)
+        """Open findings at or above fail_on (0 when fail_on is off); a backfill: over its built nights."""
+        if self.nights is not None:
+            return sum(_at_or_above(n.findings, self.fail_on) for n in self.nights if n.status == "built")
+        return _at_or_above(self.findings, self.fail_on)
+
+    @property
+    def nights_failed(self) -> list[NightResult]:
+        return [n for n in self.nights or [] if n.status == "failed"]
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failing else 0
+        """2: a night of a backfill could not be built; 1: findings at or above fail_on; else 0."""
+        return 2 if self.nights_failed else 1 if self.failing else 0
 
     def lines(self) -> list[str]:
         out = [f"zsaudit run: period {_iso(self.since)} .. {_iso(self.until)}, store {self.db}"]
         out += [s.text() for s in self.ingest.values()]
-        if self.findings:
-            out.append(self.findings.text())
-        if self.pack:
-            out.append(self.pack.text())
+        if self.nights is not None:
+            out += [n.text() for n in self.nights]
+            built = sum(n.status == "built" for n in self.nights)
+            done = sum(n.status == "complete" for n in self.nights)
+            out.append(f"backfill: {built} nights built, {done} already complete, "
+                       f"{len(self.nights_failed)} not built, of {len(self.nights)}")
+        else:
+            if self.findings:
+                out.append(self.findings.text())
+            if self.pack:
+                out.append(self.pack.text())
         out += [f"warning: {w}" for w in self.warnings]
         if self.pack and self.pack.status:
             out.append(f"status: {self.pack.status['text']}")
@@ -184,29 +225,36 @@ class RunSummary:
             d.pop("source")
             return d
 
-        return {
+        def pack_json(p: PackSummary | None) -> dict | None:
+            return None if p is None else {
+                "dir": str(p.dir),
+                "index_html": str(p.index_html),
+                "pdf": str(p.pdf) if p.pdf else None,
+                "manifest": str(p.manifest),
+                "manifest_sha256": p.manifest_sha256,
+                "verified": not p.problems,
+                "problems": p.problems,
+                "removed_by_retention": p.removed,
+                "status": p.status.get("label"),
+                "status_reasons": p.status.get("reasons", []),
+            }
+
+        out = {
             "zsaudit_version": __version__,
             "period": {"since": _iso(self.since), "until": _iso(self.until)},
             "db": str(self.db),
             "ingest": {k: ingest_json(v) for k, v in self.ingest.items()},
             "findings": asdict(self.findings) if self.findings else None,
-            "pack": None if self.pack is None else {
-                "dir": str(self.pack.dir),
-                "index_html": str(self.pack.index_html),
-                "pdf": str(self.pack.pdf) if self.pack.pdf else None,
-                "manifest": str(self.pack.manifest),
-                "manifest_sha256": self.pack.manifest_sha256,
-                "verified": not self.pack.problems,
-                "problems": self.pack.problems,
-                "removed_by_retention": self.pack.removed,
-                "status": self.pack.status.get("label"),
-                "status_reasons": self.pack.status.get("reasons", []),
-            },
+            "pack": pack_json(self.pack),
             "fail_on": self.fail_on,
             "failing_findings": self.failing,
             "exit_code": self.exit_code,
             "warnings": self.warnings,
         }
+        if self.nights is not None:
+            out["nights"] = [{"night": n.night, "status": n.status, "reason": n.reason, "pack": pack_json(n.pack),
+                              "findings": asdict(n.findings) if n.findings else None} for n in self.nights]
+        return out
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -391,23 +439,45 @@ def findings_summary(store: Store, since: datetime, until: datetime) -> Findings
     return s
 
 
+def signing_key(config: Config):
+    """The key that signs each manifest (report.signing.key_from: pack.signing_key, $ZSAUDIT_SIGNING_KEY)."""
+    from .report.signing import key_from
+
+    return key_from(None, config)
+
+
 def report(store: Store, config: Config, since: datetime, until: datetime, *,
-           progress: Progress = QUIET) -> PackSummary:
-    """Render the period's pack into pack_dir/<period>/ atomically, verify it, apply retention."""
+           progress: Progress = QUIET, key=None) -> PackSummary:
+    """Render the period's pack into pack_dir/<period>/ atomically, verify it, apply retention.
+    A night's pack (one UTC day) is chained to the nearest earlier night (report.chain)."""
     from . import report as report_mod
+    from .ingest.ledger import sha256_file
+    from .report import chain
 
     claim_packs_dir(config)
-    final = config.pack_dir / pack_name(since, until)
+    name = pack_name(since, until)
+    final = config.pack_dir / name
+    night = chain.night_of(name)
+    before = sha256_file(final / "manifest.json") if (final / "manifest.json").is_file() else None
     result = report_mod.render(store, final, since=since, until=until, pdf=config.pdf,
                                generated_at=_evidence_time(store, until),
                                identity_map_path=config.identity_map, progress=progress,
-                               controls=config.controls, lock_wait=config.lock_wait)
+                               controls=config.controls, lock_wait=config.lock_wait,
+                               chain=chain.link(config.pack_dir, night) if night else None,
+                               signing_key=key if key is not None else signing_key(config))
     problems = report_mod.verify(final)
+    warnings = []
+    later = chain.nightly_manifests(config.pack_dir, since=night + timedelta(days=1)) if night else []
+    if before is not None and before != result.manifest_sha256 and later:
+        warnings.append(f"night {name} re-rendered with other content after later nights: night "
+                        f"{later[0].night.isoformat()} recorded its earlier manifest sha256 {before}, so "
+                        f"`zsaudit verify --chain {config.pack_dir}` now reports night {name} as rewritten "
+                        "(keep this run's output as the explanation for the auditor)")
     removed = apply_retention(config, until, keep=final.name)
     return PackSummary(dir=final, index_html=final / "index.html",
                        pdf=(final / "audit-pack.pdf") if result.pdf else None,
                        manifest=final / "manifest.json", manifest_sha256=result.manifest_sha256,
-                       problems=problems, removed=removed, status=result.status)
+                       problems=problems, removed=removed, status=result.status, warnings=warnings)
 
 
 def _is_dated_pack(p: Path) -> bool:
@@ -436,6 +506,8 @@ def apply_retention(config: Config, until: datetime, *, keep: str | None = None)
     Only directories zsaudit wrote (a dated name and a manifest.json) are touched."""
     if not config.retention_days or not config.pack_dir.is_dir():
         return []
+    from .report import chain
+
     cutoff = (until - timedelta(days=config.retention_days)).date()
     removed = []
     for p in sorted(config.pack_dir.iterdir()):
@@ -443,6 +515,7 @@ def apply_retention(config: Config, until: datetime, *, keep: str | None = None)
         if not m or p.name == keep or not _is_dated_pack(p):
             continue
         if datetime.strptime(m.group(1), "%Y-%m-%d").date() < cutoff:
+            chain.retire(config.pack_dir, p)   # the next night's link to it stays accounted for
             shutil.rmtree(p)
             removed.append(p.name)
     return removed
@@ -500,8 +573,11 @@ def run(config: Config, *, since=None, until=None, fail_on: str | None = None, u
     unknown = set(stages) - set(STAGES)
     if unknown:
         raise BadUsage(f"unknown stage(s) {sorted(unknown)}; stages are {', '.join(STAGES)}")
+    key = None
     if "report" in stages:
         claim_packs_dir(config)  # a wrong pack.out_dir fails now, not after an hour of ingest
+        key = signing_key(config)  # and so does a wrong signing key
+    nights = backfill_nights(start, end) if "report" in stages else None
     with open_store(config.db) as store, _engine(config) as spark:
         if spark is not None:
             _ingest_on_spark(spark, store, config, summary, stages, progress)
@@ -511,20 +587,69 @@ def run(config: Config, *, since=None, until=None, fail_on: str | None = None, u
             summary.ingest["airflow"] = ingest_airflow(store, config, progress, since=start, until=end)
         for s in summary.ingest.values():
             summary.warnings.extend(s.warnings)
-        if "analyze" in stages:
-            correlator = None
-            if spark is not None:
-                from .spark.analyze import Correlator
+        correlator = None
+        if spark is not None and "analyze" in stages:
+            from .spark.analyze import Correlator
 
-                correlator = Correlator(spark, Lake.at(lake_of(config)))
+            correlator = Correlator(spark, Lake.at(lake_of(config)))
+        if nights:
+            summary.nights = backfill(store, config, nights, analyze_too="analyze" in stages, force=reanalyze,
+                                      key=key, progress=progress, correlator=correlator)
+            built = [n for n in summary.nights if n.status == "built"]
+            summary.warnings.extend(w for n in built for w in n.pack.warnings)
+            summary.findings, summary.pack = (built[-1].findings, built[-1].pack) if built else (None, None)
+            if "analyze" in stages:
+                summary.warnings.extend(_identity_map_warnings(config))
+            return summary
+        if "analyze" in stages:
             summary.findings = analyze(store, config, start, end, force=reanalyze, progress=progress,
                                        correlator=correlator)
             summary.warnings.extend(_identity_map_warnings(config))
         elif "report" in stages:
             summary.findings = findings_summary(store, start, end)
         if "report" in stages:
-            summary.pack = report(store, config, start, end, progress=progress)
+            summary.pack = report(store, config, start, end, progress=progress, key=key)
+            summary.warnings.extend(summary.pack.warnings)
     return summary
+
+
+def backfill_nights(since: datetime, until: datetime) -> list[tuple[datetime, datetime]] | None:
+    """The UTC nights of a period of several whole days (a backfill renders one pack per night);
+    None for one night or a period that does not start and end at midnight (one pack)."""
+    since, until = since.astimezone(timezone.utc), until.astimezone(timezone.utc)
+    span = until - since
+    if since.time() != time.min or until.time() != time.min or span <= timedelta(days=1):
+        return None
+    return [(since + timedelta(days=i), since + timedelta(days=i + 1)) for i in range(span.days)]
+
+
+def backfill(store: Store, config: Config, nights: list[tuple[datetime, datetime]], *, analyze_too: bool = True,
+             force: bool = False, key=None, progress: Progress = QUIET, correlator=None) -> list[NightResult]:
+    """Each night's pack in order, chained to the one before; nights with an intact pack are
+    skipped. A night that cannot be built (a bad input, a folder in the way) is reported with
+    its reason and the others go on; an internal error stops the backfill."""
+    from . import report as report_mod
+    from .errors import ZsauditError
+    from .report.manifest import is_pack
+
+    out = []
+    for since, until in nights:
+        name = pack_name(since, until)
+        existing = config.pack_dir / name
+        if is_pack(existing) and not report_mod.verify(existing):
+            out.append(NightResult(name, "complete"))
+            continue
+        progress.log(f"backfill: night {name}")
+        try:
+            findings = (analyze(store, config, since, until, force=force, progress=progress, correlator=correlator)
+                        if analyze_too
+                        else findings_summary(store, since, until))
+            pack = report(store, config, since, until, progress=progress, key=key)
+        except ZsauditError as exc:
+            out.append(NightResult(name, "failed", reason=str(exc)))
+            continue
+        out.append(NightResult(name, "built", pack=pack, findings=findings))
+    return out
 
 
 def run_stage(stage: str | None, config: Config, *, since=None, until=None, progress: Progress = QUIET) -> dict:
@@ -536,6 +661,9 @@ def run_stage(stage: str | None, config: Config, *, since=None, until=None, prog
     stages = STAGES if stage is None else (stage,)
     summary = run(config, since=since, until=until, progress=progress, stages=stages)
     lines = summary.lines()[1:] or [stage or "run"]
+    if summary.nights_failed:
+        failed = summary.nights_failed
+        raise BadInput(f"{len(failed)} night(s) not built: " + "; ".join(f"{n.night}: {n.reason}" for n in failed))
     if "report" in stages and summary.exit_code:
         raise FindingsAtOrAbove(f"{summary.failing} open findings at or above {summary.fail_on}; "
                                 f"pack written to {summary.pack.dir if summary.pack else '?'}")

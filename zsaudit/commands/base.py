@@ -173,7 +173,7 @@ def main(debug: bool):
     New here? `zsaudit demo` runs everything on synthetic data in under a minute.
 
     \b
-    Exit codes: 0 ok, 1 open findings at or above --fail-on (verify: the pack was changed),
+    Exit codes: 0 ok, 1 open findings at or above --fail-on (verify: a pack changed, a chain broken),
     2 bad usage or bad input (the message says what to fix; also a lock held by another zsaudit),
     3 internal error (traceback in ~/.local/state/zsaudit/, or with --debug; a retry may help).
     """

@@ -33,11 +33,14 @@ from ..progress import Progress
               type=click.FloatRange(min=0, max=86400),
               help="If another zsaudit is writing the same --out folder, wait this long for it to finish, then "
                    "exit 2 naming the lock (0: do not wait).")
+@click.option("--signing-key", "signing_key", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              metavar="PEM", help="Ed25519 private key file that signs manifest.json (default: pack.signing_key of "
+                                  "--config, else the file $ZSAUDIT_SIGNING_KEY names). A path: never the key itself.")
 @db_option
 @quiet_option
 @handle_errors
 def report(out, since, until, pdf, generated_at, identity_map, sample_seed, top_n, sample_size, config_path,
-           lock_wait, db, quiet):
+           lock_wait, signing_key, db, quiet):
     """Render the SOC 2 audit pack: index.html, audit-pack.pdf, evidence/, findings.ocsf.json, manifest.json.
 
     The period defaults to the latest analysis. Prints the manifest's sha256: keep it where the
@@ -46,42 +49,92 @@ def report(out, since, until, pdf, generated_at, identity_map, sample_seed, top_
     from ..report import render
     from ..store import Store
 
-    controls = {}
+    from ..report.signing import key_from
+
+    config = None
     if config_path is not None:
         from ..config import load_config
 
-        controls = load_config(config_path).controls
+        config = load_config(config_path)
+    controls = config.controls if config else {}
+    key = key_from(signing_key, config)
     progress = Progress(quiet=quiet)
     with Store(db, read_only=True) as store:
         result = render(store, out, since=since, until=until, pdf=pdf, generated_at=generated_at,
                         identity_map_path=identity_map, progress=progress, sample_seed=sample_seed,
-                        top_n=top_n, sample_size=sample_size, controls=controls, lock_wait=lock_wait)
+                        top_n=top_n, sample_size=sample_size, controls=controls, lock_wait=lock_wait,
+                        signing_key=key)
     if not quiet:
         click.echo(result.summary())
 
 
-@main.command("verify", short_help="Check an audit pack against its manifest of hashes.")
-@click.argument("pack_dir", type=click.Path(path_type=Path))
+@main.command("verify", short_help="Check a pack, or the chain of nightly packs, for changes.")
+@click.argument("pack_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--chain", "chain_dir", default=None, type=click.Path(path_type=Path), metavar="PACKS",
+              help="Check every night pack of this folder (pack.out_dir of `zsaudit run`) in order, and the "
+                   "chain of manifests linking them; names the first night that breaks it.")
 @click.option("--manifest-sha256", default=None, metavar="HEX",
-              help="The manifest's sha256 as printed by `zsaudit report`: also proves the manifest unchanged.")
+              help="The manifest's sha256 as printed by `zsaudit report`/`run`: also proves the manifest unchanged "
+                   "(with --chain: the newest night's).")
+@click.option("--public-key", "public_keys", multiple=True, metavar="PEM",
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Ed25519 public key (PEM) you trust: each manifest must be signed by it. Repeat it for the "
+                   "keys of earlier rotations.")
 @quiet_option
 @handle_errors
-def verify(pack_dir, manifest_sha256, quiet):
+def verify(pack_dir, chain_dir, manifest_sha256, public_keys, quiet):
     """Check an audit pack against its manifest: names each file changed, missing or added.
 
     \b
-    Exit 0: intact. Exit 1: tampered (each problem printed: changed, missing, added, forged).
-    Exit 2: not a pack (no or unreadable manifest), or --manifest-sha256 is not a sha256.
-    Without --manifest-sha256 (kept where the pack's holder cannot change it) a holder who
-    rewrites files and manifest together goes unnoticed.
+    zsaudit verify PACK                 one pack
+    zsaudit verify --chain PACKS        every night of a packs folder, and the chain between them:
+                                        a night deleted, rewritten or re-rendered, or a file edited,
+                                        is named (the first break last, on its own line)
+    \b
+    Exit 0: intact. Exit 1: tampered or the chain broken (each problem printed, with its night).
+    Exit 2: not a pack or packs folder (no or unreadable manifest), a bad --manifest-sha256 or key.
+    Without --manifest-sha256 (kept where the pack's holder cannot change it) or --public-key, a
+    holder who rewrites files and manifest together (or the newest night) goes unnoticed.
     """
+    from ..errors import BadUsage
     from ..report import verify as verify_pack
     from ..report.manifest import PackTampered
 
-    problems = verify_pack(pack_dir, manifest_sha256=manifest_sha256)
+    if (pack_dir is None) == (chain_dir is None):
+        raise BadUsage("verify: give a PACK folder, or --chain PACKS for a folder of nightly packs (not both)")
+    keys = None
+    if public_keys:
+        from ..report.signing import load_public_key
+
+        keys = [load_public_key(p) for p in public_keys]
+    if chain_dir is not None:
+        _verify_chain(chain_dir, keys, manifest_sha256, quiet)
+        return
+    problems = verify_pack(pack_dir, manifest_sha256=manifest_sha256, public_keys=keys)
     if problems:
         for line in problems:
             click.echo(f"{pack_dir}: {line}", err=True)
         raise PackTampered(f"{pack_dir}: {len(problems)} problem(s); the pack does not match its manifest")
     if not quiet:
-        click.echo(f"{pack_dir}: intact ({pack_dir / 'manifest.json'} matches every file)")
+        signed = " and is signed by a trusted key" if keys else ""
+        click.echo(f"{pack_dir}: intact ({pack_dir / 'manifest.json'} matches every file{signed})")
+
+
+def _verify_chain(root: Path, keys, head_sha256, quiet: bool) -> None:
+    from ..report.chain import verify_chain
+    from ..report.manifest import PackTampered
+
+    result = verify_chain(root, public_keys=keys, head_sha256=head_sha256)
+    if not quiet:
+        for note in result.notes:
+            click.echo(f"{root}: note: {note}", err=True)
+    if result.breaks:
+        for line in result.lines():
+            click.echo(f"{root}: {line}", err=True)
+        night, text = result.first_break
+        raise PackTampered(f"{root}: chain broken at night {night.isoformat()}: {text}")
+    if not quiet:
+        first, last = result.nights[0].isoformat(), result.nights[-1].isoformat()
+        signed = ", each signed by a trusted key" if keys else ""
+        click.echo(f"{root}: chain intact: {len(result.nights)} nights {first} .. {last}, every pack matches its "
+                   f"manifest and every manifest the one before it{signed}")

@@ -15,7 +15,7 @@ from .base import handle_errors, main, period_options, quiet_option
 from ..analyze.rules import SEVERITIES
 from ..config import (ENGINES, EXAMPLE, EXAMPLE_IDENTITY_MAP, check_engine, load_config, parse_fail_on,
                       parse_gap_threshold)
-from ..errors import BadUsage, FindingsAtOrAbove
+from ..errors import BadInput, BadUsage, FindingsAtOrAbove
 from ..output import ensure_dir
 from ..progress import Progress
 
@@ -60,8 +60,17 @@ def run(config_path: Path, since, until, fail_on, gap_threshold, reanalyze, engi
     \b
     The period is yesterday (UTC) unless the config or --since/--until say otherwise.
     Files already in the ledger are skipped, so re-running (after a crash, or twice) is safe.
-    The pack goes to <pack.out_dir>/<YYYY-MM-DD>/. Exit codes: 0 ok, 1 open findings at or
-    above --fail-on, 2 bad usage or bad input.
+    The pack goes to <pack.out_dir>/<YYYY-MM-DD>/, its manifest chained to the previous
+    night's (check them with `zsaudit verify --chain <pack.out_dir>`).
+
+    \b
+    Backfill: --since/--until over several whole days (e.g. --since 2026-07-01 --until
+    2026-10-01) renders each night's pack in order, skipping nights whose pack is intact; a
+    night that cannot be built says why and the others go on.
+
+    \b
+    Exit codes: 0 ok, 1 open findings at or above --fail-on, 2 bad usage or bad input
+    (or a night of a backfill not built).
     """
     from .. import pipeline
 
@@ -79,6 +88,10 @@ def run(config_path: Path, since, until, fail_on, gap_threshold, reanalyze, engi
                            use_config_fail_on=fail_on is None, reanalyze=reanalyze,
                            progress=Progress(quiet=quiet or as_json))
     _emit(summary, as_json=as_json, quiet=quiet)
+    if summary.nights_failed:
+        failed = summary.nights_failed
+        raise BadInput(f"{len(failed)} of {len(summary.nights)} nights not built ("
+                       + ", ".join(n.night for n in failed) + "); each night above says why")
     if summary.exit_code:
         raise FindingsAtOrAbove(f"{summary.failing} open findings at or above {summary.fail_on} "
                                 f"(pack: {summary.pack.index_html if summary.pack else 'not written'})")

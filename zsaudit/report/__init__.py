@@ -19,7 +19,7 @@ from .. import __version__, output, queries
 from ..errors import BadInput, BadUsage
 from ..progress import QUIET, Progress
 from ..timeutil import parse_time
-from . import context, evidence, html, manifest, ocsf, paths
+from . import context, evidence, html, manifest, ocsf, paths, signing
 from .manifest import verify
 
 __all__ = ["render", "verify", "PackResult"]
@@ -75,8 +75,12 @@ def _require_analysis(con, period: context.Period) -> None:
 def render(store, out_dir, *, since=None, until=None, pdf: bool = True, generated_at=None,
            identity_map_path=None, progress: Progress = QUIET, sample_seed: int | None = None,
            top_n: int = 25, sample_size: int = 10, controls: dict | None = None,
-           lock_wait: float = output.LOCK_WAIT) -> PackResult:
+           lock_wait: float = output.LOCK_WAIT, chain: dict | None = None, signing_key=None) -> PackResult:
     """Render the audit pack for [since, until) into out_dir.
+
+    chain: the manifest's link to the previous night (chain.link; nightly packs of `run`).
+    signing_key (signing.load_private_key): manifest.sig signs manifest.json, and the cover and
+    the manifest show the public key's fingerprint.
 
     Defaults: the period of the latest analysis (else whole days around the data), generated_at
     now (seconds), the sample seed derived from the period. Same store, period, generated_at and
@@ -95,7 +99,8 @@ def render(store, out_dir, *, since=None, until=None, pdf: bool = True, generate
         try:
             return _render(store, con, tmp, since=since, until=until, pdf=pdf, generated_at=generated_at,
                            identity_map_path=identity_map_path, progress=progress, sample_seed=sample_seed,
-                           top_n=top_n, sample_size=sample_size, controls=controls, started=started)
+                           top_n=top_n, sample_size=sample_size, controls=controls, started=started,
+                           chain=chain, signing_key=signing_key)
         finally:
             con.close()
 
@@ -107,7 +112,7 @@ def render(store, out_dir, *, since=None, until=None, pdf: bool = True, generate
 
 
 def _render(store, con, out_dir: Path, *, since, until, pdf, generated_at, identity_map_path, progress,
-            sample_seed, top_n, sample_size, controls, started) -> PackResult:
+            sample_seed, top_n, sample_size, controls, started, chain, signing_key) -> PackResult:
     con.execute("SET TimeZone = 'UTC'")  # CSV and displayed times are UTC whatever the machine says
     # memory_limit is database-wide: bound it while the pack renders (DuckDB spills to disk past
     # it), then give the caller back its own setting
@@ -116,7 +121,8 @@ def _render(store, con, out_dir: Path, *, since, until, pdf, generated_at, ident
     try:
         return _render_pack(store, con, out_dir, since=since, until=until, pdf=pdf, generated_at=generated_at,
                             identity_map_path=identity_map_path, progress=progress, sample_seed=sample_seed,
-                            top_n=top_n, sample_size=sample_size, controls=controls, started=started)
+                            top_n=top_n, sample_size=sample_size, controls=controls, started=started,
+                            chain=chain, signing_key=signing_key)
     finally:
         con.execute("SET memory_limit = ?", [previous])
 
@@ -148,7 +154,7 @@ def _write_attachments(out_dir: Path, ctx: dict) -> list[dict]:
 
 
 def _render_pack(store, con, out_dir: Path, *, since, until, pdf, generated_at, identity_map_path, progress,
-                 sample_seed, top_n, sample_size, controls, started) -> PackResult:
+                 sample_seed, top_n, sample_size, controls, started, chain, signing_key) -> PackResult:
     period = context.resolve_period(con, parse_time(since, what="--since"), parse_time(until, what="--until"))
     if period.until <= period.since:
         raise BadUsage(f"--until ({html.iso(period.until)}) must be after --since ({html.iso(period.since)})")
@@ -181,6 +187,8 @@ def _render_pack(store, con, out_dir: Path, *, since, until, pdf, generated_at, 
     # the PDF and index.html cannot carry a digest of the manifest that lists them: they carry
     # the digest of every other file of the pack, which the manifest records and verify checks
     ctx["evidence_digest"] = manifest.evidence_digest(out_dir)
+    ctx["chain"] = chain
+    ctx["signing"] = signing_key.header() if signing_key is not None else None
 
     (out_dir / "index.html").write_text(html.render(ctx, mode="html"), encoding="utf-8", newline="\n")
     progress.log("report: index.html written")
@@ -211,8 +219,14 @@ def _render_pack(store, con, out_dir: Path, *, since, until, pdf, generated_at, 
         ],
         "counts": {e.name: e.rows for e in evidence_files} | {"ocsf_events": n_ocsf},
     }
+    if chain is not None:
+        header["chain"] = chain
+    if ctx["signing"] is not None:
+        header["signing"] = ctx["signing"]
     data = manifest.build(out_dir, header=header)
     digest = manifest.write(out_dir, data)
+    if signing_key is not None:
+        signing.sign(out_dir / manifest.MANIFEST, signing_key)
     counts = {
         "requests": ctx["requests_total"],
         "attempts": ctx["attempts_total"],

@@ -16,8 +16,10 @@ from pathlib import Path
 
 from ..errors import BadInput, BadUsage, ZsauditError
 from ..ingest.ledger import sha256_file
+from . import signing
 
 MANIFEST = "manifest.json"
+SIGNATURE = signing.SIGNATURE  # the Ed25519 signature of manifest.json's bytes, when signed
 FORMAT = "zsaudit-pack/1"
 RENDERINGS = ("index.html", "audit-pack.pdf")  # they show the evidence digest, so it cannot cover them
 EVIDENCE_DIGEST_RULE = ("sha256 of the lines '<sha256>  <path>\\n' of every file of the pack but "
@@ -31,12 +33,12 @@ class PackTampered(ZsauditError):
 
 
 def pack_files(out_dir: Path) -> list[str]:
-    """Every regular file below out_dir (but the manifest), as sorted POSIX relative paths."""
+    """Every regular file below out_dir (but the manifest and its signature), as sorted POSIX relative paths."""
     out = []
     for p in sorted(out_dir.rglob("*")):
         if p.is_file() or p.is_symlink():
             rel = p.relative_to(out_dir).as_posix()
-            if rel != MANIFEST:
+            if rel not in (MANIFEST, SIGNATURE):
                 out.append(rel)
     return sorted(out)
 
@@ -66,16 +68,21 @@ def write(out_dir: Path, manifest: dict) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def read_json(path: Path, what: str):
+    """A JSON file zsaudit wrote (a manifest, the record of retired nights); BadInput when damaged."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"{path}: not valid JSON ({exc}); {what} is damaged") from None
+
+
 def load(pack_dir: Path) -> dict:
     if not pack_dir.is_dir():
         raise BadInput(f"{pack_dir}: no such directory; expected an audit pack written by `zsaudit report`")
     path = pack_dir / MANIFEST
     if not path.is_file():
         raise BadInput(f"{path}: missing; {pack_dir} is not an audit pack (or its manifest was deleted)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInput(f"{path}: not valid JSON ({exc}); the manifest is damaged") from None
+    manifest = read_json(path, "the manifest")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
         raise BadInput(f"{path}: expected a zsaudit pack manifest (\"format\": \"{FORMAT}\" and a \"files\" object)")
     return manifest
@@ -104,7 +111,7 @@ def _outside(pack_dir: Path, rel: str) -> bool:
     return root not in (pack_dir / rel).resolve().parents
 
 
-def verify(pack_dir, *, manifest_sha256: str | None = None) -> list[str]:
+def verify(pack_dir, *, manifest_sha256: str | None = None, public_keys=None) -> list[str]:
     """Problems found in the pack, one line each (empty list: the pack is intact).
 
     Checks what a forger would try: every listed file against its sha256, no file present that
@@ -113,6 +120,7 @@ def verify(pack_dir, *, manifest_sha256: str | None = None) -> list[str]:
     --manifest-sha256 (the hash `report` printed, kept where the pack's holder cannot edit it)
     proves the manifest itself. Raises BadInput when pack_dir is not a pack at all (no
     directory, no or unreadable manifest) and BadUsage for a --manifest-sha256 that is not one.
+    public_keys (Ed25519, signing.load_public_key): the manifest must be signed by one of them.
     """
     pack_dir = Path(pack_dir)
     expected = None
@@ -154,6 +162,8 @@ def verify(pack_dir, *, manifest_sha256: str | None = None) -> list[str]:
     for rel in pack_files(pack_dir):
         if rel not in listed:
             problems.append(f"added: {rel} (not in the manifest)")
+    mpath = pack_dir / MANIFEST
+    problems += signing.check(mpath, public_keys) if public_keys else signing.declared_problems(mpath, manifest)
     recorded = (manifest.get("evidence_digest") or {}).get("sha256")
     if recorded and not problems:
         actual = evidence_digest(pack_dir)

@@ -14,6 +14,11 @@ shared disk (Celery, Kubernetes, managed Airflow), the DuckDB store and the pack
 one worker (or volume) that runs it; ZSAUDIT_DAG_QUEUE routes the tasks to a Celery queue
 (docs/running.md, "The DAG on distributed executors").
 
+Each night's pack is chained to the previous night's (its manifest records that manifest's
+sha256; `zsaudit verify --chain <pack.out_dir>`) and, with pack.signing_key in the config (or
+ZSAUDIT_SIGNING_KEY in the workers' environment: a file path), signed (docs/report.md). A manual
+run over several whole days backfills one pack per night.
+
 Airflow-side inputs: when the config lists no `airflow.paths`, the tasks read the Airflow they
 run in through its REST API ([api] base_url on Airflow 3, [webserver] base_url on 2.x), with the
 credentials of the Airflow connection `zsaudit_airflow_api` (login + password, or a token as

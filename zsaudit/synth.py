@@ -82,7 +82,7 @@ match = {{ login = "svc-legacy@corp.example", dag = "legacy_export" }}
 approver = "jane.doe@corp.example"
 reason = "Legacy export until vendor migration"
 ticket = "SEC-1234"
-expires = "2027-03-31"
+expires = "{legacy_expires}"
 
 [[exception]]
 kind = "unmapped_identity"
@@ -249,91 +249,110 @@ def _expect(fleet: _Fleet, kind, subtype, *, a: Attempt | None = None, worker=No
     })
 
 
-def _planted(fleet: _Fleet, start: datetime) -> tuple[datetime, tuple[datetime, datetime]]:
-    """Each planted case in its own 6-minute slot. Returns the end and the reports token gap."""
+PLANTED = ("personal_login", "legacy_login", "dag_not_allowed", "conn_unlisted", "no_identity", "token_refused_zia",
+           "token_refused_zpa", "silent_failure", "egress_bypass", "unattributed_egress", "token_no_session")
+
+
+def _planted(fleet: _Fleet, start: datetime, cases=PLANTED, *, legacy_accepted: bool = True
+             ) -> tuple[datetime, tuple[datetime, datetime] | None]:
+    """Each planted case (of `cases`, names in PLANTED) in its own 6-minute slot. Returns the end
+    and the reports token gap (None when that case is not planted)."""
+    on = set(cases).__contains__
     slot = [start + timedelta(minutes=6 * i) for i in range(14)]
     run = "manual__" + start.strftime("%Y-%m-%dT%H:%M:%S") + "+00:00"
     sec = lambda i, s: slot[i] + timedelta(seconds=s)  # noqa: E731
 
     # 1. a personal login used by an allowed DAG; its exception expired -> open, with a note
-    a = fleet.add(Attempt("etl_partner_sync", run, "push", 1, sec(0, 10), sec(0, 130)))
-    fleet.calls(a, ETL, "files.warehouse.example", 3)
-    fleet.calls(a, PERSONAL, "api.partner.example", 4, log=True)
-    _expect(fleet, "unmapped_identity", "unknown_login", a=a, worker=1, login=PERSONAL, host="api.partner.example",
-            note="exception SEC-1180 expired")
+    if on("personal_login"):
+        a = fleet.add(Attempt("etl_partner_sync", run, "push", 1, sec(0, 10), sec(0, 130)))
+        fleet.calls(a, ETL, "files.warehouse.example", 3)
+        fleet.calls(a, PERSONAL, "api.partner.example", 4, log=True)
+        _expect(fleet, "unmapped_identity", "unknown_login", a=a, worker=1, login=PERSONAL, host="api.partner.example",
+                note="exception SEC-1180 expired")
 
     # 2. a legacy login with an approved, valid exception -> accepted
-    a = fleet.add(Attempt("legacy_export", run, "export", 2, sec(1, 10), sec(1, 100)))
-    fleet.calls(a, LEGACY, "sftp.vendor.example", 5)
-    _expect(fleet, "unmapped_identity", "unknown_login", a=a, worker=2, login=LEGACY, host="sftp.vendor.example",
-            status="accepted")
+    if on("legacy_login"):
+        a = fleet.add(Attempt("legacy_export", run, "export", 2, sec(1, 10), sec(1, 100)))
+        fleet.calls(a, LEGACY, "sftp.vendor.example", 5)
+        _expect(fleet, "unmapped_identity", "unknown_login", a=a, worker=2, login=LEGACY, host="sftp.vendor.example",
+                status="accepted" if legacy_accepted else "open",
+                note=None if legacy_accepted else "exception SEC-1234 expired")
 
     # 3. a service-account login used by a DAG its globs don't allow
-    a = fleet.add(Attempt("adhoc_backfill", run, "reprocess", 0, sec(2, 10), sec(2, 150)))
-    fleet.calls(a, BILLING, "api.billing.example", 6)
-    _expect(fleet, "unmapped_identity", "dag_not_allowed", a=a, worker=0, login=BILLING, host="api.billing.example")
+    if on("dag_not_allowed"):
+        a = fleet.add(Attempt("adhoc_backfill", run, "reprocess", 0, sec(2, 10), sec(2, 150)))
+        fleet.calls(a, BILLING, "api.billing.example", 6)
+        _expect(fleet, "unmapped_identity", "dag_not_allowed", a=a, worker=0, login=BILLING, host="api.billing.example")
 
     # 4. a connection no service account lists
-    a = fleet.add(Attempt("billing_daily", run, "upload_gdrive", 1, sec(3, 10), sec(3, 120)))
-    fleet.calls(a, BILLING, "billing-exports.s3.amazonaws.com", 3)
-    a.extra_lines.append((a.start + timedelta(seconds=2), "info", "Using connection ID 'personal_gdrive' for task execution.",
-                          "airflow.task.hooks.airflow.providers.google.suite.hooks.drive.GoogleDriveHook"))
-    _expect(fleet, "unmapped_identity", "conn_unlisted", a=a, worker=1, conn_id="personal_gdrive")
+    if on("conn_unlisted"):
+        a = fleet.add(Attempt("billing_daily", run, "upload_gdrive", 1, sec(3, 10), sec(3, 120)))
+        fleet.calls(a, BILLING, "billing-exports.s3.amazonaws.com", 3)
+        a.extra_lines.append((a.start + timedelta(seconds=2), "info", "Using connection ID 'personal_gdrive' for task execution.",
+                              "airflow.task.hooks.airflow.providers.google.suite.hooks.drive.GoogleDriveHook"))
+        _expect(fleet, "unmapped_identity", "conn_unlisted", a=a, worker=1, conn_id="personal_gdrive")
 
     # 5. a worker request with no authenticated user (login is the location name)
-    a = fleet.add(Attempt("billing_daily", run, "fetch_rates", 0, sec(4, 10), sec(4, 110)))
-    fleet.calls(a, BILLING, "api.billing.example", 3)
-    fleet.calls(a, LOCATION, "rates.example.org", 2, log=True)
-    _expect(fleet, "unmapped_identity", "no_identity", a=a, worker=0, login=LOCATION, host="rates.example.org")
+    if on("no_identity"):
+        a = fleet.add(Attempt("billing_daily", run, "fetch_rates", 0, sec(4, 10), sec(4, 110)))
+        fleet.calls(a, BILLING, "api.billing.example", 3)
+        fleet.calls(a, LOCATION, "rates.example.org", 2, log=True)
+        _expect(fleet, "unmapped_identity", "no_identity", a=a, worker=0, login=LOCATION, host="rates.example.org")
 
     # 6. refused for authentication (407) on try 1, which fails; try 2 on another worker succeeds
-    a = fleet.add(Attempt("billing_daily", run, "charge", 1, sec(5, 10), sec(5, 70), state="failed", max_tries=2))
-    reqs = fleet.calls(a, BILLING, "api.billing.example", 4)
-    reqs[-1].action, reqs[-1].code = "Blocked", 407
-    reqs[-1].reason = "Unenrolled user is not allowed to establish SSL connection"
-    a.extra_lines.append((a.end - timedelta(milliseconds=5), "error", "Task failed with exception", "task"))
-    b = fleet.add(Attempt("billing_daily", run, "charge", 2, sec(5, 100), sec(5, 160), try_number=2, max_tries=2))
-    fleet.calls(b, BILLING, "api.billing.example", 4)
-    _expect(fleet, "token_gap", "refused", a=a, worker=1, login=BILLING, host="api.billing.example")
+    if on("token_refused_zia"):
+        a = fleet.add(Attempt("billing_daily", run, "charge", 1, sec(5, 10), sec(5, 70), state="failed", max_tries=2))
+        reqs = fleet.calls(a, BILLING, "api.billing.example", 4)
+        reqs[-1].action, reqs[-1].code = "Blocked", 407
+        reqs[-1].reason = "Unenrolled user is not allowed to establish SSL connection"
+        a.extra_lines.append((a.end - timedelta(milliseconds=5), "error", "Task failed with exception", "task"))
+        b = fleet.add(Attempt("billing_daily", run, "charge", 2, sec(5, 100), sec(5, 160), try_number=2, max_tries=2))
+        fleet.calls(b, BILLING, "api.billing.example", 4)
+        _expect(fleet, "token_gap", "refused", a=a, worker=1, login=BILLING, host="api.billing.example")
 
     # 7. refused by ZPA (SAML expired) in an etl attempt that fails
-    a = fleet.add(Attempt("etl_hourly", run, "sync_db", 2, sec(6, 10), sec(6, 90), state="failed"))
-    fleet.calls(a, ETL, "files.warehouse.example", 3)
-    r = fleet.calls(a, ETL, "db.warehouse.example", 1, via="zpa")[0]
-    r.internal_reason = "BRK_MT_SETUP_FAIL_SAML_EXPIRED"
-    _expect(fleet, "token_gap", "refused", a=a, worker=2, login=ETL, host="db.warehouse.example")
+    if on("token_refused_zpa"):
+        a = fleet.add(Attempt("etl_hourly", run, "sync_db", 2, sec(6, 10), sec(6, 90), state="failed"))
+        fleet.calls(a, ETL, "files.warehouse.example", 3)
+        r = fleet.calls(a, ETL, "db.warehouse.example", 1, via="zpa")[0]
+        r.internal_reason = "BRK_MT_SETUP_FAIL_SAML_EXPIRED"
+        _expect(fleet, "token_gap", "refused", a=a, worker=2, login=ETL, host="db.warehouse.example")
 
     # 8. silent failure: mapped load, map_index 1 blocked but the attempt succeeded
-    mapped = []
-    for i in range(3):
-        m = fleet.add(Attempt("etl_hourly", run, "load", 1, sec(7, 10 + i), sec(7, 150), map_index=i))
-        fleet.calls(m, ETL, f"shard-{i}.warehouse.example", 3, log=True)
-        mapped.append(m)
-    blocked = fleet.calls(mapped[1], ETL, "shard-1.warehouse.example", 1)[0]
-    blocked.action, blocked.code, blocked.reason = "Blocked", 403, "Not allowed to browse this category"
-    _expect(fleet, "silent_failure", "blocked", a=mapped[1], worker=1, login=ETL, host="shard-1.warehouse.example")
+    if on("silent_failure"):
+        mapped = []
+        for i in range(3):
+            m = fleet.add(Attempt("etl_hourly", run, "load", 1, sec(7, 10 + i), sec(7, 150), map_index=i))
+            fleet.calls(m, ETL, f"shard-{i}.warehouse.example", 3, log=True)
+            mapped.append(m)
+        blocked = fleet.calls(mapped[1], ETL, "shard-1.warehouse.example", 1)[0]
+        blocked.action, blocked.code, blocked.reason = "Blocked", 403, "Not allowed to browse this category"
+        _expect(fleet, "silent_failure", "blocked", a=mapped[1], worker=1, login=ETL, host="shard-1.warehouse.example")
 
     # 9. egress bypass: the log names a host no Zscaler record shows
-    a = fleet.add(Attempt("reports_daily", run, "notify", 2, sec(8, 10), sec(8, 120), operator="HttpOperator"))
-    fleet.calls(a, REPORTS, "mail.reports.example", 3, log=True)
-    a.extra_lines.append((a.start + timedelta(seconds=30), "debug",
-                          "Sending 'POST' to url: https://hooks.partner.example/notify",
-                          "airflow.task.hooks.airflow.providers.http.hooks.http.HttpHook"))
-    _expect(fleet, "egress_bypass", "no_zscaler_record", a=a, worker=2, host="hooks.partner.example")
+    if on("egress_bypass"):
+        a = fleet.add(Attempt("reports_daily", run, "notify", 2, sec(8, 10), sec(8, 120), operator="HttpOperator"))
+        fleet.calls(a, REPORTS, "mail.reports.example", 3, log=True)
+        a.extra_lines.append((a.start + timedelta(seconds=30), "debug",
+                              "Sending 'POST' to url: https://hooks.partner.example/notify",
+                              "airflow.task.hooks.airflow.providers.http.hooks.http.HttpHook"))
+        _expect(fleet, "egress_bypass", "no_zscaler_record", a=a, worker=2, host="hooks.partner.example")
 
     # 10. worker traffic with no attempt running
-    for k in range(3):
-        fleet.requests.append(Request(t=sec(9, 20 + 40 * k), login=ETL, host="repo.pypi.example", worker=2,
-                                      path="/simple/requests/"))
-    _expect(fleet, "unattributed_egress", "worker", worker=2, login=ETL, host="repo.pypi.example")
-    # ... and a host svc-etl's allowed_hosts do not list
-    _expect(fleet, "unmapped_identity", "host_not_allowed", worker=2, login=ETL, host="repo.pypi.example")
+    if on("unattributed_egress"):
+        for k in range(3):
+            fleet.requests.append(Request(t=sec(9, 20 + 40 * k), login=ETL, host="repo.pypi.example", worker=2,
+                                          path="/simple/requests/"))
+        _expect(fleet, "unattributed_egress", "worker", worker=2, login=ETL, host="repo.pypi.example")
+        # ... and a host svc-etl's allowed_hosts do not list
+        _expect(fleet, "unmapped_identity", "host_not_allowed", worker=2, login=ETL, host="repo.pypi.example")
 
     # 11. token gap: svc-reports is not re-authenticated around slot 12 (well after slot 8)
-    a = fleet.add(Attempt("reports_daily", run, "send", 0, sec(12, 60), sec(12, 240)))
-    fleet.calls(a, REPORTS, "mail.reports.example", 5)
-    _expect(fleet, "token_gap", "no_session", a=a, worker=0, login=REPORTS, host="mail.reports.example")
-    return slot[13] + timedelta(minutes=6), (slot[12], slot[13])
+    if on("token_no_session"):
+        a = fleet.add(Attempt("reports_daily", run, "send", 0, sec(12, 60), sec(12, 240)))
+        fleet.calls(a, REPORTS, "mail.reports.example", 5)
+        _expect(fleet, "token_gap", "no_session", a=a, worker=0, login=REPORTS, host="mail.reports.example")
+    return slot[13] + timedelta(minutes=6), (slot[12], slot[13]) if on("token_no_session") else None
 
 
 def _sessions(login: str, start: datetime, end: datetime, skip: tuple[datetime, datetime] | None, rng) -> list[dict]:
@@ -452,11 +471,17 @@ def _task_instance(a: Attempt, pid: int) -> dict:
     }
 
 
+LEGACY_EXPIRES = date(2027, 3, 31)
+
+
 def synthesize(out_dir, *, requests: int = 2000, seed: int = 1, zia_format: str = "json",
-               day: date | None = None) -> SynthResult:
+               day: date | None = None, planted=PLANTED, zscaler: bool = True,
+               legacy_expires: date = LEGACY_EXPIRES) -> SynthResult:
     """Write the synthetic fleet's logs, identity map and truth file under out_dir: the UTC night
     of `day` (default 2026-11-24). Nights of different days can share one store: their run ids,
-    attempt ids and ZIA record ids differ."""
+    attempt ids and ZIA record ids differ. `planted`: which planted cases (names in PLANTED);
+    zscaler=False writes no Zscaler file (a feed outage); legacy_expires: when the legacy
+    login's exception (SEC-1234) ends."""
     night = DAY if day is None else datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
     if zia_format not in nss_writer.FORMATS:
         raise ValueError(f"zia_format must be one of {nss_writer.FORMATS}, got {zia_format!r}")
@@ -466,7 +491,7 @@ def synthesize(out_dir, *, requests: int = 2000, seed: int = 1, zia_format: str 
     start = night + timedelta(hours=1)
     normal_end = _normal_workload(fleet, start, max(0, requests - 60))
     planted_start = (normal_end + timedelta(minutes=5)).replace(second=0, microsecond=0)
-    end, gap_slot = _planted(fleet, planted_start)
+    end, gap_slot = _planted(fleet, planted_start, planted, legacy_accepted=night.date() <= legacy_expires)
 
     # staff traffic from laptops: not worker traffic, never flagged
     for _ in range(max(5, requests // 20)):
@@ -484,14 +509,15 @@ def synthesize(out_dir, *, requests: int = 2000, seed: int = 1, zia_format: str 
     for n, rec in enumerate(zia):  # one NSS feed numbers its records without gaps
         rec["record_id"] = 700000000 + (night - DAY).days * 1_000_000 + n
     zpa.sort(key=lambda d: (d["event_time"], d["connection_id"]))
-    files.append(nss_writer.write(zia, "zia_web", zia_format, out / "zscaler" / f"zia_web.{zia_format}"))
-    files.append(nss_writer.write(zpa, "zpa_user_activity", "json", out / "zscaler" / "zpa_user_activity.json"))
     status = []
     for login in (BILLING, ETL, REPORTS):
         status += _sessions(login, start - timedelta(minutes=30), end + timedelta(minutes=30),
                             gap_slot if login == REPORTS else None, rng)
     status.sort(key=lambda d: (d["event_time"], d["username"]))
-    files.append(nss_writer.write(status, "zpa_user_status", "json", out / "zscaler" / "zpa_user_status.json"))
+    if zscaler:
+        files.append(nss_writer.write(zia, "zia_web", zia_format, out / "zscaler" / f"zia_web.{zia_format}"))
+        files.append(nss_writer.write(zpa, "zpa_user_activity", "json", out / "zscaler" / "zpa_user_activity.json"))
+        files.append(nss_writer.write(status, "zpa_user_status", "json", out / "zscaler" / "zpa_user_status.json"))
 
     logs = out / "airflow" / "logs"
     for a in fleet.attempts:
@@ -511,20 +537,21 @@ def synthesize(out_dir, *, requests: int = 2000, seed: int = 1, zia_format: str 
         f'\n[[worker]]\nhostname = "{name}"\nips = ["{ip}"]\ndevice_hostnames = ["{dev}"]\n'
         for name, ip, dev, _ in WORKERS)
     identity_path = out / "identity.toml"
-    identity_path.write_text(IDENTITY_TOML.format(workers=workers), encoding="utf-8")
+    identity_path.write_text(IDENTITY_TOML.format(workers=workers, legacy_expires=legacy_expires.isoformat()),
+                             encoding="utf-8")
     files.append(identity_path)
 
     logged = {a.attempt_id for a in fleet.attempts if a.logged_hosts or any(
         "url:" in e[2] for e in a.extra_lines)}
     truth = {
         "generator": "zsaudit synth", "seed": seed, "requests": len(zia) + len(zpa), "zia_format": zia_format,
-        "period": {"since": _iso(since), "until": _iso(until)},
+        "period": {"since": _iso(since), "until": _iso(until)}, "zscaler_delivered": zscaler,
         "attempts": len(fleet.attempts),
         "findings": sorted(fleet.truth, key=lambda f: (f["kind"], f["subtype"], f["attempt_id"] or "", f["host"] or "")),
         "not_evaluable": {"egress_bypass": len(fleet.attempts) - len(logged)},
         "notes": {
             "clock_offsets_s": {name: off for name, _, _, off in WORKERS},
-            "token_gap_slot": [_iso(gap_slot[0]), _iso(gap_slot[1])],
+            "token_gap_slot": [_iso(gap_slot[0]), _iso(gap_slot[1])] if gap_slot else None,
             "nat_ip": NAT_IP,
         },
     }
@@ -534,3 +561,84 @@ def synthesize(out_dir, *, requests: int = 2000, seed: int = 1, zia_format: str 
     return SynthResult(out_dir=out, requests=truth["requests"], attempts=len(fleet.attempts),
                        planted=len(fleet.truth), since=since, until=until, truth_path=truth_path,
                        identity_path=identity_path, files=files)
+
+
+# -- a period of nights (issue 16) ---------------------------------------------------------------
+@dataclass
+class NightsResult:
+    out_dir: Path
+    nights: int
+    since: date
+    until: date
+    requests: int
+    truth_path: Path
+    identity_path: Path
+    outage: list[date]
+
+
+def night_schedule(nights: int, start: date) -> dict:
+    """Which planted case runs on which night of a period of `nights` nights from `start`: most
+    persist all period; dag_not_allowed appears a sixth in and persists; conn_unlisted lasts 5
+    nights from a quarter in; egress_bypass stops the night before a two-night Zscaler outage in the
+    middle (so it resolves only after the outage); silent_failure runs the first ninth, is resolved,
+    and comes back for another ninth two thirds in; the legacy login's exception expires two thirds in."""
+    n = nights
+    outage = [n // 2, n // 2 + 1] if n >= 6 else []
+    ninth = max(1, n // 9)
+    windows = {
+        "dag_not_allowed": [(n // 6, n)],
+        "conn_unlisted": [(n // 4, n // 4 + min(5, max(1, n // 8)))],
+        "egress_bypass": [(0, outage[0] if outage else n)],
+        "silent_failure": [(0, ninth), (2 * n // 3, 2 * n // 3 + ninth)],
+    }
+    per_night = []
+    for i in range(n):
+        cases = [c for c in PLANTED if c not in windows or any(a <= i < b for a, b in windows[c])]
+        per_night.append({"night": (start + timedelta(days=i)).isoformat(), "planted": cases,
+                          "zscaler_delivered": i not in outage})
+    return {"nights": per_night, "outage": [(start + timedelta(days=i)).isoformat() for i in outage],
+            "legacy_expires": (start + timedelta(days=2 * n // 3)).isoformat(), "windows": windows}
+
+
+def synthesize_nights(out_dir, *, nights: int, start: date = date(2026, 7, 1), requests: int = 200, seed: int = 1,
+                      zia_format: str = "json") -> NightsResult:
+    """`nights` synthetic nights from `start` with per-night variation (night_schedule):
+
+        out_dir/zscaler/<YYYY-MM-DD>/...   each night's Zscaler files (none on an outage night)
+        out_dir/airflow/<YYYY-MM-DD>/...   each night's Airflow task logs and task instances
+        out_dir/identity.toml              one identity map for the whole period
+        out_dir/truth.json                 the schedule and every night's planted findings
+    """
+    import shutil
+    import tempfile
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sched = night_schedule(nights, start)
+    legacy_expires = date.fromisoformat(sched["legacy_expires"])
+    total = 0
+    truth_nights = []
+    identity_path = out / "identity.toml"
+    for i, night in enumerate(sched["nights"]):
+        day = date.fromisoformat(night["night"])
+        with tempfile.TemporaryDirectory(prefix=".synth-", dir=out) as tmp:
+            r = synthesize(tmp, requests=requests, seed=seed * 100_003 + i, zia_format=zia_format, day=day,
+                           planted=night["planted"], zscaler=night["zscaler_delivered"], legacy_expires=legacy_expires)
+            one = json.loads(r.truth_path.read_text(encoding="utf-8"))
+            total += one["requests"] if night["zscaler_delivered"] else 0
+            truth_nights.append({**night, "findings": one["findings"], "requests": one["requests"]})
+            for side in ("zscaler", "airflow"):
+                if (Path(tmp) / side).exists():
+                    (out / side).mkdir(parents=True, exist_ok=True)
+                    shutil.move(str(Path(tmp) / side), str(out / side / day.isoformat()))
+            if i == 0:
+                shutil.copyfile(r.identity_path, identity_path)
+    truth = {"generator": "zsaudit synth --nights", "seed": seed, "start": start.isoformat(), "nights": nights,
+             "outage": sched["outage"], "legacy_expires": sched["legacy_expires"],
+             "windows": {k: [list(w) for w in v] for k, v in sched["windows"].items()},
+             "per_night": truth_nights}
+    truth_path = out / "truth.json"
+    truth_path.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
+    return NightsResult(out_dir=out, nights=nights, since=start, until=start + timedelta(days=nights),
+                        requests=total, truth_path=truth_path, identity_path=identity_path,
+                        outage=[date.fromisoformat(d) for d in sched["outage"]])

@@ -42,15 +42,23 @@ LEFT JOIN best b ON b.finding_id = f.finding_id
 LEFT JOIN im_exceptions eo ON eo.idx = b.ok_idx
 LEFT JOIN im_exceptions ee ON ee.idx = b.expired_idx;
 
-DELETE FROM findings WHERE analysis_id = $analysis_id OR finding_id IN (SELECT finding_id FROM _final);
+-- One row per finding per analysis: an analysis replaces its own rows, and the rows of the same
+-- findings from analyses whose period overlaps it (their re-analysis); disjoint nights keep theirs.
+DELETE FROM findings
+WHERE analysis_id = $analysis_id
+   OR (finding_id IN (SELECT finding_id FROM _final)
+       AND analysis_id IN (SELECT analysis_id FROM analysis_runs
+                           WHERE coalesce(period_start, $since) < $until AND coalesce(period_end, $until) > $since));
 
 INSERT INTO findings
     (finding_id, kind, subtype, severity, controls, title, status, event_time, attempt_id, dag_id, run_id,
      task_id, map_index, try_number, worker, login, host, conn_id, detail, evidence_ids, evidence_count,
      gap_start, gap_end, gap_seconds, attempts_hit, exception_approver, exception_reason,
-     exception_ticket, exception_expires, exception_note, analysis_id)
+     exception_ticket, exception_expires, exception_note, analysis_id, subject, subject_id)
 SELECT finding_id, kind, subtype, severity, controls, title, status, event_time, attempt_id, dag_id, run_id,
        task_id, map_index, try_number, worker, login, host, conn_id, detail, evidence_ids, evidence_count,
        gap_start, gap_end, gap_seconds, attempts_hit, exception_approver, exception_reason,
-       exception_ticket, exception_expires, exception_note, $analysis_id
-FROM _final;
+       exception_ticket, exception_expires, exception_note, $analysis_id, s.subject, substr(sha256(s.subject), 1, 16)
+FROM _final,
+     LATERAL (SELECT finding_subject(kind, subtype, dag_id, task_id, map_index, worker, login, host, conn_id,
+                                     evidence_ids) AS subject) s;

@@ -62,3 +62,33 @@ def iso_z(t: datetime | None, timespec: str = "auto") -> str | None:
         return None
     t = t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
     return t.isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+_NAMED_PERIOD = re.compile(r"^\s*(\d{4})(?:-(?:(0[1-9]|1[0-2])|[Qq]([1-4])))?\s*$")
+
+
+def parse_named_period(text: str, *, what: str = "--period") -> tuple[datetime, datetime]:
+    """'2026-Q3' (a quarter), '2026-09' (a month) or '2026' (a year) -> [start, end) in UTC."""
+    m = _NAMED_PERIOD.match(str(text))
+    if not m:
+        raise BadUsage(f"{what}: expected a quarter, month or year such as 2026-Q3, 2026-09 or 2026, got {text!r}")
+    year = int(m.group(1))
+    if m.group(2):
+        first, months = int(m.group(2)), 1
+    elif m.group(3):
+        first, months = 3 * (int(m.group(3)) - 1) + 1, 3
+    else:
+        first, months = 1, 12
+    start = datetime(year, first, 1, tzinfo=timezone.utc)
+    last = first - 1 + months
+    end = datetime(year + last // 12, last % 12 + 1, 1, tzinfo=timezone.utc)
+    return start, end
+
+
+def whole_days(since: datetime, until: datetime, *, what: str = "the period") -> tuple[date, date]:
+    """[since, until) as UTC dates; both must be midnights (a period of nights)."""
+    for t, name in ((since, "--since"), (until, "--until")):
+        if t.astimezone(timezone.utc).time() != time.min:
+            raise BadUsage(f"{name}: {what} is made of whole UTC nights; expected a date such as 2026-07-01, "
+                           f"got {t.isoformat()}")
+    return since.astimezone(timezone.utc).date(), until.astimezone(timezone.utc).date()

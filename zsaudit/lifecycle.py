@@ -14,25 +14,20 @@ from .identity_map import KINDS
 
 
 def lifecycle(con, since: date | None = None, until: date | None = None, *, kind: str | None = None) -> list[dict]:
-    """One dict per finding subject over the nights [since, until), with its `history`: a list of
-    {status, from_night, to_night} (to_night exclusive, None while it lasts)."""
+    """One dict per finding subject over the nights [since, until), with its `history` as text and
+    `changes`: a list of {status, from_night, to_night} (to_night exclusive, None while it lasts)."""
     if kind is not None and kind not in KINDS:
         raise BadUsage(f"--kind: expected one of {', '.join(KINDS)}, got {kind!r}")
     params = {"since": since, "until": until}
     cur = con.execute(queries.load("lifecycle/list"), {**params, "kind": kind})
     cols = [d[0] for d in cur.description]
     rows = [dict(zip(cols, r)) for r in cur.fetchall()]
-    history: dict[str, list[dict]] = {}
+    changes: dict[str, list[dict]] = {}
     for sid, status, frm, to in con.execute(queries.load("lifecycle/history"), params).fetchall():
-        history.setdefault(sid, []).append({"status": status, "from_night": frm, "to_night": to})
+        changes.setdefault(sid, []).append({"status": status, "from_night": frm, "to_night": to})
     for r in rows:
-        r["history"] = history.get(r["subject_id"], [])
+        r["changes"] = changes.get(r["subject_id"], [])
     return rows
-
-
-def history_text(r: dict) -> str:
-    """'open 2026-07-01, resolved 2026-07-09' : each status with the night it began."""
-    return ", ".join(f"{h['status']} {h['from_night']}" for h in r["history"])
 
 
 def _plain(v):
@@ -40,7 +35,7 @@ def _plain(v):
 
 
 def to_json(rows: list[dict]) -> str:
-    out = [{k: ([{kk: _plain(vv) for kk, vv in h.items()} for h in v] if k == "history" else _plain(v))
+    out = [{k: ([{kk: _plain(vv) for kk, vv in h.items()} for h in v] if k == "changes" else _plain(v))
             for k, v in r.items()} for r in rows]
     return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
 
@@ -52,7 +47,7 @@ CSV_COLUMNS = ("subject_id", "kind", "subtype", "severity", "controls", "status"
 
 
 def csv_rows(rows: list[dict]) -> list[list]:
-    return [[history_text(r) if c == "history" else r[c] for c in CSV_COLUMNS] for r in rows]
+    return [[r[c] for c in CSV_COLUMNS] for r in rows]
 
 
 def to_table(rows: list[dict]) -> str:
@@ -75,7 +70,7 @@ def to_table(rows: list[dict]) -> str:
     head = {"days_to_resolve": "days", "who": "subject"}
     lines = ["  ".join(head.get(c, c).ljust(w) for c, w in cols).rstrip()]
     for r in rows:
-        vals = {**r, "who": who(r), "history": history_text(r)}
+        vals = {**r, "who": who(r)}
         lines.append("  ".join(cell(vals[c], w).ljust(w) for c, w in cols).rstrip())
     lines.append(f"{len(rows)} finding subject(s); days = nights from first seen to resolved")
     return "\n".join(lines) + "\n"

@@ -68,10 +68,18 @@ _NAMED_PERIOD = re.compile(r"^\s*(\d{4})(?:-(?:(0[1-9]|1[0-2])|[Qq]([1-4])))?\s*
 
 
 def parse_named_period(text: str, *, what: str = "--period") -> tuple[datetime, datetime]:
-    """'2026-Q3' (a quarter), '2026-09' (a month) or '2026' (a year) -> [start, end) in UTC."""
+    """'2026-Q3' (a quarter), '2026-09' (a month), '2026' (a year) or '2026-07-15..2026-10-15'
+    (dates, the end exclusive) -> [start, end) in UTC."""
+    if ".." in str(text):
+        a, _, b = str(text).partition("..")
+        start, end = parse_period(a.strip(), b.strip())
+        if start is None or end is None:
+            raise BadUsage(f"{what}: expected two dates around '..' such as 2026-07-15..2026-10-15, got {text!r}")
+        return start, end
     m = _NAMED_PERIOD.match(str(text))
     if not m:
-        raise BadUsage(f"{what}: expected a quarter, month or year such as 2026-Q3, 2026-09 or 2026, got {text!r}")
+        raise BadUsage(f"{what}: expected a quarter, month, year or dates such as 2026-Q3, 2026-09, 2026 or "
+                       f"2026-07-15..2026-10-15, got {text!r}")
     year = int(m.group(1))
     if m.group(2):
         first, months = int(m.group(2)), 1

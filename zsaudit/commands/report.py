@@ -36,18 +36,40 @@ from ..progress import Progress
 @click.option("--signing-key", "signing_key", default=None, type=click.Path(dir_okay=False, path_type=Path),
               metavar="PEM", help="Ed25519 private key file that signs manifest.json (default: pack.signing_key of "
                                   "--config, else the file $ZSAUDIT_SIGNING_KEY names). A path: never the key itself.")
+@click.option("--period", "period", default=None, metavar="PERIOD",
+              help="Render the SOC 2 Type II period pack of 2026-Q3, 2026-09, 2026 or 2026-07-15..2026-10-15 "
+                   "(whole UTC nights) from the nightly analyses in the store, instead of one analysed period.")
+@click.option("--packs", "packs_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="With --period: the packs folder of `zsaudit run` (pack.out_dir); the pack lists the "
+                   "manifest sha256 of every nightly pack of the period found there.")
 @db_option
 @quiet_option
 @handle_errors
 def report(out, since, until, pdf, generated_at, identity_map, sample_seed, top_n, sample_size, config_path,
-           lock_wait, signing_key, db, quiet):
+           lock_wait, signing_key, period, packs_dir, db, quiet):
     """Render the SOC 2 audit pack: index.html, audit-pack.pdf, evidence/, findings.ocsf.json, manifest.json.
 
     The period defaults to the latest analysis. Prints the manifest's sha256: keep it where the
     pack's holder cannot change it, and check the pack later with `zsaudit verify DIR --manifest-sha256`.
+
+    \b
+    --period 2026-Q3 (or 2026-09, 2026, 2026-07-15..2026-10-15): the Type II pack of a period,
+    built from the nightly analyses (one per UTC day, as `zsaudit run` makes them): per criterion
+    the nights it operated and could not be evaluated and why, deviations per week, every
+    finding's lifecycle, accepted risks, coverage gaps, and a sample of nights across the period
+    sized by control frequency (AU-C 530: a daily control 25-40 nights), drawn from --sample-seed.
     """
     from ..report import render
     from ..store import Store
+
+    if period is not None:
+        if since or until or identity_map or config_path or signing_key:
+            raise click.UsageError("--period goes without --since/--until, --identity-map, --config and "
+                                   "--signing-key (write the period as 2026-07-15..2026-10-15)")
+        _period_pack(out, period, packs_dir, pdf, generated_at, sample_seed, top_n, lock_wait, db, quiet)
+        return
+    if packs_dir is not None:
+        raise click.UsageError("--packs goes with --period")
 
     from ..report.signing import key_from
 
@@ -64,6 +86,20 @@ def report(out, since, until, pdf, generated_at, identity_map, sample_seed, top_
                         identity_map_path=identity_map, progress=progress, sample_seed=sample_seed,
                         top_n=top_n, sample_size=sample_size, controls=controls, lock_wait=lock_wait,
                         signing_key=key)
+    if not quiet:
+        click.echo(result.summary())
+
+
+def _period_pack(out, period, packs_dir, pdf, generated_at, sample_seed, top_n, lock_wait, db, quiet):
+    from ..report.period import render_period
+    from ..store import Store
+    from ..timeutil import parse_named_period
+
+    since, until = parse_named_period(period)
+    with Store(db, read_only=True) as store:
+        result = render_period(store, out, since=since, until=until, name=period, packs_dir=packs_dir, pdf=pdf,
+                               generated_at=generated_at, sample_seed=sample_seed, top_n=top_n,
+                               progress=Progress(quiet=quiet), lock_wait=lock_wait)
     if not quiet:
         click.echo(result.summary())
 

@@ -41,9 +41,19 @@ class PackResult:
     seconds: float = 0.0
     query_seconds: dict = field(default_factory=dict)
     status: dict = field(default_factory=dict)      # context.overall_status: label, tone, text, reasons
+    kind: str = "pack"                              # pack | period (report/period.py)
 
     def summary(self) -> str:
         c = self.counts
+        if self.kind == "period":
+            return (
+                f"status: {self.status.get('text', '?')}\n"
+                f"{self.out_dir}: period pack for {html.iso(self.since)} .. {html.iso(self.until)}: "
+                f"{c.get('nights_analysed', 0)} of {c.get('nights', 0)} nights analysed, {c.get('subjects', 0)} "
+                f"finding subjects ({c.get('subjects_open', 0)} open, {c.get('subjects_accepted', 0)} accepted, "
+                f"{c.get('subjects_resolved', 0)} resolved); {len(self.files) + 1} files, "
+                f"manifest sha256 {self.manifest_sha256}"
+            )
         return (
             f"status: {self.status.get('text', '?')}\n"
             f"{self.out_dir}: audit pack for {html.iso(self.since)} .. {html.iso(self.until)}: "
@@ -127,13 +137,17 @@ def _render(store, con, out_dir: Path, *, since, until, pdf, generated_at, ident
         con.execute("SET memory_limit = ?", [previous])
 
 
+def queries_attachment(used: list[dict]) -> str:
+    """attachments/queries.sql: the text of every query a pack used, each headed by its sha256."""
+    return "".join(f"-- ==== queries/{q['name']}.sql  sha256 {q['sha256']}\n{q['text'].rstrip()}\n\n" for q in used)
+
+
 def _write_attachments(out_dir: Path, ctx: dict) -> list[dict]:
     """attachments/: the query texts and the identity map, also embedded in the PDF. The per-file
     ledger is evidence/ingest_ledger.csv, embedded likewise."""
     folder = out_dir / ATTACHMENTS
     folder.mkdir(exist_ok=True)
-    queries_sql = "".join(
-        f"-- ==== queries/{q['name']}.sql  sha256 {q['sha256']}\n{q['text'].rstrip()}\n\n" for q in ctx["queries"])
+    queries_sql = queries_attachment(ctx["queries"])
     written = [(f"{ATTACHMENTS}/queries.sql", queries_sql,
                 f"the text of the {len(ctx['queries'])} queries behind every number of the pack")]
     identity = ctx["identity"]
@@ -151,6 +165,16 @@ def _write_attachments(out_dir: Path, ctx: dict) -> list[dict]:
     for a in out:
         a["sha256"] = manifest.sha256_file(out_dir / a["name"])
     return out
+
+
+def _write_pdf(out_dir: Path, ctx: dict, generated: datetime, *, template: str = "pack.html") -> Path:
+    """audit-pack.pdf from the template in PDF mode, with the pack's attachments embedded."""
+    from . import pdf as pdf_writer
+
+    path = out_dir / "audit-pack.pdf"
+    pdf_writer.write(html.render(ctx, mode="pdf", template=template), path, created=generated,
+                     attachments=[(out_dir / a["name"], a["description"]) for a in ctx.get("attachments", [])])
+    return path
 
 
 def _render_pack(store, con, out_dir: Path, *, since, until, pdf, generated_at, identity_map_path, progress,
@@ -192,13 +216,8 @@ def _render_pack(store, con, out_dir: Path, *, since, until, pdf, generated_at, 
 
     (out_dir / "index.html").write_text(html.render(ctx, mode="html"), encoding="utf-8", newline="\n")
     progress.log("report: index.html written")
-    pdf_path = None
-    if pdf:
-        from . import pdf as pdf_writer
-
-        pdf_path = out_dir / "audit-pack.pdf"
-        pdf_writer.write(html.render(ctx, mode="pdf"), pdf_path, created=generated,
-                         attachments=[(out_dir / a["name"], a["description"]) for a in ctx["attachments"]])
+    pdf_path = _write_pdf(out_dir, ctx, generated) if pdf else None
+    if pdf_path:
         progress.log("report: audit-pack.pdf written")
 
     header = {

@@ -83,27 +83,30 @@ def time_slices(run: Runner) -> list[tuple[datetime, datetime]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def export(run: Runner, out_dir: Path, progress) -> list[EvidenceFile]:
+def export(run: Runner, out_dir: Path, progress, *, populations=EVIDENCE, extra: dict | None = None
+           ) -> list[EvidenceFile]:
+    """Write each population (name, query, description, sliced) as CSV and Parquet; `extra`: more
+    query parameters (the period pack's criteria and seed)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     con = run.con
     files = []
     # insertion order stays preserved (DuckDB's default): the CSV writer keeps the rows in the
     # order of the sorted slice it is given
-    for name, query, description, sliced in EVIDENCE:
+    for name, query, description, sliced in populations:
         started = time.perf_counter()
         slices = time_slices(run) if sliced else [(run.period.since, run.period.until)]
-        rows = _write(run, query, slices, out_dir / f"{name}.parquet", out_dir / f"{name}.csv")
+        rows = _write(run, query, slices, out_dir / f"{name}.parquet", out_dir / f"{name}.csv", extra)
         run.log.seconds[f"{query} (export)"] = time.perf_counter() - started
         progress.log(f"evidence/{name}: {rows} rows")
         files.append(EvidenceFile(name, description, rows, f"evidence/{name}.csv", f"evidence/{name}.parquet"))
     return files
 
 
-def _write(run: Runner, query: str, slices, parquet_path: Path, csv_path: Path) -> int:
+def _write(run: Runner, query: str, slices, parquet_path: Path, csv_path: Path, extra: dict | None = None) -> int:
     """Query slice by slice; while DuckDB computes the next slice, one thread writes the last one
     to Parquet and another to CSV (each writer keeps its own order: one thread each)."""
     con = run.con
-    text, base = run.bind(query, {"limit": ALL_ROWS, "kind": None, "status": None})
+    text, base = run.bind(query, {"limit": ALL_ROWS, "kind": None, "status": None, **(extra or {})})
     parquet_writers: list = []
     csv_started: list = []
     rows = 0

@@ -74,6 +74,7 @@ def env() -> jinja2.Environment:
     return _ENV
 
 
-def render(ctx: dict, *, mode: str) -> str:
-    """mode 'html' for index.html, 'pdf' for the WeasyPrint input (cover and page numbers)."""
-    return env().get_template("pack.html").render(**ctx, mode=mode)
+def render(ctx: dict, *, mode: str, template: str = "pack.html") -> str:
+    """mode 'html' for index.html, 'pdf' for the WeasyPrint input (cover and page numbers);
+    template: pack.html (a night or any analysed period) or period.html (a period of nights)."""
+    return env().get_template(template).render(**ctx, mode=mode)

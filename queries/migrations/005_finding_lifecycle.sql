@@ -65,7 +65,7 @@ DROP TABLE findings_v4;
 CREATE OR REPLACE VIEW nightly_analyses AS
 SELECT r.analysis_id, CAST(r.period_start AT TIME ZONE 'UTC' AS DATE) AS night, r.period_start, r.period_end,
        r.finished_at, r.identity_map_sha256, r.worker_requests, r.findings, r.not_evaluable,
-       coalesce((SELECT list(DISTINCT replace(f.evidence_ids[1], 'source:', '') ORDER BY 1)
+       coalesce((SELECT list_sort(list(DISTINCT replace(f.evidence_ids[1], 'source:', '')))
                  FROM findings f
                  WHERE f.analysis_id = r.analysis_id AND f.kind = 'coverage_gap' AND f.subtype = 'no_data'),
                 []) AS gap_sources

@@ -55,7 +55,7 @@ def analyze(identity_map: Path, since, until, fail_on, gap_threshold, max_reject
     check_fail_on(summary, fail_on)
 
 
-@main.command("findings", short_help="List findings, most severe first (table, JSON, CSV); --history across nights.")
+@main.command("findings", short_help="List findings, or their lifecycle across nights.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--kind", type=click.Choice(KINDS), default=None, help="Only findings of this kind.")
 @click.option("--status", type=click.Choice(["open", "accepted"]), default=None, help="Only open or accepted findings.")

@@ -104,13 +104,21 @@ def render(store, out_dir, *, since=None, until=None, pdf: bool = True, generate
     started = time.perf_counter()
     out_dir = Path(out_dir)
 
+    return write_pack(store, out_dir, lambda con, tmp: _render(
+        store, con, tmp, since=since, until=until, pdf=pdf, generated_at=generated_at,
+        identity_map_path=identity_map_path, progress=progress, sample_seed=sample_seed, top_n=top_n,
+        sample_size=sample_size, controls=controls, started=started, chain=chain, signing_key=signing_key),
+        lock_wait=lock_wait)
+
+
+def write_pack(store, out_dir: Path, render_into, *, lock_wait: float = output.LOCK_WAIT) -> PackResult:
+    """Run render_into(con, tmp_dir) -> PackResult on its own DuckDB session (its settings do not
+    leak into the caller's connection), into a temporary sibling of out_dir swapped in whole under
+    the lock of zsaudit.output (a second writer waits up to lock_wait seconds); the result names out_dir."""
     def write(tmp: Path) -> PackResult:
-        con = store.con.cursor()  # own session: its settings do not leak into the caller's connection
+        con = store.con.cursor()
         try:
-            return _render(store, con, tmp, since=since, until=until, pdf=pdf, generated_at=generated_at,
-                           identity_map_path=identity_map_path, progress=progress, sample_seed=sample_seed,
-                           top_n=top_n, sample_size=sample_size, controls=controls, started=started,
-                           chain=chain, signing_key=signing_key)
+            return render_into(con, tmp)
         finally:
             con.close()
 

@@ -19,7 +19,7 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from .. import __version__, output
+from .. import __version__
 from ..errors import BadInput, BadUsage
 from ..progress import QUIET, Progress
 from . import charts, context, evidence, html, manifest
@@ -90,7 +90,7 @@ def render_period(store, out_dir, *, since: datetime, until: datetime, name: str
                   progress: Progress = QUIET, top_n: int = 25) -> "PackResult":
     """Render the period pack for the whole UTC nights [since, until) into out_dir (atomically,
     under the lock of zsaudit.output, like the nightly pack)."""
-    from . import PackResult
+    from . import PackResult, write_pack
 
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -100,21 +100,13 @@ def render_period(store, out_dir, *, since: datetime, until: datetime, name: str
     if until <= since:
         raise BadUsage(f"--until ({html.iso(until)}) must be after --since ({html.iso(since)})")
 
-    def write(tmp: Path) -> PackResult:
-        con = store.con.cursor()
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            return _render(store, con, tmp, since=since, until=until, name=name, packs_dir=packs_dir, pdf=pdf,
-                           generated_at=generated_at, sample_seed=sample_seed, progress=progress, top_n=top_n,
-                           started=started)
-        finally:
-            con.close()
+    def render_into(con, tmp: Path) -> PackResult:
+        con.execute("SET TimeZone = 'UTC'")
+        return _render(store, con, tmp, since=since, until=until, name=name, packs_dir=packs_dir, pdf=pdf,
+                       generated_at=generated_at, sample_seed=sample_seed, progress=progress, top_n=top_n,
+                       started=started)
 
-    result = output.write_atomically(out_dir, write, is_ours=manifest.is_pack, kind="pack")
-    result.out_dir = out_dir
-    if result.pdf is not None:
-        result.pdf = out_dir / result.pdf.name
-    return result
+    return write_pack(store, out_dir, render_into)
 
 
 def _weeks(since: date, until: date) -> list[date]:

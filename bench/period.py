@@ -83,6 +83,7 @@ def build(base: Path, nights: int, per_night: int, synth_requests: int) -> Path:
             analyze(store, res.identity_path, since=night, until=night + timedelta(days=1))
         print(f"nightly analyses: {nights} in {time.perf_counter() - t:.1f}s", flush=True)
         t = time.perf_counter()
+        store.con.execute("SET enable_progress_bar = false")
         outage = set(res.outage)
         for i in range(nights):
             day = START + timedelta(days=i)

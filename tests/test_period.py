@@ -22,7 +22,6 @@ NIGHTS = 90
 START = date(2026, 7, 1)
 SEED = 5
 
-pytestmark = pytest.mark.slow
 
 
 def _key(kind, subtype, dag_id, task_id, worker, login, host, conn_id):
@@ -61,7 +60,9 @@ def _expected_lifecycle(truth: dict) -> dict:
     """Per subject, from the synthetic inputs alone: observed status per night (None on an outage
     night: the Zscaler-side evidence is missing, so nothing can be resolved), then the state machine."""
     outage = set(truth["outage"])
-    nights = [n["night"] for n in truth["per_night"]]
+    # the nights of 2026-Q3: the 90 synthesized, then two the store has no analysis of
+    nights = [(date(2026, 7, 1) + timedelta(days=i)).isoformat() for i in range(92)]
+    outage |= set(nights) - {n["night"] for n in truth["per_night"]}   # nothing resolves there either
     seen: dict[tuple, dict[str, str]] = {}
     for n in truth["per_night"]:
         if n["night"] in outage:
@@ -71,14 +72,15 @@ def _expected_lifecycle(truth: dict) -> dict:
                      f["conn_id"])
             seen.setdefault(k, {})[n["night"]] = f["status"]
     for source in ("zia_web", "zpa"):  # the outage itself: one coverage_gap per silent source and night
-        seen[("coverage_gap", "no_data", source)] = {d: "open" for d in sorted(outage)}
+        seen[("coverage_gap", "no_data", source)] = {d: "open" for d in truth["outage"]}
     out = {}
     for k, obs in seen.items():
         first = min(obs)
         status, prev, runs = None, None, []
         counts = {"open": 0, "accepted": 0, "ne": 0, "reopened": 0}
         for night in nights[nights.index(first):]:
-            event = obs.get(night) or (None if night in outage and k[0] != "coverage_gap" else "resolved")
+            missing = night not in {n["night"] for n in truth["per_night"]}
+            event = obs.get(night) or (None if missing or (night in outage and k[0] != "coverage_gap") else "resolved")
             if event in ("open", "accepted"):
                 counts[event] += 1
             elif event is None:
@@ -106,6 +108,7 @@ def _history_json(db: Path) -> list[dict]:
     return json.loads(result.output)
 
 
+@pytest.mark.slow
 def test_lifecycle_matches_the_synthetic_truth(quarter):
     expected = _expected_lifecycle(quarter["truth"])
     rows = _history_json(quarter["db"])
@@ -130,6 +133,7 @@ def test_lifecycle_matches_the_synthetic_truth(quarter):
     assert by_kind[("unmapped_identity", "dag_not_allowed")]["status"] == "open"
 
 
+@pytest.mark.slow
 def test_one_row_per_finding_per_analysis(quarter):
     with Store(quarter["db"], read_only=True) as store:
         con = store.con
@@ -148,6 +152,7 @@ def _csv(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.slow
 def test_period_pack_numbers_match_the_truth(quarter, tmp_path):
     truth = quarter["truth"]
     # a packs folder with three nightly packs of the period (their manifests are what the pack lists)
@@ -221,6 +226,7 @@ def test_period_pack_numbers_match_the_truth(quarter, tmp_path):
     assert listed["2026-08-15"] in html
 
 
+@pytest.mark.slow
 def test_period_pack_pdf_and_same_bytes(quarter, tmp_path):
     args = ["report", "--period", "2026-07", "--generated-at", "2026-08-01T06:00:00Z", "--sample-seed", "11",
             "--db", str(quarter["db"]), "--quiet"]
@@ -236,6 +242,7 @@ def test_period_pack_pdf_and_same_bytes(quarter, tmp_path):
     assert "SOC 2 Type II evidence: 2026-07" in text and "Finding lifecycle" in text
 
 
+@pytest.mark.slow
 def test_period_pack_refuses_bad_periods(quarter, tmp_path):
     def run(*args):
         return CliRunner().invoke(main, ["report", "--out", str(tmp_path / "x"), "--db", str(quarter["db"]), *args])
@@ -244,3 +251,48 @@ def test_period_pack_refuses_bad_periods(quarter, tmp_path):
     assert run("--period", "2026-Q3", "--since", "2026-07-01").exit_code == 2
     empty = run("--period", "2025-Q1")
     assert empty.exit_code == 2 and "no nightly analysis" in empty.output
+
+
+@pytest.mark.parametrize("text, since, until", [
+    ("2026-Q3", "2026-07-01", "2026-10-01"),
+    ("2026-q4", "2026-10-01", "2027-01-01"),
+    ("2026-09", "2026-09-01", "2026-10-01"),
+    ("2026-12", "2026-12-01", "2027-01-01"),
+    ("2026", "2026-01-01", "2027-01-01"),
+    ("2026-07-15..2026-10-15", "2026-07-15", "2026-10-15"),
+])
+def test_named_periods(text, since, until):
+    from zsaudit.timeutil import parse_named_period
+
+    start, end = parse_named_period(text)
+    assert (start.date().isoformat(), end.date().isoformat()) == (since, until)
+    assert start.tzinfo is not None
+
+
+@pytest.mark.parametrize("text", ["2026-Q0", "2026-13", "26", "Q3", "2026-10-15..2026-07-15", "2026-07-01.."])
+def test_named_periods_refused(text):
+    from zsaudit.errors import BadUsage
+    from zsaudit.timeutil import parse_named_period
+
+    with pytest.raises(BadUsage):
+        parse_named_period(text)
+
+
+def test_sample_sizes_follow_control_frequency():
+    from zsaudit.report.period import sample_size
+
+    assert [sample_size("daily", d, d) for d in (10, 25, 90, 92, 181, 365)] == [10, 25, 25, 25, 30, 40]
+    assert sample_size("weekly", 13, 92) == 5 and sample_size("weekly", 52, 365) == 15
+    assert sample_size("monthly", 3, 92) == 2 and sample_size("annual", 1, 365) == 1
+
+
+def test_findings_keep_one_row_per_analysis(store):
+    """Schema 5: the same finding_id in two analyses is two rows; twice in one analysis is refused."""
+    import duckdb
+
+    row = "INSERT INTO findings (finding_id, kind, severity, analysis_id) VALUES ('f1', 'token_gap', 'high', ?)"
+    store.con.execute(row, ["night1"])
+    store.con.execute(row, ["night2"])
+    with pytest.raises(duckdb.ConstraintException):
+        store.con.execute(row, ["night2"])
+    assert store.version() >= 5

@@ -22,6 +22,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import BadInput, BadUsage
 from ..progress import QUIET, Progress
+from ..timeutil import parse_time
 from . import charts, context, evidence, html, manifest
 
 PERIOD_TEMPLATE = "period.html"
@@ -51,7 +52,7 @@ def sample_size(frequency: str, occurrences: int, period_days: int) -> int:
     the AU-C 530 range's smallest size up to a quarter, rising linearly to its largest for a year;
     every occurrence when there are fewer."""
     lo, hi = FREQUENCY_SAMPLES[frequency]
-    quarter, year = 91, 365
+    quarter, year = 92, 365   # the longest quarter (Q3, Q4)
     frac = min(1.0, max(0.0, (period_days - quarter) / (year - quarter)))
     n = lo + math.ceil((hi - lo) * frac)
     return min(n, occurrences)
@@ -161,7 +162,8 @@ def _render(store, con, out_dir: Path, *, since, until, name, packs_dir, pdf, ge
     period = context.Period(since.astimezone(timezone.utc), until.astimezone(timezone.utc))
     d_since, d_until = period.since.date(), period.until.date()
     period_days = (d_until - d_since).days
-    generated = (html_time(generated_at) if generated_at else datetime.now(timezone.utc)).replace(microsecond=0)
+    generated = (parse_time(generated_at, what="--generated-at") if generated_at
+                 else datetime.now(timezone.utc)).replace(microsecond=0)
     seed = int(sample_seed) if sample_seed is not None else context.default_seed(period)
     specs = context.load_criteria()
     log = context.QueryLog()
@@ -242,12 +244,6 @@ def _render(store, con, out_dir: Path, *, since, until, name, packs_dir, pdf, ge
                       files=sorted(data["files"]), manifest_sha256=digest, counts=counts, pdf=pdf_path,
                       seconds=time.perf_counter() - started, query_seconds=dict(log.seconds),
                       status={"text": period_status(criteria, len(analysed), period_days)}, kind=KIND)
-
-
-def html_time(value) -> datetime:
-    from ..timeutil import parse_time
-
-    return parse_time(value, what="--generated-at")
 
 
 def period_status(criteria: list[dict], analysed: int, nights: int) -> str:

@@ -101,15 +101,17 @@ def build(base: Path, nights: int, per_night: int, synth_requests: int) -> Path:
 def render(db: Path, out: Path, period: str, pdf: bool) -> None:
     cmd = [sys.executable, "-m", "zsaudit", "report", "--period", period, "--out", str(out), "--db", str(db),
            "--generated-at", "2026-10-01T06:00:00Z", "--quiet"] + ([] if pdf else ["--no-pdf"])
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu0 = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     t = time.perf_counter()
     subprocess.run(cmd, check=True)
     wall = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu0
     load = os.getloadavg()
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     pdf_size = (out / "audit-pack.pdf").stat().st_size if pdf else 0
-    print(f"period pack {period}: {wall:.1f}s, peak RSS {peak / 1e6:.2f} GB"
+    print(f"period pack {period}: {wall:.1f}s ({cpu:.1f} CPU s), peak RSS {peak / 1e6:.2f} GB"
           f"{' (a child before used more)' if before > peak else ''}, pack {size / 1e6:.2f} MB "
           f"(PDF {pdf_size / 1e6:.2f} MB), load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
 

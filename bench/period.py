@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from zsaudit.findings import analyze  # noqa: E402
+from zsaudit.analyze.analysis import analyze  # noqa: E402
 from zsaudit.ingest import airflow, zscaler  # noqa: E402
 from zsaudit.store import Store  # noqa: E402
 from zsaudit.synth import synthesize_nights  # noqa: E402

@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from zsaudit.cli import main
-from zsaudit.findings import analyze, load_rules
+from zsaudit.analyze.analysis import analyze
+from zsaudit.analyze.rules import load_rules
 from zsaudit.ingest import airflow, zscaler
 from zsaudit.store import Store
 

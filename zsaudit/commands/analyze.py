@@ -100,7 +100,7 @@ def _history(fmt, kind, status, period, since, until, db, csv_cell):
     import csv
     import io
 
-    from .. import lifecycle
+    from ..analyze import lifecycle
     from ..store import Store
     from ..timeutil import parse_named_period, parse_period, whole_days
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from . import queries
-from .errors import BadUsage
-from .identity_map import KINDS
+from .. import queries
+from ..errors import BadUsage
+from .rules import KINDS
 
 
 def lifecycle(con, since: date | None = None, until: date | None = None, *, kind: str | None = None) -> list[dict]:

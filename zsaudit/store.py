@@ -112,6 +112,12 @@ class Store:
         row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
         return int(row[0] or 0)
 
+    def require(self, version: int, what: str) -> None:
+        """BadInput unless the store has schema `version` (a read-only open does not migrate)."""
+        if self.version() < version:
+            raise BadInput(f"{self.path}: schema version {self.version()} has no {what} (schema {version}); "
+                           "any command that writes the store upgrades it, e.g. `zsaudit analyze` or `zsaudit run`")
+
     def migrate(self) -> None:
         current = self.version()
         if current > latest_version():

@@ -112,6 +112,7 @@ def _history(fmt, kind, status, period, since, until, db, csv_cell):
     d_since = whole_days(start, start, what="--history")[0] if start else None
     d_until = whole_days(end, end, what="--history")[0] if end else None
     with Store(db, read_only=True) as store:
+        store.require(5, "finding lifecycle")
         rows = lifecycle.lifecycle(store.con, d_since, d_until, kind=kind)
     if fmt == "table":
         text = lifecycle.to_table(rows)

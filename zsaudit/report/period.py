@@ -95,6 +95,7 @@ def render_period(store, out_dir, *, since: datetime, until: datetime, name: str
 
     started = time.perf_counter()
     out_dir = Path(out_dir)
+    store.require(5, "nightly history")
     for t, opt in ((since, "--since"), (until, "--until")):
         if t.astimezone(timezone.utc).time() != datetime.min.time():
             raise BadUsage(f"{opt}: a period pack is made of whole UTC nights; expected a date such as 2026-07-01")

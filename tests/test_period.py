@@ -297,3 +297,11 @@ def test_findings_keep_one_row_per_analysis(store):
     with pytest.raises(duckdb.ConstraintException):
         store.con.execute(row, ["night2"])
     assert store.version() >= 5
+
+
+def test_history_on_a_store_before_schema_5_says_how_to_upgrade(tmp_path):
+    db = tmp_path / "old.duckdb"
+    with Store(db) as s:
+        s.con.execute("DELETE FROM schema_version WHERE version >= 5")  # as a store of schema 4 reads
+    result = CliRunner().invoke(main, ["findings", "--history", "--db", str(db)])
+    assert result.exit_code == 2 and "zsaudit analyze" in result.output

@@ -88,7 +88,7 @@ def nightly_manifests(packs_dir: Path | None, since: date, until: date) -> tuple
 
 def render_period(store, out_dir, *, since: datetime, until: datetime, name: str, packs_dir=None,
                   pdf: bool = True, generated_at=None, sample_seed: int | None = None,
-                  progress: Progress = QUIET, top_n: int = 25) -> "PackResult":
+                  progress: Progress = QUIET, top_n: int = 25, lock_wait: float | None = None) -> "PackResult":
     """Render the period pack for the whole UTC nights [since, until) into out_dir (atomically,
     under the lock of zsaudit.output, like the nightly pack)."""
     from . import PackResult, write_pack
@@ -108,7 +108,8 @@ def render_period(store, out_dir, *, since: datetime, until: datetime, name: str
                        generated_at=generated_at, sample_seed=sample_seed, progress=progress, top_n=top_n,
                        started=started)
 
-    return write_pack(store, out_dir, render_into)
+    return write_pack(store, out_dir, render_into,
+                      **({} if lock_wait is None else {"lock_wait": lock_wait}))
 
 
 def _weeks(since: date, until: date) -> list[date]:

@@ -160,7 +160,7 @@ def test_period_pack_numbers_match_the_truth(quarter, tmp_path):
     packs = tmp_path / "packs"
     for d in ("2026-07-01", "2026-08-15", "2026-09-30"):
         (packs / d).mkdir(parents=True)
-        (packs / d / "manifest.json").write_text(json.dumps({"night": d}) + "\n")
+        (packs / d / "manifest.json").write_text(json.dumps({"format": "zsaudit-pack/1", "files": {}, "night": d}))
     out = tmp_path / "q3"
     result = CliRunner().invoke(main, ["report", "--period", "2026-Q3", "--out", str(out), "--packs", str(packs),
                                        "--no-pdf", "--generated-at", "2026-10-01T06:00:00Z", "--db",

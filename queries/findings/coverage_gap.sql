@@ -4,14 +4,16 @@
 -- It runs before every other detection: egress_bypass and unattributed_egress read _coverage_missing
 -- (stretches with no Zscaler / no Airflow coverage) and leave them to not_evaluable.
 --
--- The sources audited: zia_web, zpa (user activity and user status), airflow_tasklog, and
+-- The sources audited: zia_web, zpa (user activity, user status, Browser Access and App Connector
+-- status: a connector's status proves the ZPA path was there), airflow_tasklog, and
 -- airflow_metadata (metadata DB, REST API export, CSV dump, component stdout). A source is expected
 -- when it ever delivered a file to this store; ZIA web and Airflow task logs are expected even
 -- then when no Zscaler, resp. no Airflow source ever did (a store without them has nothing to audit).
 CREATE OR REPLACE TEMP TABLE _coverage_sources AS
 WITH delivered AS (
     SELECT DISTINCT CASE WHEN source_kind = 'zia_web' THEN 'zia_web'
-                         WHEN source_kind IN ('zpa_user_activity', 'zpa_user_status') THEN 'zpa'
+                         WHEN source_kind IN ('zpa_user_activity', 'zpa_user_status', 'zpa_browser_access',
+                                              'zpa_connector_status') THEN 'zpa'
                          WHEN source_kind = 'airflow_tasklog' THEN 'airflow_tasklog'
                          WHEN source_kind LIKE 'airflow\_%' ESCAPE '\' THEN 'airflow_metadata' END AS source
     FROM ingest_ledger
@@ -30,6 +32,10 @@ WITH events AS (
     UNION ALL SELECT 'zpa', event_time, event_time FROM zpa_user_activity
         WHERE event_time >= $since AND event_time < $until
     UNION ALL SELECT 'zpa', event_time, event_time FROM zpa_user_status
+        WHERE event_time >= $since AND event_time < $until
+    UNION ALL SELECT 'zpa', event_time, event_time FROM zpa_browser_access
+        WHERE event_time >= $since AND event_time < $until
+    UNION ALL SELECT 'zpa', event_time, event_time FROM zpa_connector_status
         WHERE event_time >= $since AND event_time < $until
     UNION ALL SELECT CASE WHEN source = 'log' THEN 'airflow_tasklog' ELSE 'airflow_metadata' END,
                      greatest(start_time, $since), least(coalesce(end_time, start_time), $until)

@@ -6,5 +6,7 @@ DELETE FROM zia_firewall      WHERE file_id IN (SELECT file_id FROM ingest_infli
 DELETE FROM zia_dns           WHERE file_id IN (SELECT file_id FROM ingest_inflight);
 DELETE FROM zpa_user_activity WHERE file_id IN (SELECT file_id FROM ingest_inflight);
 DELETE FROM zpa_user_status   WHERE file_id IN (SELECT file_id FROM ingest_inflight);
+DELETE FROM zpa_browser_access WHERE file_id IN (SELECT file_id FROM ingest_inflight);
+DELETE FROM zpa_connector_status WHERE file_id IN (SELECT file_id FROM ingest_inflight);
 DELETE FROM rejects           WHERE file_id IN (SELECT file_id FROM ingest_inflight);
 DELETE FROM ingest_inflight;

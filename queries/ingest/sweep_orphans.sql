@@ -6,4 +6,6 @@ DELETE FROM zia_firewall      WHERE file_id NOT IN (SELECT file_id FROM ingest_l
 DELETE FROM zia_dns           WHERE file_id NOT IN (SELECT file_id FROM ingest_ledger);
 DELETE FROM zpa_user_activity WHERE file_id NOT IN (SELECT file_id FROM ingest_ledger);
 DELETE FROM zpa_user_status   WHERE file_id NOT IN (SELECT file_id FROM ingest_ledger);
+DELETE FROM zpa_browser_access WHERE file_id NOT IN (SELECT file_id FROM ingest_ledger);
+DELETE FROM zpa_connector_status WHERE file_id NOT IN (SELECT file_id FROM ingest_ledger);
 DELETE FROM rejects           WHERE file_id NOT IN (SELECT file_id FROM ingest_ledger);

@@ -7,14 +7,16 @@ WITH stored AS (
     SELECT file_id, count(*) AS n FROM (
         SELECT file_id FROM zia_web UNION ALL SELECT file_id FROM zia_firewall
         UNION ALL SELECT file_id FROM zia_dns UNION ALL SELECT file_id FROM zpa_user_activity
-        UNION ALL SELECT file_id FROM zpa_user_status
+        UNION ALL SELECT file_id FROM zpa_user_status UNION ALL SELECT file_id FROM zpa_browser_access
+        UNION ALL SELECT file_id FROM zpa_connector_status
     ) GROUP BY file_id
 ), rejected AS (
     SELECT file_id, count(*) AS n FROM rejects GROUP BY file_id
 )
 SELECT l.* REPLACE (coalesce(pp.shown, l.path) AS path),
        l.lines_read = l.rows_loaded + l.rows_rejected + coalesce(l.rows_duplicate, 0) AS adds_up,
-       CASE WHEN l.source_kind IN ('zia_web', 'zia_firewall', 'zia_dns', 'zpa_user_activity', 'zpa_user_status')
+       CASE WHEN l.source_kind IN ('zia_web', 'zia_firewall', 'zia_dns', 'zpa_user_activity', 'zpa_user_status',
+                                   'zpa_browser_access', 'zpa_connector_status')
             THEN coalesce(s.n, 0) END AS rows_in_store,
        coalesce(r.n, 0) AS rejects_in_store
 FROM ingest_ledger l

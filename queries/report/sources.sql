@@ -17,7 +17,13 @@ FROM (
     SELECT 5, 'zpa_user_status', 'ZPA user status', count(*), min(event_time), max(event_time)
     FROM zpa_user_status WHERE event_time >= $since AND event_time < $until
     UNION ALL
-    SELECT 6, 'task_attempts', 'Airflow task attempts', count(*), min(start_time), max(coalesce(end_time, start_time))
+    SELECT 6, 'zpa_browser_access', 'ZPA Browser Access', count(*), min(event_time), max(event_time)
+    FROM zpa_browser_access WHERE event_time >= $since AND event_time < $until
+    UNION ALL
+    SELECT 7, 'zpa_connector_status', 'ZPA App Connector status', count(*), min(event_time), max(event_time)
+    FROM zpa_connector_status WHERE event_time >= $since AND event_time < $until
+    UNION ALL
+    SELECT 8, 'task_attempts', 'Airflow task attempts', count(*), min(start_time), max(coalesce(end_time, start_time))
     FROM task_attempts WHERE start_time >= $since AND start_time < $until
 )
 ORDER BY ord;

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-LOG_TYPES = ("zia_web", "zia_firewall", "zia_dns", "zpa_user_activity", "zpa_user_status")
+LOG_TYPES = ("zia_web", "zia_firewall", "zia_dns", "zpa_user_activity", "zpa_user_status", "zpa_browser_access",
+             "zpa_connector_status")
 
 # column -> type: ts (TIMESTAMPTZ), str, ip, int, big, port (0 means "none")
 COLUMNS: dict[str, dict[str, str]] = {
@@ -56,6 +57,21 @@ COLUMNS: dict[str, dict[str, str]] = {
         "session_status": "str", "authenticated_at": "ts", "unauthenticated_at": "ts",
         "client_public_ip": "ip", "client_private_ip": "ip", "hostname": "str", "platform": "str",
         "client_type": "str", "version": "str", "idp": "str",
+    },
+    "zpa_browser_access": {
+        "event_time": "ts", "username": "str", "customer": "str", "connection_id": "str",
+        "connection_status": "str", "connection_reason": "str", "method": "str", "protocol": "str",
+        "host": "str", "url": "str", "status_code": "int", "user_agent": "str", "xff": "str",
+        "request_size": "big", "response_size": "big", "application_port": "port",
+        "client_public_ip": "ip", "client_public_port": "port", "client_private_ip": "ip",
+        "request_start": "ts", "response_end": "ts",
+    },
+    "zpa_connector_status": {
+        "event_time": "ts", "customer": "str", "session_id": "str", "session_type": "str",
+        "session_status": "str", "connector": "str", "connector_group": "str", "version": "str",
+        "platform": "str", "zen": "str", "private_ip": "ip", "public_ip": "ip",
+        "authenticated_at": "ts", "unauthenticated_at": "ts", "cpu_utilization": "int",
+        "mem_utilization": "int", "total_bytes_rx": "big", "total_bytes_tx": "big",
     },
 }
 
@@ -111,6 +127,26 @@ NSS_VARS: dict[str, dict[str, str]] = {
         "authenticated_at": "TimestampAuthentication", "unauthenticated_at": "TimestampUnAuthentication",
         "client_public_ip": "PublicIP", "client_private_ip": "PrivateIP", "hostname": "Hostname",
         "platform": "Platform", "client_type": "ClientType", "version": "Version", "idp": "Idp",
+    },
+    # LSS Browser Access (NameID: the user's SAML NameID)
+    "zpa_browser_access": {
+        "event_time": "LogTimestamp", "username": "NameID", "customer": "Customer",
+        "connection_id": "ConnectionID", "connection_status": "ConnectionStatus",
+        "connection_reason": "ConnectionReason", "method": "Method", "protocol": "Protocol", "host": "Host",
+        "url": "URL", "status_code": "StatusCode", "user_agent": "UserAgent", "xff": "XFF",
+        "request_size": "RequestSize", "response_size": "ResponseSize", "application_port": "ApplicationPort",
+        "client_public_ip": "ClientPublicIp", "client_public_port": "ClientPublicPort",
+        "client_private_ip": "ClientPrivateIp", "request_start": "TimestampRequestReceiveStart",
+        "response_end": "TimestampResponseTransmitFinish",
+    },
+    # LSS App Connector status
+    "zpa_connector_status": {
+        "event_time": "LogTimestamp", "customer": "Customer", "session_id": "SessionID",
+        "session_type": "SessionType", "session_status": "SessionStatus", "connector": "Connector",
+        "connector_group": "ConnectorGroup", "version": "Version", "platform": "Platform", "zen": "ZEN",
+        "private_ip": "PrivateIP", "public_ip": "PublicIP", "authenticated_at": "TimestampAuthentication",
+        "unauthenticated_at": "TimestampUnAuthentication", "cpu_utilization": "CPUUtilization",
+        "mem_utilization": "MemUtilization", "total_bytes_rx": "TotalBytesRx", "total_bytes_tx": "TotalBytesTx",
     },
 }
 
@@ -201,6 +237,8 @@ _EXTRA_ALIASES: dict[str, dict[str, str]] = {
     "zpa_user_activity": {"timestamp": "event_time", "user": "username", "eventtime": "event_time"},
     "zpa_user_status": {"timestamp": "event_time", "user": "username", "publicip": "client_public_ip",
                         "privateip": "client_private_ip", "eventtime": "event_time"},
+    "zpa_browser_access": {"timestamp": "event_time", "eventtime": "event_time", "user": "username"},
+    "zpa_connector_status": {"timestamp": "event_time", "eventtime": "event_time"},
 }
 
 # LEEF (QRadar preset): `cat` carries the action, not the URL category.
@@ -218,6 +256,8 @@ ENCODED_KEYS: dict[str, set[str]] = {
     "zia_dns": {"elogin", "edepartment", "elocation", "user", "department", "location"},
     "zpa_user_activity": set(),
     "zpa_user_status": set(),
+    "zpa_browser_access": set(),
+    "zpa_connector_status": set(),
 }
 B64_PREFIX = "b64"
 
@@ -261,31 +301,58 @@ SOURCETYPES = {
 CEF_PRODUCTS = {"nssweblog": "zia_web", "nssfwlog": "zia_firewall", "nssdnslog": "zia_dns"}
 
 
-# ZPA LSS log types zsaudit does not load, each told apart by its own keys (LSS templates; the
-# SC4S tests' samples): (name, keys that must all be present (lower case), or a key's value prefix)
-OTHER_LSS_TYPES = [
-    ("ZPA App Connector status", {"sessiontype": "ZPN_ASSISTANT"}),
-    ("ZPA App Connector status", {"connector", "connectorgroup", "sessionstatus"}),
-    ("ZPA App Connector metrics", {"connector", "cpuutilization", "appconnectionsactive"}),
-    ("ZPA Private Service Edge status", {"sessiontype": "ZPN_PRIVATE_BROKER"}),
-    ("ZPA Browser Access", {"nameid", "statuscode", "url"}),
-    ("ZPA App Protection", {"inspectioncontrol"}),
-    ("ZPA App Protection", {"inspectionpolicy"}),
-    ("ZPA Audit", {"auditoperationtype"}),
-    ("ZPA Audit", {"auditoldvalue", "auditnewvalue"}),
+# ZPA LSS log types, each told apart by its own keys (LSS templates; the SC4S tests' samples), in
+# the order they are tried: (name, table or None if zsaudit does not load the type, markers).
+# Markers: a set of keys (lower case) that must all be present, or {key: prefix of its value}.
+LSS_TYPES: list[tuple[str, str | None, set[str] | dict[str, str]]] = [
+    ("ZPA App Connector status", "zpa_connector_status", {"sessiontype": "ZPN_ASSISTANT"}),
+    ("ZPA App Connector status", "zpa_connector_status", {"connector", "connectorgroup", "sessionstatus"}),
+    ("ZPA App Connector metrics", None, {"connector", "cpuutilization", "appconnectionsactive"}),
+    ("ZPA Private Service Edge status", None, {"sessiontype": "ZPN_PRIVATE_BROKER"}),
+    ("ZPA Private Service Edge status", None, {"serviceedge", "sessionstatus"}),
+    ("ZPA Browser Access", "zpa_browser_access", {"nameid"}),
+    ("ZPA Browser Access", "zpa_browser_access", {"statuscode", "url", "logtimestamp"}),
+    ("ZPA App Protection", None, {"inspectioncontrol"}),
+    ("ZPA App Protection", None, {"inspectionpolicy"}),
+    ("ZPA Audit", None, {"auditoperationtype"}),
+    ("ZPA Audit", None, {"auditoldvalue", "auditnewvalue"}),
+    ("ZPA user activity", "zpa_user_activity", {"connectionid"}),
+    ("ZPA user activity", "zpa_user_activity", {"connectionstatus"}),
+    ("ZPA user status", "zpa_user_status", {"sessionstatus"}),
 ]
+LSS_TABLES = {table for _, table, _ in LSS_TYPES if table}
+# the LSS keys markers name, as LSS templates spell them (JSON keys are case-sensitive)
+LSS_MARKER_KEYS = {"sessiontype": "SessionType", "connector": "Connector", "connectorgroup": "ConnectorGroup",
+                   "sessionstatus": "SessionStatus", "cpuutilization": "CPUUtilization",
+                   "appconnectionsactive": "AppConnectionsActive", "serviceedge": "ServiceEdge",
+                   "nameid": "NameID", "statuscode": "StatusCode", "url": "URL",
+                   "inspectioncontrol": "InspectionControl", "inspectionpolicy": "InspectionPolicy",
+                   "auditoperationtype": "AuditOperationType", "auditoldvalue": "AuditOldValue",
+                   "auditnewvalue": "AuditNewValue", "connectionid": "ConnectionID",
+                   "connectionstatus": "ConnectionStatus", "logtimestamp": "LogTimestamp"}
+
+
+def lss_type(record: dict) -> tuple[str, str | None] | None:
+    """(name, table or None) of the ZPA LSS log type a record's keys mark it as, or None."""
+    low = {str(k).lower(): v for k, v in record.items()}
+    for name, table, marker in LSS_TYPES:
+        if isinstance(marker, dict):
+            if all(isinstance(low.get(k), str) and low[k].startswith(p) for k, p in marker.items()):
+                return name, table
+        elif marker <= low.keys():
+            return name, table
+    return None
 
 
 def other_lss_type(record: dict) -> str | None:
     """The name of a ZPA LSS log type zsaudit does not load, if the record is one."""
-    low = {str(k).lower(): v for k, v in record.items()}
-    for name, marker in OTHER_LSS_TYPES:
-        if isinstance(marker, dict):
-            if all(isinstance(low.get(k), str) and low[k].startswith(p) for k, p in marker.items()):
-                return name
-        elif marker <= low.keys():
-            return name
-    return None
+    found = lss_type(record)
+    return found[0] if found and found[1] is None else None
+
+
+def table_name(table: str) -> str:
+    """How a message names a table's log type."""
+    return next((name for name, t, _ in LSS_TYPES if t == table), table)
 
 
 def guess_log_type(keys: set[str], *, sourcetype: str | None = None, product: str | None = None) -> str | None:
@@ -293,10 +360,9 @@ def guess_log_type(keys: set[str], *, sourcetype: str | None = None, product: st
     if product and product.lower() in CEF_PRODUCTS:
         return CEF_PRODUCTS[product.lower()]
     low = {k.lower() for k in keys}
-    if "connectionstatus" in low or "connectionid" in low:
-        return "zpa_user_activity"
-    if "sessionstatus" in low:
-        return "zpa_user_status"
+    found = lss_type(dict.fromkeys(low, ""))          # by keys only (values: see lss_type)
+    if found is not None and found[1] is not None:
+        return found[1]
     if sourcetype and sourcetype.lower() in SOURCETYPES:
         return SOURCETYPES[sourcetype.lower()]
     dns = {"reqaction", "resaction", "dns_req", "req", "dns_reqtype", "reqtype", "domcat"}

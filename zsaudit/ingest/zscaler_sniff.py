@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from ..errors import BadInput
 from .limits import MAX_FIELDS, MAX_PLAN_KEYS
 from .time_formats import declared_formats
-from .nss_fields import (COLUMNS, DEFAULT_FIELDS, ENCODED_KEYS, PREFIX_TIME_KEY, SOURCETYPES, aliases_for,
-                         other_lss_type,
-                         delimited_layout, guess_log_type)
+from .nss_fields import (COLUMNS, DEFAULT_FIELDS, ENCODED_KEYS, LSS_MARKER_KEYS, LSS_TABLES, PREFIX_TIME_KEY,
+                         SOURCETYPES, aliases_for, delimited_layout, guess_log_type, lss_type)
 
 FORMATS = ("json", "csv", "tsv", "kv", "leef", "cef")
 SNIFF_LINES = 200
@@ -50,6 +49,7 @@ class Plan:
     time_formats: list[str] = field(default_factory=list)  # strptime formats the records declare
     kv_prefix: bool = False                    # kv: a syslog header / timestamp before the first key
     kv_quoted: bool = False                    # kv: values may be double-quoted (with \" escapes)
+    markers: list[int] = field(default_factory=list)    # ZPA LSS: key indices telling each record's type
 
 
 def _strip_prefix_json(line: str) -> str:
@@ -191,7 +191,8 @@ def _detect_format(lines: list[str], fields: str | None) -> str | None:
 def _fail_type(path_label: str, what: str):
     raise BadInput(
         f"{path_label}: cannot tell which Zscaler log this is ({what}); expected ZIA web, firewall or "
-        f"DNS (sourcetype zscalernss-web/-fw/-dns or their fields) or ZPA user activity / user status")
+        f"DNS (sourcetype zscalernss-web/-fw/-dns or their fields) or ZPA user activity, user status, "
+        f"Browser Access or App Connector status")
 
 
 def _plan_json(path_label: str, lines: list[str]) -> Plan:
@@ -215,25 +216,55 @@ def _plan_json(path_label: str, lines: list[str]) -> Plan:
             if k not in seen and len(keys) < MAX_PLAN_KEYS:
                 seen.add(k)
                 keys.append(k)
-    other = next((t for t in map(other_lss_type, events) if t), None)
-    if other is not None:
-        raise BadInput(
-            f"{path_label}: a {other} log (LSS): zsaudit loads ZPA user activity and user status and ZIA "
-            f"web, firewall and DNS logs, not this log type; leave the file out, or point the LSS feed "
-            f"that writes it at another destination")
+    lss_table = _lss_table(path_label, events)
     # a SIEM export may hold other vendors' rows: the product of the first Zscaler one
     first = next((e for e in events if str(e.get("DeviceVendor", "Zscaler")).lower() == "zscaler"), events[0])
     product = next((first[k] for k in ("product", "DeviceProduct", "deviceProduct")
                     if isinstance(first.get(k), str)), None)
     labels = _labels(events[0])
-    log_type = guess_log_type(set(keys) | {v.lower() for v in labels.values()},
-                              sourcetype=sourcetype, product=product)
+    log_type = lss_table or guess_log_type(set(keys) | {v.lower() for v in labels.values()},
+                                           sourcetype=sourcetype, product=product)
     if log_type is None:
         _fail_type(path_label, f"JSON keys {keys[:8]}")
     plan = build_plan("json", log_type, keys, labels=labels, declared=list(events[0].keys()))
+    _add_markers(plan, every_key=True)
     prefix = "$.event." if envelope else "$."
-    plan.json_paths = [prefix + json.dumps(k) for k in keys]
+    plan.json_paths = [prefix + json.dumps(k) for k in plan.keys]
     return plan
+
+
+def _lss_table(path_label: str, records: list[dict]) -> str | None:
+    """The table of the ZPA LSS log type most of the sampled records are (each record is checked
+    again when read: see Plan.markers); refuses a file whose records are all of types zsaudit does
+    not load, naming the type."""
+    from collections import Counter
+
+    found = [t for t in map(lss_type, records) if t is not None]
+    loadable = Counter(table for _, table in found if table)
+    if loadable:
+        return loadable.most_common(1)[0][0]
+    if found:
+        name = Counter(name for name, _ in found).most_common(1)[0][0]
+        raise BadInput(
+            f"{path_label}: a {name} log (LSS): zsaudit loads ZPA user activity, user status, Browser "
+            f"Access and App Connector status and ZIA web, firewall and DNS logs, not this log type; leave "
+            f"the file out, or point the LSS feed that writes it at another destination")
+    return None
+
+
+def _add_markers(plan: Plan, every_key: bool = False) -> None:
+    """ZPA LSS plans: the keys that tell each record's log type (see nss_fields.LSS_TYPES), so a
+    record of another type is rejected by name, never filed here. `every_key`: add the marker keys
+    the sampled lines lack (JSON and kv find any key on any line; CSV has its header only)."""
+    if plan.log_type not in LSS_TABLES:
+        return
+    have = {k.lower(): i for i, k in reversed(list(enumerate(plan.keys)))}
+    for low, key in LSS_MARKER_KEYS.items():
+        if low not in have and every_key and len(plan.keys) < MAX_PLAN_KEYS + len(LSS_MARKER_KEYS):
+            have[low] = len(plan.keys)
+            plan.keys.append(key)
+        if low in have:
+            plan.markers.append(have[low])
 
 
 def _labels(record: dict) -> dict[str, str]:
@@ -286,12 +317,13 @@ def _plan_delimited(path_label: str, lines: list[str], fmt: str, fields: str | N
                     f"{path_label}: line 1: headerless {fmt.upper()} with {len(head)} fields matches no "
                     f"default NSS feed layout (web 34, firewall 36, DNS 19); pass the feed's format "
                     f"string with --fields '\"%s{{time}}\",\"%s{{login}}\",...'")
-    log_type = guess_log_type(set(names))
+    log_type = _lss_table(path_label, [dict.fromkeys(names, "")]) or guess_log_type(set(names))
     if log_type is None:
         _fail_type(path_label, f"fields {names[:8]}")
     if fmt == "csv" and delim == "\t":
         fmt = "tsv"
     plan = build_plan(fmt, log_type, names, declared=names)
+    _add_markers(plan)
     plan.delim, plan.skip_header = delim, skip_header
     if all(s.startswith('"') and s.endswith('"') for s in sample):
         plan.csv_mode = "quoted"
@@ -340,10 +372,12 @@ def _plan_kv(path_label: str, lines: list[str]) -> Plan:
     rec = {k: _unquote(v) for k, v in pairs}
     keys = _union_keys(([PREFIX_TIME_KEY] if prefixed else []) + keys,
                        (_kv_pairs(ln, "\t") for ln in lines[1:SNIFF_LINES]))
-    log_type = guess_log_type(set(keys), sourcetype=rec.get("sourcetype"))
+    log_type = (_lss_table(path_label, [dict(_kv_pairs(ln, "\t")) for ln in sample])
+                or guess_log_type(set(keys), sourcetype=rec.get("sourcetype")))
     if log_type is None:
         _fail_type(path_label, f"keys {keys[:8]}")
     plan = build_plan("kv", log_type, keys, declared=[k for k, _ in pairs])
+    _add_markers(plan, every_key=True)
     plan.delim = "\t"
     plan.kv_prefix = prefixed
     plan.kv_quoted = any(len(v) >= 2 and v[0] == '"' and v[-1] == '"'

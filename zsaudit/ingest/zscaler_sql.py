@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from .nss_fields import COLUMNS, DERIVED, PLACEHOLDERS, PREFIX_TIME_KEY
+from .nss_fields import COLUMNS, DERIVED, LSS_TYPES, PLACEHOLDERS, PREFIX_TIME_KEY, table_name
 from .time_formats import NAIVE_TIME_FORMATS, ZONED_TIME_FORMATS, is_zoned
 from .zscaler_sniff import Plan
 
@@ -122,8 +122,33 @@ def keeps_late_keys(plan: Plan) -> bool:
 
 
 def _used(plan: Plan) -> list[int]:
-    """Indices of plan.keys some column or `extra` reads."""
-    return sorted({i for srcs in plan.columns.values() for i, _ in srcs} | set(plan.extra))
+    """Indices of plan.keys some column, `extra` or the record type check reads."""
+    return sorted({i for srcs in plan.columns.values() for i, _ in srcs} | set(plan.extra) | set(plan.markers))
+
+
+def _lss_type_check(plan: Plan, value) -> str | None:
+    """SQL of why a record of a ZPA LSS plan is not loaded here: its own keys mark it as another
+    LSS log type (nss_fields.LSS_TYPES, tried in order; a record without markers is the file's
+    type). `value(i)` is the SQL of plan.keys[i]'s value as written (NULL when absent)."""
+    if not plan.markers:
+        return None
+    index = {plan.keys[i].lower(): i for i in reversed(plan.markers)}
+    whens = []
+    for name, table, marker in LSS_TYPES:
+        if not set(marker) <= index.keys():
+            continue                            # the file has not this type's keys: never it
+        if isinstance(marker, dict):
+            cond = " AND ".join(f"starts_with({value(index[k])}, '{p}')" for k, p in marker.items())
+        else:
+            cond = " AND ".join(f"{value(index[k])} IS NOT NULL" for k in sorted(marker))
+        if table == plan.log_type:
+            whens.append(f"WHEN {cond} THEN NULL")
+        elif table is None:
+            whens.append(f"WHEN {cond} THEN 'a {name} record (ZPA LSS): zsaudit does not load this log type'")
+        else:
+            whens.append(f"WHEN {cond} THEN 'a {name} record in a file of {table_name(plan.log_type)} records "
+                         f"(ZPA LSS); not loaded as one: give each LSS log type its own file'")
+    return f"CASE {' '.join(whens)} END" if whens else None
 
 
 def _position(plan: Plan, layout: dict | None, i: int) -> int | None:
@@ -402,10 +427,18 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None)
     if plan.fmt in ("csv", "tsv"):
         n = len(plan.keys)
         bad_terms.insert(0, f"CASE WHEN nf <> {n} THEN 'expected {n} fields, found ' || nf END")
-    bad = "concat_ws('; ', " + ", ".join(bad_terms) + ")" if bad_terms else "''"
     ctes, key_exprs = _source_ctes(plan, layout)
     used = _used(plan)
     ks = ", ".join(f"{key_exprs[i]} AS k{i}" for i in used) or "NULL AS k_none"
+    if plan.markers:
+        # markers as written: JSON and CSV values before placeholders are nulled
+        raw_value = "vraw[{}]" if _nulled_per_line(plan) else None
+        ks += "".join(f", {raw_value.format(i + 1) if raw_value else key_exprs[i]} AS m{i}" for i in plan.markers)
+        check = _lss_type_check(plan, lambda i: f"m{i}")
+        if check:
+            raw_exprs.append(f"{check} AS r__lss_type")
+            bad_terms.insert(0, "r__lss_type")
+    bad = "concat_ws('; ', " + ", ".join(bad_terms) + ")" if bad_terms else "''"
     late = "late" if keeps_late_keys(plan) else "NULL"
     if late != "NULL":
         # a line with keys the first lines did not have: its `extra` holds them too

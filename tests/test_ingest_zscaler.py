@@ -401,6 +401,33 @@ def test_keys_first_seen_after_the_sniffed_lines_are_kept_in_extra(store, tmp_pa
     assert json.loads(row[1])["latekey"] == "hello"                # the first of a repeated key
 
 
+@pytest.mark.parametrize("envelope", [False, True])
+def test_json_keys_first_seen_after_the_sniffed_lines_are_kept_in_extra(store, tmp_path, envelope):
+    # issue 13 class 7: the plan learns a JSON feed's keys from its first lines; a key seen only
+    # later (a template change, an optional field) lands in `extra`, as kv's late keys do
+    from zsaudit.ingest.zscaler_sniff import SNIFF_LINES
+
+    def line(i, **more):
+        rec = {"time": f"Tue Nov 24 10:{i // 60 % 60:02d}:{i % 60:02d} 2026", "login": f"u{i}@corp.example",
+               "eurl": "x.example/a", "action": "Allowed", "respcode": "200", "unmapped": "first", **more}
+        return json.dumps({"sourcetype": "zscalernss-web", "event": rec} if envelope else rec)
+
+    late = SNIFF_LINES + 20
+    lines = [line(i) for i in range(SNIFF_LINES + 50)]
+    lines[late] = line(late, latekey="hello", nested={"a": [1, "b"]}, nothing=None, login2="x\"y")
+    lines[late + 1] = line(late + 1, respcode=None)           # a null where the plan has a key: nothing new
+    f = write(tmp_path / "web.json", lines)
+    (r,) = zscaler.ingest_paths(store, [f])
+    assert (r.rows_loaded, r.rows_rejected) == (SNIFF_LINES + 50, 0)
+    row = one(store, "SELECT login, response_code, extra FROM zia_web WHERE source_line = ?", [late + 1])
+    assert row[:2] == (f"u{late}@corp.example", 200)
+    assert json.loads(row[2]) == {"unmapped": "first", "latekey": "hello", "nested": '{"a":[1,"b"]}',
+                                  "login2": 'x"y'}
+    row = one(store, "SELECT response_code, extra FROM zia_web WHERE source_line = ?", [late + 2])
+    assert row[0] is None and json.loads(row[1]) == {"unmapped": "first"}
+    assert one(store, "SELECT count(*) FROM zia_web WHERE extra <> '{\"unmapped\":\"first\"}'")[0] == 1
+
+
 def test_the_files_own_time_style_first_and_others_still_read(store, tmp_path):
     # LEEF devTime ("Tue Nov 24 10:00:00 UTC 2026") is tried first once the first lines show it;
     # a line in another style still reads through the general chain

@@ -241,6 +241,45 @@ _EXTRA_ALIASES: dict[str, dict[str, str]] = {
     "zpa_connector_status": {"timestamp": "event_time", "eventtime": "event_time"},
 }
 
+# Elastic exports of the zscaler_zia integration: ECS documents, keys as dotted paths (the
+# integration's pipeline tests, packages/zscaler_zia/data_stream/*/_dev/test/pipeline/*-expected.json)
+_ECS_ALIASES: dict[str, dict[str, str]] = {
+    "zia_web": {
+        "@timestamp": "event_time", "user.email": "login", "source.user.name": "device_owner",
+        "user.name": "device_owner", "url.original": "url", "url.domain": "host", "destination.ip": "server_ip",
+        "source.ip": "client_ip", "source.nat.ip": "client_ip", "http.request.method": "request_method",
+        "http.response.status_code": "response_code", "http.request.bytes": "request_size",
+        "http.response.bytes": "response_size", "http.request.mime_type": "content_type",
+        "http.request.referrer": "referer", "event.action": "action", "network.protocol": "protocol",
+        "rule.name": "rule_label", "rule.ruleset": "rule_type", "event.risk_score": "risk_score",
+        "user_agent.original": "user_agent", "zscaler_zia.web.department": "department",
+        "zscaler_zia.web.location": "location", "zscaler_zia.web.device.hostname": "device_hostname",
+        "zscaler_zia.web.app.class": "app_class", "zscaler_zia.web.app.name": "app_name",
+        "zscaler_zia.web.url.class": "url_class", "zscaler_zia.web.url.category.sub": "url_category",
+        "zscaler_zia.web.url.category.super": "url_super_category",
+        "zscaler_zia.web.malware.category": "malware_category", "zscaler_zia.web.threat.name": "threat_name",
+    },
+    "zia_firewall": {
+        "@timestamp": "event_time", "user.email": "login", "user.name": "device_owner",
+        "host.hostname": "device_hostname", "source.ip": "client_ip", "source.port": "client_port",
+        "zscaler_zia.firewall.client.destination.ip": "client_dest_ip",
+        "zscaler_zia.firewall.client.destination.port": "client_dest_port",
+        "zscaler_zia.firewall.server.source.ip": "server_source_ip",
+        "zscaler_zia.firewall.server.source.port": "server_source_port", "destination.ip": "server_ip",
+        "destination.port": "server_port", "zscaler_zia.firewall.tunnel.ip": "tunnel_ip",
+        "zscaler_zia.firewall.tunnel.type": "tunnel_type", "event.action": "action", "rule.name": "rule_label",
+        "network.protocol": "network_service", "network.application": "network_app",
+        "network.transport": "ip_protocol", "zscaler_zia.firewall.ip_category": "ip_category",
+        "destination.geo.country_name": "dest_country", "destination.bytes": "in_bytes",
+        "source.bytes": "out_bytes", "zscaler_zia.firewall.duration.milliseconds": "duration_ms",
+        "zscaler_zia.firewall.session.count": "num_sessions",
+        "zscaler_zia.firewall.threat.category": "threat_category", "zscaler_zia.firewall.threat.name": "threat_name",
+        "zscaler_zia.firewall.department": "department", "zscaler_zia.firewall.location.name": "location",
+    },
+}
+for _table, _keys in _ECS_ALIASES.items():
+    _EXTRA_ALIASES[_table].update(_keys)
+
 # LEEF (QRadar preset): `cat` carries the action, not the URL category.
 LEEF_OVERRIDES = {"zia_web": {"cat": "action"}}
 
@@ -365,6 +404,9 @@ def guess_log_type(keys: set[str], *, sourcetype: str | None = None, product: st
         return found[1]
     if sourcetype and sourcetype.lower() in SOURCETYPES:
         return SOURCETYPES[sourcetype.lower()]
+    for table, ecs in (("zia_web", "zscaler_zia.web."), ("zia_firewall", "zscaler_zia.firewall.")):
+        if any(k.startswith(ecs) for k in low):          # an Elastic export (ECS)
+            return table
     dns = {"reqaction", "resaction", "dns_req", "req", "dns_reqtype", "reqtype", "domcat"}
     fw = {"csip", "cdip", "cdport", "csport", "sdip", "nwsvc", "nwapp", "tuntype", "ipcat", "numsessions",
           "spt", "dpt", "devicetranslatedaddress", "tunneltype", "clt_sport", "clt_dip", "srv_sip"}

@@ -288,7 +288,10 @@ def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto
                                "key=value, LEEF, CEF)") from exc
             raise
         result.source_kind, result.format = plan.log_type, plan.fmt
-        return _load_file(store, path, label, plan, document, result, size, started, tz, on_bytes, max_line_bytes)
+        if plan.note:                                  # a SIEM export: which one
+            result.note = plan.note
+        return _load_file(store, path, label, plan, document, result, size, started, plan.time_zone or tz,
+                          on_bytes, max_line_bytes)
     except BadInput as exc:
         # no line of the file can be a record: the ledger says so, and why (the pack lists it)
         reason = str(exc)
@@ -337,7 +340,7 @@ def _load_rows(store, path, label, plan, document, result, size, started, tz, on
                                              max_line_bytes=max_line_bytes) as loader:
         with _open(path) as fh:
             if document:
-                result.note = "JSON document (array or multi-line object): one record per element"
+                result.note = "; ".join(filter(None, [plan.note, "JSON document (array or multi-line object): one record per element"]))
                 loader.load_chunks(_json_document_chunks(fh, label, max_line_bytes))
             else:
                 loader.load_chunks(_iter_chunks(fh, label, on_bytes=on_bytes, max_line_bytes=max_line_bytes))

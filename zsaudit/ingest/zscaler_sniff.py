@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from ..errors import BadInput
 from .limits import MAX_FIELDS, MAX_PLAN_KEYS
@@ -24,7 +25,8 @@ _CEF_HEAD = re.compile(r"CEF:\d+\|(?P<vendor>[^|]*)\|(?P<product>[^|]*)\|(?P<ver
 _LEEF_HEAD = re.compile(r"LEEF:(?P<v>[\d.]+)\|(?P<vendor>[^|]*)\|(?P<product>[^|]*)\|(?P<version>[^|]*)\|")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _SPACE_KEY = re.compile(r"(?:^| )([A-Za-z_][A-Za-z0-9_.]*)=")
-_LABELLED = re.compile(r"^(cs\d|cn\d|cfp\d|flexstring\d|flexnumber\d|devicecustomstring\d)$", re.I)
+_UTC_SUFFIX = re.compile(r" \[UTC\]$")
+_LABELLED = re.compile(r"^(cs\d|cn\d|cfp\d|flexstring\d|flexnumber\d|devicecustom(?:string|number)\d)$", re.I)
 # preference for the time column when several keys carry it (rt in Cloud NSS is only the month)
 _TIME_RANK = {"epochtime": 0, "time": 1, "datetime": 1, "timegenerated": 2, "devtime": 2,
               "logtimestamp": 1, "rt": 5, PREFIX_TIME_KEY: 6}
@@ -38,6 +40,8 @@ class Plan:
     columns: dict[str, list[tuple[int, str]]]  # column -> [(key index, decode)] decode: ''|url|b64
     extra: list[int]                           # key indices kept in `extra`
     json_paths: list[str] = field(default_factory=list)
+    json_root: str = ""                        # the key records sit under: event (Splunk HEC), _source (Elastic)
+    nested: bool = False                       # keys are dotted paths into nested objects (Elastic ECS)
     csv_mode: str = ""                         # quoted | plain | regex (csv/tsv)
     delim: str = ","
     skip_header: bool = False
@@ -50,6 +54,8 @@ class Plan:
     kv_prefix: bool = False                    # kv: a syslog header / timestamp before the first key
     kv_quoted: bool = False                    # kv: values may be double-quoted (with \" escapes)
     markers: list[int] = field(default_factory=list)    # ZPA LSS: key indices telling each record's type
+    product: str = ""                          # SIEM export: the DeviceProduct its Zscaler rows must have
+    time_zone: str = ""                        # the zone the file's naive times are in, when it says (else --tz)
 
 
 def _strip_prefix_json(line: str) -> str:
@@ -85,9 +91,25 @@ def _json_record(line: str) -> tuple[dict | None, dict | None]:
         obj = json.loads(repaired)
     if not isinstance(obj, dict):
         return None, None
-    if isinstance(obj.get("event"), dict):
+    if isinstance(obj.get("_source"), dict) and "_index" in obj:     # an Elasticsearch search hit
+        return obj["_source"], obj
+    if isinstance(obj.get("event"), dict) and not is_ecs(obj):
         return obj["event"], obj
     return obj, None
+
+
+def is_ecs(record: dict) -> bool:
+    """An Elastic Common Schema document (an Elastic export of the zscaler_zia integration)."""
+    return "@timestamp" in record and ("ecs" in record or "zscaler_zia" in record or "data_stream" in record)
+
+
+def _flatten(record: dict, prefix: tuple = ()) -> Iterator[tuple[tuple, object]]:
+    """(path, value) of each leaf of a nested document; lists are leaves."""
+    for k, v in record.items():
+        if isinstance(v, dict) and v:
+            yield from _flatten(v, prefix + (str(k),))
+        else:
+            yield prefix + (str(k),), v
 
 
 def _decode_kind(table: str, key: str) -> str:
@@ -196,16 +218,25 @@ def _fail_type(path_label: str, what: str):
 
 
 def _plan_json(path_label: str, lines: list[str]) -> Plan:
-    events, envelope, sourcetype = [], False, None
+    events, root, sourcetype = [], "", None
     for n, line in enumerate(lines[:SNIFF_LINES], 1):
         ev, env = _json_record(line)
         if ev is None or len(ev) > MAX_FIELDS:      # over the cap: rejected when read, not learned
             continue
         events.append(ev)
         if env is not None:
-            envelope = True
+            root = root or ("_source" if "_source" in env else "event")
             sourcetype = sourcetype or env.get("sourcetype")
         sourcetype = sourcetype or ev.get("sourcetype")
+    paths: dict[str, tuple[tuple, bool]] = {}       # ECS: dotted key -> (path, value is a list)
+    if events and is_ecs(events[0]):
+        flat = []
+        for ev in events:
+            leaves = list(_flatten(ev))
+            for p, v in leaves:
+                paths.setdefault(".".join(p), (p, isinstance(v, list)))
+            flat.append({".".join(p): v for p, v in leaves})
+        events = flat
     if not events:
         raise BadInput(f"{path_label}: line 1: not valid JSON and not repairable; expected one JSON "
                        "object per line (NSS/LSS JSON feed)")
@@ -227,10 +258,28 @@ def _plan_json(path_label: str, lines: list[str]) -> Plan:
     if log_type is None:
         _fail_type(path_label, f"JSON keys {keys[:8]}")
     plan = build_plan("json", log_type, keys, labels=labels, declared=list(events[0].keys()))
+    _siem_export(plan, first, product)
     _add_markers(plan, every_key=True)
-    prefix = "$.event." if envelope else "$."
-    plan.json_paths = [prefix + json.dumps(k) for k in plan.keys]
+    plan.json_root = root
+    prefix = f"$.{json.dumps(root)}." if root else "$."
+    if paths:
+        plan.nested, plan.note = True, "Elastic export (ECS, zscaler_zia integration)"
+        mapped = {i for srcs in plan.columns.values() for i, _ in srcs}
+        # a list (ECS rule.name: the rule and the IPS rule) gives a column its first element
+        plan.json_paths = [prefix + ".".join(json.dumps(p) for p in paths[k][0])
+                           + ("[0]" if paths[k][1] and i in mapped else "") for i, k in enumerate(plan.keys)]
+    else:
+        plan.json_paths = [prefix + json.dumps(k) for k in plan.keys]
     return plan
+
+
+def _siem_export(plan: Plan, record: dict, product: str | None) -> None:
+    """A Microsoft Sentinel CommonSecurityLog export (its DeviceVendor / DeviceProduct columns):
+    the note the ledger keeps, and the product every Zscaler row must have."""
+    low = {str(k).lower() for k in record}
+    if {"devicevendor", "deviceproduct"} <= low:
+        plan.note = "Microsoft Sentinel CommonSecurityLog export"
+        plan.product = product or ""
 
 
 def _lss_table(path_label: str, records: list[dict]) -> str | None:
@@ -262,6 +311,7 @@ def _add_markers(plan: Plan, every_key: bool = False) -> None:
     for low, key in LSS_MARKER_KEYS.items():
         if low not in have and every_key and len(plan.keys) < MAX_PLAN_KEYS + len(LSS_MARKER_KEYS):
             have[low] = len(plan.keys)
+            plan.extra.append(len(plan.keys))         # a value it has goes to `extra`, as any key's
             plan.keys.append(key)
         if low in have:
             plan.markers.append(have[low])
@@ -293,6 +343,7 @@ def _plan_delimited(path_label: str, lines: list[str], fmt: str, fields: str | N
     first = lines[0]
     sample = lines[1:SNIFF_LINES] or lines[:1]
     skip_header = False
+    utc: set[str] = set()
     if fields:
         try:
             fdelim, _, names = delimited_layout(fields)
@@ -303,6 +354,9 @@ def _plan_delimited(path_label: str, lines: list[str], fmt: str, fields: str | N
         sample = lines[:SNIFF_LINES]
     else:
         head = [h.strip().strip('"') for h in _split_fields(first, delim)]
+        # a Sentinel / Log Analytics CSV export names its time columns `TimeGenerated [UTC]`
+        utc = {h for h in head if _UTC_SUFFIX.search(h)}
+        head = [_UTC_SUFFIX.sub("", h) for h in head]
         if all(_KEY.match(h) for h in head if h) and not any(_looks_like_value(h) for h in head):
             names, skip_header = head, True
         else:
@@ -317,12 +371,20 @@ def _plan_delimited(path_label: str, lines: list[str], fmt: str, fields: str | N
                     f"{path_label}: line 1: headerless {fmt.upper()} with {len(head)} fields matches no "
                     f"default NSS feed layout (web 34, firewall 36, DNS 19); pass the feed's format "
                     f"string with --fields '\"%s{{time}}\",\"%s{{login}}\",...'")
-    log_type = _lss_table(path_label, [dict.fromkeys(names, "")]) or guess_log_type(set(names))
+    rows = [dict(zip(names, _split_fields(ln, delim))) for ln in sample[:50]] if skip_header else []
+    # a SIEM export may hold other vendors' rows: the product and labels of the first Zscaler one
+    record = next((r for r in rows if str(r.get("DeviceVendor", "Zscaler")).lower() == "zscaler"), {})
+    product = record.get("DeviceProduct")
+    log_type = (_lss_table(path_label, [dict.fromkeys(names, "")])
+                or guess_log_type(set(names), product=product))
     if log_type is None:
         _fail_type(path_label, f"fields {names[:8]}")
     if fmt == "csv" and delim == "\t":
         fmt = "tsv"
-    plan = build_plan(fmt, log_type, names, declared=names)
+    plan = build_plan(fmt, log_type, names, labels=_labels(record), declared=names)
+    _siem_export(plan, record or dict.fromkeys(names), product)
+    if utc:
+        plan.time_zone = "UTC"                      # `TimeGenerated [UTC]`: whatever --tz says
     _add_markers(plan)
     plan.delim, plan.skip_header = delim, skip_header
     if all(s.startswith('"') and s.endswith('"') for s in sample):

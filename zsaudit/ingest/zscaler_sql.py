@@ -12,8 +12,10 @@ Stages over the registered batch `_zs_batch(line BIGINT, text VARCHAR)`:
 
 from __future__ import annotations
 
+import json
 import re
 
+from .limits import MAX_PLAN_KEYS
 from .nss_fields import COLUMNS, DERIVED, LSS_TYPES, PLACEHOLDERS, PREFIX_TIME_KEY, table_name
 from .time_formats import NAIVE_TIME_FORMATS, ZONED_TIME_FORMATS, is_zoned
 from .zscaler_sniff import Plan
@@ -41,10 +43,12 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     if plan.fmt == "json":
         # one parse per line; a line that is not a JSON object comes out with nf = -1 (the loader
         # repairs or rejects it in Python: see _Loader._run)
-        cte = ("s0 AS (SELECT line, text, try(json_extract_string(CASE WHEN starts_with(text, '{') THEN text "
-               "ELSE substr(text, strpos(text, '{')) END, $paths)) AS vraw FROM _zs_batch), "
+        cte = ("s0 AS (SELECT line, text, CASE WHEN starts_with(text, '{') THEN text "
+               "ELSE substr(text, strpos(text, '{')) END AS jt FROM _zs_batch), "
+               "s1 AS (SELECT line, text, jt, try(json_extract_string(jt, $paths)) AS vraw FROM s0), "
                f"s AS (SELECT line, text, vraw, {nulled}, false AS drift, "
-               "CASE WHEN vraw IS NULL OR strpos(text, '{') = 0 THEN -1 END::INTEGER AS nf FROM s0)")
+               "CASE WHEN vraw IS NULL OR strpos(text, '{') = 0 THEN -1 END::INTEGER AS nf, "
+               f"{_json_late_keys(plan)} AS late FROM s1)")
         return cte, keyed
     if plan.fmt in ("csv", "tsv"):
         d = "chr(9)" if plan.delim == "\t" else "','"
@@ -56,7 +60,9 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
                  "CASE WHEN length(x) >= 2 AND starts_with(x, '\"') AND ends_with(x, '\"') "
                  "THEN replace(x[2:length(x) - 1], '\"\"', '\"') ELSE x END)")
         else:
-            v = ("list_transform(regexp_extract_all(text, '(?:^|,)(\"(?:[^\"]|\"\")*\"|[^,]*)', 1), lambda x: "
+            # each field with the comma before it (one put before the first): an empty first
+            # field must not be an empty match the search then steps over, losing the next one
+            v = ("list_transform(regexp_extract_all(',' || text, ',(\"(?:[^\"]|\"\")*\"|[^,]*)', 1), lambda x: "
                  "CASE WHEN starts_with(x, '\"') THEN replace(x[2:length(x) - 1], '\"\"', '\"') ELSE x END)")
         cte = (f"s0 AS (SELECT line, text, {v} AS vraw FROM _zs_batch), "
                f"s AS (SELECT line, text, vraw, {nulled}, len(vraw) <> {n} AS drift, len(vraw) AS nf FROM s0)")
@@ -109,6 +115,21 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     return cte, exprs
 
 
+def _json_late_keys(plan: Plan) -> str:
+    """SQL of the keys of a JSON line that the plan has not (first seen after the sniffed lines),
+    as [{'k': key, 'v': value}], for `extra`. Only a line with more keys than values read
+    (json_keys, one cheap pass) is parsed again, into a map of all its keys; a JSON null is no value."""
+    if plan.nested:                       # ECS: keys are paths into nested objects; not followed
+        return "NULL"
+    root = f"'$.{json.dumps(plan.json_root)}'" if plan.json_root else None    # a JSON key: no quote in it
+    obj = f"json_extract(jt, {root})" if root else "jt"
+    keys = f"json_keys(jt, {root})" if root else "json_keys(jt)"
+    return (f"CASE WHEN vraw IS NOT NULL AND try(len({keys})) > list_aggregate(vraw, 'count') THEN "
+            f"list_transform(list_filter(map_entries(try(json_transform({obj}, '\"MAP(VARCHAR, VARCHAR)\"')))"
+            f"[1:{MAX_PLAN_KEYS}], lambda e: e.value IS NOT NULL AND NOT list_contains($keys, e.key)), "
+            "lambda e: {'k': e.key, 'v': e.value}) END")
+
+
 def _nulled_per_line(plan: Plan) -> bool:
     """JSON and CSV/TSV lines are lists of values: their placeholders are nulled once over the
     list (one lambda over all values is cheaper than a test per column); other formats per column."""
@@ -118,7 +139,7 @@ def _nulled_per_line(plan: Plan) -> bool:
 def keeps_late_keys(plan: Plan) -> bool:
     """kv and delimiter-separated LEEF split every `key=value` part, so a key the file's first
     lines did not have is found; space-delimited CEF / LEEF are cut at known keys only."""
-    return plan.fmt == "kv" or (plan.fmt == "leef" and not plan.split_regex)
+    return plan.fmt in ("kv", "json") or (plan.fmt == "leef" and not plan.split_regex)
 
 
 def _used(plan: Plan) -> list[int]:
@@ -343,7 +364,7 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None)
     params: dict = {}
     if plan.fmt == "json":
         params["paths"] = plan.json_paths
-    if plan.fmt in ("kv", "cef", "leef"):
+    if plan.fmt in ("kv", "cef", "leef", "json"):
         params["keys"] = plan.keys
     if plan.split_regex and plan.fmt in ("cef", "leef"):
         params["split"] = plan.split_regex
@@ -420,8 +441,17 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None)
     else:
         extra, ev = "NULL::VARCHAR", "NULL::VARCHAR[]"
     vendor = next((i for i in plan.extra if plan.keys[i].lower() == "devicevendor"), None)
-    if vendor is not None:      # a SIEM export (Sentinel CommonSecurityLog) holds every vendor's rows
+    product = next((i for i in plan.extra if plan.keys[i].lower() == "deviceproduct"), None)
+    if vendor is not None:
         raw_exprs.append(f"k{vendor} AS r__vendor")
+    if product is not None and plan.product:     # ... and every Zscaler log type's rows
+        params["product"] = plan.product
+        raw_exprs.append(f"k{product} AS r__product")
+        is_zscaler = "coalesce(lower(r__vendor), 'zscaler') = 'zscaler' AND " if vendor is not None else ""
+        bad_terms.insert(0, f"CASE WHEN {is_zscaler}lower(r__product) <> lower($product) THEN 'a Zscaler ' || to_json(r__product) "
+                            "|| ' record in an export read as ' || to_json($product) || ' records; export each "
+                            "DeviceProduct to its own file' END")
+    if vendor is not None:      # a SIEM export (Sentinel CommonSecurityLog) holds every vendor's rows
         bad_terms.insert(0, "CASE WHEN lower(r__vendor) <> 'zscaler' THEN 'not a Zscaler record (DeviceVendor ' "
                             "|| to_json(r__vendor) || '); expected DeviceVendor Zscaler' END")
     if plan.fmt in ("csv", "tsv"):

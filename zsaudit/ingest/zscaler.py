@@ -413,6 +413,25 @@ def _json_document_head(path: Path, label: str, max_line_bytes: int) -> list[str
     return head
 
 
+def _unwrap(how: str, lines: pa.Array) -> pa.Array:
+    """The records of a Splunk search export: each row's _raw (see zscaler_sniff._splunk_export).
+    A row without _raw that is an export's own bookkeeping (`{"preview":false,"lastrow":true}`)
+    becomes blank (not a record); any other stays as written, to be rejected as what it is."""
+    text = pl.from_arrow(lines)
+    kind, _, where = how.partition(":")
+    if kind == "json":
+        raw = text.str.json_path_match(where)
+        meta = raw.is_null() & text.str.json_path_match("$.preview").is_not_null()
+        out = pl.select(pl.when(meta).then(pl.lit("")).otherwise(raw.fill_null(text))).to_series()
+    else:            # csv: the field at index `where`, its quotes undone
+        fields = ("," + text).str.extract_all(r',("(?:[^"]|"")*"|[^,]*)')
+        field = fields.list.get(int(where), null_on_oob=True).str.slice(1)
+        quoted = field.str.starts_with('"') & field.str.ends_with('"') & (field.str.len_bytes() >= 2)
+        inner = field.str.slice(1, field.str.len_chars() - 2).str.replace_all('""', '"', literal=True)
+        out = pl.select(pl.when(quoted).then(inner).otherwise(field).fill_null(text)).to_series()
+    return out.to_arrow().cast(lines.type)
+
+
 @contextmanager
 def _as_batch(con, tab: pa.Table):
     """`tab` registered as _zs_batch, the table every batch statement reads, on `con`."""
@@ -620,6 +639,8 @@ class _Loader:
                          for f in schema], schema=schema)
 
     def _numbered(self, first: int, lines: pa.Array) -> pa.Table | None:
+        if self.plan.unwrap:
+            lines = _unwrap(self.plan.unwrap, lines)
         if self.plan.skip_header and first == 1:
             lines = lines[1:]
             first = 2

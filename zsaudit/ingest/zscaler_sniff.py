@@ -56,6 +56,7 @@ class Plan:
     markers: list[int] = field(default_factory=list)    # ZPA LSS: key indices telling each record's type
     product: str = ""                          # SIEM export: the DeviceProduct its Zscaler rows must have
     time_zone: str = ""                        # the zone the file's naive times are in, when it says (else --tz)
+    unwrap: str = ""                           # Splunk export: json:<path of _raw> | csv:<_raw's field index>
 
 
 def _strip_prefix_json(line: str) -> str:
@@ -162,10 +163,51 @@ def sniff(path_label: str, lines: list[str], *, fmt: str = "auto", fields: str |
     first = lines[0].lstrip("\ufeff")
     lines[0] = first
     detected = fmt if fmt != "auto" else _detect_format(lines, fields)
+    export = _splunk_export(lines, detected) if not fields else None
+    if export is not None:                          # the records are the rows' _raw
+        unwrap, raws = export
+        if not raws:
+            raise BadInput(f"{path_label}: a Splunk search export whose first rows have no _raw; expected "
+                           "an export of the Zscaler events themselves (_raw), not of a table of fields")
+        plan = sniff(path_label, raws, fmt=fmt if fmt in ("kv", "leef", "cef") else "auto")
+        plan.unwrap, plan.skip_header = unwrap, plan.skip_header or unwrap.startswith("csv:")
+        plan.note = "; ".join(filter(None, ["Splunk search export (_raw)", plan.note]))
+        return plan
     plan = _plan(path_label, lines, detected, fmt, fields)
     plan.sample = lines[:SNIFF_LINES]
     plan.time_formats = declared_formats(plan.sample)
     return plan
+
+
+def _splunk_export(lines: list[str], fmt: str | None) -> tuple[str, list[str]] | None:
+    """(how to take each row's _raw, the sampled rows' _raw) when the file is a Splunk search
+    export: JSON lines `{"preview":false,"offset":0,"result":{"_raw":...,"_time":...}}` (the
+    search/jobs/export API, the UI's JSON export) or rows of `_raw` and `_time`, or a CSV export
+    whose header names `_raw`."""
+    if fmt == "json":
+        rows = []
+        for line in lines[:SNIFF_LINES]:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                rows.append(obj)
+        if not rows:
+            return None
+        result = any(isinstance(r.get("result"), dict) for r in rows)
+        raws = [r.get("result", {}).get("_raw") if result else r.get("_raw") for r in rows]
+        if not any(isinstance(v, str) for v in raws):
+            return None
+        return ("json:$.result._raw" if result else "json:$._raw"), [v for v in raws if isinstance(v, str)]
+    if fmt == "csv":
+        head = [h.strip().strip('"') for h in _split_fields(lines[0], ",")]
+        if "_raw" not in head:
+            return None
+        i = head.index("_raw")
+        raws = [f[i] for f in (_split_fields(ln, ",") for ln in lines[1:SNIFF_LINES]) if len(f) > i]
+        return f"csv:{i}", raws
+    return None
 
 
 def _plan(path_label: str, lines: list[str], detected: str | None, fmt: str, fields: str | None) -> Plan:

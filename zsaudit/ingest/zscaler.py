@@ -433,13 +433,18 @@ def _unwrap(how: str, lines: pa.Array) -> pa.Array:
 
 
 @contextmanager
-def _as_batch(con, tab: pa.Table):
-    """`tab` registered as _zs_batch, the table every batch statement reads, on `con`."""
-    con.register("_zs_batch", tab)
+def _as_table(con, name: str, tab: pa.Table):
+    """`tab` registered as `name` on `con` for the statements of the block."""
+    con.register(name, tab)
     try:
         yield con
     finally:
-        con.unregister("_zs_batch")
+        con.unregister(name)
+
+
+def _as_batch(con, tab: pa.Table):
+    """`tab` registered as _zs_batch, the table every batch statement reads, on `con`."""
+    return _as_table(con, "_zs_batch", tab)
 
 
 def _bound(sql: str, params: dict) -> dict:
@@ -477,7 +482,7 @@ class _Loader:
         self.chunked = False
         self.drift_keys: dict[str, int] = {}
         self.drift_counts: dict[int, int] = {}
-        self.insert_sql = _insert_sql(con, plan.log_type, self.cols)
+        self.key_sql, self.insert_sql, self.insert_unique_sql = _insert_sql(con, plan.log_type, self.cols)
 
     def __enter__(self) -> "_Loader":
         return self
@@ -807,12 +812,13 @@ class _Loader:
         table = pa.concat_tables(self.pending)
         self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
         span = pc.min_max(table["event_time"]).as_py()
-        self.con.register("_zs_stage", table)
-        try:
-            inserted = self.con.execute(self.insert_sql, [self.prefix, self.file_id, self.label,
-                                                          span["min"], span["max"]]).fetchone()[0]
-        finally:
-            self.con.unregister("_zs_stage")
+        with _as_table(self.con, "_zs_stage", table) as con:     # each key hashed once, in DuckDB
+            keys = con.sql(self.key_sql).to_arrow_table()["record_key"]
+        table = table.append_column("record_key", keys)
+        sql = self.insert_sql if _may_repeat_key(table) else self.insert_unique_sql
+        with _as_table(self.con, "_zs_stage", table) as con:
+            inserted = con.execute(sql, [self.prefix, self.file_id, self.label,
+                                         span["min"], span["max"]]).fetchone()[0]
         self.loaded += inserted
         self.duplicate += table.num_rows - inserted
         if span["min"] is not None:
@@ -836,9 +842,19 @@ class _Loader:
         self.flush()
 
 
-def _insert_sql(con, table: str, cols: list[str]) -> str:
-    """queries/ingest/insert_records.sql for `table`. The record key (see migrations/004_record_keys.sql)
-    hashes each column cast to the table's own type, so a row hashes as the migration hashed it."""
+def _may_repeat_key(table: pa.Table) -> bool:
+    """Whether two rows of a staged batch may share (event_time, record_key): false only when
+    they cannot (the two mixed into one number are all distinct; a collision just says maybe)."""
+    micros = pc.cast(pc.cast(table["event_time"], pa.int64()), pa.uint64(), safe=False)
+    mixed = pc.bit_wise_xor(table["record_key"], micros)
+    return pc.count_distinct(mixed).as_py() < table.num_rows
+
+
+def _insert_sql(con, table: str, cols: list[str]) -> tuple[str, str, str]:
+    """(queries/ingest/record_keys.sql, insert_records.sql with the first line of each repeated
+    key, insert_records.sql for a batch that repeats none) for `table`. The record key (see
+    migrations/004_record_keys.sql) hashes each column cast to the table's own type, so a row
+    hashes as the migration hashed it."""
     from .. import queries
 
     # in table order, as the migration's hash(*COLUMNS(...)) takes them
@@ -849,7 +865,10 @@ def _insert_sql(con, table: str, cols: list[str]) -> str:
     key = (f"CASE WHEN record_id IS NOT NULL THEN hash(CAST(record_id AS BIGINT)) ELSE {content} END"
            if "record_id" in cols else content)
     # identifiers from COLUMNS and the schema, never from input; values are bound
-    return queries.load("ingest/insert_records").format(table=table, columns=", ".join(cols), key=key)
+    insert = queries.load("ingest/insert_records")
+    return (queries.load("ingest/record_keys").format(key=key),
+            insert.format(table=table, columns=", ".join(cols), qualify=queries.load("ingest/first_of_each_key")),
+            insert.format(table=table, columns=", ".join(cols), qualify=""))
 
 
 def _test_kill_point(name: str) -> None:

@@ -189,7 +189,7 @@ def _splunk_export(lines: list[str], fmt: str | None) -> tuple[str, list[str]] |
         for line in lines[:SNIFF_LINES]:
             try:
                 obj = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):        # nested too deep: rejected when read
                 continue
             if isinstance(obj, dict):
                 rows.append(obj)

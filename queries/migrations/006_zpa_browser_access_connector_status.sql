@@ -1,4 +1,4 @@
--- Schema 5 (issue 13): two more ZPA LSS log types get tables of their own (docs/schema.md).
+-- Schema 6 (issue 13): two more ZPA LSS log types get tables of their own (docs/schema.md).
 --
 -- zpa_browser_access: LSS Browser Access logs, one row per HTTP request through a browser-access
 -- application; username is the request's SAML NameID.

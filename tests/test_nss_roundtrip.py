@@ -230,7 +230,7 @@ def test_leef_with_a_declared_time_format_reads_back(tmp_path, table):
         (res,) = zscaler.ingest_paths(store, [out])
         assert store.con.execute("SELECT source_line, reason FROM rejects").fetchall() == []
         got = [r[0] for r in store.con.execute(f"SELECT event_time FROM {table} ORDER BY source_line").fetchall()]
-        assert got == [r["event_time"] for r in recs]
+        assert got == [r["event_time"] for r in _once(expected(table, recs))]  # each record once
 
     try:
         check()
@@ -256,7 +256,7 @@ def test_kv_with_a_syslog_prefix_and_quoted_values_reads_back(tmp_path, table, p
         assert store.con.execute("SELECT source_line, reason FROM rejects").fetchall() == []
         cols = list(COLUMNS[table])
         got = store.con.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY source_line").fetchall()
-        assert [dict(zip(cols, r)) for r in got] == expected(table, recs)
+        assert [dict(zip(cols, r)) for r in got] == _once(expected(table, recs))
 
     try:
         check()
@@ -281,7 +281,7 @@ def test_firewall_with_dns_style_keys_reads_back(tmp_path, fmt):
         assert store.con.execute("SELECT source_line, reason FROM rejects").fetchall() == []
         cols = list(COLUMNS["zia_firewall"])
         got = store.con.execute(f"SELECT {', '.join(cols)} FROM zia_firewall ORDER BY source_line").fetchall()
-        assert [dict(zip(cols, r)) for r in got] == expected("zia_firewall", recs)
+        assert [dict(zip(cols, r)) for r in got] == _once(expected("zia_firewall", recs))
 
     try:
         check()

@@ -10,7 +10,7 @@ AIRFLOW_VERSION ?= 3.3.2
 AIRFLOW2_VENV    ?= .venv-airflow-2
 AIRFLOW2_VERSION ?= 2.10.5
 
-.PHONY: demo test test-fast test-airflow test-spark bench clean help
+.PHONY: demo test test-fast test-airflow test-spark bench cli-docs clean help
 
 help:
 	@echo "make demo          set up .venv and run zsaudit end to end on synthetic data"
@@ -18,6 +18,7 @@ help:
 	@echo "make test-airflow  run the tests that drive a real Airflow $(AIRFLOW_VERSION) and $(AIRFLOW2_VERSION) scheduler"
 	@echo "make test-spark    run the tests that start a real standalone Spark cluster (needs Java 17)"
 	@echo "make bench         run the benchmarks in bench/ (minutes; writes docs/benchmarks.md data)"
+	@echo "make cli-docs      regenerate docs/cli.md from the commands' --help (a test checks it)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +49,9 @@ $(SPARK_STAMP): $(STAMP)
 
 test-spark: $(SPARK_STAMP)
 	$(BIN)/python -m pytest -m spark -q
+
+cli-docs: $(STAMP)
+	$(BIN)/python tools/cli_docs.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

@@ -34,12 +34,18 @@ from .lake import Lake
 from .output import claim_dir
 from .progress import QUIET, Progress
 from .store import Store
-from .timeutil import parse_time, yesterday_utc
+from . import timeutil
+from .timeutil import iso_z, parse_time, yesterday_utc
 
 STAGES = ("ingest_zscaler", "ingest_airflow", "analyze", "report")
 _DATED = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T\d{4}Z)?(?:--[0-9TZ-]+)?$")
 PACKS_MARKER = ".zsaudit-packs"
 DEMO_MARKER = ".zsaudit-demo"
+
+
+def _iso(t):
+    return iso_z(t, "seconds")   # this module's precision of timeutil.iso_z
+
 
 
 class StoreBusy(Busy):
@@ -257,27 +263,19 @@ class RunSummary:
         return out
 
 
-def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 # -- the period ---------------------------------------------------------------------------------
 def resolve_period(config: Config | None, since=None, until=None, *, now: datetime | None = None
                    ) -> tuple[datetime, datetime]:
     """--since/--until, else the config's fixed period, else yesterday (UTC).
     Only --since: up to the start of today. Only --until: the day before it."""
-    start, end = parse_time(since, what="--since"), parse_time(until, what="--until")
-    if start is None and end is None and config is not None and config.since:
-        start, end = config.since, config.until
-    if start is None and end is None:
-        return yesterday_utc(now)
-    if end is None:
-        end = yesterday_utc(now)[1]
-    if start is None:
-        start = end - timedelta(days=1)
-    if end <= start:
-        raise BadUsage(f"--until ({_iso(end)}) must be after --since ({_iso(start)})")
-    return start, end
+    def fill(start, end):
+        if start is None and end is None:
+            return (config.since, config.until) if config is not None and config.since else yesterday_utc(now)
+        end = end or yesterday_utc(now)[1]
+        return start or end - timedelta(days=1), end
+
+    return timeutil.resolve_period(since, until, fill=fill)
 
 
 def airflow_run_period(data_interval_start=None, data_interval_end=None, *, logical_date=None, run_after=None,

@@ -1,12 +1,38 @@
-"""Load SQL from queries/ by name. SQL is never assembled from user input: values are bound."""
+"""Load SQL from queries/ by name and run it: the one way a query file is executed.
+
+SQL is never assembled from user input: values are bound as $name parameters, and each statement
+gets only the parameters it names (DuckDB refuses extras). Step files (queries/correlate/,
+queries/findings/, ...) begin with a header that declares their hand-offs:
+
+    -- reads:    task_attempts, im_workers           tables and temp tables the step uses
+    -- creates:  _windows, _bounds                   scratch temp tables, dropped when the steps end
+    -- hands on: _attempts                           temp tables later steps (or Python) read;
+                                                     dropped when the whole run of steps ends
+
+`Steps` runs step files and drops exactly what their headers declare; tests/test_queries.py checks
+every header against the file's SQL.
+"""
 
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
 
 from .resources import queries_dir
+
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
+_HEADER = re.compile(r"^--\s*(reads|creates|hands on):\s*(.*)$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# DuckDB settings a stage may change for its duration (SET takes no bound name: this is the list)
+SETTINGS = ("memory_limit", "threads", "preserve_insertion_order", "checkpoint_threshold", "TimeZone",
+            "enable_progress_bar")
 
 
 @lru_cache(maxsize=None)
@@ -29,18 +55,200 @@ def path_of(name: str) -> Path:
     return queries_dir() / f"{name}.sql"
 
 
-_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
+def _code(sql: str) -> str:
+    """`sql` without its -- comments (our own files: no '--' inside a literal that names a $param)."""
+    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
 
 
-def statements(name: str) -> list[str]:
+def param_names(sql: str) -> set[str]:
+    """The $params a statement names (outside comments)."""
+    return set(_PARAM.findall(_code(sql)))
+
+
+def bind(sql: str, params: dict, name: str = "query", *, strict: bool = True) -> dict:
+    """The values of the $params `sql` names; a missing one is an error naming the query.
+    strict=False (SQL generated per batch, zsaudit/ingest/zscaler_sql.py): the given values it
+    names, looked for in the whole text."""
+    if not strict:
+        return {k: v for k, v in params.items() if k in set(_PARAM.findall(sql))}
+    wanted = param_names(sql)
+    missing = wanted - params.keys()
+    if missing:
+        raise ValueError(f"query {name} needs parameters {sorted(missing)}")
+    return {k: params[k] for k in wanted}
+
+
+@lru_cache(maxsize=None)
+def statements(name: str) -> tuple[str, ...]:
     """The statements of queries/<name>.sql (our own files: no ';' ending a line inside a literal)."""
-    return [s.strip() for s in _STATEMENT_END.split(load(name)) if s.strip()
-            and not all(line.strip().startswith("--") or not line.strip() for line in s.splitlines())]
+    return tuple(s.strip() for s in _STATEMENT_END.split(load(name)) if s.strip() and _code(s).strip())
 
 
-def run(con, name: str, params: dict | None = None) -> None:
-    """Run every statement of queries/<name>.sql in order, binding only the $params each one names."""
+@dataclass(frozen=True)
+class Header:
+    reads: tuple[str, ...] = ()
+    creates: tuple[str, ...] = ()
+    hands_on: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=None)
+def header(name: str) -> Header:
+    """The declarations at the top of queries/<name>.sql (see the module docstring)."""
+    found: dict[str, list[str]] = {"reads": [], "creates": [], "hands on": []}
+    for line in load(name).splitlines():
+        if not line.startswith("--"):
+            break
+        m = _HEADER.match(line.strip())
+        if m:
+            found[m.group(1)] += [t.strip() for t in m.group(2).split(",") if t.strip() and t.strip() != "-"]
+    for table in found["creates"] + found["hands on"]:
+        if not _IDENT.match(table):
+            raise ValueError(f"queries/{name}.sql: header names {table!r}, not a table name")
+    return Header(tuple(found["reads"]), tuple(found["creates"]), tuple(found["hands on"]))
+
+
+@contextmanager
+def registered(con, tables: dict | None) -> Iterator[None]:
+    """Arrow tables (or other Python data DuckDB scans) visible to SQL under the given names."""
+    for view, data in (tables or {}).items():
+        con.register(view, data)
+    try:
+        yield
+    finally:
+        for view in tables or {}:
+            con.unregister(view)
+
+
+def run(con, name: str, params: dict | None = None, *, tables: dict | None = None,
+        idents: dict[str, str] | None = None) -> None:
+    """Run every statement of queries/<name>.sql in order, binding only the $params each one names;
+    `tables` are Python data (Arrow tables) the SQL reads under those names; `idents` fill
+    {placeholders} that name a catalog or table (SQL cannot bind a name), always double-quoted."""
     params = params or {}
-    for sql in statements(name):
-        con.execute(sql, {p: params[p] for p in set(_PARAM.findall(sql))})
+    with registered(con, tables):
+        for sql in statements(name):
+            sql = with_idents(sql, idents)
+            con.execute(sql, bind(sql, params, name))
+
+
+def with_idents(sql: str, idents: dict[str, str] | None) -> str:
+    """`sql` with each {key} of `idents` replaced by the quoted identifier."""
+    for key, value in (idents or {}).items():
+        sql = sql.replace("{" + key + "}", '"' + str(value).replace('"', '""') + '"')
+    return sql
+
+
+def cursor(con, name: str, params: dict | None = None):
+    """The cursor of a one-statement query file (rows to fetch: .fetchall(), .fetchone(), .arrow())."""
+    (sql,) = statements(name)
+    return con.execute(sql, bind(sql, params or {}, name))
+
+
+def rows(con, name: str, params: dict | None = None) -> list[dict]:
+    """The rows of a one-statement query file as dicts."""
+    cur = cursor(con, name, params)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def one(con, name: str, params: dict | None = None) -> tuple | None:
+    """The first row of a one-statement query file (None when no row); the result is read to its
+    end, so the connection is free for what comes next (registering a table, another query)."""
+    found = cursor(con, name, params).fetchall()
+    return found[0] if found else None
+
+
+def scalar(con, name: str, params: dict | None = None):
+    """The first column of the first row of a one-statement query file (None when no row)."""
+    row = one(con, name, params)
+    return row[0] if row else None
+
+
+def insert_many(con, name: str, rows_: list) -> None:
+    """queries/<name>.sql (one INSERT with ? placeholders) for each row."""
+    (sql,) = statements(name)
+    if rows_:
+        con.executemany(sql, rows_)
+
+
+def arrow(rows: list[tuple], types: list) -> pa.Table:
+    """Python rows as an Arrow table with columns c0, c1, ... of the given types (empty is fine),
+    for `run(..., tables=...)`."""
+    columns = list(zip(*rows)) if rows else [[] for _ in types]
+    return pa.table({f"c{j}": pa.array(list(col), t) for j, (col, t) in enumerate(zip(columns, types))})
+
+
+def drop(con, tables) -> None:
+    """Drop temp tables by name (names from step headers, checked as identifiers)."""
+    for table in tables:
+        if not _IDENT.match(table):
+            raise ValueError(f"not a table name: {table!r}")
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+class Steps:
+    """A run of step files sharing parameters. drop_scratch() drops the `creates:` tables of the
+    steps run so far; closing (the `with` block's end) drops every `creates:` and `hands on:` table."""
+
+    def __init__(self, con, params: dict):
+        self.con, self.params = con, params
+        self.scratch: list[str] = []
+        self.handed: list[str] = []
+
+    def run(self, name: str, *, tables: dict | None = None, **extra) -> None:
+        run(self.con, name, {**self.params, **extra}, tables=tables)
+        self.adopt([name])
+
+    def adopt(self, step_names) -> None:
+        """Drop, with its own, what these steps (run elsewhere) declare."""
+        for name in step_names:
+            h = header(name)
+            self.scratch += [t for t in h.creates if t not in self.scratch]
+            self.handed += [t for t in h.hands_on if t not in self.handed]
+
+    def drop_scratch(self) -> None:
+        drop(self.con, self.scratch)
+        self.scratch = []
+
+    def close(self) -> None:
+        self.drop_scratch()
+        drop(self.con, self.handed)
+        self.handed = []
+
+    def __enter__(self) -> "Steps":
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:        # on an error the transaction's rollback removes them
+            self.close()
+
+
+@contextmanager
+def settings(con, **values) -> Iterator[dict]:
+    """DuckDB settings changed for the block and restored after it, e.g.
+    `with settings(con, memory_limit="2GB", preserve_insertion_order=False) as previous:`."""
+    previous = apply_settings(con, **values)
+    try:
+        yield previous
+    finally:
+        apply_settings(con, **previous)
+
+
+def apply_settings(con, **values) -> dict:
+    """SET each of `values` (names from SETTINGS; values bound); returns the settings they replaced."""
+    previous = {k: setting(con, k) for k in values}
+    for key, value in values.items():
+        set_option(con, key, value)
+    return previous
+
+
+def setting(con, key: str):
+    """The current value of a DuckDB setting."""
+    return con.execute("SELECT current_setting(?)", [key]).fetchall()[0][0]
+
+
+def set_option(con, key: str, value) -> None:
+    """SET one DuckDB setting of SETTINGS to a bound value."""
+    if key not in SETTINGS:
+        raise ValueError(f"not a setting zsaudit changes: {key!r}")
+    con.execute(f"SET {key} = ?", [value])

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import queries
+
 TOKEN_ENV = "ZSAUDIT_RECEIVE_TOKEN"
 MAX_BODY = 16 << 20                 # bytes as sent (gzip'd or not)
 MAX_INFLATED = 128 << 20            # bytes once inflated: below ingest's whole-JSON-array limit
@@ -201,9 +203,9 @@ def _array_records(path: Path, gzipped: bool) -> int:
 
     con = duckdb.connect()
     try:
-        con.execute("SET threads = 1")
-        return con.execute("SELECT count(*) FROM read_json_objects(?, format = 'array', compression = ?)",
-                           [str(path), "gzip" if gzipped else "none"]).fetchone()[0]
+        queries.set_option(con, "threads", 1)
+        return queries.scalar(con, "receive/array_records",
+                              {"path": str(path), "compression": "gzip" if gzipped else "none"})
     except duckdb.Error as exc:
         text = str(exc).splitlines()[0][:300]
         raise Rejected(400, f"not a JSON array of objects ({text})") from None

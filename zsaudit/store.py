@@ -92,7 +92,7 @@ class Store:
 
     def _has_inflight(self) -> bool:
         try:
-            return bool(self.con.execute("SELECT count(*) FROM ingest_inflight").fetchone()[0])
+            return bool(queries.scalar(self.con, "store/inflight_count"))
         except duckdb.CatalogException:          # a store from before schema 4 has none
             return False
 
@@ -100,17 +100,13 @@ class Store:
         """Delete the rows of Zscaler loads killed between a chunk commit and their ledger row."""
         if self._has_inflight():
             with self.transaction() as con:
-                con.execute(queries.load("ingest/sweep_inflight"))
+                queries.run(con, "ingest/sweep_inflight")
 
     # -- schema -------------------------------------------------------------------------
     def version(self) -> int:
-        exists = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-        ).fetchone()[0]
-        if not exists:
+        if not queries.scalar(self.con, "store/has_schema_version"):
             return 0
-        row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
-        return int(row[0] or 0)
+        return int(queries.scalar(self.con, "store/schema_version") or 0)
 
     def require(self, version: int, what: str) -> None:
         """BadInput unless the store has schema `version` (a read-only open does not migrate)."""
@@ -127,35 +123,34 @@ class Store:
             )
         with self.transaction():
             if current < SCHEMA_VERSION_BASE:
-                self.con.execute(queries.load("schema"))
-                self.con.execute("INSERT INTO schema_version (version) VALUES (?)", [SCHEMA_VERSION_BASE])
+                queries.run(self.con, "schema")
+                queries.run(self.con, "store/record_version", {"version": SCHEMA_VERSION_BASE})
                 current = SCHEMA_VERSION_BASE
             for version, name in _migrations():
                 if version > current:
-                    self.con.execute(queries.load(name))
-                    self.con.execute("INSERT INTO schema_version (version) VALUES (?)", [version])
+                    queries.run(self.con, name)
+                    queries.run(self.con, "store/record_version", {"version": version})
 
     # -- transactions -------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        self.con.execute("BEGIN TRANSACTION")
+        self.con.begin()
         try:
             yield self.con
         except BaseException:
-            self.con.execute("ROLLBACK")
+            self.con.rollback()
             raise
         else:
-            self.con.execute("COMMIT")
+            self.con.commit()
 
     # -- helpers ------------------------------------------------------------------------
-    def run(self, name: str, params: dict | list | None = None) -> duckdb.DuckDBPyConnection:
-        """Execute queries/<name>.sql with bound parameters."""
-        return self.con.execute(queries.load(name), params or [])
+    def run(self, name: str, params: dict | None = None) -> duckdb.DuckDBPyConnection:
+        """The cursor of queries/<name>.sql (one statement) with its bound parameters."""
+        return queries.cursor(self.con, name, params)
 
     def ledger_has(self, sha256: str) -> bool:
         """Whether this content is already ingested (a refused file is tried again)."""
-        return bool(self.con.execute("SELECT count(*) FROM ingest_ledger WHERE sha256 = ? AND status <> 'refused'",
-                                     [sha256]).fetchone()[0])
+        return bool(queries.scalar(self.con, "store/ledger_has", {"sha256": sha256}))
 
     def close(self) -> None:
         self.con.close()

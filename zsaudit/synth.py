@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from .ingest import nss_writer
+from .timeutil import iso_z
 
 DAY = datetime(2026, 11, 24, tzinfo=timezone.utc)
 SKEW = timedelta(seconds=5)
@@ -143,6 +144,11 @@ class SynthResult:
     truth_path: Path
     identity_path: Path
     files: list[Path]
+
+
+def _iso(t):
+    return iso_z(t, "microseconds")   # this module's precision of timeutil.iso_z
+
 
 
 def attempt_id(dag_id, run_id, task_id, map_index=-1, try_number=1) -> str:
@@ -449,9 +455,6 @@ def _log_lines(a: Attempt) -> list[str]:
     out.sort(key=lambda x: x[0])
     return [text for _, text in out]
 
-
-def _iso(t: datetime | None) -> str | None:
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if t else None
 
 
 def _task_instance(a: Attempt, pid: int) -> dict:

@@ -41,10 +41,15 @@ def parse_time(text: str | datetime | date | None, *, what: str = "time") -> dat
     return value.astimezone(timezone.utc)
 
 
-def parse_period(since, until) -> tuple[datetime | None, datetime | None]:
+def resolve_period(since, until, *, fill=None) -> tuple[datetime | None, datetime | None]:
+    """The one period resolver: --since/--until parsed (ISO 8601, UTC unless they say), the ends
+    left open filled by `fill(start, end) -> (start, end)`, each caller's default (none: unbounded,
+    `zsaudit analyze`; yesterday, the nightly job; the stored data, a report), then checked."""
     start, end = parse_time(since, what="--since"), parse_time(until, what="--until")
-    if start and end and end <= start:
-        raise BadUsage(f"--until ({end.isoformat()}) must be after --since ({start.isoformat()})")
+    if fill is not None and (start is None or end is None):
+        start, end = fill(start, end)
+    if start is not None and end is not None and end <= start:
+        raise BadUsage(f"--until ({iso_z(end)}) must be after --since ({iso_z(start)})")
     return start, end
 
 

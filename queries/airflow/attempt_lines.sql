@@ -2,6 +2,8 @@
 -- Identity: key=value path segments first; Airflow 3 lines that carry their own bound identity
 -- (dag_id, run_id, task_id, try_number) belong to that attempt even when interleaved in
 -- another attempt's file; 2.x lines take the file's identity (path, else AIRFLOW_CTX / Running lines).
+-- reads: _af_parsed, _af_files
+-- hands on: _af_la
 CREATE OR REPLACE TEMP TABLE _af_la AS
 WITH facts AS MATERIALIZED (
     SELECT p.*,

@@ -1,6 +1,7 @@
 -- Outbound URLs and host:port an attempt's lines name (message and continuation lines; for
 -- Airflow 3 the whole JSON record, so structured kwargs count too). Also urllib3's
 -- "host='x', port=N" form from connection errors. Hosts lowercased; user:password@ redacted.
+-- reads: task_egress_hints, _af_la, _af_files, _af_lines
 INSERT INTO task_egress_hints (attempt_id, dag_id, run_id, task_id, map_index, try_number, event_time,
                                url, host, port, log_file, source_line, message, scheme, rid, file_id)
 WITH pre AS (

@@ -1,6 +1,7 @@
 -- raw keeps the line's first 4096 characters (zsaudit/ingest/limits.py REJECT_KEEP_CHARS), with
 -- the whole line's length in bytes and its sha256 (queries/migrations/002_rejects_bounded_raw.sql);
 -- a line over a cap comes with them (its raw is already cut: airflow_logs._with_caps)
+-- reads: rejects, _af_la, _af_files, _af_lines
 INSERT INTO rejects (file_id, source_file, source_line, raw, reason, raw_bytes, raw_sha256)
 SELECT f.file_id, f.log_file, a.line_no, left(l.raw, 4096),
        coalesce(a.reject_reason,

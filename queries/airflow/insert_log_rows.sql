@@ -1,4 +1,5 @@
 -- Lines, connections and attempt observations of a parsed batch (one statement each; run in order).
+-- reads: airflow_log_lines, _af_la, _af_files
 INSERT INTO airflow_log_lines (attempt_id, log_file, source_line, event_time, level, source, message,
                                continuation, detail, rid, file_id)
 SELECT a.attempt_id, f.log_file, a.line_no, a.ts, a.level, a.source, a.message,

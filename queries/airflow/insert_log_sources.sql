@@ -1,3 +1,4 @@
+-- reads: task_attempt_sources, _af_att, _af_files
 INSERT INTO task_attempt_sources (attempt_id, source, file_id, dag_id, run_id, task_id, map_index, try_number,
     ti_id, hostname, start_time, end_time, state, state_explicit, return_code, operator, max_tries,
     airflow_version, log_file, log_sha256)

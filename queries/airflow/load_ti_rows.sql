@@ -2,6 +2,8 @@
 -- Airflow records an earlier try that was retried as `failed` in task_instance_history; the
 -- attempt ended up_for_retry (as a 2.x log says), so a failed try with a later try becomes
 -- up_for_retry. Parameter: $tz for naive times (Airflow stores UTC).
+-- reads: _af_ti_raw
+-- hands on: _af_tiv
 CREATE OR REPLACE TEMP TABLE _af_tiv AS
 WITH r AS (
     SELECT row_no,

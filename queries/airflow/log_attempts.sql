@@ -1,6 +1,8 @@
 -- What each task-log file says about each attempt it holds (usually one).
 -- State: a 2.x "Marking task as X" line states it; otherwise it is inferred: 2.x return code,
 -- 3.x error record / "::group::Post Execute" (the end of the run); no end seen -> unknown.
+-- reads: _af_la
+-- hands on: _af_att
 CREATE OR REPLACE TEMP TABLE _af_att AS
 SELECT a.file_idx, a.attempt_id,
        any_value(a.dag_id) AS dag_id, any_value(a.run_id) AS run_id, any_value(a.task_id) AS task_id,

@@ -1,5 +1,6 @@
 -- A log file with no attempt lines at all (an empty attempt=N.log) still says the attempt
 -- existed, when its path names it fully: state unknown.
+-- reads: _af_att, _af_files
 INSERT INTO _af_att (file_idx, attempt_id, dag_id, run_id, task_id, map_index, try_number, had_error,
                      post_execute, any_json)
 SELECT f.file_idx,

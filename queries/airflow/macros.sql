@@ -1,5 +1,6 @@
 -- Helpers for the Airflow ingest (temporary, per connection). Values only; no user SQL.
 -- af_ts: an Airflow timestamp string -> TIMESTAMPTZ; naive values are read in zone tz.
+-- reads: -
 CREATE OR REPLACE TEMP MACRO af_ts(x, tz) AS (
     CASE
         WHEN x IS NULL OR trim(x) = '' THEN NULL

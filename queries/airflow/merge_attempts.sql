@@ -3,6 +3,8 @@
 -- State: a state the log states ("Marking task as ...") > scheduler stdout final_state >
 -- metadata DB > REST API > CSV > state inferred from the log; non-terminal states (running,
 -- queued, ...) and `unknown` only when nothing better exists.
+-- reads: _af_touched, task_attempt_sources, airflow_ti_events, task_attempts
+DELETE FROM task_attempts WHERE attempt_id IN (SELECT attempt_id FROM _af_touched);
 INSERT INTO task_attempts (attempt_id, dag_id, run_id, task_id, map_index, try_number, ti_id, hostname,
     start_time, end_time, state, return_code, operator, max_tries, airflow_version, log_file, log_sha256,
     host_source, times_source, state_source, sources, executor, queue)

@@ -5,6 +5,8 @@
 -- Shaped for speed: JSON and text lines take separate paths (each evaluates only its own
 -- expressions), the general timestamp macro only sees the rare lines the fast formats miss,
 -- and the window that finds a continuation line's record runs over text lines only.
+-- reads: _af_files, _af_lines
+-- hands on: _af_parsed
 CREATE OR REPLACE TEMP TABLE _af_parsed AS
 WITH base AS MATERIALIZED (
     SELECT l.file_idx, l.line_no, l.raw,

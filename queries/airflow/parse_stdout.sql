@@ -3,6 +3,8 @@
 --      "Task started ... hostname=H ... ti_id=<ti_id>" (API server).
 -- 2.x: "TaskInstance Finished: dag_id=D, task_id=T, run_id=R, map_index=M, run_start_date=...,
 --      run_end_date=..., ..., state=S, ..., try_number=N, max_tries=K, ..., operator=O, ..."
+-- reads: _af_stdout_arrow
+-- hands on: _af_stdout
 CREATE OR REPLACE TEMP TABLE _af_stdout AS
 WITH l AS (
     SELECT line_no, regexp_replace(raw, '\x1b\[[0-9;?]*[ -/]*[@-~]', '', 'g') AS line FROM _af_stdout_arrow

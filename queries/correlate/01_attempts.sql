@@ -2,6 +2,8 @@
 -- each tied to an identity-map worker by its Airflow hostname (exact, then short name).
 -- An attempt with no end time ends at its last log line, else at its start.
 -- aidx is a compact integer key used by the joins below.
+-- reads: im_worker_names, airflow_log_lines, task_attempts, im_workers
+-- hands on: _attempts
 CREATE OR REPLACE TEMP TABLE _attempts AS
 WITH names AS (
     SELECT name, min(widx) AS widx FROM im_worker_names GROUP BY name

@@ -1,5 +1,7 @@
 -- The logins each attempt may carry: those of every service account whose `dags` globs match
 -- its DAG, or whose `connections` include a connection its log named.
+-- reads: _attempts, im_dags, im_logins, task_connections, im_conns
+-- creates: _attempt_logins
 CREATE OR REPLACE TEMP TABLE _attempt_logins AS
 SELECT DISTINCT aidx, lidx, login FROM (
     SELECT a.aidx, l.lidx, l.login

@@ -1,5 +1,8 @@
 -- Outbound hosts each attempt's log named (lower case), minus ignored hosts; hidx numbers the
 -- distinct hosts so requests match them by integer.
+-- reads: task_egress_hints, _attempts, im_ignore_hosts
+-- creates: _hosts_dict
+-- hands on: _attempt_hosts
 CREATE OR REPLACE TEMP TABLE _attempt_hosts AS
 SELECT a.aidx, h.attempt_id, lower(h.host) AS host,
        CAST(dense_rank() OVER (ORDER BY lower(h.host)) AS INTEGER) AS hidx,

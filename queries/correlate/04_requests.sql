@@ -3,6 +3,8 @@
 -- period widened to the windows of the attempts in scope; `in_period` marks the period itself.
 -- Keys are integers (widx worker, lidx service-account login, hidx logged host, pk partition)
 -- and the outcome is kept as three flags (rules.toml [auth], [failure]) so the table stays narrow.
+-- reads: im_worker_names, im_worker_ips, zia_web, zpa_user_activity, im_logins, _hosts_dict
+-- creates: _requests
 CREATE OR REPLACE TEMP TABLE _requests AS
 WITH names AS (
     SELECT name, min(widx) AS widx FROM im_worker_names GROUP BY name

@@ -1,6 +1,8 @@
 -- Running windows keyed by partition pk: the worker's widx for attempts on a known worker, and
 -- 1000000 + lidx for the service-account logins an attempt may carry, built only for logins seen
 -- in requests whose worker is unknown (e.g. NATed traffic of a service-account login).
+-- reads: _attempts, _attempt_logins, _requests
+-- creates: _windows
 CREATE OR REPLACE TEMP TABLE _windows AS
 SELECT widx AS pk, aidx, lo, hi + INTERVAL 1 MICROSECOND AS hi_x
 FROM _attempts WHERE widx IS NOT NULL

@@ -1,5 +1,7 @@
 -- Step 2: each attempt listed in the segments it spans (rows ~ attempts x concurrency), and per
 -- segment how many attempts run in it (most segments have one: no narrowing needed).
+-- reads: _windows, _bounds
+-- creates: _segments, _segstat
 CREATE OR REPLACE TEMP TABLE _segments AS
 SELECT w.pk, CAST(unnest(generate_series(b1.k, b2.k - 1)) AS INTEGER) AS k, w.aidx
 FROM _windows w

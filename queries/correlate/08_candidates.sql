@@ -1,6 +1,8 @@
 -- Step 3: each request finds its segment with an ASOF join (sort-merge: no n x m). A segment
 -- with one running attempt decides at once (login_ok / host_ok say whether that attempt may
 -- carry the request's login and whether its log named the request's host).
+-- reads: _requests, _segstat, _attempt_logins, _attempt_hosts
+-- creates: _asof
 CREATE OR REPLACE TEMP TABLE _asof AS
 SELECT r.rn, r.pk, coalesce(r.lidx, 0) AS lidx0, coalesce(r.hidx, 0) AS hidx0,
        b.k AS seg, CAST(coalesce(b.n, 0) AS INTEGER) AS n, b.a,

@@ -1,6 +1,9 @@
 -- Step 4: where several attempts run, narrow them by the login their DAG/connections may carry,
 -- then by the hosts their log named; a narrowing that would leave nothing is skipped. The result
 -- depends only on (segment, login, host), so it is computed once per distinct combination.
+-- reads: _asof, _segments, _attempt_logins, _attempt_hosts, _requests
+-- creates: _choice
+-- hands on: _attr
 CREATE OR REPLACE TEMP TABLE _choice AS
 WITH keys AS (
     SELECT DISTINCT pk, seg, lidx0, hidx0 FROM _asof WHERE n > 1

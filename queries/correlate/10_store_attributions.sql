@@ -1,5 +1,7 @@
 -- Persist the period's attributions with the attempt identity, replacing any earlier analysis
 -- of the same period (or of requests inside it). Ambiguous requests list their candidates (at most 10).
+-- reads: attributions, _attr, _attempts, im_workers
+-- creates: _ambiguous
 DELETE FROM attributions
 WHERE analysis_id = $analysis_id OR (event_time >= $since AND event_time < $until);
 

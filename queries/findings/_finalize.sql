@@ -1,5 +1,7 @@
 -- Staged detections -> findings rows: stable id, rule metadata, exceptions (first matching
 -- [[exception]] that is valid on the finding's date wins; a match that expired says so).
+-- reads: _found, rule_kinds, rule_subtypes, _attempts, im_exceptions, findings
+-- hands on: _final
 CREATE OR REPLACE TEMP TABLE _final AS
 WITH f AS (
     SELECT substr(sha256(f.kind || '|' || f.fkey), 1, 16) AS finding_id, f.*,

@@ -1,4 +1,7 @@
 -- Checks that cannot be evaluated, with the reason: reported, never silently passed.
+-- reads: not_evaluable, findings, _attempts, _attempt_hosts, _attr, _token_islands, _coverage_missing, im_workers
+DELETE FROM not_evaluable WHERE analysis_id = $analysis_id;
+
 INSERT INTO not_evaluable (check_kind, attempt_id, dag_id, run_id, task_id, map_index, try_number, login, reason, analysis_id)
 SELECT 'egress_bypass', a.attempt_id, a.dag_id, a.run_id, a.task_id, a.map_index, a.try_number, NULL,
        CASE WHEN a.worker IS NULL AND coalesce(a.hostname, '') = ''

@@ -1,6 +1,8 @@
 -- top_value(histogram(x)): the most frequent non-NULL x of a group, the smallest on a tie. The
 -- one way a finding picks its representative host or login (mode() breaks ties by the order rows
 -- arrive in, which changes with threads and ingest order: re-performance must give the same answer).
+-- reads: -
+-- hands on: _found
 CREATE OR REPLACE TEMP MACRO top_value(h) AS
     list_sort(list_transform(map_entries(h), lambda e: {'n': -CAST(e.value AS BIGINT), 'k': e.key}))[1].k;
 

@@ -3,6 +3,7 @@
 -- (worker, host) at or after the window start; none, or one after the window end, is a bypass.
 -- Attempts whose window overlaps a stretch without Zscaler coverage (_coverage_missing,
 -- from coverage_gap.sql) are not evaluable (_not_evaluable.sql): the missing feed, not the task, is the finding.
+-- reads: _found, _attempt_hosts, _attempts, _coverage_missing, _attr
 INSERT INTO _found
 SELECT 'egress_bypass', 'no_zscaler_record', concat_ws('|', h.attempt_id, h.host),
        h.first_time, h.attempt_id, h.worker, NULL, h.host, NULL,

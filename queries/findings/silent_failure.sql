@@ -1,5 +1,6 @@
 -- silent_failure: an attempt whose final state is success, with at least one attributed request
 -- that Zscaler blocked, refused or saw fail (the `failed` flag: rules.toml [failure]).
+-- reads: _found, im_workers, _attr, _attempts
 INSERT INTO _found
 SELECT 'silent_failure', 'blocked', a.attempt_id,
        g.first_time, a.attempt_id, (SELECT w.worker FROM im_workers w WHERE w.widx = g.widx), g.login, g.host, NULL,

@@ -6,6 +6,9 @@
 --   refused     requests Zscaler refused for authentication (rules.toml [auth]); consecutive
 --               refusals of one login less than token_lifetime apart form one gap.
 -- Logins without any ZPA user status are not evaluable for no_session (see _not_evaluable.sql).
+-- reads: zpa_user_status, im_logins, _attempts, airflow_log_lines, task_egress_hints, _attr, zia_web, im_workers, _found
+-- creates: _airflow_token_refusals, _token_requests
+-- hands on: _token_islands
 CREATE OR REPLACE TEMP TABLE _token_islands AS
 WITH st AS (
     SELECT l.lidx, coalesce(s.session_id, '') AS session_id, s.authenticated_at, s.unauthenticated_at

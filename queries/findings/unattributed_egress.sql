@@ -2,6 +2,7 @@
 -- service-account login whose worker is unknown, while no attempt that may carry it was running).
 -- Requests in a stretch without Airflow coverage (_coverage_missing, from coverage_gap.sql) are not
 -- evaluable (_not_evaluable.sql): no attempt could be known then.
+-- reads: _found, _attr, im_workers, _coverage_missing
 INSERT INTO _found
 SELECT 'unattributed_egress', CASE WHEN r.widx IS NULL THEN 'login_only' ELSE 'worker' END,
        concat_ws('|', coalesce('w:' || min(w.worker), 'l:' || lower(min(login))), coalesce(lower(min(login)), ''), coalesce(host, '')),

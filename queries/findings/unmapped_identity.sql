@@ -6,6 +6,7 @@
 --   conn_unlisted   an attempt used an Airflow connection that no service account lists
 --   host_not_allowed a service-account login reached a host that none of its allowed_hosts globs
 --                   match (accounts that list no allowed_hosts are not checked)
+-- reads: _found, _attr, im_workers, _attempts, im_logins, im_dags, task_connections, im_conns, im_hosts
 INSERT INTO _found
 SELECT 'unmapped_identity', g.subtype,
        concat_ws('|', g.subtype, coalesce(a.attempt_id, 'worker:' || w.worker), coalesce(g.login_l, '')),

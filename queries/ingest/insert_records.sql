@@ -10,6 +10,7 @@
 -- window is most of this statement's cost, and a batch of a feed almost never repeats a record).
 -- Python fills in the table, its columns and that clause (identifiers and our own SQL only); ? are bound:
 -- the evidence-id prefix, file_id, source_file, and the batch's first and last event time.
+-- reads: _zs_stage
 INSERT INTO {table} (rid, {columns}, extra, file_id, source_file, source_line, record_key)
 SELECT ? || ':' || line, {columns}, extra, ?, ?, line, record_key
 FROM _zs_stage s

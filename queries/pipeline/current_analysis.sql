@@ -1,6 +1,7 @@
 -- The period's latest analysis if it is still current: made with the same identity map (sha256)
 -- and finished after the last file entered the store. `zsaudit run` then skips re-analysis, so a
 -- second run for the same night leaves the findings, and the pack, exactly as they were.
+-- reads: analysis_runs, ingest_ledger
 WITH latest AS (
     SELECT analysis_id, identity_map_sha256, finished_at
     FROM analysis_runs

@@ -1,5 +1,6 @@
 -- Whole UTC days spanning the store's requests and task attempts (the demo's period when the
 -- synthesizer does not say which night it wrote).
+-- reads: zia_web, zpa_user_activity, task_attempts
 WITH t AS (
     SELECT event_time AS t FROM zia_web
     UNION ALL SELECT event_time FROM zpa_user_activity

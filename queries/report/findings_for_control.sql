@@ -6,6 +6,6 @@ WHERE list_contains(controls, $control) AND status <> 'accepted'
   AND ((event_time >= $since AND event_time < $until)
     OR (event_time IS NULL AND analysis_id IN (
          SELECT analysis_id FROM analysis_runs WHERE period_start < $until AND period_end > $since)))
-ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END,
+ORDER BY list_position($severity_order, severity) NULLS LAST,
          event_time NULLS FIRST, finding_id
 LIMIT $limit;

@@ -15,7 +15,7 @@ from .. import identity_map, queries
 from ..config import DEFAULT_GAP_THRESHOLD, DEFAULT_MAX_REJECT_RATE
 from ..errors import BadUsage, FindingsAtOrAbove
 from ..progress import QUIET, Progress
-from ..timeutil import iso_z, parse_period
+from ..timeutil import iso_z, resolve_period
 from . import correlate as correlate_mod
 from .rules import KINDS, SEVERITIES, at_or_above, load_rules
 
@@ -85,21 +85,16 @@ def analyze(store, identity_map_path, *, since=None, until=None, progress: Progr
     if not 0 <= max_reject_rate <= 1:
         raise BadUsage(f"--max-reject-rate: expected a share between 0 and 1 (0.01 = 1%), got {max_reject_rate}")
     rules = load_rules()
-    since, until = parse_period(since, until)
+    since, until = resolve_period(since, until)
     con = store.con
-    con.execute("SET enable_progress_bar = false")      # our own progress, not DuckDB's bar on stderr
+    queries.set_option(con, "enable_progress_bar", False)   # our own progress, not DuckDB's bar on stderr
     # Bounded memory (DuckDB spills beyond it) and parallel inserts: no statement here relies on
     # insertion order. Both settings are restored afterwards.
-    previous = con.execute("SELECT current_setting('memory_limit'), current_setting('preserve_insertion_order')").fetchone()
-    con.execute("SET memory_limit = ?", [os.environ.get("ZSAUDIT_ANALYZE_MEMORY", "2GB")])
-    con.execute("SET preserve_insertion_order = false")
-    try:
+    with queries.settings(con, memory_limit=os.environ.get("ZSAUDIT_ANALYZE_MEMORY", "2GB"),
+                          preserve_insertion_order=False):
         return _analyze(store, imap, rules, since, until, identity_map_path, progress,
                         {"gap_threshold": gap_threshold, "max_reject_rate": max_reject_rate},
                         correlator or correlate_mod.correlate)
-    finally:
-        con.execute("SET memory_limit = ?", [previous[0]])
-        con.execute("SET preserve_insertion_order = ?", [str(previous[1]).lower() in ("true", "1")])
 
 
 def _analyze(store, imap, rules, since, until, identity_map_path, progress, coverage: dict,
@@ -108,37 +103,37 @@ def _analyze(store, imap, rules, since, until, identity_map_path, progress, cove
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     con = store.con
-    p_since = since or correlate_mod.FAR_PAST
-    p_until = until or correlate_mod.FAR_FUTURE
-    params = {"since": p_since, "until": p_until, "skew": imap.policy.clock_skew,
-              "lifetime": imap.policy.token_lifetime, "analysis_id": analysis_id,
+    params = {"since": since or correlate_mod.FAR_PAST, "until": until or correlate_mod.FAR_FUTURE,
+              "skew": imap.policy.clock_skew, "lifetime": imap.policy.token_lifetime, "analysis_id": analysis_id,
               "fail_min_code": rules.failure_min_code, "airflow_token_regex": rules.airflow_token_regex,
               **coverage}
-    with store.transaction():
+    with store.transaction(), queries.Steps(con, params) as steps:
         progress.log("analyze: tying worker requests to task attempts")
         counts = correlator(con, imap, since=since, until=until, analysis_id=analysis_id, progress=progress)
-        queries.run(con, "findings/_stage", params)
+        # what correlation hands on (_attempts, _attempt_hosts, _attr) and its rule and identity-map
+        # tables: dropped with the detections' when the steps close
+        steps.adopt(correlate_mod.SETUP_STEPS + tuple(queries.names("correlate")))
+        steps.run("findings/_stage")
         for kind in RUN_ORDER:
             progress.log(f"analyze: {kind}")
-            queries.run(con, f"findings/{kind}", params)
-        con.execute("DELETE FROM not_evaluable WHERE analysis_id = ?", [analysis_id])
-        queries.run(con, "findings/_not_evaluable", params)
-        queries.run(con, "findings/_finalize", params)
-        by_kind = dict(con.execute("SELECT kind, count(*) FROM _final GROUP BY kind").fetchall())
-        open_sev = dict(con.execute("SELECT severity, count(*) FROM _final WHERE status = 'open' GROUP BY severity").fetchall())
-        accepted = con.execute("SELECT count(*) FROM _final WHERE status = 'accepted'").fetchone()[0]
-        ne = dict(con.execute("SELECT check_kind, count(*) FROM not_evaluable WHERE analysis_id = ? "
-                              "GROUP BY check_kind ORDER BY check_kind", [analysis_id]).fetchall())
+            steps.run(f"findings/{kind}")
+        steps.run("findings/_not_evaluable")
+        steps.run("findings/_finalize")
+        final = queries.rows(con, "analyze/final_counts")
+        by_kind, open_sev, accepted = {}, {}, 0
+        for r in final:
+            by_kind[r["kind"]] = by_kind.get(r["kind"], 0) + r["n"]
+            if r["status"] == "open":
+                open_sev[r["severity"]] = open_sev.get(r["severity"], 0) + r["n"]
+            accepted += r["n"] if r["status"] == "accepted" else 0
+        ne = dict(queries.cursor(con, "analyze/not_evaluable_counts", params).fetchall())
         worker_requests = sum(counts.values())
-        con.execute("DELETE FROM analysis_runs WHERE analysis_id = ?", [analysis_id])
-        con.execute(
-            "INSERT INTO analysis_runs VALUES (?, ?, ?, ?, ?, ?, current_timestamp, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [analysis_id, since, until, str(identity_map_path), imap.sha256, started, worker_requests,
-             counts["attributed"], counts["ambiguous"], counts["unattributed"], sum(by_kind.values()),
-             sum(ne.values()), imap.policy.token_lifetime.total_seconds(), imap.policy.clock_skew.total_seconds()],
-        )
-        for table in ("_token_requests", "_attr", "_coverage_activity"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+        queries.run(con, "analyze/record_run", {
+            "analysis_id": analysis_id, "period_start": since, "period_end": until,
+            "identity_map": str(identity_map_path), "identity_map_sha256": imap.sha256, "started": started,
+            "worker_requests": worker_requests, **counts, "findings": sum(by_kind.values()),
+            "not_evaluable": sum(ne.values()), "token_lifetime_s": imap.policy.token_lifetime.total_seconds(),
+            "clock_skew_s": imap.policy.clock_skew.total_seconds()})
     return AnalysisSummary(
         analysis_id=analysis_id, period_start=since, period_end=until, worker_requests=worker_requests,
         attributed=counts["attributed"], ambiguous=counts["ambiguous"], unattributed=counts["unattributed"],

@@ -11,30 +11,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import duckdb
+import pyarrow as pa
 
 from .. import queries
 from ..identity_map import IdentityMap
-from .rules import load_rule_tables, load_rules, rule_params
+from .rules import Rules, load_rules, rule_params, zpa_failure_codes
 
 FAR_PAST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 
 
-def load_identity_tables(con: duckdb.DuckDBPyConnection, imap: IdentityMap) -> None:
-    """The identity map as temp tables im_* that the SQL joins against."""
-    con.execute("CREATE OR REPLACE TEMP TABLE im_logins (sa VARCHAR, login VARCHAR, lidx INTEGER)")
-    con.execute("CREATE OR REPLACE TEMP TABLE im_dags (sa VARCHAR, pattern VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE im_conns (sa VARCHAR, conn_id VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE im_hosts (sa VARCHAR, pattern VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE im_workers (widx INTEGER, worker VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE im_worker_names (widx INTEGER, name VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE im_worker_ips (widx INTEGER, ip VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE im_ignore_hosts (pattern VARCHAR)")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE im_exceptions (idx INTEGER, kind VARCHAR, login VARCHAR, dag VARCHAR, "
-        "task VARCHAR, host VARCHAR, worker VARCHAR, conn_id VARCHAR, finding_id VARCHAR, approver VARCHAR, "
-        "reason VARCHAR, ticket VARCHAR, expires DATE)"
-    )
+def identity_tables(imap: IdentityMap) -> dict:
+    """The identity map as the Arrow tables _im_* that queries/analyze/identity_map.sql turns into im_*."""
     rows = {k: [] for k in ("logins", "dags", "conns", "hosts", "workers", "names", "ips")}
     for sa in imap.service_accounts:
         rows["logins"] += [(sa.name, login.lower()) for login in sa.zscaler_logins]
@@ -49,31 +37,48 @@ def load_identity_tables(con: duckdb.DuckDBPyConnection, imap: IdentityMap) -> N
         rows["workers"].append((widx, w.hostname))
         rows["names"] += [(widx, n) for n in sorted(names)]
         rows["ips"] += [(widx, ip) for ip in w.ips]
-    for table, key in (("im_logins", "logins"), ("im_dags", "dags"), ("im_conns", "conns"), ("im_hosts", "hosts"),
-                       ("im_workers", "workers"), ("im_worker_names", "names"), ("im_worker_ips", "ips")):
-        if rows[key]:
-            marks = ", ".join("?" * len(rows[key][0]))
-            con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows[key])
-    con.executemany("INSERT INTO im_ignore_hosts VALUES (?)", [(h,) for h in imap.policy.ignore_hosts] or [("",)])
-    exc_rows = [
+    exceptions = [
         (e.index, e.kind, e.match.get("login"), e.match.get("dag"), e.match.get("task"), e.match.get("host"),
          e.match.get("worker"), e.match.get("conn_id"), e.match.get("finding_id"), e.approver, e.reason,
          e.ticket, e.expires)
         for e in imap.exceptions
     ]
-    if exc_rows:
-        con.executemany("INSERT INTO im_exceptions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", exc_rows)
+    s, i = pa.string(), pa.int32()
+    return {
+        "_im_logins": queries.arrow(rows["logins"], [s, s, i]),
+        "_im_dags": queries.arrow(rows["dags"], [s, s]),
+        "_im_conns": queries.arrow(rows["conns"], [s, s]),
+        "_im_hosts": queries.arrow(rows["hosts"], [s, s]),
+        "_im_workers": queries.arrow(rows["workers"], [i, s]),
+        "_im_worker_names": queries.arrow(rows["names"], [i, s]),
+        "_im_worker_ips": queries.arrow(rows["ips"], [i, s]),
+        "_im_ignore_hosts": queries.arrow([(h,) for h in imap.policy.ignore_hosts] or [("",)], [s]),
+        "_im_exceptions": queries.arrow(exceptions, [i] + [s] * 11 + [pa.date32()]),
+    }
+
+
+def rule_tables(rules: Rules) -> dict:
+    """The rules as the Arrow tables _rule_* that queries/analyze/rules.sql turns into rule_*."""
+    s = pa.string()
+    one = lambda values, t=s: queries.arrow([(v,) for v in values], [t])  # noqa: E731
+    return {
+        "_rule_kinds": queries.arrow([(r.kind, r.severity, list(r.controls), r.title) for r in rules.rules.values()],
+                                     [s, s, pa.list_(s), s]),
+        "_rule_subtypes": queries.arrow([(r.kind, sub, sev) for r in rules.rules.values()
+                                         for sub, sev in r.subtype_severity.items()], [s, s, s]),
+        "_rule_auth_codes": one(rules.auth_codes, pa.int32()),
+        "_rule_auth_reasons": one(rules.auth_reasons),
+        "_rule_auth_prefixes": one(rules.auth_prefixes),
+        "_rule_failure_zia_actions": one(rules.failure_actions),
+        "_rule_zpa_failure_codes": one(zpa_failure_codes(rules)),
+    }
 
 
 def extended_period(con: duckdb.DuckDBPyConnection, since: datetime, until: datetime,
                     skew: timedelta) -> tuple[datetime, datetime]:
     """The period widened to cover the whole window of every attempt that overlaps it, so an
     attempt crossing midnight sees all its traffic (findings still report the period only)."""
-    row = con.execute(
-        "SELECT min(start_time), max(coalesce(end_time, start_time)) FROM task_attempts "
-        "WHERE coalesce(end_time, start_time) + ? >= ? AND start_time - ? < ?",
-        [skew, since, skew, until],
-    ).fetchone()
+    row = queries.one(con, "analyze/extended_period", {"skew": skew, "since": since, "until": until})
     lo, hi = since, until
     if row and row[0] is not None:
         lo = min(lo, row[0] - skew)
@@ -84,30 +89,29 @@ def extended_period(con: duckdb.DuckDBPyConnection, since: datetime, until: date
 # The steps of queries/correlate/ by the data they need, so an engine can run each where its data
 # is (zsaudit/spark/analyze.py): the attempt side (small, everywhere), the requests (per input
 # chunk), the interval join (per partition key pk: one worker, or one service-account login),
-# and storing the period's attributions (once).
+# and storing the period's attributions (once). Their headers declare what each hands on.
 ATTEMPT_STEPS = ("correlate/01_attempts", "correlate/02_attempt_identity", "correlate/03_attempt_hosts")
 REQUEST_STEPS = ("correlate/04_requests",)
 ATTRIBUTE_STEPS = ("correlate/05_windows", "correlate/06_bounds", "correlate/07_segments",
                    "correlate/08_candidates", "correlate/09_attribute")
 STORE_STEPS = ("correlate/10_store_attributions",)
-_SCRATCH = ("_requests", "_candidates", "_segments", "_bounds", "_windows", "_ambiguous", "_hosts_dict", "_segstat",
-            "_choice", "_asof")
+# the rule and identity-map tables every step joins against
+SETUP_STEPS = ("analyze/rules", "analyze/identity_map")
 
 
 def prepare(con: duckdb.DuckDBPyConnection, imap: IdentityMap, *, since: datetime | None,
             until: datetime | None, analysis_id: str) -> dict:
-    """Rule and identity-map tables in `con`, and the bound parameters of every correlation step."""
+    """Rule and identity-map tables in `con` (rule_*, im_*), and the bound parameters of every
+    correlation step."""
     since = since or FAR_PAST
     until = until or FAR_FUTURE
     skew = imap.policy.clock_skew
     ext_since, ext_until = extended_period(con, since, until, skew)
-    params = {"skew": skew, "since": since, "until": until, "ext_since": ext_since,
-              "ext_until": ext_until, "analysis_id": analysis_id}
     rules = load_rules()   # rule flags are computed with the requests
-    load_rule_tables(con, rules)
-    params.update(rule_params(rules))
-    load_identity_tables(con, imap)
-    return params
+    queries.run(con, "analyze/rules", tables=rule_tables(rules))
+    queries.run(con, "analyze/identity_map", tables=identity_tables(imap))
+    return {"skew": skew, "since": since, "until": until, "ext_since": ext_since,
+            "ext_until": ext_until, "analysis_id": analysis_id, **rule_params(rules)}
 
 
 def run_steps(con: duckdb.DuckDBPyConnection, steps: tuple[str, ...], params: dict) -> None:
@@ -116,11 +120,10 @@ def run_steps(con: duckdb.DuckDBPyConnection, steps: tuple[str, ...], params: di
 
 
 def finish(con: duckdb.DuckDBPyConnection) -> dict:
-    """Drop the scratch tables; counts of the period's requests by attribution status."""
-    for table in _SCRATCH:
-        con.execute(f"DROP TABLE IF EXISTS {table}")
-    counts = dict(con.execute(
-        "SELECT status, count(*) FROM _attr WHERE in_period GROUP BY status").fetchall())
+    """Drop the correlation's scratch tables (its steps' `creates:`; what the detections read, their
+    `hands on:`, stays); counts of the period's requests by attribution status."""
+    queries.drop(con, [t for name in queries.names("correlate") for t in queries.header(name).creates])
+    counts = dict(queries.cursor(con, "analyze/attribution_counts").fetchall())
     return {s: int(counts.get(s, 0)) for s in ("attributed", "ambiguous", "unattributed")}
 
 

@@ -16,25 +16,16 @@ from ..errors import BadUsage
 from ..timeutil import iso_z
 from .rules import KINDS, SEVERITY_ORDER
 
-LIST_COLUMNS = ("finding_id", "kind", "subtype", "severity", "status", "controls", "event_time", "dag_id",
-                "run_id", "task_id", "map_index", "try_number", "worker", "login", "host", "conn_id", "detail",
-                "gap_start", "gap_end", "gap_seconds", "attempts_hit", "evidence_count", "evidence_ids",
-                "exception_approver", "exception_reason", "exception_ticket", "exception_expires",
-                "exception_note", "analysis_id")
-_SEV_ORDER = "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END"
-
-
 def list_findings(store, *, kind: str | None = None, status: str | None = None) -> list[dict]:
-    """Findings as dicts, most severe first, then by time and id (a stable order)."""
+    """Findings as dicts (queries/listing/findings.sql), most severe first, then by time and id."""
+    _check_kind(kind)
+    return queries.rows(store.con, "listing/findings",
+                        {"kind": kind, "status": status, "severity_order": list(SEVERITY_ORDER)})
+
+
+def _check_kind(kind: str | None) -> None:
     if kind is not None and kind not in KINDS:
         raise BadUsage(f"--kind: expected one of {', '.join(KINDS)}, got {kind!r}")
-    cols = ", ".join(LIST_COLUMNS)
-    rows = store.con.execute(
-        f"SELECT {cols} FROM findings WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR status = ?) "
-        f"ORDER BY {_SEV_ORDER}, event_time, finding_id",
-        [kind, kind, status, status],
-    ).fetchall()
-    return [dict(zip(LIST_COLUMNS, r)) for r in rows]
 
 
 def _plain(value):
@@ -53,10 +44,8 @@ _LIST_FIELDS = ("controls", "evidence_ids", "attempts_hit")   # space-joined in 
 def export_findings(store, *, kind: str | None = None, status: str | None = None) -> tuple[list[str], list[dict]]:
     """(columns, rows) of queries/report/evidence_findings.sql over every finding: the columns and
     formats of the pack's evidence/findings.csv, most severe first, then by time and id."""
-    if kind is not None and kind not in KINDS:
-        raise BadUsage(f"--kind: expected one of {', '.join(KINDS)}, got {kind!r}")
-
-    cur = store.con.execute(queries.load(EXPORT_QUERY), {"since": None, "until": None, "kind": kind, "status": status})
+    _check_kind(kind)
+    cur = queries.cursor(store.con, EXPORT_QUERY, {"since": None, "until": None, "kind": kind, "status": status})
     columns = [d[0] for d in cur.description]
     rows = [dict(zip(columns, r)) for r in cur.fetchall()]
     rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}

@@ -136,25 +136,9 @@ def zpa_codes() -> list[tuple[str, str, str]]:
     return out
 
 
-def load_rule_tables(con, rules: Rules) -> None:
-    con.execute("CREATE OR REPLACE TEMP TABLE rule_kinds (kind VARCHAR, severity VARCHAR, controls VARCHAR[], title VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE rule_subtypes (kind VARCHAR, subtype VARCHAR, severity VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE rule_auth_codes (code INTEGER)")
-    con.execute("CREATE OR REPLACE TEMP TABLE rule_auth_reasons (reason VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE rule_auth_prefixes (prefix VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE rule_failure_zia_actions (value VARCHAR)")
-    con.execute("CREATE OR REPLACE TEMP TABLE rule_zpa_failure_codes (code VARCHAR)")
-    con.executemany("INSERT INTO rule_kinds VALUES (?, ?, ?, ?)",
-                    [(r.kind, r.severity, list(r.controls), r.title) for r in rules.rules.values()])
-    subs = [(r.kind, s, v) for r in rules.rules.values() for s, v in r.subtype_severity.items()]
-    if subs:
-        con.executemany("INSERT INTO rule_subtypes VALUES (?, ?, ?)", subs)
-    con.executemany("INSERT INTO rule_auth_codes VALUES (?)", [(c,) for c in rules.auth_codes])
-    con.executemany("INSERT INTO rule_auth_reasons VALUES (?)", [(c,) for c in rules.auth_reasons])
-    con.executemany("INSERT INTO rule_auth_prefixes VALUES (?)", [(c,) for c in rules.auth_prefixes])
-    con.executemany("INSERT INTO rule_failure_zia_actions VALUES (?)", [(c,) for c in rules.failure_actions])
-    codes = [(code,) for cat, code, _ in zpa_codes() if cat in rules.zpa_failure_categories]
-    con.executemany("INSERT INTO rule_zpa_failure_codes VALUES (?)", codes)
+def zpa_failure_codes(rules: Rules) -> list[str]:
+    """The ZPA status codes of the categories rules.toml [failure] zpa_categories names."""
+    return [code for cat, code, _ in zpa_codes() if cat in rules.zpa_failure_categories]
 
 
 def rule_params(rules) -> dict:
@@ -162,7 +146,7 @@ def rule_params(rules) -> dict:
     return {
         "fail_min_code": rules.failure_min_code,
         "fail_actions": list(rules.failure_actions),
-        "zpa_fail_codes": [code for cat, code, _ in zpa_codes() if cat in rules.zpa_failure_categories],
+        "zpa_fail_codes": zpa_failure_codes(rules),
         "auth_codes": list(rules.auth_codes),
         "auth_reasons": list(rules.auth_reasons),
         "auth_regex": "^(?:" + "|".join(re.escape(p) for p in rules.auth_prefixes) + ")",

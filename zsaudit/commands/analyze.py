@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from .base import db_option, handle_errors, main, period_options, quiet_option
-from ..analyze.rules import KINDS
+from ..analyze.rules import KINDS, SEVERITIES
 from ..progress import Progress
 
-SEVERITY_CHOICE = click.Choice(["low", "medium", "high", "critical"])
+SEVERITY_CHOICE = click.Choice(SEVERITIES)
 
 
 @main.command("analyze", short_help="Tie requests to task attempts and compute findings.")

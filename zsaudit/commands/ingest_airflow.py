@@ -52,6 +52,7 @@ def ingest_airflow(paths, template, tz, since, until, ca_bundle, secrets_file, m
       --secrets-file / ZSAUDIT_AIRFLOW_SECRETS_FILE   the same in a TOML file
     A re-run fetches only what changed: finished tries' logs stay in --mirror.
     """
+    from .. import queries
     from ..ingest.airflow import ApiOptions, ingest_paths
     from ..progress import Progress
     from ..store import Store
@@ -63,7 +64,7 @@ def ingest_airflow(paths, template, tz, since, until, ca_bundle, secrets_file, m
     with Store(db) as store:
         results = ingest_paths(store, list(paths), template=template, tz=tz, progress=progress, api=api,
                                max_line_bytes=max_line_bytes)
-        attempts = store.con.execute("SELECT count(*) FROM task_attempts").fetchall()[0][0]
+        attempts = queries.scalar(store.con, "pipeline/attempt_count")
     loaded = sum(1 for r in results if not r.skipped and not r.warnings)
     skipped = sum(1 for r in results if r.skipped)
     problems = [w for r in results for w in r.warnings]

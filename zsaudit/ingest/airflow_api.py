@@ -33,11 +33,12 @@ import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from ..errors import BadInput, BadUsage
 from ..progress import QUIET, Progress
+from ..timeutil import iso_z
 
 ENV_TOKEN = "ZSAUDIT_AIRFLOW_TOKEN"
 ENV_USER = "ZSAUDIT_AIRFLOW_USER"
@@ -48,6 +49,11 @@ RETRY_STATUS = {429, 500, 502, 503, 504}
 FINISHED = {"success", "failed", "skipped", "upstream_failed", "up_for_retry", "up_for_reschedule", "removed"}
 PAGE = 100
 LOG_WORKERS = 4
+
+
+def _iso(t):
+    return iso_z(t, "seconds")   # this module's precision of timeutil.iso_z
+
 
 
 def is_api_url(text: str) -> bool:
@@ -235,9 +241,6 @@ class _HttpError(BadInput):
 def _q(value) -> str:
     return urllib.parse.quote(str(value), safe="")
 
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _ti_path(api: str, ti: dict) -> str:

@@ -24,8 +24,9 @@ import pyarrow as pa
 
 from .. import queries
 from ..errors import BadInput
-from .airflow_logs import merge_touched, replace_files, write_ledger
-from .ledger import FileResult, insert_rejects, now_utc
+from . import ledger
+from .airflow_logs import merge_touched, replace_files
+from .ledger import FileResult, insert_rejects, now_utc, sha256_file
 
 STDOUT_MARKERS = ("Workload finished", "TaskInstance Finished:", "Task started", "Received executor event")
 _TI_COLUMNS = ["row_no", "dag_id", "run_id", "task_id", "map_index", "try_number", "ti_id", "hostname",
@@ -48,14 +49,6 @@ def redact_url(url: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)
     user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
-
-
-def _sha_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _str(v):
@@ -204,7 +197,7 @@ def ingest_source(store, kind: str, where, *, tz: str = "UTC") -> FileResult:
     """Load one metadata source (kind as told by airflow.sniff) in one transaction."""
     started = now_utc()
     con = store.con
-    con.execute(queries.load("airflow/macros"))
+    queries.run(con, "airflow/macros")
     if kind == "postgres":
         rows = read_postgres(where)
         blob = json.dumps(rows, default=str, sort_keys=True).encode()
@@ -212,12 +205,12 @@ def ingest_source(store, kind: str, where, *, tz: str = "UTC") -> FileResult:
         display, size = redact_url(where), None
     else:
         path = Path(where)
-        sha, display, size = _sha_file(path), str(path), path.stat().st_size
+        sha, display, size = sha256_file(path), str(path), path.stat().st_size
         rows = None
     source = _KIND_SOURCE[kind]
     ledger_kind = _LEDGER_KIND[kind]
     file_id = hashlib.sha256(f"{ledger_kind}|{sha}".encode()).hexdigest()
-    if con.execute("SELECT count(*) FROM ingest_ledger WHERE file_id = ?", [file_id]).fetchall()[0][0]:
+    if queries.scalar(con, "ingest/ledger_has_file", {"file_id": file_id}):
         return FileResult(path=display, sha256=sha, source_kind=ledger_kind, format=kind, skipped=True)
     if kind == "metadata_db":
         rows, _ = read_sqlite(path)
@@ -225,10 +218,9 @@ def ingest_source(store, kind: str, where, *, tz: str = "UTC") -> FileResult:
         rows = read_rest_json(path)
     result = FileResult(path=display, sha256=sha, source_kind=ledger_kind, format=kind)
     with store.transaction():
-        old = [r[0] for r in con.execute(
-            "SELECT file_id FROM ingest_ledger WHERE path = ? AND source_kind = ? AND file_id <> ?",
-            [display, ledger_kind, file_id]).fetchall()]
-        con.execute("CREATE OR REPLACE TEMP TABLE _af_touched (attempt_id VARCHAR)")
+        old = [r[0] for r in queries.cursor(con, "ingest/ledger_replaced_files", {
+            "path": display, "source_kind": ledger_kind, "file_id": file_id}).fetchall()]
+        queries.run(con, "airflow/touched_start")
         if old:
             replace_files(con, old)
             result.replaced = True
@@ -238,33 +230,22 @@ def ingest_source(store, kind: str, where, *, tz: str = "UTC") -> FileResult:
             if kind == "csv":
                 _csv_rows(con, path)
             else:
-                con.register("_af_ti_arrow", _table(rows))
-                try:
-                    con.execute("CREATE OR REPLACE TEMP TABLE _af_ti_raw AS SELECT * FROM _af_ti_arrow")
-                finally:
-                    con.unregister("_af_ti_arrow")
+                queries.run(con, "airflow/ti_raw_from_rows", tables={"_af_ti_arrow": _table(rows)})
             # Airflow stores UTC; naive metadata times are UTC whatever --tz says about old logs
             _load_ti_rows(con, source, file_id, display, "UTC", result)
         merge_touched(con)
-        first, last = con.execute("SELECT min(start_time), max(end_time) FROM task_attempt_sources "
-                                  "WHERE file_id = ?", [file_id]).fetchall()[0]
-        write_ledger(con, [(_Id(file_id, size), result, first, last)], started)
+        first, last = queries.one(con, "airflow/source_span", {"file_id": file_id})
+        ledger.write(con, [(file_id, size, result, first, last)], started)
     return result
-
-
-class _Id:
-    def __init__(self, file_id, size):
-        self.file_id, self.size = file_id, size
 
 
 def _csv_rows(con, path: Path) -> None:
     """A task_instance CSV dump (header row) read by DuckDB, every column as text."""
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE _af_csv AS SELECT * FROM read_csv($p, header = true, "
-                    "all_varchar = true, auto_detect = true, ignore_errors = false)", {"p": str(path)})
+        queries.run(con, "airflow/read_ti_csv", {"p": str(path)})
     except Exception as exc:  # duckdb.Error subclasses
         raise BadInput(f"{path}: cannot read as a task_instance CSV dump ({exc})") from exc
-    cols = {r[0].lower(): r[0] for r in con.execute("DESCRIBE _af_csv").fetchall()}
+    cols = {r[0].lower(): r[0] for r in queries.cursor(con, "airflow/ti_csv_columns").fetchall()}
     missing = [c for c in ("dag_id", "task_id", "try_number") if c not in cols]
     if missing or not ({"run_id", "dag_run_id"} & cols.keys()):
         raise BadInput(f"{path}: CSV header lacks {', '.join(missing) or 'run_id'}; expected a dump of "
@@ -289,16 +270,17 @@ def _csv_rows(con, path: Path) -> None:
         f"{'task_instance_id' in cols} AS is_history FROM _af_csv")
 
 
+def _observe(con, source: str, file_id: str, tz: str) -> None:
+    """_af_ti_raw -> typed, judged rows (_af_tiv) -> this source's observations in task_attempt_sources."""
+    queries.run(con, "airflow/load_ti_rows", {"tz": tz})
+    queries.run(con, "airflow/insert_ti_sources", {"source": source, "file_id": file_id})
+
+
 def _load_ti_rows(con, source: str, file_id: str, display: str, tz: str, result: FileResult) -> None:
-    con.execute(queries.load("airflow/load_ti_rows"), {"tz": tz})
-    con.execute("INSERT INTO _af_touched SELECT DISTINCT attempt_id FROM _af_tiv WHERE reject_reason IS NULL")
-    con.execute("DELETE FROM task_attempt_sources WHERE source = ? AND attempt_id IN "
-                "(SELECT attempt_id FROM _af_tiv WHERE reject_reason IS NULL)", [source])
-    con.execute(queries.load("airflow/insert_ti_sources"), {"source": source, "file_id": file_id})
-    rej = con.execute("SELECT row_no, raw, reject_reason FROM _af_tiv WHERE reject_reason IS NOT NULL "
-                      "ORDER BY row_no").fetchall()
+    _observe(con, source, file_id, tz)
+    rej = queries.cursor(con, "airflow/ti_rejects").fetchall()
     insert_rejects(con, file_id, display, [r[0] for r in rej], [r[1] for r in rej], [r[2] for r in rej])
-    total = con.execute("SELECT count(*) FROM _af_tiv").fetchall()[0][0]
+    total = queries.scalar(con, "airflow/ti_count")
     result.lines_read = int(total)
     result.rows_rejected = len(rej)
     result.rows_loaded = int(total) - len(rej)
@@ -309,28 +291,12 @@ def _load_stdout(con, path: Path, file_id: str, tz: str, result: FileResult) -> 
     if text.endswith("\n"):
         text = text[:-1]
     lines = text.split("\n") if text else []
-    con.register("_af_stdout_arrow", pa.table({
-        "line_no": pa.array(range(1, len(lines) + 1), pa.int64()),
-        "raw": pa.array(lines, pa.string()),
-    }))
-    try:
-        con.execute(queries.load("airflow/parse_stdout"), {"tz": tz})
-    finally:
-        con.unregister("_af_stdout_arrow")
-    con.execute(queries.load("airflow/insert_stdout_events"), {"file_id": file_id, "path": str(path)})
-    con.execute("INSERT INTO _af_touched SELECT DISTINCT s.attempt_id FROM task_attempt_sources s "
-                "JOIN _af_stdout e ON s.ti_id = e.ti_id WHERE e.ti_id IS NOT NULL")
-    # 2.x "TaskInstance Finished" lines carry the full identity: observations of their own
-    con.execute("CREATE OR REPLACE TEMP TABLE _af_ti_raw AS SELECT line_no AS row_no, dag_id, run_id, task_id, "
-                "map_index, try_number, NULL AS ti_id, NULL AS hostname, start_date, end_date, state, operator, "
-                "max_tries, NULL AS executor, NULL AS queue, false AS is_history "
-                "FROM _af_stdout WHERE kind = 'ti_finished'")
-    con.execute(queries.load("airflow/load_ti_rows"), {"tz": tz})
-    con.execute("INSERT INTO _af_touched SELECT DISTINCT attempt_id FROM _af_tiv WHERE reject_reason IS NULL")
-    con.execute("DELETE FROM task_attempt_sources WHERE source = 'scheduler_stdout' AND attempt_id IN "
-                "(SELECT attempt_id FROM _af_tiv WHERE reject_reason IS NULL)")
-    con.execute(queries.load("airflow/insert_ti_sources"), {"source": "scheduler_stdout", "file_id": file_id})
-    used = con.execute("SELECT count(*) FROM _af_stdout WHERE kind IS NOT NULL").fetchall()[0][0]
+    stdout = pa.table({"line_no": pa.array(range(1, len(lines) + 1), pa.int64()), "raw": pa.array(lines, pa.string())})
+    queries.run(con, "airflow/parse_stdout", {"tz": tz}, tables={"_af_stdout_arrow": stdout})
+    queries.run(con, "airflow/insert_stdout_events", {"file_id": file_id, "path": str(path)})
+    queries.run(con, "airflow/stdout_ti_raw")   # 2.x "TaskInstance Finished" lines: observations of their own
+    _observe(con, "scheduler_stdout", file_id, tz)
+    used = queries.scalar(con, "airflow/stdout_used")
     result.lines_read = len(lines)
     result.rows_loaded = len(lines)   # component output: every line read, the relevant ones used
     result.note = f"{used} task-instance events"

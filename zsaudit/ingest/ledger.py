@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from .. import queries
+
 HASH_CHUNK = 1 << 20
 
 
@@ -97,28 +99,40 @@ def record(con, result: FileResult, *, size: int | None, started_at: datetime,
            first_event=None, last_event=None) -> None:
     """Write the ledger row for a file; call inside the file's transaction (its rejects are
     already in; the most frequent reason among them goes into the row)."""
-    from .. import queries
-
     if result.rows_rejected and result.top_reject_reason is None:
-        row = con.execute(queries.load("ingest/top_reject_reason"), [result.sha256]).fetchone()
-        result.top_reject_reason = row[0] if row else None
-    con.execute(
-        """
-        INSERT OR REPLACE INTO ingest_ledger
-            (file_id, path, size, sha256, source_kind, format, lines_read, rows_loaded, rows_rejected,
-             rows_duplicate, top_reject_reason, first_event, last_event, started_at, finished_at, status,
-             field_drift, note, hosts_derived)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """,
-        [
-            result.sha256, result.path, size, result.sha256, result.source_kind, result.format,
-            result.lines_read, result.rows_loaded, result.rows_rejected, result.rows_duplicate,
-            result.top_reject_reason, first_event, last_event, started_at, now_utc(), result.status,
-            json.dumps(result.drift, sort_keys=True) if result.drift else None,
-            (result.refused or result.note) or None, result.hosts_derived,
-        ],
-    )
-    con.execute("DELETE FROM ingest_inflight WHERE file_id = ?", [result.sha256])
+        result.top_reject_reason = queries.scalar(con, "ingest/top_reject_reason", {"file_id": result.sha256})
+    write(con, [(result.sha256, size, result, first_event, last_event)], started_at)
+    queries.run(con, "ingest/end_inflight", {"file_id": result.sha256})
+
+
+def write(con, rows: list[tuple], started_at: datetime) -> None:
+    """The one ledger writer: rows = [(file_id, size, FileResult, first_event, last_event), ...],
+    written in one statement inside the caller's transaction (queries/ingest/insert_ledger.sql)."""
+    if not rows:
+        return
+    results = [r for _, _, r, _, _ in rows]
+    table = pa.table({
+        "file_id": pa.array([file_id for file_id, _, _, _, _ in rows], pa.string()),
+        "path": pa.array([r.path for r in results], pa.string()),
+        "size": pa.array([size for _, size, _, _, _ in rows], pa.int64()),
+        "sha256": pa.array([r.sha256 for r in results], pa.string()),
+        "source_kind": pa.array([r.source_kind for r in results], pa.string()),
+        "format": pa.array([r.format for r in results], pa.string()),
+        "lines_read": pa.array([r.lines_read for r in results], pa.int64()),
+        "rows_loaded": pa.array([r.rows_loaded for r in results], pa.int64()),
+        "rows_rejected": pa.array([r.rows_rejected for r in results], pa.int64()),
+        "rows_duplicate": pa.array([r.rows_duplicate for r in results], pa.int64()),
+        "top_reject_reason": pa.array([r.top_reject_reason for r in results], pa.string()),
+        "first_event": pa.array([first for _, _, _, first, _ in rows], pa.timestamp("us", tz="UTC")),
+        "last_event": pa.array([last for _, _, _, _, last in rows], pa.timestamp("us", tz="UTC")),
+        "status": pa.array([r.status for r in results], pa.string()),
+        "field_drift": pa.array([json.dumps(r.drift, sort_keys=True) if r.drift else None for r in results],
+                                pa.string()),
+        "note": pa.array([(r.refused or r.note) or None for r in results], pa.string()),
+        "hosts_derived": pa.array([r.hosts_derived for r in results], pa.int64()),
+    })
+    queries.run(con, "ingest/insert_ledger", {"started": started_at, "finished": now_utc()},
+                tables={"_ledger_rows": table})
 
 
 def insert_rejects(con, file_id: str, source_file: str, line_numbers, raws, reasons, *,
@@ -126,7 +140,6 @@ def insert_rejects(con, file_id: str, source_file: str, line_numbers, raws, reas
     """Bulk-insert rejected lines (columnar, no per-row SQL; lists or Arrow arrays). Each keeps
     its first REJECT_KEEP_CHARS characters, its length in bytes and its sha256; `lengths` and
     `sha256s` are given for lines the reader cut off (limits.LongLine). Returns how many."""
-    from .. import queries
     from .limits import REJECT_KEEP_CHARS
 
     n = len(line_numbers)
@@ -143,11 +156,7 @@ def insert_rejects(con, file_id: str, source_file: str, line_numbers, raws, reas
             "raw_sha256": pa.array(sha256s if sha256s is not None else [None] * n, pa.string()),
         }
     )
-    con.register("_zsaudit_rejects", table)
-    try:
-        con.execute(queries.load("ingest/insert_rejects"), {"keep": REJECT_KEEP_CHARS})
-    finally:
-        con.unregister("_zsaudit_rejects")
+    queries.run(con, "ingest/insert_rejects", {"keep": REJECT_KEEP_CHARS}, tables={"_zsaudit_rejects": table})
     return n
 
 
@@ -159,11 +168,10 @@ def _column(values, typ) -> pa.Array:
 
 def begin_inflight(con, file_id: str, source_kind: str, path: str, started_at: datetime) -> None:
     """Mark a file whose load is about to commit rows before its ledger row (see record())."""
-    con.execute("INSERT OR REPLACE INTO ingest_inflight VALUES (?, ?, ?, ?)", [file_id, source_kind, path, started_at])
+    queries.run(con, "ingest/begin_inflight",
+                {"file_id": file_id, "source_kind": source_kind, "path": path, "started_at": started_at})
 
 
 def sweep_orphans(con) -> None:
     """Delete rows and rejects whose file has no ledger row (an interrupted chunked load)."""
-    from .. import queries
-
-    con.execute(queries.load("ingest/sweep_orphans"))
+    queries.run(con, "ingest/sweep_orphans")

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
+from ..timeutil import iso_z
 from .nss_fields import ALIASES, COLUMNS, DEFAULT_FIELDS, NSS_VARS, Var, parse_format
 
 FORMATS = ("json", "csv", "tsv", "kv", "cef", "leef")
@@ -223,7 +224,7 @@ def _zpa_line(record: dict, log_type: str) -> str:
         if col == "event_time":
             out[key] = _utc(value).strftime("%a %b %d %H:%M:%S %Y")
         elif kind == "ts":
-            out[key] = "" if value is None else _utc(value).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            out[key] = "" if value is None else iso_z(_utc(value), "milliseconds")
         elif kind in ("int", "port", "big"):
             out[key] = 0 if value is None and kind == "port" else ("" if value is None else int(value))
         else:

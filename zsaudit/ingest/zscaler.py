@@ -31,6 +31,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import queries
 from ..errors import INTERNAL_ERROR, BadInput
 from ..progress import QUIET, Progress
 from . import ledger, limits, sources, zscaler_sql
@@ -110,12 +111,11 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
     internal: Exception | None = None
     # DuckDB keeps a file's uncommitted rows in its buffer pool (80% of RAM by default); a bounded
     # pool makes it spill to the database file instead, so memory does not grow with the input.
-    previous_limit, previous_threads = store.con.execute(
-        "SELECT current_setting('memory_limit'), current_setting('threads')").fetchone()
-    if re.fullmatch(r"[0-9.]+ ?[KMGT]i?B", MEMORY_LIMIT or ""):
-        store.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    previous_threads = queries.setting(store.con, "threads")
+    caps = {"memory_limit": MEMORY_LIMIT} if re.fullmatch(r"[0-9.]+ ?[KMGT]i?B", MEMORY_LIMIT or "") else {}
     if INGEST_THREADS.isdigit() and int(INGEST_THREADS) > 0:
-        store.con.execute(f"SET threads = {int(INGEST_THREADS)}")
+        caps["threads"] = int(INGEST_THREADS)
+    previous = queries.apply_settings(store.con, **caps)
     try:
         sizes = [_size(item.path) for item in inputs]
         with progress.meter(sum(sizes), label="ingest zscaler") as advance:
@@ -150,14 +150,14 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
                 for w in result.warnings:
                     progress.log(f"warning: {w}")
     finally:
-        store.con.execute(f"SET threads = {int(previous_threads)}")
+        queries.set_option(store.con, "threads", previous_threads)
         try:
             # write the new rows into the file now, under the cap; otherwise the checkpoint at
             # close runs with the default limit and its memory grows with what was ingested
-            store.con.execute("CHECKPOINT")
+            queries.run(store.con, "store/checkpoint")
         except Exception:
             pass
-        store.con.execute(f"SET memory_limit = '{previous_limit}'")
+        queries.apply_settings(store.con, **previous)
         for item in inputs:
             if item.temporary:
                 item.path.unlink(missing_ok=True)
@@ -179,7 +179,7 @@ def _check_tz(store, tz: str) -> None:
     if not tz or not _VALID_TZ.match(tz):
         raise BadInput(f"--tz: expected a time zone name such as UTC or Europe/Berlin, got {tz!r}")
     try:
-        store.con.execute("SELECT timezone(?, TIMESTAMP '2000-01-01 00:00:00')", [tz]).fetchone()
+        queries.scalar(store.con, "ingest/check_tz", {"tz": tz})
     except Exception:
         raise BadInput(f"--tz: unknown time zone {tz!r}; expected an IANA name such as UTC or Europe/Berlin") from None
 
@@ -305,18 +305,13 @@ def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto
 def _load_file(store, path, label, plan, document, result, size, started, tz, on_bytes, max_line_bytes) -> FileResult:
     if not _VALID_TZ.match(tz or ""):
         raise BadInput(f"--tz: expected a time zone name such as UTC or Europe/Berlin, got {tz!r}")
-    previous_tz = store.con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
-    store.con.execute(f"SET TimeZone = '{tz}'")      # tz checked against _VALID_TZ and ICU first
-    try:
+    with queries.settings(store.con, TimeZone=tz):      # tz checked against _VALID_TZ and ICU first
         return _load(store, path, label, plan, document, result, size, started, tz, on_bytes, max_line_bytes)
-    finally:
-        store.con.execute(f"SET TimeZone = '{previous_tz}'")
 
 
 def _remove_partial(con, table: str, file_id: str) -> None:
     """Rows of a file that has no ledger row are leftovers of an interrupted chunked load."""
-    con.execute(f"DELETE FROM {table} WHERE file_id = ?", [file_id])
-    con.execute("DELETE FROM rejects WHERE file_id = ?", [file_id])
+    queries.run(con, "ingest/remove_partial", {"file_id": file_id}, idents={"table": table})
 
 
 def _load(store, path, label, plan, document, result, size, started, tz, on_bytes=None,
@@ -329,7 +324,7 @@ def _load(store, path, label, plan, document, result, size, started, tz, on_byte
         # a large file commits in chunks (see _Loader.flush): take its rows back out
         with store.transaction() as con:
             _remove_partial(con, plan.log_type, file_id)
-            con.execute("DELETE FROM ingest_inflight WHERE file_id = ?", [file_id])
+            queries.run(con, "ingest/end_inflight", {"file_id": file_id})
         raise
 
 
@@ -447,12 +442,6 @@ def _as_batch(con, tab: pa.Table):
     return _as_table(con, "_zs_batch", tab)
 
 
-def _bound(sql: str, params: dict) -> dict:
-    """The parameters `sql` names (DuckDB refuses ones it does not use)."""
-    used = set(re.findall(r"\$([a-z_]+)", sql))
-    return {k: v for k, v in params.items() if k in used}
-
-
 # ---------------------------------------------------------------------------------------------
 class _Loader:
     """Runs the plan's batch SQL and inserts rows / rejects for one file inside its transaction."""
@@ -464,7 +453,7 @@ class _Loader:
         # the batch SQL runs on cursors of its own: an error in it (one bad line) must not abort
         # the file's transaction on `con` (see _stage_isolated)
         self.stage_con = con.cursor()
-        self.stage_con.execute(f"SET TimeZone = '{tz}'")      # checked against _VALID_TZ
+        queries.set_option(self.stage_con, "TimeZone", tz)
         self._schema: pa.Schema | None = None
         layout = self._layout() if plan.fmt in ("kv", "cef", "leef") else None
         self.split_stages = zscaler_sql.split_exprs(plan, layout)
@@ -472,7 +461,7 @@ class _Loader:
         first_time = self._time_format(layout)
         if first_time is not None:
             self.sql, self.params = zscaler_sql.build(plan, layout, first_time)
-        self.params = _bound(self.sql, self.params)
+        self.params = queries.bind(self.sql, self.params, strict=False)
         self.cols = list(COLUMNS[plan.log_type]) + DERIVED.get(plan.log_type, [])
         self.prefix = ledger.rid_prefix(file_id)
         self.loaded = self.rejected = self.duplicate = self.repaired = self.drift_lines = self.hosts_derived = 0
@@ -502,7 +491,7 @@ class _Loader:
             return None
         try:
             with _as_batch(self.stage_con, self._split(tab)) as con:
-                values = [v for (v,) in con.execute(probe, _bound(probe, self.params)).fetchall()
+                values = [v for (v,) in con.execute(probe, queries.bind(probe, self.params, strict=False)).fetchall()
                           if v is not None]
         except Exception:                              # a hostile first line: no format learned
             return None
@@ -511,8 +500,7 @@ class _Loader:
         chain = zscaler_sql.NAIVE_TIME_FORMATS + zscaler_sql.ZONED_TIME_FORMATS
         # the records' declared formats, then the chain's order; most feeds stop at the first
         for f in self.plan.time_formats + chain:
-            hits = self.con.execute("SELECT count(try_strptime(v, ?)) FROM (SELECT unnest(?) AS v)",
-                                    [f, values]).fetchall()[0][0]
+            hits = queries.scalar(self.con, "ingest/time_format_hits", {"format": f, "values": values})
             if hits * 10 >= len(values) * 9:
                 return f if f != chain[0] or self.plan.time_formats else None
         return None
@@ -524,7 +512,7 @@ class _Loader:
         sample = self._presplit(pa.table({"text": pa.array(self.plan.sample, pa.string())}))
         sql = zscaler_sql.layout_sql(self.plan)
         with _as_batch(self.stage_con, sample) as con:
-            rows = con.sql(sql, params=_bound(sql, {"split": self.plan.split_regex, "delim": self.plan.delim})).fetchall()
+            rows = con.sql(sql, params=queries.bind(sql, {"split": self.plan.split_regex, "delim": self.plan.delim}, strict=False)).fetchall()
         sig = Counter(tuple(r[1]) for r in rows).most_common(1)[0][0]
         parts = next(r[0] for r in rows if tuple(r[1]) == sig)
         positions: dict[str, int] = {}
@@ -556,7 +544,7 @@ class _Loader:
             if cur is None:
                 cur = local.cur = self.con.cursor()
                 cursors.append(cur)
-                cur.execute(f"SET TimeZone = '{self.tz}'")       # checked against _VALID_TZ
+                queries.set_option(cur, "TimeZone", self.tz)
             return self._prepare(first, body, cur)
 
         try:
@@ -832,9 +820,9 @@ class _Loader:
         if self.uncommitted >= CHUNK_ROWS or self.uncommitted_bytes >= CHUNK_BYTES:
             if not self.chunked:        # committed rows without a ledger row: swept on open if killed
                 ledger.begin_inflight(self.con, self.file_id, self.plan.log_type, self.label, ledger.now_utc())
-            self.con.execute("COMMIT")
+            self.con.commit()        # a chunk of the file's store.transaction(), which goes on
             _test_kill_point("after_chunk_commit")
-            self.con.execute("BEGIN TRANSACTION")
+            self.con.begin()
             self.uncommitted = self.uncommitted_bytes = 0
             self.chunked = True
 
@@ -855,11 +843,8 @@ def _insert_sql(con, table: str, cols: list[str]) -> tuple[str, str, str]:
     key, insert_records.sql for a batch that repeats none) for `table`. The record key (see
     migrations/004_record_keys.sql) hashes each column cast to the table's own type, so a row
     hashes as the migration hashed it."""
-    from .. import queries
-
     # in table order, as the migration's hash(*COLUMNS(...)) takes them
-    types = con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                        "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()
+    types = queries.cursor(con, "ingest/table_columns", {"table": table}).fetchall()
     hashed = [(c, t) for c, t in types if c in {*cols, "extra"}]     # the record's own values
     content = "hash(" + ", ".join(f"CAST({c} AS {t})" for c, t in hashed) + ")"
     key = (f"CASE WHEN record_id IS NOT NULL THEN hash(CAST(record_id AS BIGINT)) ELSE {content} END"

@@ -16,9 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import __version__, output, queries
-from ..errors import BadInput, BadUsage
+from ..errors import BadInput
 from ..progress import QUIET, Progress
-from ..timeutil import parse_time
+from ..timeutil import parse_time, resolve_period
 from . import context, evidence, html, manifest, ocsf, paths, signing
 from .manifest import verify
 
@@ -131,18 +131,14 @@ def write_pack(store, out_dir: Path, render_into, *, lock_wait: float = output.L
 
 def _render(store, con, out_dir: Path, *, since, until, pdf, generated_at, identity_map_path, progress,
             sample_seed, top_n, sample_size, controls, started, chain, signing_key) -> PackResult:
-    con.execute("SET TimeZone = 'UTC'")  # CSV and displayed times are UTC whatever the machine says
+    queries.set_option(con, "TimeZone", "UTC")  # CSV and displayed times are UTC whatever the machine says
     # memory_limit is database-wide: bound it while the pack renders (DuckDB spills to disk past
     # it), then give the caller back its own setting
-    previous = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    con.execute("SET memory_limit = ?", [os.environ.get("ZSAUDIT_REPORT_MEMORY", "2GB")])
-    try:
+    with queries.settings(con, memory_limit=os.environ.get("ZSAUDIT_REPORT_MEMORY", "2GB")):
         return _render_pack(store, con, out_dir, since=since, until=until, pdf=pdf, generated_at=generated_at,
                             identity_map_path=identity_map_path, progress=progress, sample_seed=sample_seed,
                             top_n=top_n, sample_size=sample_size, controls=controls, started=started,
                             chain=chain, signing_key=signing_key)
-    finally:
-        con.execute("SET memory_limit = ?", [previous])
 
 
 def queries_attachment(used: list[dict]) -> str:
@@ -187,16 +183,14 @@ def _write_pdf(out_dir: Path, ctx: dict, generated: datetime, *, template: str =
 
 def _render_pack(store, con, out_dir: Path, *, since, until, pdf, generated_at, identity_map_path, progress,
                  sample_seed, top_n, sample_size, controls, started, chain, signing_key) -> PackResult:
-    period = context.resolve_period(con, parse_time(since, what="--since"), parse_time(until, what="--until"))
-    if period.until <= period.since:
-        raise BadUsage(f"--until ({html.iso(period.until)}) must be after --since ({html.iso(period.since)})")
+    period = context.Period(*resolve_period(since, until, fill=context.stored_period(con)))
     generated = parse_time(generated_at, what="--generated-at") if generated_at else datetime.now(timezone.utc)
     generated = generated.replace(microsecond=0)
     seed = int(sample_seed) if sample_seed is not None else context.default_seed(period)
     _require_analysis(con, period)
 
     log = context.QueryLog()
-    for name in queries.names("correlate") + queries.names("findings"):
+    for name in queries.names("analyze") + queries.names("correlate") + queries.names("findings"):
         log.note(name)  # the analysis behind the findings: shown and hashed with the pack's own
     run = context.Runner(con, period, log)
     progress.log(f"report: period {html.iso(period.since)} .. {html.iso(period.until)}")

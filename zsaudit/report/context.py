@@ -7,7 +7,6 @@ manifest and the appendix can list (and hash) exactly those.
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -18,9 +17,9 @@ from .. import __version__, identity_map, queries
 from ..analyze.rules import SEVERITY_ORDER
 from ..errors import BadInput
 from ..resources import templates_dir
+from ..timeutil import yesterday_utc
 from . import charts
 
-_PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 ALL_ROWS = 1 << 62  # LIMIT for "every row" when a top-N query feeds an evidence file
 
 CRITERION_TOP = 10  # open findings shown under each criterion (all of them are in the findings section)
@@ -71,13 +70,10 @@ class Runner:
 
     def bind(self, name: str, extra: dict | None = None) -> tuple[str, dict]:
         text = queries.load(name)
-        wanted = set(_PARAM.findall(_strip_comments(text)))
-        values = {**self.period.params(), **(extra or {})}
-        missing = wanted - values.keys()
-        if missing:
-            raise ValueError(f"query {name} needs parameters {sorted(missing)}")
+        values = {**self.period.params(), "severity_order": list(SEVERITY_ORDER), **(extra or {})}
+        params = queries.bind(text, values, name)
         self.log.note(name)
-        return text, {k: values[k] for k in wanted}
+        return text, params
 
     def rows(self, name: str, **extra) -> list[dict]:
         text, params = self.bind(name, extra)
@@ -93,22 +89,19 @@ class Runner:
         return rows[0] if rows else {}
 
 
-def _strip_comments(sql: str) -> str:
-    return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+def stored_period(con):
+    """The report's default period (timeutil.resolve_period's `fill`): the ends not given are those
+    of the stored data (queries/report/period_default.sql); in an empty store, the previous UTC day,
+    so an empty pack still says what it covers."""
+    def fill(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+        d_since, d_until = queries.one(con, "report/period_default") or (None, None)
+        since, until = since or d_since, until or d_until
+        if since is None or until is None:
+            until = until or yesterday_utc()[1]
+            since = since or until - timedelta(days=1)
+        return _utc(since), _utc(until)
 
-
-def resolve_period(con, since: datetime | None, until: datetime | None) -> Period:
-    if since is None or until is None:
-        rows = con.execute(queries.load("report/period_default")).fetchall()
-        d_since, d_until = rows[0] if rows else (None, None)
-        since = since or d_since
-        until = until or d_until
-    if since is None or until is None:
-        # an empty store: the previous UTC day, so an empty pack still says what it covers
-        now = datetime.now(timezone.utc)
-        until = until or datetime(now.year, now.month, now.day, tzinfo=timezone.utc)
-        since = since or until - timedelta(days=1)
-    return Period(_utc(since), _utc(until))
+    return fill
 
 
 def _utc(value: datetime) -> datetime:

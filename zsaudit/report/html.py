@@ -7,6 +7,7 @@ from datetime import date, datetime, timezone
 import jinja2
 
 from ..resources import templates_dir
+from ..timeutil import iso_z
 
 _ENV: jinja2.Environment | None = None
 MAX_CELL = 160
@@ -29,7 +30,7 @@ def ts(value) -> str:
 
 
 def iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_z(value, "seconds")
 
 
 def num(value) -> str:

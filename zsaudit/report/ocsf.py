@@ -13,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from .. import __version__
+from ..timeutil import iso_z
 from .context import Runner
 
 OCSF_VERSION = "1.1.0"
@@ -38,7 +39,7 @@ def _iso(t) -> str | None:
     if t is None:
         return None
     if isinstance(t, datetime):
-        return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return iso_z(t, "milliseconds")
     if isinstance(t, date):
         return t.isoformat()
     return str(t)

@@ -1,0 +1,3 @@
+-- Write what the store holds in memory to its file now (DuckDB's CHECKPOINT).
+-- reads: -
+CHECKPOINT;

@@ -1,0 +1,148 @@
+"""The one query runner (zsaudit/queries.py) and the rules it keeps: SQL lives in queries/, step
+files declare their hand-offs, and the runner binds and drops what the files say."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from zsaudit import queries
+
+ROOT = Path(__file__).resolve().parent.parent
+QUERIES = ROOT / "queries"
+
+# A string literal in Python that starts like an SQL statement.
+SQL_START = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|WITH|COPY|ATTACH|DETACH|PRAGMA|SET|"
+                       r"RESET|BEGIN|COMMIT|ROLLBACK|CHECKPOINT|INSTALL|LOAD|DESCRIBE|SUMMARIZE|EXPORT|USE)\b")
+
+# Where SQL text may stay in Python, and why: (file, function or "*" for the whole file).
+ALLOWED = {
+    ("zsaudit/queries.py", "drop"): "the runner: DROP of the temp tables step headers declare",
+    ("zsaudit/queries.py", "setting"): "the runner: reading a DuckDB setting by a bound name",
+    ("zsaudit/queries.py", "set_option"): "the runner: SET of a setting from its fixed list (SET binds no name)",
+    ("zsaudit/ingest/zscaler_sql.py", "*"): "generates one statement per line batch from the sniffed plan "
+                                            "(the feed's columns, formats, delimiters): SQL built from a layout",
+    ("zsaudit/ingest/airflow_metadata.py", "_select_sql"): "SQL sent to Airflow's own metadata DB, built "
+                                                            "from the columns that DB has",
+    ("zsaudit/ingest/airflow_metadata.py", "read_sqlite"): "reads Airflow's SQLite metadata DB (sqlite3, "
+                                                            "not DuckDB): its tables and columns",
+    ("zsaudit/ingest/airflow_metadata.py", "read_postgres"): "reads Airflow's PostgreSQL metadata DB "
+                                                              "(psycopg, not DuckDB): its columns",
+    ("zsaudit/ingest/airflow_metadata.py", "_csv_rows"): "picks the CSV dump's columns by the names in "
+                                                          "its header (quoted identifiers)",
+}
+
+
+def sql_literals(path: Path) -> list[tuple[str, int, str]]:
+    """(function, line, text) of each string literal in `path` that starts like an SQL statement
+    (docstrings aside)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    found = []
+
+    def visit(node, function):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            function = node.name
+        texts = []
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            texts = [node.value]
+        elif isinstance(node, ast.JoinedStr):
+            texts = ["".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)]
+        found.extend((function, node.lineno, t) for t in texts if SQL_START.match(t))
+        for child in ast.iter_child_nodes(node):
+            if not (isinstance(node, ast.JoinedStr) and isinstance(child, ast.Constant)):
+                visit(child, function)
+
+    visit(tree, "*")
+    return found
+
+
+def test_no_sql_statement_in_python_outside_the_runner():
+    offending = []
+    for path in sorted((ROOT / "zsaudit").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for function, line, text in sql_literals(path):
+            if (rel, function) not in ALLOWED and (rel, "*") not in ALLOWED:
+                offending.append(f"{rel}:{line} ({function}): {text.strip()[:70]!r}")
+    assert offending == [], "SQL belongs in queries/*.sql, run with zsaudit.queries:\n" + "\n".join(offending)
+
+
+def test_the_sql_finder_finds_sql(tmp_path):
+    f = tmp_path / "m.py"
+    f.write_text('"""SELECT in a docstring is prose."""\n'
+                 'def load(con, t):\n    con.execute(f"DELETE FROM {t} WHERE x = ?", [1])\n'
+                 'NOTE = "Selected files"\n')
+    assert [(fn, line) for fn, line, _ in sql_literals(f)] == [("load", 3)]
+
+
+# -- step headers -------------------------------------------------------------------------------
+STEP_FOLDERS = ("analyze", "correlate", "findings", "airflow", "ingest", "store", "pipeline", "listing", "receive")
+_TEMP = re.compile(r"CREATE (?:OR REPLACE )?TEMP(?:ORARY)? TABLE (?:temp\.main\.)?(\w+)", re.I)
+
+
+def _code(text: str) -> str:
+    return "\n".join(line.split("--", 1)[0] for line in text.splitlines())
+
+
+def _known_tables() -> set[str]:
+    schema = "".join(p.read_text() for p in [QUERIES / "schema.sql", *sorted((QUERIES / "migrations").glob("*.sql"))])
+    stored = set(re.findall(r"CREATE TABLE(?: IF NOT EXISTS)? (\w+)", schema))
+    temp = {t for p in QUERIES.rglob("*.sql") for t in _TEMP.findall(p.read_text())}
+    return stored | temp
+
+
+STEP_FILES = sorted(f"{folder}/{p.stem}" for folder in STEP_FOLDERS for p in (QUERIES / folder).glob("*.sql"))
+
+
+@pytest.mark.parametrize("name", STEP_FILES)
+def test_each_step_file_declares_what_it_reads_and_the_temp_tables_it_creates(name):
+    text = queries.load(name)
+    header = queries.header(name)
+    assert re.search(r"^-- reads:", text, re.M), f"queries/{name}.sql: no '-- reads:' header line"
+    created = set(_TEMP.findall(_code(text)))
+    assert set(header.creates) | set(header.hands_on) == created, f"queries/{name}.sql: header vs CREATE TEMP"
+    used = set(re.findall(r"(?<![$\w])([a-z_][a-z0-9_]*)\b", _code(text))) & _known_tables()
+    missing = used - created - set(header.reads)
+    assert not missing, f"queries/{name}.sql uses {sorted(missing)} without declaring them in '-- reads:'"
+
+
+def test_steps_drop_what_the_headers_declare(tmp_path, monkeypatch):
+    root = tmp_path / "queries"
+    (root / "t").mkdir(parents=True)
+    (root / "t" / "01_a.sql").write_text("-- reads: -\n-- creates: _scratch\n-- hands on: _kept\n"
+                                         "CREATE TEMP TABLE _scratch AS SELECT $n AS n;\n"
+                                         "CREATE TEMP TABLE _kept AS SELECT n + $m AS n FROM _scratch;\n")
+    monkeypatch.setattr(queries, "queries_dir", lambda: root)
+    for cached in (queries.load, queries.statements, queries.header):
+        cached.cache_clear()
+    con = duckdb.connect()
+    try:
+        with queries.Steps(con, {"n": 1}) as steps:
+            steps.run("t/01_a", m=2)                       # each statement gets only what it names
+            steps.drop_scratch()
+            tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+            assert tables == {"_kept"} and con.execute("SELECT n FROM _kept").fetchone() == (3,)
+        assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
+    finally:
+        con.close()
+        for cached in (queries.load, queries.statements, queries.header):
+            cached.cache_clear()
+
+
+def test_a_missing_parameter_names_the_query():
+    with pytest.raises(ValueError, match=r"query q needs parameters \['until'\]"):
+        queries.bind("SELECT 1 WHERE $since < $until -- not $here", {"since": 1}, "q")
+    assert queries.bind("SELECT $a -- $b\n", {"a": 1, "b": 2}) == {"a": 1}
+
+
+def test_identifiers_are_quoted():
+    assert queries.with_idents("DELETE FROM {table}", {"table": 'zia"web'}) == 'DELETE FROM "zia""web"'

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from zsaudit import pipeline  # noqa: E402
+from zsaudit.demo import demo as run_demo  # noqa: E402
 from zsaudit.config import load_config  # noqa: E402
 
 
@@ -35,7 +36,7 @@ def main() -> None:
         work = Path(tempfile.mkdtemp(prefix="zsaudit-bench-pipeline-"))
         try:
             t0 = time.perf_counter()
-            demo = pipeline.demo(work / "demo", requests=n, pdf=not args.no_pdf)
+            demo = run_demo(work / "demo", requests=n, pdf=not args.no_pdf)
             t_demo = time.perf_counter() - t0
             s = demo.summary
             t0 = time.perf_counter()

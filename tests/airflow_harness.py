@@ -521,7 +521,7 @@ def write_nightly_inputs(work: Path, days=(None,), *, airflow_paths: bool = True
     """Synthetic nights of Zscaler and Airflow logs (zsaudit.synth; None: its default night,
     2026-11-24) and one zsaudit.toml naming them all, for the zsaudit_nightly DAG. Returns where
     things are and which nights they are ("night": the first one, as ISO strings)."""
-    from zsaudit.pipeline import synth_night  # the project venv runs the tests: zsaudit is importable
+    from zsaudit.demo import synth_night  # the project venv runs the tests: zsaudit is importable
     from zsaudit.synth import synthesize
 
     work.mkdir(parents=True, exist_ok=True)

@@ -11,20 +11,14 @@ import itertools
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from zsaudit import identity_map
+
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 
 # the accounts the analysis benchmark uses too; the tests' workers follow
-IDENTITY = (Path(__file__).resolve().parent.parent / "fixtures" / "identity" / "two_accounts.toml").read_text() + """
-[[worker]]
-hostname = "worker-1"
-ips = ["10.0.0.1"]
-device_hostnames = ["worker-1.corp.example"]
-
-[[worker]]
-hostname = "worker-2"
-ips = ["10.0.0.2"]
-device_hostnames = ["worker-2.corp.example"]
-"""
+IDENTITY = (Path(__file__).resolve().parent.parent / "fixtures" / "identity" / "two_accounts.toml").read_text() \
+    + "\n" + identity_map.dumps(workers=[{"hostname": f"worker-{i}", "ips": [f"10.0.0.{i}"],
+                                          "device_hostnames": [f"worker-{i}.corp.example"]} for i in (1, 2)])
 
 BILLING = "svc-billing@corp.example"
 ETL = "svc-etl@corp.example"

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from zsaudit import identity_map, synth
+
 UTC = timezone.utc
 DAY = datetime(2026, 11, 24, tzinfo=UTC)
 SINCE = DAY
@@ -25,45 +27,14 @@ HOSTILE_URL = "https://evil.example/<script>alert(1)</script>?q=1"
 HOSTILE_UA = "Mozilla/5.0 <script>alert(1)</script>"
 HOSTILE_LOGIN = "=cmd|' /C calc'!A0"
 
-IDENTITY_TOML = """\
-[policy]
-token_lifetime = "15m"
-clock_skew = "5s"
-
-[[service_account]]
-name = "svc-billing"
-zscaler_logins = ["svc-billing@corp.example"]
-dags = ["billing_*"]
-connections = ["billing_api"]
-allowed_hosts = ["api.billing.example", "*.s3.amazonaws.com"]
-
-[[worker]]
-hostname = "airflow-worker-1"
-ips = ["10.20.0.11"]
-device_hostnames = ["airflow-worker-1.corp.example"]
-
-[[worker]]
-hostname = "airflow-worker-2"
-ips = ["10.20.0.12"]
-device_hostnames = ["airflow-worker-2.corp.example"]
-
-# <b>not markup</b>
-[[exception]]
-kind = "unmapped_identity"
-match = { login = "svc-legacy@corp.example", dag = "legacy_export" }
-approver = "jane.doe@corp.example"
-reason = "Legacy export until vendor migration"
-ticket = "SEC-1234"
-expires = "2027-03-31"
-
-[[exception]]
-kind = "egress_bypass"
-match = { dag = "etl_hourly" }
-approver = "bob.roe@corp.example"
-reason = "Vendor SFTP during cut-over"
-ticket = "SEC-0999"
-expires = "2026-10-31"
-"""
+# the synthetic fleet's first account and two workers, its legacy exception and one of its own; a
+# comment with markup the pack must show as text
+IDENTITY_TOML = identity_map.dumps(
+    policy=synth.POLICY, service_accounts=synth.SERVICE_ACCOUNTS[:1], workers=synth.worker_tables()[:2],
+    exceptions=[synth.EXCEPTIONS[0], {
+        "kind": "egress_bypass", "match": {"dag": "etl_hourly"}, "approver": "bob.roe@corp.example",
+        "reason": "Vendor SFTP during cut-over", "ticket": "SEC-0999", "expires": "2026-10-31"}],
+).replace("[[exception]]", "# <b>not markup</b>\n[[exception]]", 1)
 
 
 def sha(text: str) -> str:

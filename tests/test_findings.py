@@ -8,6 +8,8 @@ import pytest
 
 from analysis_builder import BILLING, ETL, IDENTITY, Case, at
 
+from zsaudit import identity_map
+
 REPORTS = "svc-reports@corp.example"
 
 
@@ -280,20 +282,15 @@ def test_worker_traffic_with_no_attempt_running(case):
 
 
 # -- exceptions ----------------------------------------------------------------------------
-EXC = """
-[[exception]]
-kind = "unmapped_identity"
-match = {{ login = "jdoe@corp.example", dag = "billing_*" }}
-approver = "jane.doe@corp.example"
-reason = "pilot"
-ticket = "SEC-1"
-expires = "{expires}"
-"""
+def exception(expires: str) -> str:
+    return "\n" + identity_map.dumps(exceptions=[{
+        "kind": "unmapped_identity", "match": {"login": "jdoe@corp.example", "dag": "billing_*"},
+        "approver": "jane.doe@corp.example", "reason": "pilot", "ticket": "SEC-1", "expires": expires}])
 
 
 @pytest.mark.parametrize("expires,status", [("2026-11-24", "accepted"), ("2026-11-23", "open")])
 def test_exception_accepts_until_it_expires(case, expires, status):
-    case.identity(IDENTITY + EXC.format(expires=expires))
+    case.identity(IDENTITY + exception(expires))
     case.attempt("billing_daily", "fetch", at(0), at(5))
     case.web(at(1), "jdoe@corp.example", "api.partner.example")
     case.analyze()
@@ -310,7 +307,7 @@ def test_exception_accepts_until_it_expires(case, expires, status):
 
 
 def test_exception_for_another_dag_does_not_match(case):
-    case.identity(IDENTITY + EXC.format(expires="2030-01-01"))
+    case.identity(IDENTITY + exception("2030-01-01"))
     case.attempt("etl_load", "load", at(0), at(5))
     case.web(at(1), "jdoe@corp.example", "api.partner.example")
     case.analyze()

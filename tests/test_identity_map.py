@@ -7,35 +7,15 @@ from datetime import date, timedelta
 import pytest
 from click.testing import CliRunner
 
+from zsaudit import identity_map, synth
 from zsaudit.cli import main
 from zsaudit.errors import BadInput
 from zsaudit.identity_map import DEFAULT_IGNORE_HOSTS, load, parse
 
-GOOD = """
-[policy]
-token_lifetime = "15m"
-clock_skew = "5s"
-
-[[service_account]]
-name = "svc-billing"
-zscaler_logins = ["svc-billing@corp.example"]
-dags = ["billing_*"]
-connections = ["billing_api"]
-allowed_hosts = ["api.billing.example", "*.s3.amazonaws.com"]
-
-[[worker]]
-hostname = "airflow-worker-1"
-ips = ["10.20.0.11"]
-device_hostnames = ["airflow-worker-1.corp.example"]
-
-[[exception]]
-kind = "unmapped_identity"
-match = { login = "svc-legacy@corp.example", dag = "legacy_export" }
-approver = "jane.doe@corp.example"
-reason = "Legacy export until vendor migration"
-ticket = "SEC-1234"
-expires = 2027-03-31
-"""
+# one account, one worker, one exception of the synthetic fleet; `expires` as a TOML date
+GOOD = identity_map.dumps(policy=synth.POLICY, service_accounts=synth.SERVICE_ACCOUNTS[:1],
+                          workers=synth.worker_tables()[:1], exceptions=synth.EXCEPTIONS[:1]
+                          ).replace('expires = "2027-03-31"', "expires = 2027-03-31")
 
 
 def test_architecture_example_loads():

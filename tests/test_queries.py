@@ -34,6 +34,11 @@ ALLOWED = {
                                                               "(psycopg, not DuckDB): its columns",
     ("zsaudit/ingest/airflow_metadata.py", "_csv_rows"): "picks the CSV dump's columns by the names in "
                                                           "its header (quoted identifiers)",
+    # The Spark engine landed while the runner was being introduced (issue #17); its statements
+    # move to queries/spark/ next (issue #12 follow-up). Listed here so nothing else slips in.
+    ("zsaudit/spark/analyze.py", "*"): "Spark engine: to move to queries/spark/ (follow-up)",
+    ("zsaudit/spark/ingest.py", "*"): "Spark engine: to move to queries/spark/ (follow-up)",
+    ("zsaudit/lake.py", "*"): "Spark engine's Parquet lake: to move to queries/spark/ (follow-up)",
 }
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from zsaudit import pipeline
+from zsaudit import periods, pipeline
+from zsaudit.packs import PACKS_MARKER
 from zsaudit.cli import main
 from zsaudit.config import load_config
 from zsaudit.progress import Progress
@@ -278,7 +279,7 @@ def test_retention_removes_only_old_dated_packs(tmp_path, night):
         d.mkdir(parents=True)
     for d in (old, recent, foreign):
         (d / "manifest.json").write_text("{}")
-    (packs / pipeline.PACKS_MARKER).touch()  # the user says the folder is for packs, notes and all
+    (packs / PACKS_MARKER).touch()  # the user says the folder is for packs, notes and all
     stale_tmp = packs / f".zsaudit-tmp-{night.since:%Y-%m-%d}"   # a killed run's
     stale_tmp.mkdir()
     result = run_cli(config, night, "--json")
@@ -290,16 +291,16 @@ def test_retention_removes_only_old_dated_packs(tmp_path, night):
 def test_period_defaults_to_yesterday_utc():
     config = None
     now = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
-    assert pipeline.resolve_period(config, now=now) == (datetime(2026, 11, 24, tzinfo=timezone.utc),
+    assert periods.resolve_period(config, now=now) == (datetime(2026, 11, 24, tzinfo=timezone.utc),
                                                         datetime(2026, 11, 25, tzinfo=timezone.utc))
-    since_only = pipeline.resolve_period(config, since="2026-11-20", now=now)
+    since_only = periods.resolve_period(config, since="2026-11-20", now=now)
     assert since_only == (datetime(2026, 11, 20, tzinfo=timezone.utc), datetime(2026, 11, 25, tzinfo=timezone.utc))
-    until_only = pipeline.resolve_period(config, until="2026-11-10", now=now)
+    until_only = periods.resolve_period(config, until="2026-11-10", now=now)
     assert until_only == (datetime(2026, 11, 9, tzinfo=timezone.utc), datetime(2026, 11, 10, tzinfo=timezone.utc))
-    assert pipeline.pack_name(*pipeline.resolve_period(config, now=now)) == "2026-11-24"
-    assert pipeline.pack_name(datetime(2026, 11, 20, tzinfo=timezone.utc),
+    assert periods.pack_name(*periods.resolve_period(config, now=now)) == "2026-11-24"
+    assert periods.pack_name(datetime(2026, 11, 20, tzinfo=timezone.utc),
                               datetime(2026, 11, 25, tzinfo=timezone.utc)) == "2026-11-20--2026-11-25"
-    assert pipeline.pack_name(datetime(2026, 11, 20, 6, tzinfo=timezone.utc),
+    assert periods.pack_name(datetime(2026, 11, 20, 6, tzinfo=timezone.utc),
                               datetime(2026, 11, 20, 18, tzinfo=timezone.utc)) == "2026-11-20T0600Z--2026-11-20T1800Z"
 
 @pytest.mark.parametrize("interval, logical_date, run_after, expected", [
@@ -315,13 +316,13 @@ def test_period_defaults_to_yesterday_utc():
     ((None, None), None, "2026-11-26T13:45:00Z", "2026-11-25"),
 ])
 def test_airflow_run_period(interval, logical_date, run_after, expected):
-    since, until = pipeline.airflow_run_period(*interval, logical_date=logical_date, run_after=run_after)
-    assert pipeline.pack_name(since, until) == expected
+    since, until = periods.airflow_run_period(*interval, logical_date=logical_date, run_after=run_after)
+    assert periods.pack_name(since, until) == expected
 
 
 def test_airflow_run_period_without_any_time_is_yesterday():
     now = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
-    assert pipeline.airflow_run_period(now=now) == pipeline.resolve_period(None, now=now)
+    assert periods.airflow_run_period(now=now) == periods.resolve_period(None, now=now)
 
 
 
@@ -331,7 +332,7 @@ def test_default_period_is_yesterday_through_the_cli(tmp_path, night):
     result = CliRunner().invoke(main, ["run", "--config", str(config), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    since, until = pipeline.resolve_period(None)
+    since, until = periods.resolve_period(None)
     assert data["period"]["since"] == f"{since:%Y-%m-%dT%H:%M:%SZ}"
     assert Path(data["pack"]["dir"]).name == f"{since:%Y-%m-%d}"
     assert data["pack"]["pdf"] is None and data["pack"]["verified"] is True

@@ -287,3 +287,26 @@ def load(path: str | Path) -> IdentityMap:
     if not p.exists():
         raise BadInput(f"{p}: identity map not found (expected a TOML file, see docs/identity-map.md)")
     return parse(tomlfile.read_text(p, "identity map", BadInput), str(p))
+
+
+# -- writing ----------------------------------------------------------------------------------
+def dumps(*, policy: dict | None = None, service_accounts=(), workers=(), exceptions=(), header: str = "") -> str:
+    """An identity map as TOML, from plain data (the one writer: zsaudit synth and the tests).
+    Each table is a dict of its keys in order; values are strings, lists of strings, or (match)
+    a dict of strings. `header` is comment text put first."""
+    blocks = ["".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())] if header else []
+    tables = ([("[policy]", policy)] if policy else []) + [("[[service_account]]", t) for t in service_accounts] \
+        + [("[[worker]]", t) for t in workers] + [("[[exception]]", t) for t in exceptions]
+    body = "\n".join(f"{name}\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in table.items())
+                     for name, table in tables)
+    return "".join(blocks) + body
+
+
+def _toml_value(value) -> str:
+    import json
+
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)   # a TOML basic string

@@ -17,9 +17,6 @@ Re-running is safe at every point:
 from __future__ import annotations
 
 import os
-import re
-import shutil
-import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta, timezone
@@ -31,16 +28,13 @@ from .analyze.rules import SEVERITY_RANK
 from .config import Config, expand, lake_of
 from .errors import BadInput, BadUsage, Busy
 from .lake import Lake
-from .output import claim_dir
+from .packs import apply_retention, claim_packs_dir
+from .periods import pack_name, resolve_period
 from .progress import QUIET, Progress
 from .store import Store
-from . import timeutil
-from .timeutil import iso_z, parse_time, yesterday_utc
+from .timeutil import iso_z
 
 STAGES = ("ingest_zscaler", "ingest_airflow", "analyze", "report")
-_DATED = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T\d{4}Z)?(?:--[0-9TZ-]+)?$")
-PACKS_MARKER = ".zsaudit-packs"
-DEMO_MARKER = ".zsaudit-demo"
 
 
 def _iso(t):
@@ -264,51 +258,6 @@ class RunSummary:
 
 
 
-# -- the period ---------------------------------------------------------------------------------
-def resolve_period(config: Config | None, since=None, until=None, *, now: datetime | None = None
-                   ) -> tuple[datetime, datetime]:
-    """--since/--until, else the config's fixed period, else yesterday (UTC).
-    Only --since: up to the start of today. Only --until: the day before it."""
-    def fill(start, end):
-        if start is None and end is None:
-            return (config.since, config.until) if config is not None and config.since else yesterday_utc(now)
-        end = end or yesterday_utc(now)[1]
-        return start or end - timedelta(days=1), end
-
-    return timeutil.resolve_period(since, until, fill=fill)
-
-
-def airflow_run_period(data_interval_start=None, data_interval_end=None, *, logical_date=None, run_after=None,
-                       now: datetime | None = None) -> tuple[datetime, datetime]:
-    """The period a run of the DAG `zsaudit_nightly` audits, from what Airflow tells the task.
-
-    A data interval of some width is audited as given: Airflow 2's `@daily`
-    (CronDataIntervalTimetable: [yesterday, today)) and a manual run triggered with
-    data_interval_start/end. Without one (Airflow 3's `@daily` is a CronTriggerTimetable whose runs
-    have start == end == the trigger time; asset-triggered runs; a manual run with no interval), the
-    run audits the UTC day that ended at or before its time: the interval's end, else its
-    logical_date, else its run_after (Airflow 3 runs may have no logical date), else now.
-    """
-    start = parse_time(data_interval_start, what="data_interval_start")
-    end = parse_time(data_interval_end, what="data_interval_end")
-    if start is not None and end is not None and end > start:
-        return start, end
-    when = (end or start or parse_time(logical_date, what="logical_date")
-            or parse_time(run_after, what="run_after") or now)
-    return yesterday_utc(when)
-
-
-def pack_name(since: datetime, until: datetime) -> str:
-    """packs/<name>: YYYY-MM-DD for one UTC day, else <since>--<until>."""
-    def fmt(t: datetime) -> str:
-        t = t.astimezone(timezone.utc)
-        return t.strftime("%Y-%m-%d") if t.time() == time.min else t.strftime("%Y-%m-%dT%H%MZ")
-
-    if since.astimezone(timezone.utc).time() == time.min and until - since == timedelta(days=1):
-        return fmt(since)
-    return f"{fmt(since)}--{fmt(until)}"
-
-
 # -- stages -------------------------------------------------------------------------------------
 def ingest_zscaler(store: Store, config: Config, progress: Progress = QUIET) -> IngestSummary:
     paths, warnings = expand(config.zscaler_paths, "zscaler.paths", config)
@@ -478,45 +427,11 @@ def report(store: Store, config: Config, since: datetime, until: datetime, *,
                        problems=problems, removed=removed, status=result.status, warnings=warnings)
 
 
-def _is_dated_pack(p: Path) -> bool:
-    return p.is_dir() and bool(_DATED.match(p.name)) and (p / "manifest.json").is_file()
-
-
-def claim_packs_dir(config: Config) -> Path:
-    """pack.out_dir must be zsaudit's own folder, since retention deletes old packs in it: new,
-    empty, holding only dated packs, or marked with PACKS_MARKER by its user. The filesystem
-    root, a home folder or a shared folder are refused (exit 2) before any pack is written there."""
-    return claim_dir(config.pack_dir, marker=PACKS_MARKER, what=f"{config.where('pack.out_dir')} =",
-                     purpose="the dated audit packs of `zsaudit run`, old ones deleted by pack.retention_days "
-                             f"(if the folder is meant for them, create {config.pack_dir / PACKS_MARKER} to say so)",
-                     also_ours=_is_dated_pack, mark=False)
-
-
 def _evidence_time(store: Store, until: datetime) -> datetime:
     """The pack's 'generated at': when the store last took in evidence (so a re-run that
     ingests nothing writes the same bytes); the period end for an empty store."""
     row = store.run("pipeline/last_ingest").fetchone()
     return row[0] if row and row[0] is not None else until
-
-
-def apply_retention(config: Config, until: datetime, *, keep: str | None = None) -> list[str]:
-    """Delete dated packs whose period starts more than retention_days before `until`.
-    Only directories zsaudit wrote (a dated name and a manifest.json) are touched."""
-    if not config.retention_days or not config.pack_dir.is_dir():
-        return []
-    from .report import chain
-
-    cutoff = (until - timedelta(days=config.retention_days)).date()
-    removed = []
-    for p in sorted(config.pack_dir.iterdir()):
-        m = _DATED.match(p.name)
-        if not m or p.name == keep or not _is_dated_pack(p):
-            continue
-        if datetime.strptime(m.group(1), "%Y-%m-%d").date() < cutoff:
-            chain.retire(config.pack_dir, p)   # the next night's link to it stays accounted for
-            shutil.rmtree(p)
-            removed.append(p.name)
-    return removed
 
 
 # -- engines ------------------------------------------------------------------------------------
@@ -667,139 +582,3 @@ def run_stage(stage: str | None, config: Config, *, since=None, until=None, prog
                                 f"pack written to {summary.pack.dir if summary.pack else '?'}")
     data = summary.to_json()
     return {"text": "; ".join(lines), "json": data}
-
-
-# -- the demo -----------------------------------------------------------------------------------
-@dataclass
-class DemoResult:
-    out_dir: Path
-    input_dir: Path
-    config_path: Path
-    summary: RunSummary
-    planted: dict = field(default_factory=dict)      # truth.json: kind -> planted count
-    seconds: float = 0.0
-
-    def lines(self) -> list[str]:
-        s, f = self.summary, self.summary.findings
-        z, a = s.ingest.get("zscaler"), s.ingest.get("airflow")
-        out = [
-            f"zsaudit demo: a synthetic night in {self.input_dir}/ "
-            f"({z.rows_loaded if z else 0} Zscaler records, {a.rows_loaded if a else 0} Airflow rows), "
-            f"period {_iso(s.since)} .. {_iso(s.until)}",
-            f"found {f.open if f else 0} open findings, {f.accepted if f else 0} accepted by exception:",
-        ]
-        kinds = sorted(set((f.by_kind if f else {})) | set(self.planted))
-        for kind in kinds:
-            found = (f.by_kind if f else {}).get(kind, 0)
-            planted = self.planted.get(kind)
-            out.append(f"  {kind:<22} {found:>4}" + (f"   (planted: {planted})" if planted is not None else ""))
-        if s.pack:
-            out.append(f"HTML: {s.pack.index_html.resolve()}")
-            if s.pack.pdf:
-                out.append(f"PDF:  {s.pack.pdf.resolve()}")
-            if s.pack.problems:
-                out.append(f"pack verification: {len(s.pack.problems)} problems: {s.pack.problems[0]}")
-        out.append(f"next: zsaudit findings --db {s.db}   |   zsaudit run --config {self.config_path}")
-        out.append(f"done in {self.seconds:.1f}s")
-        return out
-
-
-def demo(out_dir: str | os.PathLike = "zsaudit-demo", *, requests: int = 2000, seed: int = 1, pdf: bool = True,
-         progress: Progress = QUIET) -> DemoResult:
-    """Synthesize a night (zsaudit.synth), write a config for it, and run the whole pipeline."""
-    import json
-    import time as _time
-
-    from .config import from_dict
-    from .synth import synthesize
-
-    started = _time.perf_counter()
-    out = Path(out_dir)
-    _prepare_demo_dir(out)
-    input_dir = out / "input"
-    progress.log(f"demo: synthesizing a night of logs into {input_dir}")
-    synth = synthesize(input_dir, requests=requests, seed=seed)
-    config_path = out / "zsaudit.toml"
-    config_path.write_text(_demo_config(pdf), encoding="utf-8")
-    from .config import load_config
-
-    config = load_config(config_path)
-    since, until = synth_night(synth, input_dir)
-    summary = run(config, since=since, until=until, progress=progress)
-    planted = _planted(input_dir / "truth.json", json)
-    return DemoResult(out_dir=out, input_dir=input_dir, config_path=config_path, summary=summary,
-                      planted=planted, seconds=_time.perf_counter() - started)
-
-
-def _prepare_demo_dir(out: Path) -> None:
-    """An empty or new directory, or an earlier demo's (recognised by its marker): never a user's."""
-    claim_dir(out, marker=DEMO_MARKER, what="--out", purpose="`zsaudit demo` writes its night here "
-              "and replaces it on the next demo run")
-    for child in out.iterdir():
-        if child.name != DEMO_MARKER:
-            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
-
-
-def _demo_config(pdf: bool) -> str:
-    return (
-        "# Written by `zsaudit demo` for its synthetic night. `zsaudit init` writes a real one.\n"
-        'db = "zsaudit.duckdb"\n'
-        'identity_map = "input/identity.toml"\n'
-        "[zscaler]\n"
-        'paths = ["input/zscaler"]\n'
-        "[airflow]\n"
-        'paths = ["input/airflow/logs", "input/airflow/task_instances.json"]\n'
-        "[pack]\n"
-        'out_dir = "packs"\n'
-        f"pdf = {'true' if pdf else 'false'}\n"
-        "[run]\n"
-        'fail_on = "none"\n'
-        + "".join(f'[controls."{cid}"]\nowner = "{owner}"\nowner_role = "{role}"\n'
-                  'reviewer = "Sam Example"\nreviewer_role = "Head of Security Compliance"\n'
-                  for cid, owner, role in _DEMO_OWNERS)
-    )
-
-
-# the demo's control owners (fictional), so its pack shows the review blocks filled in
-_DEMO_OWNERS = (("CC6.1", "Alex Example", "Data Platform Lead"), ("CC6.6", "Robin Example", "Network Engineering Lead"),
-                ("CC6.7", "Robin Example", "Network Engineering Lead"), ("CC7.2", "Kim Example", "SRE Lead"),
-                ("CC7.3", "Kim Example", "SRE Lead"))
-
-
-def synth_night(synth, input_dir: Path) -> tuple[datetime, datetime]:
-    """The night zsaudit.synth wrote: from its result when it says, else whole UTC days around
-    its Zscaler records (read through a scratch store)."""
-    for a, b in (("since", "until"), ("period_start", "period_end"), ("start", "end")):
-        since, until = getattr(synth, a, None), getattr(synth, b, None)
-        if since is not None and until is not None:
-            return parse_time(since), parse_time(until)
-    period = getattr(synth, "period", None)
-    if period:
-        return parse_time(period[0]), parse_time(period[1])
-    with tempfile.TemporaryDirectory(prefix="zsaudit-night-") as tmp:
-        with Store(Path(tmp) / "span.duckdb") as store:
-            from .ingest import zscaler
-
-            zscaler.ingest_paths(store, [input_dir / "zscaler"])
-            row = store.run("pipeline/data_span").fetchone()
-    if not row or row[0] is None:
-        raise BadUsage(f"{input_dir}: the synthetic night holds no timestamped records")
-    return row[0], row[1]
-
-
-def _planted(truth_path: Path, json) -> dict:
-    """Open findings planted per kind, from synth's truth.json ('findings': [{kind, status}, ...])."""
-    if not truth_path.is_file():
-        return {}
-    try:
-        truth = json.loads(truth_path.read_text(encoding="utf-8"))
-    except ValueError:
-        return {}
-    items = (truth.get("findings") or truth.get("planted") or []) if isinstance(truth, dict) else truth
-    counts: dict = {}
-    if isinstance(items, dict):
-        return {k: (len(v) if isinstance(v, list) else v) for k, v in items.items() if isinstance(v, (int, list))}
-    for item in items:
-        if isinstance(item, dict) and item.get("kind") and item.get("status", "open") == "open":
-            counts[item["kind"]] = counts.get(item["kind"], 0) + 1
-    return counts

@@ -22,8 +22,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-import pyarrow as pa
-
 from .resources import queries_dir
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -171,11 +169,11 @@ def insert_many(con, name: str, rows_: list) -> None:
         con.executemany(sql, rows_)
 
 
-def arrow(rows: list[tuple], types: list) -> pa.Table:
-    """Python rows as an Arrow table with columns c0, c1, ... of the given types (empty is fine),
-    for `run(..., tables=...)`."""
-    columns = list(zip(*rows)) if rows else [[] for _ in types]
-    return pa.table({f"c{j}": pa.array(list(col), t) for j, (col, t) in enumerate(zip(columns, types))})
+def columns(table: str, names: str, rows: list[tuple]) -> dict:
+    """Small Python rows as one list parameter per column, $<table>_<name>, for SQL that zips them
+    back with unnest (queries/analyze/*.sql); an empty list is no rows."""
+    keys = names.split()
+    return {f"{table}_{k}": [r[i] for r in rows] for i, k in enumerate(keys)}
 
 
 def drop(con, tables) -> None:

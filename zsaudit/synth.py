@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from . import identity_map
 from .ingest import nss_writer
 from .timeutil import iso_z
 
@@ -50,49 +51,35 @@ LANE_B_DAGS = ["etl_hourly", "etl_orders", "etl_customers", "etl_inventory"]
 BILLING, ETL, REPORTS = "svc-billing@corp.example", "svc-etl@corp.example", "svc-reports@corp.example"
 LEGACY, PERSONAL, LOCATION = "svc-legacy@corp.example", "jdoe@corp.example", "DC1-Frankfurt"
 
-IDENTITY_TOML = """\
-# Identity map of the synthetic fleet (zsaudit synth). See docs/identity-map.md.
-[policy]
-token_lifetime = "15m"
-clock_skew = "5s"
+POLICY = {"token_lifetime": "15m", "clock_skew": "5s"}
+SERVICE_ACCOUNTS = [
+    {"name": "svc-billing", "zscaler_logins": [BILLING], "dags": ["billing_*"], "connections": ["billing_api"],
+     "allowed_hosts": ["api.billing.example", "*.s3.amazonaws.com"]},
+    {"name": "svc-etl", "zscaler_logins": [ETL], "dags": ["etl_*"], "connections": ["warehouse"],
+     "allowed_hosts": ["*.warehouse.example"]},
+    {"name": "svc-reports", "zscaler_logins": [REPORTS], "dags": ["reports_*"], "connections": ["smtp_relay"],
+     "allowed_hosts": ["mail.reports.example"]},
+]
+EXCEPTIONS = [
+    {"kind": "unmapped_identity", "match": {"login": LEGACY, "dag": "legacy_export"}, "approver": "jane.doe@corp.example",
+     "reason": "Legacy export until vendor migration", "ticket": "SEC-1234", "expires": "2027-03-31"},
+    {"kind": "unmapped_identity", "match": {"login": PERSONAL}, "approver": "jane.doe@corp.example",
+     "reason": "Partner sync pilot with a personal account", "ticket": "SEC-1180", "expires": "2026-01-31"},
+]
 
-[[service_account]]
-name = "svc-billing"
-zscaler_logins = ["svc-billing@corp.example"]
-dags = ["billing_*"]
-connections = ["billing_api"]
-allowed_hosts = ["api.billing.example", "*.s3.amazonaws.com"]
 
-[[service_account]]
-name = "svc-etl"
-zscaler_logins = ["svc-etl@corp.example"]
-dags = ["etl_*"]
-connections = ["warehouse"]
-allowed_hosts = ["*.warehouse.example"]
+def worker_tables(workers=WORKERS) -> list[dict]:
+    """[[worker]] tables of the fleet's workers (name, ip, device hostname, clock offset)."""
+    return [{"hostname": name, "ips": [ip], "device_hostnames": [dev]} for name, ip, dev, _ in workers]
 
-[[service_account]]
-name = "svc-reports"
-zscaler_logins = ["svc-reports@corp.example"]
-dags = ["reports_*"]
-connections = ["smtp_relay"]
-allowed_hosts = ["mail.reports.example"]
-{workers}
-[[exception]]
-kind = "unmapped_identity"
-match = {{ login = "svc-legacy@corp.example", dag = "legacy_export" }}
-approver = "jane.doe@corp.example"
-reason = "Legacy export until vendor migration"
-ticket = "SEC-1234"
-expires = "{legacy_expires}"
 
-[[exception]]
-kind = "unmapped_identity"
-match = {{ login = "jdoe@corp.example" }}
-approver = "jane.doe@corp.example"
-reason = "Partner sync pilot with a personal account"
-ticket = "SEC-1180"
-expires = "2026-01-31"
-"""
+def identity_toml(legacy_expires: date | None = None) -> str:
+    """The identity map of the synthetic fleet (identity.toml of `zsaudit synth`); legacy_expires:
+    when the legacy export's exception ends (default LEGACY_EXPIRES)."""
+    legacy = {**EXCEPTIONS[0], "expires": (legacy_expires or LEGACY_EXPIRES).isoformat()}
+    return identity_map.dumps(header="Identity map of the synthetic fleet (zsaudit synth). See docs/identity-map.md.",
+                              policy=POLICY, service_accounts=SERVICE_ACCOUNTS, workers=worker_tables(),
+                              exceptions=[legacy, *EXCEPTIONS[1:]])
 
 
 @dataclass
@@ -536,12 +523,8 @@ def synthesize(out_dir, *, requests: int = 2000, seed: int = 1, zia_format: str 
     ti_path.write_text(json.dumps({"task_instances": tis, "total_entries": len(tis)}, indent=1) + "\n")
     files.append(ti_path)
 
-    workers = "".join(
-        f'\n[[worker]]\nhostname = "{name}"\nips = ["{ip}"]\ndevice_hostnames = ["{dev}"]\n'
-        for name, ip, dev, _ in WORKERS)
     identity_path = out / "identity.toml"
-    identity_path.write_text(IDENTITY_TOML.format(workers=workers, legacy_expires=legacy_expires.isoformat()),
-                             encoding="utf-8")
+    identity_path.write_text(identity_toml(legacy_expires), encoding="utf-8")
     files.append(identity_path)
 
     logged = {a.attempt_id for a in fleet.attempts if a.logged_hosts or any(

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import duckdb
-import pyarrow as pa
 
 from .. import queries
 from ..identity_map import IdentityMap
@@ -21,8 +20,8 @@ FAR_PAST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 
 
-def identity_tables(imap: IdentityMap) -> dict:
-    """The identity map as the Arrow tables _im_* that queries/analyze/identity_map.sql turns into im_*."""
+def identity_params(imap: IdentityMap) -> dict:
+    """The identity map as the column lists queries/analyze/identity_map.sql turns into im_*."""
     rows = {k: [] for k in ("logins", "dags", "conns", "hosts", "workers", "names", "ips")}
     for sa in imap.service_accounts:
         rows["logins"] += [(sa.name, login.lower()) for login in sa.zscaler_logins]
@@ -43,34 +42,29 @@ def identity_tables(imap: IdentityMap) -> dict:
          e.ticket, e.expires)
         for e in imap.exceptions
     ]
-    s, i = pa.string(), pa.int32()
-    return {
-        "_im_logins": queries.arrow(rows["logins"], [s, s, i]),
-        "_im_dags": queries.arrow(rows["dags"], [s, s]),
-        "_im_conns": queries.arrow(rows["conns"], [s, s]),
-        "_im_hosts": queries.arrow(rows["hosts"], [s, s]),
-        "_im_workers": queries.arrow(rows["workers"], [i, s]),
-        "_im_worker_names": queries.arrow(rows["names"], [i, s]),
-        "_im_worker_ips": queries.arrow(rows["ips"], [i, s]),
-        "_im_ignore_hosts": queries.arrow([(h,) for h in imap.policy.ignore_hosts] or [("",)], [s]),
-        "_im_exceptions": queries.arrow(exceptions, [i] + [s] * 11 + [pa.date32()]),
-    }
+    c = queries.columns
+    return {**c("im_logins", "sa login lidx", rows["logins"]), **c("im_dags", "sa pattern", rows["dags"]),
+            **c("im_conns", "sa conn_id", rows["conns"]), **c("im_hosts", "sa pattern", rows["hosts"]),
+            **c("im_workers", "widx worker", rows["workers"]), **c("im_worker_names", "widx name", rows["names"]),
+            **c("im_worker_ips", "widx ip", rows["ips"]),
+            **c("im_ignore_hosts", "pattern", [(h,) for h in imap.policy.ignore_hosts] or [("",)]),
+            **c("im_exceptions", "idx kind login dag task host worker conn_id finding_id approver reason ticket "
+                "expires", exceptions)}
 
 
-def rule_tables(rules: Rules) -> dict:
-    """The rules as the Arrow tables _rule_* that queries/analyze/rules.sql turns into rule_*."""
-    s = pa.string()
-    one = lambda values, t=s: queries.arrow([(v,) for v in values], [t])  # noqa: E731
+def rule_table_params(rules: Rules) -> dict:
+    """The rules as the column lists queries/analyze/rules.sql turns into rule_*."""
+    c = queries.columns
     return {
-        "_rule_kinds": queries.arrow([(r.kind, r.severity, list(r.controls), r.title) for r in rules.rules.values()],
-                                     [s, s, pa.list_(s), s]),
-        "_rule_subtypes": queries.arrow([(r.kind, sub, sev) for r in rules.rules.values()
-                                         for sub, sev in r.subtype_severity.items()], [s, s, s]),
-        "_rule_auth_codes": one(rules.auth_codes, pa.int32()),
-        "_rule_auth_reasons": one(rules.auth_reasons),
-        "_rule_auth_prefixes": one(rules.auth_prefixes),
-        "_rule_failure_zia_actions": one(rules.failure_actions),
-        "_rule_zpa_failure_codes": one(zpa_failure_codes(rules)),
+        **c("rule_kinds", "kind severity controls title",
+            [(r.kind, r.severity, list(r.controls), r.title) for r in rules.rules.values()]),
+        **c("rule_subtypes", "kind subtype severity",
+            [(r.kind, sub, sev) for r in rules.rules.values() for sub, sev in r.subtype_severity.items()]),
+        **c("rule_auth_codes", "code", [(v,) for v in rules.auth_codes]),
+        **c("rule_auth_reasons", "reason", [(v,) for v in rules.auth_reasons]),
+        **c("rule_auth_prefixes", "prefix", [(v,) for v in rules.auth_prefixes]),
+        **c("rule_failure_zia_actions", "value", [(v,) for v in rules.failure_actions]),
+        **c("rule_zpa_failure_codes", "code", [(v,) for v in zpa_failure_codes(rules)]),
     }
 
 
@@ -108,8 +102,8 @@ def prepare(con: duckdb.DuckDBPyConnection, imap: IdentityMap, *, since: datetim
     skew = imap.policy.clock_skew
     ext_since, ext_until = extended_period(con, since, until, skew)
     rules = load_rules()   # rule flags are computed with the requests
-    queries.run(con, "analyze/rules", tables=rule_tables(rules))
-    queries.run(con, "analyze/identity_map", tables=identity_tables(imap))
+    queries.run(con, "analyze/rules", rule_table_params(rules))
+    queries.run(con, "analyze/identity_map", identity_params(imap))
     return {"skew": skew, "since": since, "until": until, "ext_since": ext_since,
             "ext_until": ext_until, "analysis_id": analysis_id, **rule_params(rules)}
 

@@ -56,7 +56,7 @@ def ingest_airflow(paths, template, tz, since, until, ca_bundle, secrets_file, m
     from ..ingest.airflow import ApiOptions, ingest_paths
     from ..progress import Progress
     from ..store import Store
-    from ..pipeline import resolve_period
+    from ..periods import resolve_period
 
     progress = Progress(quiet=quiet)
     start, end = resolve_period(None, since, until)   # only used for API URLs

@@ -126,9 +126,9 @@ def init(directory: Path, force: bool):
 @handle_errors
 def demo(out_dir: Path, requests: int, seed: int, pdf: bool, quiet: bool):
     """Synthesize a night of logs and run the whole pipeline on it (no set-up needed)."""
-    from .. import pipeline
+    from ..demo import demo as run_demo
 
-    result = pipeline.demo(out_dir, requests=requests, seed=seed, pdf=pdf, progress=Progress(quiet=quiet))
+    result = run_demo(out_dir, requests=requests, seed=seed, pdf=pdf, progress=Progress(quiet=quiet))
     if not quiet:
         for line in result.lines():
             click.echo(line)

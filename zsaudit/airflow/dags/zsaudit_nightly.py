@@ -23,7 +23,7 @@ Airflow-side inputs: when the config lists no `airflow.paths`, the tasks read th
 run in through its REST API ([api] base_url on Airflow 3, [webserver] base_url on 2.x), with the
 credentials of the Airflow connection `zsaudit_airflow_api` (login + password, or a token as
 password without login) if it exists, else ZSAUDIT_AIRFLOW_* in the workers' environment.
-The period (zsaudit.pipeline.airflow_run_period): a run with a data interval of some width audits
+The period (zsaudit.periods.airflow_run_period): a run with a data interval of some width audits
 that interval (Airflow 2's @daily; a manual run given data_interval_start/end); a run without one
 audits the UTC day that ended at or before the run's time (Airflow 3's @daily is a
 CronTriggerTimetable whose runs have start == end; asset-triggered and plain manual runs too).
@@ -135,12 +135,12 @@ def _fail_permanently(exc: Exception):
 
 def _call(stage: str | None, context: dict):
     """One stage (None: all of them, in one process) for the run's period."""
-    from zsaudit import pipeline
+    from zsaudit import periods, pipeline
     from zsaudit.errors import ZsauditError, is_retryable
 
     try:
         config = _config()
-        since, until = pipeline.airflow_run_period(
+        since, until = periods.airflow_run_period(
             context.get("data_interval_start"), context.get("data_interval_end"),
             logical_date=context.get("logical_date"),
             run_after=getattr(context.get("dag_run"), "run_after", None))  # Airflow 3 only

@@ -39,6 +39,8 @@ ALLOWED = {
     ("zsaudit/spark/analyze.py", "*"): "Spark engine: to move to queries/spark/ (follow-up)",
     ("zsaudit/spark/ingest.py", "*"): "Spark engine: to move to queries/spark/ (follow-up)",
     ("zsaudit/lake.py", "*"): "Spark engine's Parquet lake: to move to queries/spark/ (follow-up)",
+    # Rewritten for bounded Airflow ingest (issue #18) while the runner came in; to move likewise.
+    ("zsaudit/ingest/airflow_logs.py", "*"): "Airflow task-log batches: to move to queries/airflow/ (follow-up)",
 }
 
 

@@ -17,11 +17,13 @@ import pytest
 from click.testing import CliRunner
 
 from zsaudit import pipeline
+from zsaudit.packs import apply_retention
 from zsaudit.cli import main
 from zsaudit.config import load_config
 from zsaudit.ingest.ledger import sha256_file
 from zsaudit.report import chain
 from zsaudit.synth import synthesize
+from zsaudit.timeutil import parse_time
 
 FIRST = date(2026, 7, 1)
 NIGHTS = 4
@@ -184,7 +186,7 @@ def test_retention_keeps_the_chain_verifiable(packs, tmp_path, inputs):
     config = load_config(write_config(tmp_path, inputs, "retention_days = 2"))
     from dataclasses import replace
 
-    removed = pipeline.apply_retention(replace(config, pack_dir=copy), pipeline.parse_time(UNTIL))
+    removed = apply_retention(replace(config, pack_dir=copy), parse_time(UNTIL))
     assert removed == NAMES[:2]
     result = cli("verify", "--chain", copy)
     assert f"night {NAMES[1]} (linked from {NAMES[2]}) was removed by pack.retention_days" in result.output

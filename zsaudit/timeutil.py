@@ -77,7 +77,7 @@ def parse_named_period(text: str, *, what: str = "--period") -> tuple[datetime, 
     (dates, the end exclusive) -> [start, end) in UTC."""
     if ".." in str(text):
         a, _, b = str(text).partition("..")
-        start, end = parse_period(a.strip(), b.strip())
+        start, end = resolve_period(a.strip(), b.strip())
         if start is None or end is None:
             raise BadUsage(f"{what}: expected two dates around '..' such as 2026-07-15..2026-10-15, got {text!r}")
         return start, end

@@ -102,13 +102,13 @@ def _history(fmt, kind, status, period, since, until, db, csv_cell):
 
     from ..analyze import lifecycle
     from ..store import Store
-    from ..timeutil import parse_named_period, parse_period, whole_days
+    from ..timeutil import parse_named_period, resolve_period, whole_days
 
     if status:
         raise click.UsageError("--status goes without --history (the lifecycle has its own status column)")
     if period and (since or until):
         raise click.UsageError("--period or --since/--until, not both")
-    start, end = parse_named_period(period) if period else parse_period(since, until)
+    start, end = parse_named_period(period) if period else resolve_period(since, until)
     d_since = whole_days(start, start, what="--history")[0] if start else None
     d_until = whole_days(end, end, what="--history")[0] if end else None
     with Store(db, read_only=True) as store:

@@ -1,6 +1,6 @@
 -- Staged detections -> findings rows: stable id, rule metadata, exceptions (first matching
 -- [[exception]] that is valid on the finding's date wins; a match that expired says so).
--- reads: _found, rule_kinds, rule_subtypes, _attempts, im_exceptions, findings
+-- reads: _found, rule_kinds, rule_subtypes, _attempts, im_exceptions, findings, analysis_runs
 -- hands on: _final
 CREATE OR REPLACE TEMP TABLE _final AS
 WITH f AS (

@@ -19,7 +19,7 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, queries
 from ..errors import BadInput, BadUsage
 from ..progress import QUIET, Progress
 from ..timeutil import parse_time
@@ -103,7 +103,7 @@ def render_period(store, out_dir, *, since: datetime, until: datetime, name: str
         raise BadUsage(f"--until ({html.iso(until)}) must be after --since ({html.iso(since)})")
 
     def render_into(con, tmp: Path) -> PackResult:
-        con.execute("SET TimeZone = 'UTC'")
+        queries.set_option(con, "TimeZone", "UTC")
         return _render(store, con, tmp, since=since, until=until, name=name, packs_dir=packs_dir, pdf=pdf,
                        generated_at=generated_at, sample_seed=sample_seed, progress=progress, top_n=top_n,
                        started=started)

@@ -9,7 +9,7 @@
 -- airflow_metadata (metadata DB, REST API export, CSV dump, component stdout). A source is expected
 -- when it ever delivered a file to this store; ZIA web and Airflow task logs are expected even
 -- then when no Zscaler, resp. no Airflow source ever did (a store without them has nothing to audit).
--- reads: zia_web, zpa_user_activity, zpa_user_status, ingest_ledger, task_attempt_sources, _found, rejects
+-- reads: zia_web, zpa_user_activity, zpa_user_status, ingest_ledger, task_attempt_sources, _found, rejects, zpa_browser_access, zpa_connector_status
 -- creates: _coverage_sources, _coverage_activity, _coverage_gaps
 -- hands on: _coverage_missing
 CREATE OR REPLACE TEMP TABLE _coverage_sources AS

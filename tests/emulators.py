@@ -50,6 +50,7 @@ class _Server:
         raise NotImplementedError
 
     def start(self) -> "_Server":
+        self.log.parent.mkdir(parents=True, exist_ok=True)   # started again after stop()
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True,

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_harness import AIRFLOW_MAJOR, NIGHTLY_DAG_ID, write_nightly_inputs, yesterday
+from airflow_harness import AIRFLOW_MAJOR, NIGHTLY_DAG_ID, write_nightly_inputs
 from zsaudit.report import verify
 from zsaudit.store import Store
 
@@ -44,7 +44,9 @@ def test_scheduled_run_leaves_the_pack_of_the_day_that_just_ended(airflow_schedu
         assert start == end, dag_run          # CronTriggerTimetable: a zero-width "interval"
     else:
         assert end - start == timedelta(days=1), dag_run
-    day = yesterday().isoformat()
+    # the day the run audits follows from its own timetable values, not from the clock when this
+    # assertion runs (a suite that crosses midnight UTC must not move the day)
+    day = (start.date() if AIRFLOW_MAJOR < 3 else (start - timedelta(days=1)).date()).isoformat()
     assert_pack_of(run.extra["packs"], day)
     # the night synthesized for yesterday was analysed for that day: its planted findings are there
     with Store(run.extra["db"], read_only=True) as s:
@@ -76,7 +78,10 @@ def test_single_task_layout_reads_the_airflow_it_runs_in_through_its_api(airflow
     and a config without airflow.paths: the task reads its own Airflow's REST API, with the
     credentials of the Airflow connection `zsaudit_airflow_api`."""
     inputs = write_nightly_inputs(tmp_path_factory.mktemp("single"), airflow_paths=False)
-    today = datetime.now(timezone.utc).date()
+    scheduled = airflow_scheduled_run
+    # the day the scheduled run's attempts ran (not the clock now: the suite may cross midnight UTC)
+    today = min(datetime.fromisoformat(t["start_date"].replace("Z", "+00:00")) for t in scheduled.tries
+                if t.get("start_date")).astimezone(timezone.utc).date()
     port = airflow_server.port
     result = airflow_server.dags_test(NIGHTLY_DAG_ID, (today + timedelta(days=1)).isoformat(), extra_env={
         "AIRFLOW_VAR_ZSAUDIT_CONFIG": str(inputs["config"]),
@@ -87,7 +92,6 @@ def test_single_task_layout_reads_the_airflow_it_runs_in_through_its_api(airflow
     assert result.returncode == 0, output[-5000:]
     assert "zsaudit run:" in output, output[-5000:]
     assert_pack_of(inputs["packs"], today.isoformat())
-    scheduled = airflow_scheduled_run
     with Store(inputs["db"], read_only=True) as s:
         rows = s.con.execute("SELECT task_id, state, hostname, sources FROM task_attempts WHERE run_id = ?",
                              [scheduled.run_id]).fetchall()

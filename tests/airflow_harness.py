@@ -228,6 +228,15 @@ class AirflowError(RuntimeError):
     pass
 
 
+class AirflowHTTPError(AirflowError):
+    """An answer of Airflow's REST API that was not 2xx, with its body and the server's log tail
+    (a bare urllib HTTPError says "500 INTERNAL SERVER ERROR" and nothing of why)."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+
+
 class AirflowServer:
     """Airflow on 127.0.0.1 with SQLite: api-server + scheduler + dag-processor (LocalExecutor) on
     Airflow 3, webserver + scheduler (SequentialExecutor) on Airflow 2."""
@@ -387,14 +396,20 @@ class AirflowServer:
         req.add_header("Content-Type", "application/json")
         if auth:
             req.add_header("Authorization", self.authorization())
-        with self._opener.open(req, timeout=30) as resp:
-            return json.loads(resp.read() or b"null")
+        try:
+            with self._opener.open(req, timeout=30) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            body = exc.read().decode("utf-8", "replace")[:3000]
+            raise AirflowHTTPError(exc.code, f"{method} {path} answered {exc.code} {exc.reason}:\n{body}\n"
+                                             f"--- {self.COMPONENTS[0]} (tail) ---\n{self.tail(self.COMPONENTS[0])}"
+                                   ) from exc
 
     def _health_ok(self) -> bool:
         try:
             self._request("GET", self.HEALTH, auth=False)
             return True
-        except (urllib.error.URLError, ConnectionError, OSError):
+        except (AirflowHTTPError, urllib.error.URLError, ConnectionError, OSError):
             return False
 
     def authorization(self) -> str:
@@ -420,19 +435,33 @@ class AirflowServer:
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict:
         """Wait until the DAG processor has parsed and serialized the DAG; fail on its import error."""
 
+        settle = time.monotonic() + min(timeout / 2, 60)
+        last_error: list[AirflowHTTPError | None] = [None]
+
         def ready():
             errors = self.get(f"{API}/importErrors").get("import_errors", [])
             mine = [e for e in errors if Path(e.get("filename", "")).stem in self._dag_files_for(dag_id)]
             if mine:
                 raise AirflowError(f"DAG {dag_id} failed to import:\n{mine[0].get('stack_trace')}")
             try:
+                # the DAG's row first: Airflow 2.10's details endpoint answers 500 (not 404) while the
+                # DAG processor has written the serialized DAG but not yet its DagModel row
+                self.get(f"{API}/dags/{dag_id}")
                 return self.get(f"{API}/dags/{dag_id}/details")
-            except urllib.error.HTTPError as exc:
+            except AirflowHTTPError as exc:
                 if exc.code == 404:
+                    return None
+                if exc.code >= 500 and time.monotonic() < settle:
+                    last_error[0] = exc  # a server error while parsing settles; reported if it never does
                     return None
                 raise
 
-        return self._wait(ready, timeout, f"DAG {dag_id} to be parsed")
+        try:
+            return self._wait(ready, timeout, f"DAG {dag_id} to be parsed")
+        except AirflowError as exc:
+            if last_error[0] is not None:
+                raise AirflowError(f"{exc}\nlast server error while waiting:\n{last_error[0]}") from exc
+            raise
 
     def _dag_files_for(self, dag_id: str) -> set[str]:
         return {p.stem for p in self.dags_dir.glob("*.py") if dag_id in p.read_text(errors="replace")}

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,90 +40,15 @@ def parse_size(text: str) -> int:
 
 
 def generate(db: Path, requests: int) -> dict:
-    """Fill a fresh store with `requests` web requests and requests/50 attempts."""
+    """Fill a fresh store with `requests` web requests and requests/50 attempts (2026-11-24)."""
     from zsaudit.store import Store
 
-    attempts = requests // 50
-    lanes = WORKERS * 2
-    per_lane = max(1, attempts // lanes)
-    slot = 86400.0 / per_lane                       # seconds per attempt slot in a lane (one day)
     with Store(db) as store:
         con = store.con
         con.execute("SET preserve_insertion_order = false")
         con.execute("SET enable_progress_bar = false")
         t0 = time.perf_counter()
-        con.execute(f"""
-            CREATE TEMP TABLE g AS
-            SELECT i AS n, (i % {lanes}) AS lane, (i // {lanes}) AS k,
-                   ((i % {lanes}) // 2) AS w, (i % {lanes}) % 2 AS b,
-                   hash(i) AS h
-            FROM range({per_lane * lanes}) t(i)""")
-        con.execute(f"""
-            INSERT INTO task_attempts (attempt_id, dag_id, run_id, task_id, map_index, try_number, hostname,
-                                       start_time, end_time, state)
-            SELECT substr(sha256(n::VARCHAR), 1, 16),
-                   CASE b WHEN 0 THEN 'billing_daily' ELSE 'etl_hourly' END,
-                   'scheduled__' || k, 'task_' || (h % 7),
-                   CASE WHEN b = 1 AND h % 3 = 0 THEN (h % 5)::INTEGER ELSE -1 END,
-                   CASE WHEN h % 10 = 0 THEN 2 ELSE 1 END,
-                   'w' || w,
-                   TIMESTAMPTZ '2026-11-24 00:00:00+00' + to_microseconds((k * {slot} * 1e6)::BIGINT),
-                   TIMESTAMPTZ '2026-11-24 00:00:00+00'
-                       + to_microseconds(((k * {slot} + {slot} * (0.55 + (h % 30) / 100.0)) * 1e6)::BIGINT),
-                   CASE WHEN h % 50 = 0 THEN 'failed' ELSE 'success' END
-            FROM g""")
-        con.execute("""
-            CREATE TEMP TABLE ga AS
-            SELECT attempt_id, dag_id, run_id, task_id, map_index, try_number, hostname, start_time, end_time,
-                   row_number() OVER () AS n FROM task_attempts""")
-        con.execute("""
-            INSERT INTO task_connections (attempt_id, dag_id, run_id, task_id, map_index, try_number, event_time, conn_id)
-            SELECT attempt_id, dag_id, run_id, task_id, map_index, try_number, start_time,
-                   CASE WHEN dag_id LIKE 'billing%' THEN 'billing_api' ELSE 'warehouse' END
-            FROM ga""")
-        con.execute("""
-            INSERT INTO task_egress_hints (attempt_id, dag_id, run_id, task_id, map_index, try_number, event_time, url,
-                                           host, source_line)
-            SELECT attempt_id, dag_id, run_id, task_id, map_index, try_number, start_time + INTERVAL 1 SECOND,
-                   'https://' || host || '/x', host, 12
-            FROM (SELECT *, CASE WHEN dag_id LIKE 'billing%' THEN 'api.billing.example'
-                                 ELSE 'shard-' || greatest(map_index, 0) || '.warehouse.example' END AS host
-                  FROM ga WHERE n % 10 < 3)""")
-        # ~50 requests per attempt inside its window; 1% blocked; a few unknown logins.
-        per = requests // max(1, con.execute("SELECT count(*) FROM ga").fetchone()[0])
-        con.execute(f"""
-            INSERT INTO zia_web (rid, event_time, login, client_ip, device_hostname, url, host, action,
-                                 response_code, reason, file_id, source_file, source_line)
-            SELECT 'b:' || ga.n || ':' || j,
-                   ga.start_time + to_microseconds(((epoch(ga.end_time) - epoch(ga.start_time))
-                                                    * ((j + 0.5) / {per}) * 1e6)::BIGINT),
-                   CASE WHEN (ga.n + j) % 5000 = 0 THEN 'jdoe@corp.example'
-                        WHEN ga.dag_id LIKE 'billing%' THEN 'svc-billing@corp.example' ELSE 'svc-etl@corp.example' END,
-                   '10.1.' || (CAST(substr(ga.hostname, 2) AS INTEGER) // 250) || '.'
-                       || (CAST(substr(ga.hostname, 2) AS INTEGER) % 250),
-                   ga.hostname || '.corp.example',
-                   host || '/v1/' || j, host,
-                   CASE WHEN (ga.n * 31 + j) % 100 = 0 THEN 'Blocked' ELSE 'Allowed' END,
-                   CASE WHEN (ga.n * 31 + j) % 100 = 0 THEN 403 ELSE 200 END,
-                   'Allowed', 'bench', 'bench', j
-            FROM (SELECT *, CASE WHEN dag_id LIKE 'billing%' THEN 'api.billing.example'
-                                 ELSE 'shard-' || greatest(map_index, 0) || '.warehouse.example' END AS host
-                  FROM ga) ga, range({per}) t(j)""")
-        # off-hours worker traffic (unattributed) and laptop traffic (ignored)
-        con.execute("""
-            INSERT INTO zia_web (rid, event_time, login, client_ip, device_hostname, url, host, action, response_code,
-                                 file_id, source_file, source_line)
-            SELECT 'u:' || i, TIMESTAMPTZ '2026-11-24 23:59:59+00' - to_microseconds(i * 1000),
-                   'svc-etl@corp.example', '10.1.0.' || (i % 100), 'w' || (i % 100) || '.corp.example',
-                   'repo.pypi.example/simple', 'repo.pypi.example', 'Allowed', 200, 'bench', 'bench', i
-            FROM range(1000) t(i)""")
-        con.execute("""
-            INSERT INTO zpa_user_status (rid, event_time, username, session_id, session_status, authenticated_at,
-                                         file_id, source_file, source_line)
-            SELECT 's:' || l || ':' || i, ts, l, l || i, 'ZPN_STATUS_AUTHENTICATED', ts, 'bench', 'bench', i
-            FROM (SELECT unnest(['svc-billing@corp.example', 'svc-etl@corp.example']) AS l),
-                 (SELECT i, TIMESTAMPTZ '2026-11-23 23:30:00+00' + i * INTERVAL 10 MINUTE AS ts
-                  FROM range(156) t(i) WHERE i NOT IN (60, 61))""")
+        generate_night(con, requests, date(2026, 11, 24))
         con.execute("CHECKPOINT")
         counts = {
             "web_requests": con.execute("SELECT count(*) FROM zia_web").fetchone()[0],
@@ -130,6 +56,94 @@ def generate(db: Path, requests: int) -> dict:
             "generate_s": round(time.perf_counter() - t0, 1),
         }
     return counts
+
+
+def generate_night(con, requests: int, day: date, tag: str = "") -> None:
+    """Add one night (`day`, UTC) of the fleet to an open store: `requests` web requests and
+    requests/50 attempts. `tag` prefixes every id, so that several nights share one store
+    (bench/period.py's quarter); with no tag the ids are the single night's of earlier runs."""
+    attempts = requests // 50
+    lanes = WORKERS * 2
+    per_lane = max(1, attempts // lanes)
+    slot = 86400.0 / per_lane                       # seconds per attempt slot in a lane (one day)
+    params = {"day": datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc), "tag": tag,
+              "run": f"scheduled__{day.isoformat()}__" if tag else "scheduled__"}
+
+    def sql(text: str):  # DuckDB takes exactly the parameters a statement names
+        return con.execute(text, {k: v for k, v in params.items() if f"${k}" in text})
+
+    sql(f"""
+        CREATE OR REPLACE TEMP TABLE g AS
+        SELECT i AS n, (i % {lanes}) AS lane, (i // {lanes}) AS k,
+               ((i % {lanes}) // 2) AS w, (i % {lanes}) % 2 AS b,
+               hash(i) AS h
+        FROM range({per_lane * lanes}) t(i)""")
+    sql(f"""
+        CREATE OR REPLACE TEMP TABLE ga AS
+        SELECT substr(sha256($tag || n::VARCHAR), 1, 16) AS attempt_id,
+               CASE b WHEN 0 THEN 'billing_daily' ELSE 'etl_hourly' END AS dag_id,
+               $run || k AS run_id, 'task_' || (h % 7) AS task_id,
+               CASE WHEN b = 1 AND h % 3 = 0 THEN (h % 5)::INTEGER ELSE -1 END AS map_index,
+               CASE WHEN h % 10 = 0 THEN 2 ELSE 1 END AS try_number,
+               'w' || w AS hostname,
+               $day + to_microseconds((k * {slot} * 1e6)::BIGINT) AS start_time,
+               $day + to_microseconds(((k * {slot} + {slot} * (0.55 + (h % 30) / 100.0)) * 1e6)::BIGINT) AS end_time,
+               CASE WHEN h % 50 = 0 THEN 'failed' ELSE 'success' END AS state,
+               n + 1 AS n
+        FROM g""")
+    sql("""
+        INSERT INTO task_attempts (attempt_id, dag_id, run_id, task_id, map_index, try_number, hostname,
+                                   start_time, end_time, state)
+        SELECT attempt_id, dag_id, run_id, task_id, map_index, try_number, hostname, start_time, end_time, state
+        FROM ga""")
+    sql("""
+        INSERT INTO task_connections (attempt_id, dag_id, run_id, task_id, map_index, try_number, event_time, conn_id)
+        SELECT attempt_id, dag_id, run_id, task_id, map_index, try_number, start_time,
+               CASE WHEN dag_id LIKE 'billing%' THEN 'billing_api' ELSE 'warehouse' END
+        FROM ga""")
+    sql("""
+        INSERT INTO task_egress_hints (attempt_id, dag_id, run_id, task_id, map_index, try_number, event_time, url,
+                                       host, source_line)
+        SELECT attempt_id, dag_id, run_id, task_id, map_index, try_number, start_time + INTERVAL 1 SECOND,
+               'https://' || host || '/x', host, 12
+        FROM (SELECT *, CASE WHEN dag_id LIKE 'billing%' THEN 'api.billing.example'
+                             ELSE 'shard-' || greatest(map_index, 0) || '.warehouse.example' END AS host
+              FROM ga WHERE n % 10 < 3)""")
+    # ~50 requests per attempt inside its window; 1% blocked; a few unknown logins.
+    per = requests // max(1, sql("SELECT count(*) FROM ga").fetchone()[0])
+    sql(f"""
+        INSERT INTO zia_web (rid, event_time, login, client_ip, device_hostname, url, host, action,
+                             response_code, reason, file_id, source_file, source_line)
+        SELECT $tag || 'b:' || ga.n || ':' || j,
+               ga.start_time + to_microseconds(((epoch(ga.end_time) - epoch(ga.start_time))
+                                                * ((j + 0.5) / {per}) * 1e6)::BIGINT),
+               CASE WHEN (ga.n + j) % 5000 = 0 THEN 'jdoe@corp.example'
+                    WHEN ga.dag_id LIKE 'billing%' THEN 'svc-billing@corp.example' ELSE 'svc-etl@corp.example' END,
+               '10.1.' || (CAST(substr(ga.hostname, 2) AS INTEGER) // 250) || '.'
+                   || (CAST(substr(ga.hostname, 2) AS INTEGER) % 250),
+               ga.hostname || '.corp.example',
+               host || '/v1/' || j, host,
+               CASE WHEN (ga.n * 31 + j) % 100 = 0 THEN 'Blocked' ELSE 'Allowed' END,
+               CASE WHEN (ga.n * 31 + j) % 100 = 0 THEN 403 ELSE 200 END,
+               'Allowed', 'bench', 'bench', j
+        FROM (SELECT *, CASE WHEN dag_id LIKE 'billing%' THEN 'api.billing.example'
+                             ELSE 'shard-' || greatest(map_index, 0) || '.warehouse.example' END AS host
+              FROM ga) ga, range({per}) t(j)""")
+    # off-hours worker traffic (unattributed) and laptop traffic (ignored)
+    sql("""
+        INSERT INTO zia_web (rid, event_time, login, client_ip, device_hostname, url, host, action, response_code,
+                             file_id, source_file, source_line)
+        SELECT $tag || 'u:' || i, $day + INTERVAL '23:59:59' - to_microseconds(i * 1000),
+               'svc-etl@corp.example', '10.1.0.' || (i % 100), 'w' || (i % 100) || '.corp.example',
+               'repo.pypi.example/simple', 'repo.pypi.example', 'Allowed', 200, 'bench', 'bench', i
+        FROM range(1000) t(i)""")
+    sql("""
+        INSERT INTO zpa_user_status (rid, event_time, username, session_id, session_status, authenticated_at,
+                                     file_id, source_file, source_line)
+        SELECT $tag || 's:' || l || ':' || i, ts, l, $tag || l || i, 'ZPN_STATUS_AUTHENTICATED', ts, 'bench', 'bench', i
+        FROM (SELECT unnest(['svc-billing@corp.example', 'svc-etl@corp.example']) AS l),
+             (SELECT i, $day - INTERVAL 30 MINUTE + i * INTERVAL 10 MINUTE AS ts
+              FROM range(156) t(i) WHERE i NOT IN (60, 61))""")
 
 
 def child(db: str, identity: str) -> None:

@@ -3,16 +3,16 @@
 Target: a 90-night quarter of 1M requests a night renders its period pack (`zsaudit report
 --period`, with the PDF) in under 2 minutes with peak RSS under 4 GB.
 
-How the store is built (the render is what is timed):
+How the store is built (the render is what is timed): night by night, as `zsaudit run` would
   1. `synth.synthesize_nights`: N nights of the synthetic fleet with per-night variation (findings
      that appear, persist, resolve and come back, an exception that expires, a two-night Zscaler
-     outage), ingested (each Zscaler source as one file) and analysed night by night, as
-     `zsaudit run` would: the nightly history the period pack reads;
-  2. filler requests generated straight into zia_web with SQL, up to --requests-per-night a night
-     (90M rows for the default quarter), so the store and its tables have a quarter's size. They
-     are added after the nightly analyses (analysing 90M requests is the nightly job's cost, see
-     bench/analyze.py): the period pack reads the analyses' findings, not the requests, and this
-     measures that it stays independent of them.
+     outage), ingested (each Zscaler source as one file);
+  2. each night, bench/analyze.py's night of --requests-per-night web requests (1M: 20k task
+     attempts, 100 more workers, blocked requests, unknown logins, failed attempts, off-hours
+     traffic) generated into the same store with SQL, except on the outage nights;
+  3. each night analysed over its own day (the identity map: synth's plus bench/analyze.py's
+     workers), so the findings, lifecycle and not-evaluable rows the period pack reads are those
+     of a quarter of 1M-request nights (about 10k findings a night).
 Then `zsaudit report --period` runs in a child process; the script prints wall time and the
 child's peak RSS, the pack's files and sizes.
 
@@ -42,24 +42,12 @@ from zsaudit.ingest import airflow, zscaler  # noqa: E402
 from zsaudit.store import Store  # noqa: E402
 from zsaudit.synth import synthesize_nights  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from analyze import IDENTITY, generate_night  # noqa: E402  (bench/analyze.py's night, one per day)
+
+WORKER_TABLES = IDENTITY[IDENTITY.index("\n[[worker]]"):]
+
 START = date(2026, 7, 1)
-
-FILLER = """
-INSERT INTO zia_web (rid, event_time, login, department, location, client_ip, device_hostname, request_method,
-                     url, host, protocol, response_code, action, reason, url_category, user_agent, request_size,
-                     response_size, record_id, file_id, source_file, source_line, record_key)
-SELECT 'filler' || $night_no || ':' || i,
-       $night + to_microseconds((i * (86400000000 // $n))::BIGINT),
-       'svc-' || (['billing', 'etl', 'ml', 'reports'])[i % 4 + 1] || '@corp.example',
-       'Data Platform', 'DC-1', '10.20.0.' || (i % 8 + 11), 'airflow-worker-' || (i % 8 + 1) || '.corp.example',
-       CASE WHEN i % 3 = 0 THEN 'POST' ELSE 'GET' END,
-       'https://api' || (i % 40) || '.partner.example/v1/items/' || (i % 1000), 'api' || (i % 40) || '.partner.example',
-       'HTTPS', 200, 'Allowed', 'Allowed', 'Business', 'python-requests/2.32', 900 + i % 500, 3000 + i % 7000,
-       900000000000 + $night_no * 10000000 + i, 'filler' || $night_no, '/bench/filler/' || $night_no || '.json', i + 1,
-       hash(i, $night_no)
-FROM range($n) t(i)
-"""
-
 
 def build(base: Path, nights: int, per_night: int, synth_requests: int) -> Path:
     t0 = time.perf_counter()
@@ -78,22 +66,24 @@ def build(base: Path, nights: int, per_night: int, synth_requests: int) -> Path:
         airflow.ingest_paths(store, sorted(str(p) for p in (base / "in" / "airflow").iterdir()))
         print(f"ingest: {time.perf_counter() - t:.1f}s", flush=True)
         t = time.perf_counter()
-        for i in range(nights):
-            night = datetime.combine(START + timedelta(days=i), datetime.min.time(), tzinfo=timezone.utc)
-            analyze(store, res.identity_path, since=night, until=night + timedelta(days=1))
-        print(f"nightly analyses: {nights} in {time.perf_counter() - t:.1f}s", flush=True)
-        t = time.perf_counter()
         store.con.execute("SET enable_progress_bar = false")
         outage = set(res.outage)
+        identity = base / "identity.toml"   # synth's accounts and fleet, and bench/analyze.py's workers
+        identity.write_text(res.identity_path.read_text(encoding="utf-8") + WORKER_TABLES, encoding="utf-8")
         for i in range(nights):
             day = START + timedelta(days=i)
-            if day in outage:
-                continue
             night = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
-            with store.transaction() as con:
-                con.execute(FILLER, {"night": night, "night_no": i, "n": per_night})
+            if day not in outage and per_night:   # no Zscaler logs on an outage night
+                with store.transaction() as con:
+                    generate_night(con, per_night, day, tag=f"n{i}:")
+            s = analyze(store, identity, since=night, until=night + timedelta(days=1))
+            if i % 10 == 0 or i == nights - 1:
+                print(f"  night {i + 1}/{nights}: {time.perf_counter() - t:.0f}s, {sum(s.findings_by_kind.values())} findings",
+                      flush=True)
         rows = store.con.execute("SELECT count(*) FROM zia_web").fetchone()[0]
-        print(f"filler: {rows:,} zia_web rows in {time.perf_counter() - t:.1f}s", flush=True)
+        found = store.con.execute("SELECT count(*) FROM findings").fetchone()[0]
+        print(f"nightly generate + analyze: {nights} nights in {time.perf_counter() - t:.1f}s; "
+              f"{rows:,} zia_web rows, {found:,} finding rows", flush=True)
     print(f"store: {db.stat().st_size / 1e9:.2f} GB, built in {time.perf_counter() - t0:.1f}s", flush=True)
     return db
 

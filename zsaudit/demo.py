@@ -38,7 +38,7 @@ class DemoResult:
             f"zsaudit demo: a synthetic night in {self.input_dir}/ "
             f"({z.rows_loaded if z else 0} Zscaler records, {a.rows_loaded if a else 0} Airflow rows), "
             f"period {iso_z(s.since, 'seconds')} .. {iso_z(s.until, 'seconds')}",
-            f"found {f.open if f else 0} open findings, {f.accepted if f else 0} accepted by exception:",
+            f"found {f.open if f else 0} open findings, {f.accepted if f else 0} accepted risks (approved exceptions):",
         ]
         kinds = sorted(set((f.by_kind if f else {})) | set(self.planted))
         for kind in kinds:

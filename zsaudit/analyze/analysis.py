@@ -50,7 +50,7 @@ class AnalysisSummary:
             f"worker requests: {self.worker_requests} (attributed {self.attributed}, ambiguous "
             f"{self.ambiguous}, unattributed {self.unattributed})",
             "findings: " + (", ".join(f"{k} {v}" for k, v in self.findings_by_kind.items() if v) or "none")
-            + f"; accepted by exception: {self.accepted}",
+            + f"; accepted risks (approved exceptions): {self.accepted}",
         ]
         if self.not_evaluable_by_check:
             out.append("not evaluable: " + ", ".join(f"{k} {v}" for k, v in self.not_evaluable_by_check.items()))

@@ -396,14 +396,18 @@ class AirflowServer:
         req.add_header("Content-Type", "application/json")
         if auth:
             req.add_header("Authorization", self.authorization())
-        try:
-            with self._opener.open(req, timeout=30) as resp:
-                return json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            body = exc.read().decode("utf-8", "replace")[:3000]
-            raise AirflowHTTPError(exc.code, f"{method} {path} answered {exc.code} {exc.reason}:\n{body}\n"
+        for attempt in range(3):
+            try:
+                with self._opener.open(req, timeout=30) as resp:
+                    return json.loads(resp.read() or b"null")
+            except urllib.error.HTTPError as exc:
+                answer = exc.read().decode("utf-8", "replace")[:3000]
+                if method == "GET" and exc.code >= 500 and attempt < 2:
+                    time.sleep(2 * (attempt + 1))   # a loaded server's transient error: GETs are safe to repeat
+                    continue
+                raise AirflowHTTPError(exc.code, f"{method} {path} answered {exc.code} {exc.reason}:\n{answer}\n"
                                              f"--- {self.COMPONENTS[0]} (tail) ---\n{self.tail(self.COMPONENTS[0])}"
-                                   ) from exc
+                                       ) from exc
 
     def _health_ok(self) -> bool:
         try:

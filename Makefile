@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(BIN)/zsaudit demo --out zsaudit-demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not airflow and not spark" -n 2 -q
+	$(BIN)/python -m pytest -m "not airflow and not spark" -n 2 --dist loadfile -q
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not airflow and not spark and not slow" -q -x

@@ -272,6 +272,11 @@ def test_signing_key_errors_name_the_key(tmp_path, inputs):
     config = write_config(tmp_path, inputs, f'signing_key = "{public.name}"')
     assert "not a PEM private key" in backfill(config, ok=(2,)).output
     assert "not a PEM public key" in cli("verify", "--chain", tmp_path, "--public-key", config, ok=(2,)).output
+    private, _ = write_keypair(tmp_path, "shared")
+    private.chmod(0o640)                                            # group-readable: refused, as ssh does
+    result = backfill(write_config(tmp_path, inputs, f'signing_key = "{private.name}"'), ok=(2,))
+    assert "permissions 0640 let other users read the private key" in result.output
+    assert f"chmod 600 {private}" in result.output
 
 
 def test_rerendering_a_night_under_later_nights_warns(packs, tmp_path, inputs):

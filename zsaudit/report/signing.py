@@ -90,7 +90,19 @@ def load_private_key(path: str | os.PathLike, what: str = "signing key") -> Sign
                        "key as `openssl genpkey -algorithm ed25519 -out FILE` writes it") from None
     if not isinstance(key, ed25519.Ed25519PrivateKey):
         raise BadInput(f"{what} {path}: a {type(key).__name__.replace('_', '')}; expected an Ed25519 private key")
+    _refuse_open_permissions(path, what)
     return SigningKey(key, path)
+
+
+def _refuse_open_permissions(path: Path, what: str) -> None:
+    """A private key others can read signs nothing (as ssh refuses such a key): whoever reads it can
+    sign a rewritten night that `verify --public-key` would then accept."""
+    if os.name != "posix":
+        return
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise BadUsage(f"{what} {path}: permissions {mode:04o} let other users read the private key; "
+                       f"expected it readable by its owner only: chmod 600 {path}")
 
 
 def key_from(option: str | os.PathLike | None = None, config=None) -> SigningKey | None:

@@ -9,9 +9,6 @@ SELECT finding_id AS evidence_id, kind, severity, event_time AS "time", dag_id |
             ELSE 'open for follow-up' END AS observed,
        CASE WHEN list_contains(controls, 'CC7.3') AND status <> 'accepted' THEN 'deviation'
             WHEN list_contains(controls, 'CC7.3') THEN 'accepted risk' ELSE 'pass' END AS result
-FROM findings
-WHERE (event_time >= $since AND event_time < $until)
-   OR (event_time IS NULL AND analysis_id IN (
-        SELECT analysis_id FROM analysis_runs WHERE period_start < $until AND period_end > $since))
+FROM findings_in_period($since, $until)
 ORDER BY md5($seed || ':' || finding_id), finding_id
 LIMIT $n;

@@ -2,10 +2,7 @@
 -- time-boxed exception (approver, ticket, expiry) or left open for follow-up.
 -- Population: the period's findings.
 WITH pop AS (
-    SELECT * FROM findings
-    WHERE (event_time >= $since AND event_time < $until)
-       OR (event_time IS NULL AND analysis_id IN (
-            SELECT analysis_id FROM analysis_runs WHERE period_start < $until AND period_end > $since))
+    SELECT * FROM findings_in_period($since, $until)
 )
 SELECT * FROM (VALUES
     (1, 'Findings in the period (population)', (SELECT count(*) FROM pop), 'population'),

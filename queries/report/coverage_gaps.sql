@@ -4,11 +4,8 @@
 WITH f AS (
     SELECT *, coalesce(epoch(gap_end - gap_start), 0) AS seconds,
            CASE WHEN evidence_ids[1] LIKE 'source:%' THEN substr(evidence_ids[1], 8) ELSE 'file' END AS source
-    FROM findings
+    FROM findings_in_period($since, $until)
     WHERE kind = 'coverage_gap'
-      AND ((event_time >= $since AND event_time < $until)
-           OR (event_time IS NULL AND analysis_id IN (
-                SELECT analysis_id FROM analysis_runs WHERE period_start < $until AND period_end > $since)))
 )
 SELECT finding_id, subtype, source, gap_start, gap_end, round(seconds / 3600, 2) AS hours, status, detail,
        count(*) OVER () AS total_gaps,

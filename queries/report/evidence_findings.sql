@@ -12,11 +12,7 @@ SELECT finding_id, kind, subtype, title, severity, status, array_to_string(contr
        array_to_string(attempts_hit, ' ') AS attempts_hit,
        exception_approver, exception_reason, exception_ticket, exception_expires, exception_note,
        analysis_id
-FROM findings f
-WHERE ($since IS NULL
-       OR (f.event_time >= $since AND f.event_time < $until)
-       OR (f.event_time IS NULL AND f.analysis_id IN (
-            SELECT analysis_id FROM analysis_runs WHERE period_start < $until AND period_end > $since)))
-  AND ($kind IS NULL OR f.kind = $kind)
+FROM findings_in_period($since, $until) f
+WHERE ($kind IS NULL OR f.kind = $kind)
   AND ($status IS NULL OR f.status = $status)
 ORDER BY f.event_time NULLS FIRST, f.finding_id;

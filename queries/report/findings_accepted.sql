@@ -4,10 +4,7 @@ SELECT finding_id, kind, title, severity, array_to_string(controls, ' ') AS cont
        dag_id, task_id, login, host, detail,
        exception_approver, exception_reason, exception_ticket, exception_expires, exception_note,
        exception_expires IS NOT NULL AND exception_expires < CAST($until AS DATE) AS expires_in_period
-FROM findings
+FROM findings_in_period($since, $until)
 WHERE status = 'accepted'
-  AND ((event_time >= $since AND event_time < $until)
-    OR (event_time IS NULL AND analysis_id IN (
-         SELECT analysis_id FROM analysis_runs WHERE period_start < $until AND period_end > $since)))
 ORDER BY exception_ticket NULLS LAST, event_time NULLS FIRST, finding_id
 LIMIT $limit;

@@ -1,9 +1,6 @@
 -- Summary: findings by kind and severity, open and accepted apart.
 WITH f AS (
-    SELECT * FROM findings
-    WHERE (event_time >= $since AND event_time < $until)
-       OR (event_time IS NULL AND analysis_id IN (
-            SELECT analysis_id FROM analysis_runs WHERE period_start < $until AND period_end > $since))
+    SELECT * FROM findings_in_period($since, $until)
 )
 SELECT kind,
        count(*) FILTER (WHERE severity = 'critical') AS critical,

@@ -1,9 +1,6 @@
 -- Per SOC 2 criterion: findings tagged with it, by status.
 WITH f AS (
-    SELECT * FROM findings
-    WHERE (event_time >= $since AND event_time < $until)
-       OR (event_time IS NULL AND analysis_id IN (
-            SELECT analysis_id FROM analysis_runs WHERE period_start < $until AND period_end > $since))
+    SELECT * FROM findings_in_period($since, $until)
 )
 SELECT c.control,
        count(*) FILTER (WHERE f.status <> 'accepted') AS open,

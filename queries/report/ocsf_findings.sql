@@ -2,8 +2,5 @@
 SELECT finding_id, kind, subtype, title, severity, status, controls, event_time, dag_id, run_id, task_id, map_index,
        try_number, worker, login, host, conn_id, detail, evidence_ids, gap_start, gap_end, exception_approver,
        exception_reason, exception_ticket, exception_expires, exception_note, analysis_id
-FROM findings
-WHERE (event_time >= $since AND event_time < $until)
-   OR (event_time IS NULL AND analysis_id IN (
-        SELECT analysis_id FROM analysis_runs WHERE period_start < $until AND period_end > $since))
+FROM findings_in_period($since, $until)
 ORDER BY event_time NULLS FIRST, finding_id;

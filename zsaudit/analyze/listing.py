@@ -38,6 +38,7 @@ def _plain(value):
 
 # -- export (CSV / JSON): one definition with evidence/findings.csv ---------------------------
 EXPORT_QUERY = "report/evidence_findings"
+PERIOD_MACROS = "report/in_period"            # findings_in_period(), which EXPORT_QUERY reads
 _LIST_FIELDS = ("controls", "evidence_ids", "attempts_hit")   # space-joined in CSV, lists in JSON
 
 
@@ -45,6 +46,7 @@ def export_findings(store, *, kind: str | None = None, status: str | None = None
     """(columns, rows) of queries/report/evidence_findings.sql over every finding: the columns and
     formats of the pack's evidence/findings.csv, most severe first, then by time and id."""
     _check_kind(kind)
+    queries.run(store.con, PERIOD_MACROS)
     cur = queries.cursor(store.con, EXPORT_QUERY, {"since": None, "until": None, "kind": kind, "status": status})
     columns = [d[0] for d in cur.description]
     rows = [dict(zip(columns, r)) for r in cur.fetchall()]

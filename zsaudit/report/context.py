@@ -62,11 +62,17 @@ class QueryLog:
         return out
 
 
+# findings_in_period(), not_evaluable_in_period(): what "in the period" means, defined once
+PERIOD_MACROS = "report/in_period"
+
+
 class Runner:
     """Runs named queries with only the parameters each one uses (DuckDB refuses extras)."""
 
     def __init__(self, con, period: Period, log: QueryLog):
         self.con, self.period, self.log = con, period, log
+        queries.run(con, PERIOD_MACROS)
+        log.note(PERIOD_MACROS)
 
     def bind(self, name: str, extra: dict | None = None) -> tuple[str, dict]:
         text = queries.load(name)

@@ -30,7 +30,8 @@ FIXED = ("read", "hash", "cut lines", "append", "commit + checkpoint")
 
 
 def breakdown(path: Path) -> tuple[dict[str, float], int]:
-    from zsaudit.ingest import ledger, zscaler
+    from zsaudit import queries
+    from zsaudit.ingest import ledger, zscaler, zscaler_batch
     from zsaudit.ingest.zscaler_sniff import sniff
     from zsaudit.store import Store
 
@@ -44,31 +45,33 @@ def breakdown(path: Path) -> tuple[dict[str, float], int]:
 
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "b.duckdb") as store:
         con = store.con
-        con.execute(f"SET memory_limit = '{zscaler.MEMORY_LIMIT}'")
+        queries.set_option(con, "memory_limit", zscaler.MEMORY_LIMIT)
         sha = timed("hash", ledger.sha256_file, path)
         lines, _ = zscaler._head_lines(path, str(path))
         plan = sniff(str(path), lines)
-        con.execute("BEGIN TRANSACTION")
-        loader = zscaler._Loader(con, plan, label=str(path), file_id=sha, tz="UTC")
-        flush = loader.flush
-        loader.flush = lambda: timed("append", flush)
-        with open(path, "rb") as fh:
-            chunks = zscaler._iter_chunks(fh, str(path))
-            while (chunk := timed("read", next, chunks, None)) is not None:
-                tab = timed("cut lines", lambda c: loader._numbered(c[0], zscaler._decode_lines(c[1])), chunk)
-                if tab is None:
-                    continue
-                tab = timed("polars split", loader._split, tab)
-                con.register("_zs_batch", tab)
-                staged = timed("batch SQL", lambda: con.sql(loader.sql, params=loader.params).to_arrow_table())
-                con.unregister("_zs_batch")
-                before = cpu["append"]
-                timed("judge + reject", loader._consume, staged)
-                cpu["judge + reject"] -= cpu["append"] - before      # appends counted on their own
-        loader.flush = flush
-        timed("append", loader.finish)
-        timed("commit + checkpoint", lambda: (con.execute("COMMIT"), con.execute("CHECKPOINT")))
-        return dict(cpu), loader.loaded
+        with store.chunked_transaction() as tx, \
+                zscaler._FileLoad(tx, plan, label=str(path), file_id=sha, tz="UTC") as load:
+            statement, writer = load.statement, load.writer
+            flush = writer.flush
+            writer.flush = lambda: timed("append", flush)
+            with open(path, "rb") as fh:
+                chunks = zscaler._iter_chunks(fh, str(path))
+                while (chunk := timed("read", next, chunks, None)) is not None:
+                    tab = timed("cut lines", lambda c: statement.numbered(c[0], zscaler_batch.decode_lines(c[1])),
+                                chunk)
+                    if tab is None:
+                        continue
+                    tab = timed("polars split", statement.split, tab)
+                    staged = timed("batch SQL", statement.run, tab)
+                    before = cpu["append"]
+                    timed("judge + reject", load.consume, staged)
+                    cpu["judge + reject"] -= cpu["append"] - before      # appends counted on their own
+            writer.flush = flush
+            timed("append", load.finish)
+            t0 = time.process_time()
+        cpu["commit + checkpoint"] += time.process_time() - t0
+        timed("commit + checkpoint", queries.run, con, "store/checkpoint")
+        return dict(cpu), writer.loaded
 
 
 def main() -> None:

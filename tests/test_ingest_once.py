@@ -217,10 +217,10 @@ def test_a_batch_that_may_repeat_a_key_is_told_apart_before_1970_too():
     # the within-batch window runs only when the batch may repeat (event_time, record_key)
     import pyarrow as pa
 
-    from zsaudit.ingest.zscaler import _may_repeat_key
+    from zsaudit.ingest.zscaler_write import may_repeat_key
 
     ts = pa.array([-86_400_000_000, 0, 86_400_000_000], pa.timestamp("us", tz="UTC"))
     keys = pa.array([7, 7, 2**64 - 1], pa.uint64())
-    assert not _may_repeat_key(pa.table({"event_time": ts, "record_key": keys}))
+    assert not may_repeat_key(pa.table({"event_time": ts, "record_key": keys}))
     repeated = pa.table({"event_time": pa.concat_arrays([ts, ts[:1]]), "record_key": pa.concat_arrays([keys, keys[:1]])})
-    assert _may_repeat_key(repeated)
+    assert may_repeat_key(repeated)

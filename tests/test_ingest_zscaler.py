@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from zsaudit.cli import main
 from zsaudit.errors import BadInput
-from zsaudit.ingest import lines, nss_writer, zscaler
+from zsaudit.ingest import lines, nss_writer, zscaler, zscaler_write
 
 T0 = datetime(2026, 11, 24, 10, 0, 0, tzinfo=timezone.utc)
 WEB_LINE = ('{ "sourcetype" : "zscalernss-web", "event" :{"time":"Tue Nov 24 10:00:%02d 2026","login":"svc@corp.example",'
@@ -115,8 +115,8 @@ def test_cut_off_gzip_keeps_what_decoded_and_rejects_the_tail(store, tmp_path, m
     """A .gz cut off in transfer (issue #18): every whole line that decoded loads, the line the
     cut went through is one reject saying so, and the books balance."""
     monkeypatch.setattr(zscaler, "BATCH_BYTES", batch_bytes)
-    monkeypatch.setattr(zscaler, "FLUSH_ROWS", 500)
-    monkeypatch.setattr(zscaler, "CHUNK_ROWS", 1000)             # and some rows already committed
+    monkeypatch.setattr(zscaler_write, "FLUSH_ROWS", 500)
+    monkeypatch.setattr(zscaler_write, "CHUNK_ROWS", 1000)             # and some rows already committed
     good = gzip.compress(("\n".join(web(i % 60, ua=f"curl/{i}") for i in range(5000)) + "\n").encode())
     f = tmp_path / "cut.log.gz"
     f.write_bytes(good[: int(len(good) * cut)])                   # truncated archive
@@ -280,8 +280,8 @@ def test_zpa_feed_with_two_timestamp_styles(store, tmp_path):
 
 def test_chunked_large_file_failure_leaves_nothing(store, tmp_path, monkeypatch):
     """Files above CHUNK_ROWS commit in chunks; a failure part-way takes every row back out."""
-    monkeypatch.setattr(zscaler, "CHUNK_ROWS", 100)
-    monkeypatch.setattr(zscaler, "FLUSH_ROWS", 50)
+    monkeypatch.setattr(zscaler_write, "CHUNK_ROWS", 100)
+    monkeypatch.setattr(zscaler_write, "FLUSH_ROWS", 50)
     monkeypatch.setattr(zscaler, "BATCH_BYTES", 4096)
     data = gzip.compress(("\n".join(web(i % 60, ua=f"curl/{i}") for i in range(3000)) + "\n").encode())
     f = tmp_path / "big.log.gz"

@@ -127,22 +127,24 @@ class KillAtLog(Progress):
             if n == 0:
                 die()
 
-original = store.Store.transaction
+original = store.transaction
 
 @contextlib.contextmanager
-def transaction(self):
-    # Dies inside (after BEGIN, before COMMIT) the n-th transaction opened from module `where`.
+def transaction(con):
+    # Dies inside (after BEGIN, before COMMIT) the n-th transaction opened from module `where`
+    # (store.transaction: every transaction of zsaudit begins there, Store's and chunked ones too).
     global n
-    with original(self) as con:
-        caller = [f.filename for f in traceback.extract_stack()[:-1] if "/zsaudit/" in f.filename]
+    with original(con) as c:
+        caller = [f.filename for f in traceback.extract_stack()[:-1]
+                  if "/zsaudit/" in f.filename and not f.filename.endswith("/zsaudit/store.py")]
         if caller and caller[-1].endswith(where):
             n -= 1
             if n == 0:
-                con.execute("SELECT 1")
+                c.execute("SELECT 1")
                 die()
-        yield con
+        yield c
 
-store.Store.transaction = transaction
+store.transaction = transaction
 config = load_config(sys.argv[1])
 pipeline.run(config, since=sys.argv[4], until=sys.argv[5], progress=KillAtLog(quiet=False))
 """

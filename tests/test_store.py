@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from zsaudit import queries
 from zsaudit.store import Store, latest_version
 
@@ -68,3 +70,21 @@ def test_new_store_has_every_migrated_column(tmp_path):
                  ("task_attempts", "executor"), ("task_attempts", "queue"),
                  ("rejects", "raw_sha256"), ("zia_web", "record_key")]:
         assert want in cols
+
+
+def test_only_store_py_begins_commits_or_rolls_back():
+    """The transaction boundary has one home: store.transaction() and Store.chunked_transaction()
+    (whose Chunked.commit_chunk commits a large Zscaler file's chunks). No other module of zsaudit
+    calls begin(), commit() or rollback() (SQL text saying BEGIN/COMMIT is refused by test_queries)."""
+    import ast
+
+    package = Path(__file__).resolve().parent.parent / "zsaudit"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if path == package / "store.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("begin", "commit", "rollback") and not node.args):
+                found.append(f"{path.relative_to(package.parent)}:{node.lineno}: .{node.func.attr}()")
+    assert found == []

@@ -142,6 +142,13 @@ def cursor(con, name: str, params: dict | None = None):
     return con.execute(sql, bind(sql, params or {}, name))
 
 
+def relation(con, name: str, *, idents: dict[str, str] | None = None):
+    """A one-statement query file without $params as a DuckDB relation (to write it to Parquet,
+    partitioned: zsaudit/lake.py); `idents` as for run()."""
+    (sql,) = statements(name)
+    return con.sql(with_idents(sql, idents))
+
+
 def rows(con, name: str, params: dict | None = None) -> list[dict]:
     """The rows of a one-statement query file as dicts."""
     cur = cursor(con, name, params)

@@ -132,16 +132,17 @@ class Store:
                     queries.run(self.con, "store/record_version", {"version": version})
 
     # -- transactions -------------------------------------------------------------------
+    def transaction(self, con: duckdb.DuckDBPyConnection | None = None):
+        """`with store.transaction() as con:` the block's writes commit together or not at all;
+        on `con`, a cursor of the store (a worker thread's own connection), when given."""
+        return transaction(self.con if con is None else con)
+
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        self.con.begin()
-        try:
-            yield self.con
-        except BaseException:
-            self.con.rollback()
-            raise
-        else:
-            self.con.commit()
+    def chunked_transaction(self) -> Iterator["Chunked"]:
+        """A transaction that may commit what it holds so far and go on (Chunked.commit_chunk):
+        a large Zscaler file, whose rows DuckDB would otherwise hold in memory until the end."""
+        with transaction(self.con) as con:
+            yield Chunked(con)
 
     # -- helpers ------------------------------------------------------------------------
     def run(self, name: str, params: dict | None = None) -> duckdb.DuckDBPyConnection:
@@ -160,3 +161,31 @@ class Store:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# -- transactions: where every BEGIN, COMMIT and ROLLBACK of zsaudit happens ----------------------
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction on `con` (the store's connection, or a cursor of it): committed when the
+    block ends, rolled back when it raises."""
+    con.begin()
+    try:
+        yield con
+    except BaseException:
+        con.rollback()
+        raise
+    else:
+        con.commit()
+
+
+class Chunked:
+    """The open transaction of Store.chunked_transaction(). commit_chunk() makes what it holds
+    durable and goes on in a new one; what was committed stays when a later chunk fails, so the
+    caller keeps the rows findable (ingest_inflight) and removes them itself on failure."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+
+    def commit_chunk(self) -> None:
+        self.con.commit()
+        self.con.begin()

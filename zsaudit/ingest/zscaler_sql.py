@@ -20,6 +20,7 @@ from .nss_fields import COLUMNS, DERIVED, LSS_TYPES, PLACEHOLDERS, PREFIX_TIME_K
 from .time_formats import NAIVE_TIME_FORMATS, ZONED_TIME_FORMATS, is_zoned
 from .zscaler_sniff import Plan
 
+BATCH_TABLE = "_zs_batch"        # the registered batch every statement here reads
 SQL_TYPES = {"ts": "TIMESTAMPTZ", "int": "INTEGER", "big": "BIGINT", "port": "INTEGER"}
 _PLACEHOLDER_MAX = max(len(p) for p in PLACEHOLDERS)
 
@@ -42,7 +43,7 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     nulled = f"list_transform(vraw, lambda x: CASE WHEN {_generic_placeholder('x')} THEN NULL ELSE x END) AS v"
     if plan.fmt == "json":
         # one parse per line; a line that is not a JSON object comes out with nf = -1 (the loader
-        # repairs or rejects it in Python: see _Loader._run)
+        # repairs or rejects it in Python: zscaler_repair.repair_staged)
         cte = ("s0 AS (SELECT line, text, CASE WHEN starts_with(text, '{') THEN text "
                "ELSE substr(text, strpos(text, '{')) END AS jt FROM _zs_batch), "
                "s1 AS (SELECT line, text, jt, try(json_extract_string(jt, $paths)) AS vraw FROM s0), "

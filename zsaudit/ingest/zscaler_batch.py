@@ -1,0 +1,269 @@
+"""A Zscaler file's raw line batches through its plan's batch SQL: the staged rows.
+
+A BatchStatement is compiled once per file from its plan (zscaler_sniff): the key layout of its
+template lines, the Polars split stages and the batch SQL (zscaler_sql), with the time format its
+first lines have (zscaler_time_probe). It turns a batch of raw lines into staged rows, one per
+line, `bad` saying why a line is refused (NULL: load it). It runs on DuckDB cursors of its own,
+never on the file's transaction: a line that makes the statement fail is isolated and rejected
+with the error (stage_isolated), and costs only that line. stage_in_order() runs it on
+STAGE_THREADS threads while the caller consumes the batches in file order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import queries
+from . import limits, zscaler_sql, zscaler_time_probe
+from .limits import LongLine
+from .zscaler_sniff import Plan
+
+STAGE_THREADS = 2                # batches decoded and run through the batch SQL at once
+
+# one staged batch: the statement's rows, a line the reader cut at the cap, or nothing (blank lines)
+Staged = pa.Table | tuple[int, LongLine] | None
+
+
+class BatchStatement:
+    """The plan's batch SQL and what goes with it, compiled on `con` (a cursor of the store with
+    the file's TimeZone set), which it keeps for its own runs (schema, single batches, repairs)."""
+
+    def __init__(self, con, plan: Plan, max_line_bytes: int = limits.MAX_LINE_BYTES):
+        self.con, self.plan, self.max_line_bytes = con, plan, max_line_bytes
+        self._schema: pa.Schema | None = None
+        layout = _layout(con, plan) if plan.fmt in ("kv", "cef", "leef") else None
+        self.split_stages = zscaler_sql.split_exprs(plan, layout)
+        self.sql, self.params = zscaler_sql.build(plan, layout)
+        first_time = zscaler_time_probe.first_time_format(con, plan, self.sql, self.params, self._sample)
+        if first_time is not None:
+            self.sql, self.params = zscaler_sql.build(plan, layout, first_time)
+        self.params = queries.bind(self.sql, self.params, strict=False)
+
+    def _sample(self) -> pa.Table | None:
+        """The plan's sniffed lines as a batch, cleaned and split as any batch is."""
+        if not self.plan.sample:
+            return None
+        tab = clean(pa.table({"line": pa.array(range(1, len(self.plan.sample) + 1), pa.int64()),
+                              "text": pa.array(self.plan.sample, pa.string())}))
+        return self.split(tab) if tab is not None else None
+
+    # -- a batch of raw lines -> staged rows ----------------------------------------------------
+    def prepare(self, first: int, body, con) -> Staged:
+        """One batch of raw lines, cut, numbered and run through the batch SQL on `con`."""
+        if isinstance(body, LongLine):
+            return first, body
+        tab = self.numbered(first, decode_lines(body))
+        return self.checked(tab, con) if tab is not None else None
+
+    def numbered(self, first: int, lines: pa.Array) -> pa.Table | None:
+        if self.plan.unwrap:
+            lines = unwrap(self.plan.unwrap, lines)
+        if self.plan.skip_header and first == 1:
+            lines = lines[1:]
+            first = 2
+            while len(lines) and not lines[0].as_py().strip():
+                lines, first = lines[1:], first + 1
+        if not len(lines):
+            return None
+        numbers = pl.int_range(first, first + len(lines), dtype=pl.Int64, eager=True).to_arrow()
+        return clean(pa.table({"line": numbers, "text": lines}))
+
+    def checked(self, tab: pa.Table, con) -> pa.Table:
+        """The batch SQL's rows for `tab`, lines over a cap (limits.py) rejected with the cap."""
+        capped = self._over_caps(tab)
+        if capped is None:
+            return self.stage_isolated(tab, con)
+        keep, reasons = capped
+        rejected = self.rejected_rows(tab.filter(pc.invert(keep)), reasons)
+        staged = self.stage_isolated(tab.filter(keep), con) if pc.any(keep).as_py() else None
+        return rejected if staged is None else pa.concat_tables([staged, rejected.cast(staged.schema)])
+
+    def _over_caps(self, tab: pa.Table) -> tuple[pa.Array, pa.Array] | None:
+        """(mask of lines within the caps, reasons of the others), or None when all are within.
+        Counted by Polars (a few ms per 16 MiB batch; Arrow's count_substring is ten times slower)."""
+        text = pl.from_arrow(tab["text"])
+        capped = limits.over_caps(text, self.max_line_bytes, fields=self._field_count(text),
+                                  json_lines=self.plan.fmt == "json")
+        if capped is None:
+            return None
+        bad, reasons = capped
+        return (~bad).to_arrow(), pa.array(reasons, pa.string())
+
+    def _field_count(self, text: pl.Series) -> pl.Series:
+        """Fields on each line, counted on its separators (an upper bound: values may hold them)."""
+        fmt = self.plan.fmt
+        if fmt == "json":       # not counted: a JSON line costs its length, not its keys (the
+            return pl.zeros(len(text), pl.UInt32, eager=True)    # plan reads at most 256)
+        if fmt in ("csv", "tsv", "kv") or (fmt == "leef" and not self.plan.split_regex):
+            return text.str.count_matches(self.plan.delim or "\t", literal=True) + 1
+        return text.str.count_matches("=", literal=True)
+
+    def stage_isolated(self, tab: pa.Table, con=None) -> pa.Table:
+        """stage, and when the statement fails on the batch, on each half in turn, down to the
+        line that makes it fail: that line is rejected with the error, the others load."""
+        try:
+            return self.stage(tab, con)
+        except Exception as exc:                 # DuckDB, Polars or Arrow refusing some line
+            if tab.num_rows == 1:
+                what = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+                return self.rejected_rows(tab, pa.array([f"could not be read ({type(exc).__name__}: {what})"]))
+            half = tab.num_rows // 2
+            parts = [self.stage_isolated(tab.slice(0, half), con), self.stage_isolated(tab.slice(half), con)]
+            return pa.concat_tables([p.cast(self.staged_schema()) for p in parts])
+
+    def stage(self, batch: pa.Table, con=None) -> pa.Table:
+        """The batch SQL's rows for the (numbered, clean) lines of `batch`, on `con` (default: its own)."""
+        return self.run(self.split(batch), con)
+
+    def run(self, split: pa.Table, con=None) -> pa.Table:
+        """The batch SQL over lines already split (split())."""
+        con = con if con is not None else self.con
+        with queries.registered(con, {zscaler_sql.BATCH_TABLE: split}):
+            rel = con.sql(self.sql, params=self.params)
+            return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+
+    def staged_schema(self) -> pa.Schema:
+        """The columns the batch SQL gives (from a run over no lines)."""
+        if self._schema is None:
+            empty = pa.table({"line": pa.array([], pa.int64()), "text": pa.array([], pa.string())})
+            if self.plan.fmt in ("cef", "leef") and self.plan.split_regex and not self.split_stages:
+                empty = presplit(self.plan, empty)
+            self._schema = self.stage(empty).schema
+        return self._schema
+
+    def rejected_rows(self, tab: pa.Table, reasons: pa.Array) -> pa.Table:
+        """Staged rows for lines refused before or by the batch SQL: `bad` says why."""
+        schema, n = self.staged_schema(), tab.num_rows
+        given = {"line": tab["line"], "text": tab["text"], "bad": reasons,
+                 "drift": pa.array([False] * n), "nfields": pa.array([0] * n, pa.int32())}
+        return pa.table([given[f.name].cast(f.type) if f.name in given else pa.nulls(n, f.type)
+                         for f in schema], schema=schema)
+
+    def split(self, tab: pa.Table) -> pa.Table:
+        """Add `ok` and the parts of template lines, split by Polars (zscaler_sql.split_exprs)."""
+        if not self.split_stages:
+            return tab
+        df = pl.from_arrow(tab)
+        for stage in self.split_stages:
+            df = df.with_columns(stage)
+        return df.drop(["_src", "_parts", "_n"], strict=False).to_arrow(compat_level=pl.CompatLevel.newest())
+
+
+def stage_in_order(statement: BatchStatement, chunks: Iterable[tuple[int, bytes | memoryview | LongLine]],
+                   consume: Callable[[Staged], None], tz: str) -> None:
+    """Batches of raw lines (lines.iter_chunks) through `statement`, each staged batch handed to
+    `consume` in file order. STAGE_THREADS threads, each on its own DuckDB cursor with the file's
+    TimeZone `tz`, decode, split and run the batch SQL (DuckDB, Arrow and Polars release the GIL)
+    while this thread consumes the finished batches."""
+    chunks = iter(chunks)
+    head = [c for c in (next(chunks, None), next(chunks, None)) if c is not None]
+    if len(head) < 2:                         # one batch: no threads needed
+        for first, body in head:
+            consume(statement.prepare(first, body, statement.con))
+        return
+    local = threading.local()
+    cursors = []
+
+    def prepare(first: int, body) -> Staged:
+        cur = getattr(local, "cur", None)
+        if cur is None:
+            cur = local.cur = statement.con.cursor()
+            cursors.append(cur)
+            queries.set_option(cur, "TimeZone", tz)
+        return statement.prepare(first, body, cur)
+
+    try:
+        with ThreadPoolExecutor(max_workers=STAGE_THREADS, thread_name_prefix="zsaudit-stage") as pool:
+            inflight: deque = deque()
+            try:
+                for first, body in itertools.chain(head, chunks):
+                    inflight.append(pool.submit(prepare, first, body))
+                    while len(inflight) > STAGE_THREADS:
+                        consume(inflight.popleft().result())
+                while inflight:
+                    consume(inflight.popleft().result())
+            finally:
+                for fut in inflight:
+                    fut.cancel()
+    finally:                                  # the pool has joined its threads here
+        for cur in cursors:
+            cur.close()
+
+
+# -- lines -------------------------------------------------------------------------------------
+def decode_lines(body: bytes | memoryview) -> pa.Array:
+    """The lines of `body`; invalid UTF-8 becomes U+FFFD. Arrow reads the bytes in place,
+    validates and splits them without a Python string (and without holding the GIL); only a
+    batch with bad bytes is decoded here."""
+    offsets = pa.array([0, len(body)], pa.int64()).buffers()[1]
+    text = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(body)])
+    try:
+        text.validate(full=True)                  # UTF-8
+    except pa.ArrowInvalid:
+        text = pa.array([bytes(body).decode("utf-8", errors="replace")], pa.large_string())
+    return pc.split_pattern(text, "\n").flatten()
+
+
+def clean(tab: pa.Table) -> pa.Table | None:
+    """Strip a trailing CR; drop blank lines (empty or only whitespace: not records)."""
+    text = tab["text"]
+    if pc.any(pc.ends_with(text, "\r")).as_py():
+        text = pc.utf8_rtrim(text, characters="\r")
+    # utf8_is_space is false for ""; filter only when needed
+    blank = pc.or_(pc.equal(pc.binary_length(text), 0), pc.utf8_is_space(text))
+    tab = pa.table({"line": tab["line"], "text": text})
+    if pc.any(blank).as_py():
+        tab = tab.filter(pc.invert(blank))
+    return tab if tab.num_rows else None
+
+
+def unwrap(how: str, lines: pa.Array) -> pa.Array:
+    """The records of a Splunk search export: each row's _raw (see zscaler_sniff._splunk_export).
+    A row without _raw that is an export's own bookkeeping (`{"preview":false,"lastrow":true}`)
+    becomes blank (not a record); any other stays as written, to be rejected as what it is."""
+    text = pl.from_arrow(lines)
+    kind, _, where = how.partition(":")
+    if kind == "json":
+        raw = text.str.json_path_match(where)
+        meta = raw.is_null() & text.str.json_path_match("$.preview").is_not_null()
+        out = pl.select(pl.when(meta).then(pl.lit("")).otherwise(raw.fill_null(text))).to_series()
+    else:            # csv: the field at index `where`, its quotes undone
+        fields = ("," + text).str.extract_all(r',("(?:[^"]|"")*"|[^,]*)')
+        field = fields.list.get(int(where), null_on_oob=True).str.slice(1)
+        quoted = field.str.starts_with('"') & field.str.ends_with('"') & (field.str.len_bytes() >= 2)
+        inner = field.str.slice(1, field.str.len_chars() - 2).str.replace_all('""', '"', literal=True)
+        out = pl.select(pl.when(quoted).then(inner).otherwise(field).fill_null(text)).to_series()
+    return out.to_arrow().cast(lines.type)
+
+
+def presplit(plan: Plan, tab: pa.Table) -> pa.Table:
+    """Add the column `pre` (parts marked for splitting) for space-delimited CEF / LEEF plans."""
+    expr = zscaler_sql.presplit(plan, pl.col("text"))
+    if expr is None:
+        return tab
+    pre = pl.from_arrow(tab.select(["text"])).select(expr.alias("pre")).to_arrow()["pre"]
+    return tab.append_column("pre", pre)
+
+
+def _layout(con, plan: Plan) -> dict:
+    """The template's key sequence (`sig`) and each key's position, from the sniffed lines."""
+    sample = presplit(plan, pa.table({"text": pa.array(plan.sample, pa.string())}))
+    sql = zscaler_sql.layout_sql(plan)
+    with queries.registered(con, {zscaler_sql.BATCH_TABLE: sample}):
+        rows = con.sql(sql, params=queries.bind(sql, {"split": plan.split_regex, "delim": plan.delim},
+                                                   strict=False)).fetchall()
+    sig = Counter(tuple(r[1]) for r in rows).most_common(1)[0][0]
+    parts = next(r[0] for r in rows if tuple(r[1]) == sig)
+    positions: dict[str, int] = {}
+    for j, part in enumerate(parts, 1):
+        if "=" in part:
+            positions.setdefault(part.split("=", 1)[0].strip(), j)
+    return {"sig": list(sig), "positions": positions}

@@ -16,7 +16,6 @@ one bad line never costs the file; a file that still fails leaves no partial row
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ import polars as pl
 
 from .. import queries
 from ..progress import QUIET, Progress
-from . import limits
+from . import ledger, limits
 from .ledger import FileResult, now_utc, rid_prefix
 from .limits import LongLine
 from .lines import iter_chunks
@@ -154,19 +153,15 @@ def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: 
     """Load task-log files: WORKERS threads each parse a batch, then commit it, in batch order."""
     batch_files = batch_files or BATCH_FILES
     con = store.con
-    con.execute(queries.load("airflow/macros"))
+    queries.run(con, "airflow/macros")
     files, superseded = _one_file_per_attempt(files)
     batches = [files[i:i + batch_files] for i in range(0, len(files), batch_files)]
     results: list[FileResult] = list(superseded)
     done = 0
     # DuckDB keeps pages it wrote in its buffer pool up to memory_limit (80% of RAM by default);
     # a bounded pool keeps the ingest's RSS flat however large the tree (DuckDB evicts/spills).
-    previous, threads, threshold = con.execute(
-        "SELECT current_setting('memory_limit'), current_setting('threads'), current_setting('checkpoint_threshold')"
-    ).fetchall()[0]
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-    con.execute(f"SET threads = {int(DUCKDB_THREADS)}")
-    con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+    previous = queries.apply_settings(con, memory_limit=MEMORY_LIMIT, threads=DUCKDB_THREADS,
+                                      checkpoint_threshold=CHECKPOINT_THRESHOLD)
     pipeline = _Pipeline(store, max_line_bytes)
     try:
         # Each worker thread, on its own cursor of the store's instance: read, hash and parse a
@@ -192,13 +187,11 @@ def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: 
         # write the batches' data to the file while the memory bound still holds (a checkpoint at
         # close under the default limit would otherwise balloon); the workers are done, so the
         # checkpoint gets DuckDB's own threads back
-        con.execute(f"SET threads = {int(threads)}")
-        con.execute("CHECKPOINT")
+        queries.set_option(con, "threads", previous["threads"])
+        queries.run(con, "store/checkpoint")
     finally:
         pipeline.close()
-        con.execute(f"SET memory_limit = '{_safe_setting(previous)}'")
-        con.execute(f"SET threads = {int(threads)}")
-        con.execute(f"SET checkpoint_threshold = '{_safe_setting(threshold)}'")
+        queries.apply_settings(con, **previous)
     return results
 
 
@@ -256,11 +249,6 @@ def _load_batch(pipeline: _Pipeline, index: int, batch: list[LogFile], tz: str) 
         pipeline.next_turn(index)
 
 
-def _safe_setting(value: str) -> str:
-    """A memory_limit value read back from DuckDB (e.g. '18.6 GiB'), safe to put in SET."""
-    return "".join(ch for ch in str(value) if ch.isalnum() or ch in " ._") or "80%"
-
-
 def _one_file_per_attempt(files: list[LogFile]) -> tuple[list[LogFile], list[FileResult]]:
     """Two files naming the same attempt in one run (e.g. two copies of a tree): keep the larger
     (a grown copy), so no two batches ever carry the same attempt's log."""
@@ -291,10 +279,6 @@ class _Staged:
     counts: dict[int, tuple] = field(default_factory=dict)
     lengths: list[int] = field(default_factory=list)
     error: Exception | None = None
-
-
-_STAGE_TABLES = ("rejects", "task_connections", "task_egress_hints",
-                 "task_attempt_sources")
 
 
 def _stage(pipeline: _Pipeline, batch: list[LogFile], tz: str) -> tuple[_Staged, list[LogFile]]:
@@ -331,12 +315,8 @@ def _known_file_ids(pipeline: _Pipeline, ids: list[str]) -> set[str]:
     if not ids:
         return set()
     cur = _cursor(pipeline)
-    cur.register("_af_ids", pa.table({"file_id": pa.array(ids, pa.string())}))
-    try:
-        return {r[0] for r in cur.execute(
-            "SELECT file_id FROM ingest_ledger WHERE file_id IN (SELECT file_id FROM _af_ids)").fetchall()}
-    finally:
-        cur.unregister("_af_ids")
+    with queries.registered(cur, {"_af_ids": pa.table({"file_id": pa.array(ids, pa.string())})}):
+        return {r[0] for r in queries.cursor(cur, "airflow/known_files").fetchall()}
 
 
 def _cursor(pipeline: _Pipeline) -> duckdb.DuckDBPyConnection:
@@ -348,8 +328,8 @@ def _cursor(pipeline: _Pipeline) -> duckdb.DuckDBPyConnection:
             cur = pipeline.store.con.cursor()
             pipeline.cursors.append(cur)
         pipeline.local.scratch = cur
-        pipeline.local.catalog = cur.execute("SELECT current_database()").fetchall()[0][0].replace('"', '""')
-        cur.execute(queries.load("airflow/macros"))
+        pipeline.local.catalog = queries.scalar(cur, "store/catalog_name")
+        queries.run(cur, "airflow/macros")
     return cur
 
 
@@ -358,12 +338,9 @@ def _scratch(pipeline: _Pipeline) -> duckdb.DuckDBPyConnection:
     batch is parsed there without touching the store's tables, and all of it stays under the one
     instance's memory_limit (it spills, never balloons)."""
     scratch = _cursor(pipeline)
-    catalog = pipeline.local.catalog
     # (re)created per batch: the commit drops them, so that inside its transaction unqualified
     # names resolve to the store's tables again
-    for table in _STAGE_TABLES:
-        scratch.execute(f'CREATE OR REPLACE TEMP TABLE {table} AS '   # noqa: S608 (fixed names)
-                        f'SELECT * FROM "{catalog}".main.{table} LIMIT 0')
+    queries.run(scratch, "airflow/stage_tables", idents={"catalog": pipeline.local.catalog})
     return scratch
 
 
@@ -380,41 +357,37 @@ def _parse(pipeline: _Pipeline, staged: _Staged, tz: str, isolate: bool = False)
     in_table = isolate or any(p.streamed for p in todo)
     try:
         if in_table:
-            scratch.register("_af_lines_arrow", lines)
-            scratch.execute("CREATE OR REPLACE TEMP TABLE _af_lines_all AS SELECT * FROM _af_lines_arrow")
-            scratch.unregister("_af_lines_arrow")
+            queries.run(scratch, "airflow/stage_lines", tables={"_af_lines_arrow": lines})
             del lines
             for i, p in enumerate(todo):
                 if p.streamed:
                     lengths[i] = _stream_lines(scratch, p, i, pipeline.max_line_bytes)
-            scratch.execute("CREATE OR REPLACE TEMP VIEW _af_lines AS SELECT * FROM _af_lines_all")
+            queries.run(scratch, "airflow/lines_all")
         else:
             scratch.register("_af_lines", lines)
         staged.lengths = lengths
-        scratch.register("_af_files_arrow", files.append_column("n_lines", pa.array(lengths, pa.int64())))
-        scratch.execute("CREATE OR REPLACE TEMP TABLE _af_files AS SELECT * FROM _af_files_arrow")
-        scratch.unregister("_af_files_arrow")
+        queries.run(scratch, "airflow/stage_files",
+                    tables={"_af_files_arrow": files.append_column("n_lines", pa.array(lengths, pa.int64()))})
         if isolate:
             _reject_failing_lines(scratch, tz)
         _run_line_sql(scratch, tz)
-        staged.counts = {r[0]: r[1:] for r in scratch.execute(queries.load("airflow/log_file_counts")).fetchall()}
-        scratch.execute("DROP TABLE _af_att")
+        staged.counts = {r[0]: r[1:] for r in queries.cursor(scratch, "airflow/log_file_counts").fetchall()}
+        queries.drop(scratch, ["_af_att"])
     finally:
         if in_table:
-            scratch.execute("DROP VIEW IF EXISTS _af_lines")
-            scratch.execute("DROP TABLE IF EXISTS _af_lines_all")
+            queries.run(scratch, "airflow/drop_lines")
         else:
             scratch.unregister("_af_lines")
 
 
 def _run_line_sql(scratch, tz: str) -> None:
     for name in _LINE_SQL:
-        scratch.execute(queries.load(name), {"tz": tz} if name == "airflow/parse_lines" else None)
+        queries.run(scratch, name, {"tz": tz})
         if name == "airflow/attempt_lines":
-            scratch.execute("DROP TABLE _af_parsed")    # _af_la has every column of it
-    scratch.execute(queries.load("airflow/log_empty_files"))
+            queries.drop(scratch, ["_af_parsed"])    # _af_la has every column of it
+    queries.run(scratch, "airflow/log_empty_files")
     for name in _INSERT_SQL:
-        scratch.execute(queries.load(name))
+        queries.run(scratch, name)
 
 
 def _reject_failing_lines(scratch, tz: str) -> None:
@@ -426,12 +399,11 @@ def _reject_failing_lines(scratch, tz: str) -> None:
         return
     except Exception:  # noqa: BLE001 - find the lines
         pass
-    lo, hi = scratch.execute("SELECT min(line_no), max(line_no) FROM _af_lines_all WHERE cap IS NULL").fetchone()
+    lo, hi = queries.one(scratch, "airflow/line_range")
     bad: list[tuple[int, str]] = []
 
     def probe(first: int, last: int) -> None:
-        scratch.execute(f"CREATE OR REPLACE TEMP VIEW _af_lines AS SELECT * FROM _af_lines_all "  # noqa: S608
-                        f"WHERE line_no BETWEEN {int(first)} AND {int(last)} AND cap IS NULL")
+        queries.run(scratch, "airflow/probe_lines", {"first": first, "last": last})
         try:
             _run_line_sql(scratch, tz)
         except Exception as exc:  # noqa: BLE001
@@ -445,11 +417,10 @@ def _reject_failing_lines(scratch, tz: str) -> None:
 
     if lo is not None:
         probe(lo, hi)
-    scratch.execute("CREATE OR REPLACE TEMP VIEW _af_lines AS SELECT * FROM _af_lines_all")
+    queries.run(scratch, "airflow/lines_all")
     if bad:
-        scratch.executemany("UPDATE _af_lines_all SET cap = ? WHERE line_no = ?", [(r, n) for n, r in bad])
-    for table in _STAGE_TABLES:     # what the probes staged is discarded
-        scratch.execute(f"DELETE FROM temp.main.{table}")  # noqa: S608 (fixed names)
+        queries.insert_many(scratch, "airflow/reject_line", [(r, n) for n, r in bad])
+    queries.run(scratch, "airflow/clear_staged")     # what the probes staged is discarded
 
 
 def _stream_lines(scratch, p: _Prepared, file_idx: int, max_line_bytes: int) -> int:
@@ -478,11 +449,7 @@ def _stream_lines(scratch, p: _Prepared, file_idx: int, max_line_bytes: int) -> 
                     "file_idx": pl.repeat(file_idx, count, dtype=pl.Int32, eager=True).to_arrow(),
                     "line_no": pl.int_range(first, first + count, dtype=pl.Int64, eager=True).to_arrow(),
                     "raw": raw}), max_line_bytes)
-            scratch.register("_af_chunk", chunk)
-            try:
-                scratch.execute("INSERT INTO _af_lines_all SELECT * FROM _af_chunk")
-            finally:
-                scratch.unregister("_af_chunk")
+            queries.run(scratch, "airflow/append_lines", tables={"_af_chunk": chunk})
             n_lines = first + count - 1
     if digest.hexdigest() != p.sha256:   # it grew (a running task) between the hash and this read
         p.sha256 = digest.hexdigest()
@@ -534,33 +501,18 @@ def _commit_or_split(pipeline: _Pipeline, staged: _Staged, tz: str, alone: bool 
     return [p.result for p in staged.prepared]
 
 
-class _OnCursor:
-    """The store seen through a worker's cursor: `Store.transaction` on that connection."""
-
-    def __init__(self, con):
-        self.con = con
-
-
 def _commit(pipeline: _Pipeline, staged: _Staged) -> None:
-    store = pipeline.store
     con = _scratch_of_this_thread(pipeline)
-    main = f'"{pipeline.local.catalog}".main'
     todo = staged.todo
     started = now_utc()
-    with type(store).transaction(_OnCursor(con)):
-        con.execute("CREATE OR REPLACE TEMP TABLE _af_touched AS "
-                    "SELECT DISTINCT attempt_id FROM temp.main.task_attempt_sources")
-        for table in _STAGE_TABLES:
-            con.execute(f"INSERT INTO {main}.{table} BY NAME SELECT * FROM temp.main.{table}")  # noqa: S608 (fixed names)
-            con.execute(f"DROP TABLE temp.main.{table}")   # from here on, names mean the store's tables
-        con.execute(queries.load("airflow/insert_log_rows"))      # _af_la x _af_files -> airflow_log_lines
-        con.execute("DROP TABLE _af_la")
-        con.execute("INSERT INTO airflow_log_files SELECT file_id, log_key, log_file, sha256, fmt, n_lines "
-                    "FROM _af_files")
+    with pipeline.store.transaction(con):       # on this worker's cursor, where the batch is staged
+        # from here on, names mean the store's tables
+        queries.run(con, "airflow/publish_staged", idents={"catalog": pipeline.local.catalog})
+        queries.run(con, "airflow/insert_log_rows")      # _af_la x _af_files -> airflow_log_lines
+        queries.drop(con, ["_af_la"])
+        queries.run(con, "airflow/insert_log_files")
         # a grown (or otherwise changed) copy of an attempt's log replaces the earlier one
-        old = con.execute(
-            "SELECT o.file_id, f.file_idx FROM airflow_log_files o JOIN _af_files f "
-            "ON o.log_key = f.log_key AND o.file_id <> f.file_id").fetchall()
+        old = queries.cursor(con, "airflow/replaced_log_files").fetchall()
         if old:
             replace_files(con, [r[0] for r in old])
             for _, idx in old:
@@ -576,8 +528,8 @@ def _commit(pipeline: _Pipeline, staged: _Staged) -> None:
                 r.warnings.append(f"{p.src.display}: {r.lines_read} lines read but "
                                   f"{r.rows_loaded} kept + {r.rows_rejected} rejected")
             results.append(r)
-            ledger_rows.append((p, r, first, last))
-        write_ledger(con, ledger_rows, started)
+            ledger_rows.append((p.file_id or r.sha256, p.size, r, first, last))
+        ledger.write(con, ledger_rows, started)
     for p, r in zip(todo, results):
         p.result = r
 
@@ -662,53 +614,9 @@ def _with_caps(table: pa.Table, max_line_bytes: int) -> pa.Table:
 
 def replace_files(con, old_ids: list[str]) -> None:
     """Delete every row an earlier version of a file left (inside the caller's transaction)."""
-    con.register("_af_old_arrow", pa.table({"file_id": pa.array(old_ids, pa.string())}))
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE _af_old AS SELECT DISTINCT file_id FROM _af_old_arrow")
-    finally:
-        con.unregister("_af_old_arrow")
-    con.execute("INSERT INTO _af_touched SELECT DISTINCT attempt_id FROM task_attempt_sources "
-                "WHERE file_id IN (SELECT file_id FROM _af_old)")
-    for table in ("airflow_log_lines", "task_connections", "task_egress_hints", "task_attempt_sources",
-                  "rejects", "ingest_ledger", "airflow_log_files", "airflow_ti_events"):
-        con.execute(f"DELETE FROM {table} WHERE file_id IN (SELECT file_id FROM _af_old)")  # noqa: S608 (fixed names)
+    queries.run(con, "airflow/replace_files", tables={"_af_old_arrow": pa.table({"file_id": pa.array(old_ids, pa.string())})})
 
 
 def merge_touched(con) -> None:
     """Rebuild task_attempts rows of the attempts in _af_touched from all their sources."""
-    con.execute("DELETE FROM task_attempts WHERE attempt_id IN (SELECT attempt_id FROM _af_touched)")
-    con.execute(queries.load("airflow/merge_attempts"))
-
-
-def write_ledger(con, rows, started) -> None:
-    """Bulk ledger rows: rows = [(prepared-or-None, FileResult, first_event, last_event), ...]."""
-    if not rows:
-        return
-    finished = now_utc()
-    table = pa.table({
-        "file_id": pa.array([getattr(p, "file_id", None) or r.sha256 for p, r, _, _ in rows], pa.string()),
-        "path": pa.array([r.path for _, r, _, _ in rows], pa.string()),
-        "size": pa.array([getattr(p, "size", None) for p, _, _, _ in rows], pa.int64()),
-        "sha256": pa.array([r.sha256 for _, r, _, _ in rows], pa.string()),
-        "source_kind": pa.array([r.source_kind for _, r, _, _ in rows], pa.string()),
-        "format": pa.array([r.format for _, r, _, _ in rows], pa.string()),
-        "lines_read": pa.array([r.lines_read for _, r, _, _ in rows], pa.int64()),
-        "rows_loaded": pa.array([r.rows_loaded for _, r, _, _ in rows], pa.int64()),
-        "rows_rejected": pa.array([r.rows_rejected for _, r, _, _ in rows], pa.int64()),
-        "first_event": pa.array([f for _, _, f, _ in rows], pa.timestamp("us", tz="UTC")),
-        "last_event": pa.array([last for _, _, _, last in rows], pa.timestamp("us", tz="UTC")),
-        "status": pa.array(["replaced" if r.replaced else "loaded" for _, r, _, _ in rows], pa.string()),
-        "field_drift": pa.array([json.dumps(r.drift, sort_keys=True) if r.drift else None for _, r, _, _ in rows],
-                                pa.string()),
-        "note": pa.array([r.note or None for _, r, _, _ in rows], pa.string()),
-    })
-    con.register("_af_ledger", table)
-    try:
-        con.execute(
-            "INSERT OR REPLACE INTO ingest_ledger (file_id, path, size, sha256, source_kind, format, lines_read, "
-            "rows_loaded, rows_rejected, first_event, last_event, started_at, finished_at, status, field_drift, note) "
-            "SELECT file_id, path, size, sha256, source_kind, format, lines_read, rows_loaded, rows_rejected, "
-            "first_event, last_event, ?, ?, status, field_drift, note FROM _af_ledger",
-            [started, finished])
-    finally:
-        con.unregister("_af_ledger")
+    queries.run(con, "airflow/merge_attempts")

@@ -34,13 +34,6 @@ ALLOWED = {
                                                               "(psycopg, not DuckDB): its columns",
     ("zsaudit/ingest/airflow_metadata.py", "_csv_rows"): "picks the CSV dump's columns by the names in "
                                                           "its header (quoted identifiers)",
-    # The Spark engine landed while the runner was being introduced (issue #17); its statements
-    # move to queries/spark/ next (issue #12 follow-up). Listed here so nothing else slips in.
-    ("zsaudit/spark/analyze.py", "*"): "Spark engine: to move to queries/spark/ (follow-up)",
-    ("zsaudit/spark/ingest.py", "*"): "Spark engine: to move to queries/spark/ (follow-up)",
-    ("zsaudit/lake.py", "*"): "Spark engine's Parquet lake: to move to queries/spark/ (follow-up)",
-    # Rewritten for bounded Airflow ingest (issue #18) while the runner came in; to move likewise.
-    ("zsaudit/ingest/airflow_logs.py", "*"): "Airflow task-log batches: to move to queries/airflow/ (follow-up)",
 }
 
 
@@ -92,7 +85,8 @@ def test_the_sql_finder_finds_sql(tmp_path):
 
 
 # -- step headers -------------------------------------------------------------------------------
-STEP_FOLDERS = ("analyze", "correlate", "findings", "airflow", "ingest", "store", "pipeline", "listing", "receive")
+STEP_FOLDERS = ("analyze", "correlate", "findings", "airflow", "ingest", "store", "pipeline", "listing", "receive",
+                "spark")
 _TEMP = re.compile(r"CREATE (?:OR REPLACE )?TEMP(?:ORARY)? TABLE (?:temp\.main\.)?(\w+)", re.I)
 
 

@@ -73,21 +73,18 @@ class Lake:
     def export_unit(self, con: duckdb.DuckDBPyConnection, source: str, unit: str) -> int:
         """Every ingest table of a scratch store as parts of `unit`; the ledger part last.
         Returns the number of row parts written."""
-        tables = [t for (t,) in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name").fetchall()
-                  if t not in NOT_EXPORTED and t != LEDGER]
+        tables = [t for t in store_tables(con) if t not in NOT_EXPORTED and t != LEDGER]
         tmp = self.tmp_dir()
         written = 0
         for table in tables:
             if not con.table(table).limit(1).fetchall():
                 continue
-            columns = {c for c, in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [table]).fetchall()}
+            columns = {c for c, _ in queries.cursor(con, "ingest/table_columns", {"table": table}).fetchall()}
             day_col = next((c for c in _DAY_COLUMNS if c in columns), None)
-            day = (f"coalesce(strftime({day_col} AT TIME ZONE 'UTC', '%Y-%m-%d'), '{NO_DAY}')" if day_col
-                   else f"'{NO_DAY}'")
+            rows = queries.relation(con, "spark/unit_rows" if day_col else "spark/unit_rows_undated",
+                                    idents={"table": table, "day_column": day_col})
             (tmp / table).mkdir()
-            con.table(table).select(f"*, {day} AS day").write_parquet(
+            rows.write_parquet(
                 str(tmp / table / f"source={source}"), partition_by=["day"], filename_pattern=f"part-{unit}-{{i}}")
             written += 1
         self.publish(tmp, self.root)
@@ -132,23 +129,20 @@ class Lake:
         """Copy the units the store does not hold yet (by their ledger rows) into it, one
         transaction per unit, so the store answers `report` and the global analysis step.
         Returns the number of units copied."""
-        have = {fid for fid, in store.con.execute(f"SELECT file_id FROM {LEDGER}").fetchall()}
-        known = {t for t, in store.con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()} - NOT_EXPORTED
+        have = {fid for fid, _ in queries.cursor(store.con, "spark/ledger_files").fetchall()}
+        known = set(store_tables(store.con)) - NOT_EXPORTED
         tables = [t for t in self.tables() if t in known and t != LEDGER]
         copied = 0
         for unit in sorted(self.units()):
             ledger_parts = self.parts(LEDGER, units={unit})
-            ids = [fid for fid, in store.con.execute(
-                "SELECT file_id FROM read_parquet($parts, hive_partitioning = false)", {"parts": ledger_parts}).fetchall()]
+            ids = [fid for fid, in queries.cursor(store.con, "spark/part_file_ids", {"parts": ledger_parts}).fetchall()]
             if all(fid in have for fid in ids):
                 continue
             with store.transaction() as con:
                 for table in tables + [LEDGER]:
                     parts = self.parts(table, units={unit})
                     if parts:
-                        con.execute(queries.load("spark/load_parts").replace("$table", _ident(table)),
-                                    {"parts": parts})
+                        queries.run(con, "spark/load_parts", {"parts": parts}, idents={"table": table})
             copied += 1
         return copied
 
@@ -156,11 +150,9 @@ class Lake:
         return self.root / "_work" / analysis_id
 
 
-def _ident(name: str) -> str:
-    """A table name from the lake's folders, checked (it names one of the store's tables)."""
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        raise ValueError(f"not a table name: {name!r}")
-    return name
+def store_tables(con) -> list[str]:
+    """The tables of the store (or scratch store) `con`, by name."""
+    return [t for t, in queries.cursor(con, "store/tables").fetchall()]
 
 
 def day_range(since: datetime, until: datetime) -> tuple[date, date]:
@@ -172,5 +164,5 @@ def day_range(since: datetime, until: datetime) -> tuple[date, date]:
 def attach_parts(con: duckdb.DuckDBPyConnection, table: str, parts: list[str]) -> None:
     """Make `table` of a scratch store in `con` read the given parts (a view in its place)."""
     if parts:
-        con.execute(f"DROP TABLE IF EXISTS {_ident(table)}")
+        queries.drop(con, [table])
         con.read_parquet(parts, union_by_name=True, hive_partitioning=False).create_view(table, replace=True)

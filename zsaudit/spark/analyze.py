@@ -42,8 +42,7 @@ def _task_store(attempt_parts: dict, request_parts: dict | None = None) -> Store
 
     store = Store(":memory:")
     ctx = TaskContext.get()
-    store.con.execute(f"SET threads = {max(1, int(ctx.cpus()) if ctx else 1)}")
-    store.con.execute("SET preserve_insertion_order = false")
+    queries.apply_settings(store.con, threads=max(1, int(ctx.cpus()) if ctx else 1), preserve_insertion_order=False)
     for table, parts in {**attempt_parts, **(request_parts or {})}.items():
         attach_parts(store.con, table, parts)
     return store
@@ -57,7 +56,7 @@ def _requests_task(args: tuple) -> list[tuple[int, int]]:
         con = store.con
         params = correlate.prepare(con, imap, since=since, until=until, analysis_id=analysis_id)
         correlate.run_steps(con, correlate.ATTEMPT_STEPS + correlate.REQUEST_STEPS, params)
-        sizes = con.execute("SELECT pk, count(*) FROM _requests GROUP BY pk ORDER BY pk").fetchall()
+        sizes = queries.cursor(con, "spark/partition_sizes").fetchall()
         if sizes:
             tmp = lake.tmp_dir()
             con.table("_requests").select("*, pk AS part").write_parquet(
@@ -81,7 +80,7 @@ def _attribute_task(args: tuple) -> int:
         tmp = lake.tmp_dir()
         con.table("_attr").write_parquet(str(tmp / f"part-{group}-0.parquet"))
         lake.publish(tmp, lake.work(analysis_id) / "attr")
-        return int(con.execute("SELECT count(*) FROM _attr").fetchone()[0])
+        return int(queries.scalar(con, "spark/attr_count"))
 
 
 def _chunks(parts: list[tuple[str, str]], n: int, max_bytes: int) -> list[list[tuple[str, str]]]:

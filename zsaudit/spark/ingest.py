@@ -39,7 +39,7 @@ def _zscaler_unit(lake_root: str, path: str, fmt: str, fields: str | None, tz: s
             results = zscaler.ingest_paths(store, [path], fmt=fmt, fields=fields, tz=tz)
         except zscaler.IngestErrors as exc:     # refused, or unreadable: the night goes on
             results, errors = exc.results, str(exc).splitlines()
-        shas = [sha for sha, in store.con.execute(f"SELECT sha256 FROM {LEDGER}").fetchall()]
+        shas = [sha for _, sha in queries.cursor(store.con, "spark/ledger_files").fetchall()]
         if len(shas) == 1 and not lake.has_unit("zscaler", shas[0]):
             lake.export_unit(store.con, "zscaler", shas[0])
         return results, errors
@@ -54,11 +54,11 @@ def _airflow_unit(lake_root: str, paths: list[str], template: str | None, tz: st
         con = store.con
         known = lake.parts(LEDGER, units=lake.units("airflow"))
         if known:       # files an earlier batch loaded are skipped by the ingester's own ledger check
-            con.execute(queries.load("spark/load_parts").replace("$table", LEDGER), {"parts": known})
-        seeded = {fid for fid, in con.execute("SELECT file_id FROM ingest_ledger").fetchall()}
+            queries.run(con, "spark/load_parts", {"parts": known}, idents={"table": LEDGER})
+        seeded = {fid for fid, _ in queries.cursor(con, "spark/ledger_files").fetchall()}
         results = airflow.ingest_paths(store, paths, template=template, tz=tz, api=airflow.ApiOptions(**api_kwargs))
-        con.execute("DELETE FROM ingest_ledger WHERE list_contains($ids, file_id)", {"ids": sorted(seeded)})
-        new = sorted(fid for fid, in con.execute("SELECT file_id FROM ingest_ledger").fetchall())
+        queries.run(con, "spark/forget_seeded", {"ids": sorted(seeded)})
+        new = [fid for fid, _ in queries.cursor(con, "spark/ledger_files").fetchall()]
         if new:
             import hashlib
 

@@ -141,3 +141,77 @@ def test_tls_is_verified_against_the_given_ca_bundle(tls_server, monkeypatch):
     assert Client(url, ca_bundle=str(ca), retries=0).detect() == 2
     monkeypatch.setenv("ZSAUDIT_AIRFLOW_CA_BUNDLE", str(ca))
     assert Client(url, retries=0).detect() == 2
+
+
+class _Paged(http.server.BaseHTTPRequestHandler):
+    """GET /api/v2/items: 1,000 items in pages; the first request for offset 300 gets a 429 with
+    Retry-After: 1. Logs (monotonic time, offset, status) of every request."""
+
+    def do_GET(self):  # noqa: N802
+        url = urllib.parse.urlsplit(self.path)
+        offset = int(urllib.parse.parse_qs(url.query)["offset"][0])
+        with self.server.lock:
+            first_300 = offset == 300 and not any(o == 300 for _, o, _ in self.server.seen)
+            self.server.seen.append((time.monotonic(), offset, 429 if first_300 else 200))
+        if first_300:
+            return _Flaky._json(self, 429, {"detail": "slow down"}, {"Retry-After": "1"})
+        items = [{"i": i} for i in range(offset, min(offset + 100, 1000))]
+        return _Flaky._json(self, 200, {"items": items, "total_entries": 1000})
+
+    def log_message(self, *args):
+        pass
+
+
+def test_concurrent_pages_arrive_in_order_and_a_retry_after_pauses_every_worker(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Paged)
+    server.seen, server.lock = [], threading.Lock()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = Client(f"http://127.0.0.1:{server.server_address[1]}", Credentials(token="t"), workers=4,
+                        retries=3, backoff=0.01)
+        client.version = 2
+        with ThreadPoolExecutor(max_workers=client.workers) as pool:
+            items = client.pages("/api/v2/items", "items", {}, pool=pool)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [x["i"] for x in items] == list(range(1000))        # every item once, in order
+    (refused,) = [t for t, _, status in server.seen if status == 429]
+    during = [o for t, o, _ in server.seen if refused < t < refused + 0.9]
+    # only requests already past the gate when the 429 came (at most one per other worker) may
+    # arrive during the pause the server asked for
+    assert len(during) <= client.workers - 1, during
+    assert client.requests == len(server.seen) == 11
+
+
+def test_bounded_map_keeps_a_window_and_the_order():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from zsaudit.ingest.airflow_api import bounded_map
+
+    submitted = []
+
+    def items():
+        for i in range(50):
+            submitted.append(i)
+            yield i
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        out = []
+        for x in bounded_map(pool, lambda i: i * i, items(), window=5):
+            assert len(submitted) - len(out) <= 5          # never more than the window ahead
+            out.append(x)
+    assert out == [i * i for i in range(50)]
+
+
+def test_workers_come_from_the_environment_and_are_checked():
+    from zsaudit.ingest.airflow_api import WORKERS, workers_from_env
+
+    assert workers_from_env({}) == WORKERS
+    assert workers_from_env({"ZSAUDIT_AIRFLOW_API_WORKERS": "16"}) == 16
+    for bad in ("0", "33", "four", "-1"):
+        with pytest.raises(BadUsage, match="ZSAUDIT_AIRFLOW_API_WORKERS.*1 to 32"):
+            workers_from_env({"ZSAUDIT_AIRFLOW_API_WORKERS": bad})

@@ -11,6 +11,12 @@ loaded once, fused into task_attempts (source `rest_api` for the metadata, `log`
 Incremental: a finished try whose log is in the mirror is not fetched again, and the tries of a
 task instance are fetched again only when the instance changed (state, try, end or update time).
 
+Concurrent and bounded: the listing's pages after the first, the tries and the logs are fetched by
+a pool of ZSAUDIT_AIRFLOW_API_WORKERS threads (default 4, at most 32), each request with the
+client's retries and backoff; a 429 or 503 with Retry-After pauses every worker, not only the
+one that got it. At most two requests per worker are queued at once, and a log is written to the
+mirror by the thread that fetched it, so memory holds the listing and a few logs, never all logs.
+
 Credentials never come from the command line: ZSAUDIT_AIRFLOW_TOKEN (a bearer token), or
 ZSAUDIT_AIRFLOW_USER + ZSAUDIT_AIRFLOW_PASSWORD (Airflow 3: exchanged at /auth/token; Airflow 2:
 basic auth), or a secrets file (TOML with `token`, or `user` and `password`) named by
@@ -27,10 +33,12 @@ import os
 import random
 import ssl
 import time
+import threading
 import tomllib
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,10 +53,21 @@ ENV_USER = "ZSAUDIT_AIRFLOW_USER"
 ENV_PASSWORD = "ZSAUDIT_AIRFLOW_PASSWORD"
 ENV_SECRETS = "ZSAUDIT_AIRFLOW_SECRETS_FILE"
 ENV_CA_BUNDLE = "ZSAUDIT_AIRFLOW_CA_BUNDLE"
+ENV_WORKERS = "ZSAUDIT_AIRFLOW_API_WORKERS"
 RETRY_STATUS = {429, 500, 502, 503, 504}
 FINISHED = {"success", "failed", "skipped", "upstream_failed", "up_for_retry", "up_for_reschedule", "removed"}
 PAGE = 100
-LOG_WORKERS = 4
+WORKERS = 4          # requests in flight at once (ZSAUDIT_AIRFLOW_API_WORKERS)
+MAX_WORKERS = 32
+
+
+def workers_from_env(environ=None) -> int:
+    raw = (os.environ if environ is None else environ).get(ENV_WORKERS, "").strip()
+    if not raw:
+        return WORKERS
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_WORKERS:
+        raise BadUsage(f"{ENV_WORKERS}={raw!r}: expected a whole number of parallel requests from 1 to {MAX_WORKERS}")
+    return int(raw)
 
 
 def _iso(t):
@@ -97,7 +116,7 @@ class Client:
     """HTTP(S) to one Airflow API server: auth, retries with backoff, paging. Standard library only."""
 
     def __init__(self, base_url: str, credentials: Credentials | None = None, *, ca_bundle: str | None = None,
-                 timeout: float = 30.0, retries: int = 5, backoff: float = 0.5):
+                 timeout: float = 30.0, retries: int = 5, backoff: float = 0.5, workers: int | None = None):
         parts = urllib.parse.urlsplit(base_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise BadUsage(f"{base_url}: not an Airflow URL (expected https://host[:port][/prefix])")
@@ -118,6 +137,10 @@ class Client:
         self._token: str | None = None
         self.version: int | None = None
         self.requests = 0
+        self.workers = workers_from_env() if workers is None else max(1, min(int(workers), MAX_WORKERS))
+        self._lock = threading.Lock()          # the request counter, the pause
+        self._token_lock = threading.Lock()
+        self._paused_until = 0.0               # monotonic: a server's Retry-After holds every worker
 
     # -- plumbing ------------------------------------------------------------------------------
     def url(self, path: str, params: dict | None = None) -> str:
@@ -140,7 +163,9 @@ class Client:
                 authorization = self._authorization()
                 if authorization:
                     req.add_header("Authorization", authorization)
-            self.requests += 1
+            self._wait_for_pause()
+            with self._lock:
+                self.requests += 1
             try:
                 with self._opener.open(req, timeout=self.timeout) as resp:
                     return resp.read(), dict(resp.headers.items())
@@ -175,9 +200,17 @@ class Client:
             delay = float(retry_after) if retry_after else None
         except ValueError:
             delay = None
-        if delay is None:
+        if delay is not None:   # the server asked for a pause: the other workers honour it too
+            with self._lock:
+                self._paused_until = max(self._paused_until, time.monotonic() + min(delay, 60.0))
+        else:
             delay = self.backoff * (2 ** attempt) * (1 + random.random() / 4)
         time.sleep(min(delay, 60.0))
+
+    def _wait_for_pause(self) -> None:
+        wait = self._paused_until - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
 
     def _authorization(self) -> str | None:
         c = self.credentials
@@ -187,11 +220,12 @@ class Client:
             return None
         if self.version == 1:
             return "Basic " + base64.b64encode(f"{c.user}:{c.password}".encode()).decode()
-        if self._token is None:
-            data, _ = self._open("POST", "/auth/token", body={"username": c.user, "password": c.password},
-                                 auth=False)
-            self._token = json.loads(data)["access_token"]
-        return f"Bearer {self._token}"
+        with self._token_lock:   # one exchange, however many workers need a token at once
+            if self._token is None:
+                data, _ = self._open("POST", "/auth/token", body={"username": c.user, "password": c.password},
+                                     auth=False)
+                self._token = json.loads(data)["access_token"]
+            return f"Bearer {self._token}"
 
     def get_json(self, path: str, params: dict | None = None):
         data, _ = self._open("GET", path, params)
@@ -220,16 +254,38 @@ class Client:
         raise BadUsage(f"{self.base}: no Airflow REST API here (neither /api/v2/monitor/health nor "
                        "/api/v1/health answered); give the Airflow web/API server's base URL")
 
-    def pages(self, path: str, key: str, params: dict) -> list[dict]:
-        out: list[dict] = []
-        offset = 0
-        while True:
+    def pages(self, path: str, key: str, params: dict, pool: ThreadPoolExecutor | None = None) -> list[dict]:
+        """Every item of a paged collection. With a pool, the pages after the first (whose
+        total_entries says how many there are) are fetched concurrently, in order; then, as
+        without one, pages are read on until one comes back short (a collection that grew)."""
+        first = self.get_json(path, {**params, "limit": PAGE, "offset": 0})
+        out: list[dict] = list(first.get(key) or [])
+        total = int(first.get("total_entries") or 0)
+        if pool is not None and out and total > len(out):
+            offsets = range(len(out), total, PAGE)
+            fetch_page = lambda off: self.get_json(path, {**params, "limit": PAGE, "offset": off})  # noqa: E731
+            for page in bounded_map(pool, fetch_page, offsets, 2 * self.workers):
+                out.extend(page.get(key) or [])
+        offset, items = len(out), out
+        while items and offset < total:
             page = self.get_json(path, {**params, "limit": PAGE, "offset": offset})
             items = page.get(key) or []
             out.extend(items)
             offset += len(items)
-            if not items or offset >= int(page.get("total_entries") or 0):
-                return out
+            total = int(page.get("total_entries") or 0)
+        return out
+
+
+def bounded_map(pool: ThreadPoolExecutor, fn, items, window: int):
+    """pool.map with at most `window` calls submitted and not yet consumed (results in order):
+    memory stays bounded however many items there are."""
+    pending: deque = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 class _HttpError(BadInput):
@@ -279,15 +335,22 @@ def fetch(client: Client, mirror: Path, since: datetime, until: datetime, *,
     if client.version is None:
         client.detect()
     api = client.api
+    with ThreadPoolExecutor(max_workers=client.workers, thread_name_prefix="zsaudit-api") as pool:
+        return _fetch(client, api, pool, mirror, since, until, progress)
+
+
+def _fetch(client: Client, api: str, pool: ThreadPoolExecutor, mirror: Path, since: datetime, until: datetime,
+           progress: Progress) -> Fetched:
     logs_root = (mirror / "logs").resolve()
     end_key = "start_date_lt" if client.version == 2 else "start_date_lte"
     tis = client.pages(f"{api}/dags/~/dagRuns/~/taskInstances", "task_instances",
-                       {"end_date_gte": _iso(since), end_key: _iso(until)})
+                       {"end_date_gte": _iso(since), end_key: _iso(until)}, pool=pool)
     progress.log(f"{client.base}: {len(tis)} task instances in {_iso(since)} .. {_iso(until)} (REST API v{client.version})")
     tries_cache = mirror / "tries"
+    window = 2 * client.workers
     attempts: list[dict] = []
-    for ti in tis:
-        attempts.extend(_tries(client, api, ti, tries_cache))
+    for tries in bounded_map(pool, lambda ti: _tries(client, api, ti, tries_cache), tis, window):
+        attempts.extend(tries)
     attempts.sort(key=lambda t: (t["dag_id"], t.get("dag_run_id") or t.get("run_id"), t["task_id"],
                                  t.get("map_index", -1), t.get("try_number", 0)))
     result = Fetched(export=None, task_instances=len(tis), attempts=len(attempts))
@@ -317,21 +380,21 @@ def fetch(client: Client, mirror: Path, since: datetime, until: datetime, *,
         _write_atomic(path, data)
         return path, None
 
-    # a few logs in flight at once: each is one round trip to the API server (bounded: one log per thread)
-    with ThreadPoolExecutor(max_workers=LOG_WORKERS) as pool:
-        for path, warning in pool.map(fetch_log, todo):
-            if warning:
-                result.warnings.append(warning)
-            else:
-                result.logs.append(path)
-                result.logs_fetched += 1
+    # one log per request, `client.workers` in flight; each is written by the thread that fetched it
+    for path, warning in bounded_map(pool, fetch_log, todo, window):
+        if warning:
+            result.warnings.append(warning)
+        else:
+            result.logs.append(path)
+            result.logs_fetched += 1
     export = mirror / "task_instances" / f"{_iso(since)}--{_iso(until)}.json".replace(":", "")
     _write_atomic(export, json.dumps({"task_instances": attempts, "total_entries": len(attempts)},
                                      indent=1, sort_keys=True, default=str).encode())
     result.export = export
     result.requests = client.requests
     progress.log(f"{client.base}: {len(attempts)} attempts, {result.logs_fetched} logs fetched, "
-                 f"{result.logs_cached} already in {mirror}")
+                 f"{result.logs_cached} already in {mirror} ({result.requests} HTTP requests, "
+                 f"up to {client.workers} at once)")
     return result
 
 

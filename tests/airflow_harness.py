@@ -60,6 +60,12 @@ LOOPBACK_NO_PROXY = "127.0.0.1,localhost,::1"
 _PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
                "no_proxy", "NO_PROXY")
 _TERMINAL = {"success", "failed"}
+# A third synthetic night in the session's nightly store, audited by no run but the busy-store
+# retry test's (tests/test_airflow_exit_codes.py): its pack is written by that run only.
+RETRY_DAY = "2026-11-21"
+# The shipped DAG's first retry delay (ZSAUDIT_DAG_RETRY_DELAY, seconds; production default 60):
+# retries seconds apart, not minutes, so that the retry test is quick.
+TEST_RETRY_DELAY = "5"
 
 
 # -- the venv ----------------------------------------------------------------------------------
@@ -544,6 +550,32 @@ def yesterday() -> "datetime.date":
     return datetime.datetime.now(datetime.timezone.utc).date() - datetime.timedelta(days=1)
 
 
+def run_day(run: AirflowRun) -> "datetime.date":
+    """The UTC day a run's first attempt started (the day its attempts are audited under; never
+    the clock at assertion time, which may be past midnight)."""
+    import datetime
+
+    starts = [datetime.datetime.fromisoformat(t["start_date"].replace("Z", "+00:00"))
+              for t in run.tries if t.get("start_date")]
+    assert starts, run.tries
+    return min(starts).astimezone(datetime.timezone.utc).date()
+
+
+def assert_pack_of(packs: Path, day: str) -> dict:
+    """packs/<day> is a verified pack of exactly that UTC day; returns its manifest."""
+    import datetime
+
+    from zsaudit.report import verify
+
+    pack = packs / day
+    assert (pack / "index.html").is_file() and (pack / "audit-pack.pdf").is_file(), sorted(packs.iterdir())
+    assert verify(pack) == []
+    manifest = json.loads((pack / "manifest.json").read_text())
+    until = (datetime.date.fromisoformat(day) + datetime.timedelta(days=1)).isoformat()
+    assert manifest["period"] == {"since": f"{day}T00:00:00Z", "until": f"{until}T00:00:00Z"}
+    return manifest
+
+
 def synth_default_day():
     from zsaudit.synth import DAY
 
@@ -605,14 +637,16 @@ def airflow_server(tmp_path_factory, airflow_loopback):
     work = tmp_path_factory.mktemp("airflow")
     # The shipped DAG runs as soon as the DAG processor has parsed it (the scheduler creates its
     # latest scheduled run, which audits yesterday): its inputs exist before Airflow starts. The
-    # same store also holds zsaudit.synth's default night, which airflow_nightly_run audits.
-    nightly = write_nightly_inputs(work / "nightly", days=(None, yesterday()))
+    # same store also holds zsaudit.synth's default night, which airflow_nightly_run audits, and
+    # RETRY_DAY's.
+    import datetime
+
+    nightly = write_nightly_inputs(work / "nightly", days=(None, yesterday(), datetime.date.fromisoformat(RETRY_DAY)))
     # The nightly DAG reads its config path from the Airflow Variable `zsaudit_config` (here from
     # the environment: AIRFLOW_VAR_ZSAUDIT_CONFIG); ZSAUDIT_CONFIG, its fallback, names a missing
     # file to prove the order.
-    dags = [ROOT / "zsaudit" / "airflow" / "dags" / "zsaudit_nightly.py"]
-    if AIRFLOW_MAJOR >= 3:  # the test DAG is written for the Airflow 3 task SDK
-        dags.append(FIXTURES / "airflow_dags" / "zsaudit_test_dag.py")
+    dags = [ROOT / "zsaudit" / "airflow" / "dags" / "zsaudit_nightly.py",
+            FIXTURES / "airflow_dags" / "zsaudit_test_dag.py"]     # both run on Airflow 3 and 2.10
     server = AirflowServer(
         venv, work / "airflow_home", dags=dags,
         extra_env={
@@ -621,6 +655,7 @@ def airflow_server(tmp_path_factory, airflow_loopback):
             "AIRFLOW_CONN_LOCAL_API": origin.url.replace("http://", "http://apiuser:apisecret@"),
             "AIRFLOW_VAR_ZSAUDIT_CONFIG": str(nightly["config"]),
             "ZSAUDIT_CONFIG": str(work / "not-this-one.toml"),
+            "ZSAUDIT_DAG_RETRY_DELAY": TEST_RETRY_DELAY,
         },
     )
     server.nightly = nightly

@@ -3,8 +3,8 @@
 The run is ingested twice, through the API (task instances, every try, every try's log) and from
 what Airflow wrote on disk (the log tree and the metadata DB); both must tell the same story:
 same attempts, states, hosts, times, connections and egress hints. Airflow 3: REST API v2 with a
-JWT from /auth/token (the test DAG: retries, a permanent failure, mapped tasks, HTTP calls).
-Airflow 2.10: REST API v1 with basic auth (the shipped DAG's runs).
+JWT from /auth/token; Airflow 2.10: REST API v1 with basic auth. The run is the test DAG's (retries,
+a permanent failure, mapped tasks, HTTP calls) on both.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from airflow_harness import AIRFLOW_MAJOR
 from zsaudit.cli import main
 from zsaudit.store import Store
 
@@ -62,14 +61,9 @@ def story(db: Path, dag_id: str, run_id: str) -> dict:
         }
 
 
-def the_run(request):
-    """Airflow 3: the test DAG's run; Airflow 2 (the test DAG needs the 3.x SDK): the shipped DAG's."""
-    return request.getfixturevalue("airflow_test_run" if AIRFLOW_MAJOR >= 3 else "airflow_nightly_run")
-
-
-def test_api_ingest_tells_the_same_story_as_the_log_tree_and_metadata_db(request, airflow_server, tmp_path,
-                                                                         monkeypatch):
-    run = the_run(request)
+def test_api_ingest_tells_the_same_story_as_the_log_tree_and_metadata_db(airflow_test_run, airflow_server,
+                                                                         tmp_path, monkeypatch):
+    run = airflow_test_run
     api_env(monkeypatch)
     since, until = period_now()
     api_db, disk_db = tmp_path / "api.duckdb", tmp_path / "disk.duckdb"
@@ -84,9 +78,8 @@ def test_api_ingest_tells_the_same_story_as_the_log_tree_and_metadata_db(request
     assert from_api["connections"] == from_disk["connections"]
     assert from_api["hints"] == from_disk["hints"]
     assert from_api["log_lines"] == from_disk["log_lines"] > 0      # the same lines, banner dropped
-    if AIRFLOW_MAJOR >= 3:
-        assert from_api["hints"]                # the test DAG calls out (3.x logs name no connection id)
-        assert {a[3] for a in from_api["attempts"]} >= {"success", "failed"}
+    assert from_api["hints"]                    # the test DAG calls out
+    assert {a[3] for a in from_api["attempts"]} >= {"success", "failed"}
     with Store(api_db, read_only=True) as s:
         sources = {r[0] for r in s.con.execute(
             "SELECT DISTINCT unnest(sources) FROM task_attempts WHERE run_id = ?", [run.run_id]).fetchall()}

@@ -9,27 +9,14 @@ Two of Airflow's own paths: the run the scheduler creates from the DAG's timetab
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 
-from airflow_harness import AIRFLOW_MAJOR, NIGHTLY_DAG_ID, write_nightly_inputs
-from zsaudit.report import verify
+from airflow_harness import AIRFLOW_MAJOR, NIGHTLY_DAG_ID, assert_pack_of, run_day, write_nightly_inputs
 from zsaudit.store import Store
 
 pytestmark = pytest.mark.airflow
-
-
-def assert_pack_of(packs, day: str) -> dict:
-    """packs/<day> is a verified pack of exactly that UTC day; returns its manifest."""
-    pack = packs / day
-    assert (pack / "index.html").is_file() and (pack / "audit-pack.pdf").is_file(), sorted(packs.iterdir())
-    assert verify(pack) == []
-    manifest = json.loads((pack / "manifest.json").read_text())
-    until = (datetime.fromisoformat(day) + timedelta(days=1)).strftime("%Y-%m-%d")
-    assert manifest["period"] == {"since": f"{day}T00:00:00Z", "until": f"{until}T00:00:00Z"}
-    return manifest
 
 
 def test_scheduled_run_leaves_the_pack_of_the_day_that_just_ended(airflow_scheduled_run):
@@ -80,8 +67,7 @@ def test_single_task_layout_reads_the_airflow_it_runs_in_through_its_api(airflow
     inputs = write_nightly_inputs(tmp_path_factory.mktemp("single"), airflow_paths=False)
     scheduled = airflow_scheduled_run
     # the day the scheduled run's attempts ran (not the clock now: the suite may cross midnight UTC)
-    today = min(datetime.fromisoformat(t["start_date"].replace("Z", "+00:00")) for t in scheduled.tries
-                if t.get("start_date")).astimezone(timezone.utc).date()
+    today = run_day(scheduled)
     port = airflow_server.port
     result = airflow_server.dags_test(NIGHTLY_DAG_ID, (today + timedelta(days=1)).isoformat(), extra_env={
         "AIRFLOW_VAR_ZSAUDIT_CONFIG": str(inputs["config"]),

@@ -3,7 +3,7 @@ an s3:// Zscaler prefix gives the same findings as the same night from local fil
 (`make test-airflow`: the real Airflow API server of tests/airflow_harness.py, moto's S3 server
 of tests/s3server.py, both on 127.0.0.1).
 
-The night: today's runs in the real Airflow (the test DAG's on 3.x, the shipped DAG's on 2.10)
+The night: the UTC day the test DAG's run ran in the real Airflow (3.x: REST API v2; 2.10: v1)
 and a synthetic Zscaler feed of the same day; the identity map names the real worker, so the
 Airflow side's hosts, windows and egress hints decide findings too. Local: the feed folder, the
 log tree and the metadata DB. Remote: the same feed in a bucket, and the Airflow API URL.
@@ -14,17 +14,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from airflow_harness import AIRFLOW_MAJOR, requires_airflow3
+from airflow_harness import run_day
 from s3server import S3Server
 from zsaudit.store import Store
 from zsaudit.synth import synthesize
 
-pytestmark = [pytest.mark.airflow, requires_airflow3]   # run on 3.3.2 only so far (2.10: API v1, to do)
+pytestmark = pytest.mark.airflow
 
 ZSAUDIT = [str(Path(sys.executable).with_name("zsaudit"))]
 # The run's findings and those of no run (Zscaler-side). Not the reject-rate coverage_gap: the log
@@ -35,11 +35,12 @@ FINDINGS = ("SELECT finding_id, kind, subtype, severity, event_time, dag_id, run
             "AND NOT (kind = 'coverage_gap' AND subtype = 'rejects') ORDER BY finding_id")
 
 
-def test_run_from_the_airflow_api_and_s3_gives_the_findings_of_local_files(request, airflow_server, tmp_path):
-    run = request.getfixturevalue("airflow_test_run" if AIRFLOW_MAJOR >= 3 else "airflow_nightly_run")
-    today = datetime.now(timezone.utc).date()
-    since, until = today.isoformat(), (today + timedelta(days=1)).isoformat()
-    night = synthesize(tmp_path / "night", requests=300, seed=5, day=today)
+def test_run_from_the_airflow_api_and_s3_gives_the_findings_of_local_files(airflow_server, airflow_test_run,
+                                                                           tmp_path):
+    run = airflow_test_run
+    day = run_day(run)      # not the clock now: the suite may cross midnight UTC
+    since, until = day.isoformat(), (day + timedelta(days=1)).isoformat()
+    night = synthesize(tmp_path / "night", requests=300, seed=5, day=day)
     workers = sorted({t["hostname"] for t in run.tries if t.get("hostname")})
     assert workers, run.tries
     identity = tmp_path / "identity.toml"

@@ -31,7 +31,8 @@ So every scheduled run audits the day that just ended, whatever the timetable.
 zsaudit's exit classes map to Airflow's: bad input or usage (exit 2) and findings at or above
 `fail_on` (exit 1) fail the task at once (AirflowFailException, no retry); internal errors
 (exit 3), a busy store and an unreachable Airflow API raise as they are, so Airflow retries them.
-Retries back off exponentially. Nothing heavy is imported here: the DAG processor parses this
+Retries back off exponentially from ZSAUDIT_DAG_RETRY_DELAY seconds (in the DAG processor's
+environment; default 60, at most 30 minutes between tries). Nothing heavy is imported here: the DAG processor parses this
 file often, so zsaudit (and DuckDB, Polars) is imported inside the task callables only.
 """
 
@@ -51,11 +52,27 @@ CONFIG_ENV = "ZSAUDIT_CONFIG"
 API_CONNECTION = "zsaudit_airflow_api"
 LAYOUT = os.environ.get("ZSAUDIT_DAG_LAYOUT", "stages")   # stages | single
 QUEUE = os.environ.get("ZSAUDIT_DAG_QUEUE")               # e.g. a Celery queue served by one worker
+RETRY_DELAY_ENV = "ZSAUDIT_DAG_RETRY_DELAY"                # seconds before the first retry
+
+
+def _retry_delay() -> datetime.timedelta:
+    """The first retry's delay: ZSAUDIT_DAG_RETRY_DELAY seconds, default 60 (a store busy with
+    another run is usually free within minutes; backoff doubles it each try)."""
+    raw = os.environ.get(RETRY_DELAY_ENV, "").strip() or "60"
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 86400:
+        # an import error in the Airflow UI, naming the variable: better than a silent default
+        raise ValueError(f"{RETRY_DELAY_ENV}={raw!r}: expected a number of seconds between 0 and 86400, e.g. 60")
+    return datetime.timedelta(seconds=seconds)
+
 
 default_args = {
     "owner": "security",
     "retries": 3,
-    "retry_delay": datetime.timedelta(minutes=1),
+    "retry_delay": _retry_delay(),
     "retry_exponential_backoff": True,
     "max_retry_delay": datetime.timedelta(minutes=30),
 }

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from airflow_harness import AIRFLOW_MAJOR
 from zsaudit.cli import main
 from zsaudit.store import Store
 
@@ -74,7 +75,8 @@ def test_zsaudit_ingests_the_real_run(airflow_test_run, tmp_path):
     with Store(db, read_only=True) as s:
         hints = s.con.execute("SELECT task_id, url FROM task_egress_hints WHERE run_id = ?", [run.run_id]).fetchall()
     assert any(t == "fetch_via_proxy" and "/data.json?src=python" in (u or "") for t, u in hints), hints
-    assert any(t == "http_hook_post" and "/api/post" in (u or "") for t, u in hints), hints
+    if AIRFLOW_MAJOR >= 3:   # 2.10 has no [logging] namespace_levels, and its HttpHook logs no URL at INFO
+        assert any(t == "http_hook_post" and "/api/post" in (u or "") for t, u in hints), hints
     # ingesting the same run again changes nothing
     ingest(db, run.logs_dir, run.db_path)
     assert attempts(db, run.dag_id, run.run_id) == got

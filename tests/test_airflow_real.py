@@ -143,3 +143,20 @@ def test_shipped_dag_parses_without_importing_zsaudit(airflow_server):
     result = subprocess.run([str(airflow_server.venv / "bin" / "python"), "-c", code, str(dag)],
                             env=airflow_server.env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_shipped_dag_refuses_a_retry_delay_that_is_not_seconds(airflow_server):
+    """ZSAUDIT_DAG_RETRY_DELAY (the first retry's delay) is checked when the DAG is parsed: an
+    import error naming the variable, not a silent default."""
+    code = "import runpy, sys; print(runpy.run_path(sys.argv[1])['default_args']['retry_delay'])"
+    dag = Path(__file__).resolve().parent.parent / "zsaudit" / "airflow" / "dags" / "zsaudit_nightly.py"
+    python = str(airflow_server.venv / "bin" / "python")
+    for value, ok, said in (("90", True, "0:01:30"), ("", True, "0:01:00"), ("soon", False, "'soon'"),
+                            ("0", False, "between 0 and 86400")):
+        env = {**airflow_server.env(), "ZSAUDIT_DAG_RETRY_DELAY": value}
+        result = subprocess.run([python, "-c", code, str(dag)], env=env, capture_output=True, text=True,
+                                timeout=180)
+        assert (result.returncode == 0) == ok, result.stdout + result.stderr
+        assert said in (result.stdout if ok else result.stderr), result.stdout + result.stderr
+        if not ok:
+            assert "ZSAUDIT_DAG_RETRY_DELAY=" in result.stderr

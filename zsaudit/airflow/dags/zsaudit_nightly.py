@@ -32,8 +32,9 @@ zsaudit's exit classes map to Airflow's: bad input or usage (exit 2) and finding
 `fail_on` (exit 1) fail the task at once (AirflowFailException, no retry); internal errors
 (exit 3), a busy store and an unreachable Airflow API raise as they are, so Airflow retries them.
 Retries back off exponentially from ZSAUDIT_DAG_RETRY_DELAY seconds (in the DAG processor's
-environment; default 60, at most 30 minutes between tries). Nothing heavy is imported here: the DAG processor parses this
-file often, so zsaudit (and DuckDB, Polars) is imported inside the task callables only.
+environment; default 60, at most 30 minutes between tries). Nothing heavy is imported here: the
+DAG processor parses this file often, so zsaudit (and DuckDB, Polars) is imported inside the task
+callables only.
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ cli-docs: $(STAMP)
 	$(BIN)/python tools/cli_docs.py
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/ingest_airflow.py
 	ZSAUDIT_AIRFLOW_VENV=$(abspath $(AIRFLOW_VENV)) $(BIN)/python bench/airflow_api.py

@@ -8,6 +8,13 @@ planted anomalies. Each size is analysed in a fresh child process so its peak RS
 
     .venv/bin/python bench/analyze.py                     # 1M, 3M, 10M
     .venv/bin/python bench/analyze.py --sizes 200k,1M     # quick
+    .venv/bin/python bench/analyze.py --no-peers          # zsaudit only
+
+With the peers (default), each size is also correlated by the hand-written peers in bench/peers/
+(a pandas merge_asof script and one plain DuckDB range-join query), each in a fresh child
+process on the same store, after zsaudit; the bench asserts they produce zsaudit's rows (per
+worker request: status and attempt; per successful attempt: its silent-failure count) and prints
+zsaudit's wall time over each peer's.
 Floors (issue 5): 10M requests + 200k attempts correlated and detected in < 90 s, peak RSS < 4 GB.
 """
 
@@ -168,14 +175,85 @@ def child(db: str, identity: str) -> None:
                       "findings": s.findings_by_kind, "not_evaluable": s.not_evaluable_by_check}))
 
 
+PEERS = ("duckdb_rangejoin", "pandas_asof")
+SINCE, UNTIL = "2026-11-24 00:00:00+00", "2026-11-25 00:00:00+00"
+
+
+def peer_child(name: str, db: str, identity: str, out: str) -> None:
+    """Run one peer, write its rows to Parquet, print its wall / CPU time as JSON."""
+    import importlib
+    from datetime import datetime
+
+    import pyarrow.parquet as pq
+
+    peers = importlib.import_module("bench.peers")
+    peer = importlib.import_module(f"bench.peers.{name}")
+    u0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    imap = peers.identity(identity)
+    attr, silent = peer.run(db, imap, datetime.fromisoformat(SINCE), datetime.fromisoformat(UNTIL))
+    seconds = time.perf_counter() - t0
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    pq.write_table(attr, out + ".attr.parquet")
+    pq.write_table(silent, out + ".silent.parquet")
+    print(json.dumps({"peer": name, "seconds": round(seconds, 2),
+                      "cpu_s": round(u.ru_utime + u.ru_stime - u0.ru_utime - u0.ru_stime, 1),
+                      "peak_rss_gb": round(u.ru_maxrss / 1024 / 1024, 2), "rows": attr.num_rows}))
+
+
+def same_rows(db: Path, out: str) -> tuple[int, int]:
+    """(rows that differ, silent failures that differ) between zsaudit's store and a peer's."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        con.execute(f"CREATE TEMP VIEW pa AS SELECT * FROM read_parquet('{out}.attr.parquet')")
+        con.execute(f"CREATE TEMP VIEW ps AS SELECT * FROM read_parquet('{out}.silent.parquet')")
+        con.execute("""CREATE TEMP VIEW za AS SELECT request_rid AS rid, status, attempt_id FROM attributions
+                       WHERE request_table = 'zia_web'""")
+        con.execute("""CREATE TEMP VIEW zs AS SELECT attempt_id, evidence_count AS n FROM findings
+                       WHERE kind = 'silent_failure'""")
+        diff = con.execute("SELECT (SELECT count(*) FROM (SELECT * FROM za EXCEPT ALL SELECT * FROM pa)) + "
+                           "(SELECT count(*) FROM (SELECT * FROM pa EXCEPT ALL SELECT * FROM za))").fetchone()[0]
+        sdiff = con.execute("SELECT (SELECT count(*) FROM (SELECT * FROM zs EXCEPT ALL SELECT * FROM ps)) + "
+                            "(SELECT count(*) FROM (SELECT * FROM ps EXCEPT ALL SELECT * FROM zs))").fetchone()[0]
+        return diff, sdiff
+    finally:
+        con.close()
+
+
+def run_peers(db: Path, identity: Path, result: dict) -> None:
+    for name in PEERS:
+        out = str(db) + f".{name}"
+        res = subprocess.run([sys.executable, __file__, "--peer", name, str(db), str(identity), out],
+                             capture_output=True, text=True, env={**os.environ})
+        if res.returncode:
+            raise SystemExit(res.stderr)
+        r = json.loads(res.stdout.strip().splitlines()[-1])
+        diff, sdiff = same_rows(db, out)
+        assert diff == 0 and sdiff == 0, f"{name}: {diff} attribution rows, {sdiff} silent failures differ from zsaudit's"
+        result[f"{name}_s"] = r["seconds"]
+        result[f"{name}_cpu_s"] = r["cpu_s"]
+        for suffix in (".attr.parquet", ".silent.parquet"):
+            Path(out + suffix).unlink(missing_ok=True)
+    fastest = min(PEERS, key=lambda n: result[f"{n}_s"])
+    result["fastest_peer"] = fastest
+    result["zsaudit_over_fastest"] = round(result["analyze_s"] / result[f"{fastest}_s"], 2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1M,3M,10M", help="comma-separated request counts, e.g. 200k,1M")
     ap.add_argument("--child", nargs=2, metavar=("DB", "IDENTITY"), help=argparse.SUPPRESS)
     ap.add_argument("--keep", action="store_true", help="keep the generated databases")
+    ap.add_argument("--no-peers", action="store_true", help="do not run bench/peers/")
+    ap.add_argument("--peer", nargs=4, metavar=("NAME", "DB", "IDENTITY", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.peer:
+        peer_child(*args.peer)
         return
     rows = []
     with tempfile.TemporaryDirectory(prefix="zsaudit-bench-") as tmp:
@@ -187,6 +265,8 @@ def main() -> None:
             out = subprocess.run([sys.executable, __file__, "--child", str(db), str(identity)],
                                  capture_output=True, text=True, check=True, env={**os.environ})
             result = {**counts, **json.loads(out.stdout.strip().splitlines()[-1])}
+            if not args.no_peers:
+                run_peers(db, identity, result)
             rows.append(result)
             print(json.dumps(result), flush=True)
             if not args.keep:
@@ -198,6 +278,16 @@ def main() -> None:
         print(f"| {r['web_requests']:,} | {r['attempts']:,} | {r['analyze_s']} | {r['cpu_s']} | {r['load_avg']} | "
               f"{r['peak_rss_gb']} | "
               f"{r['attributed']:,} | {r['unattributed']:,} | {sum(r['findings'].values()):,} |")
+    if not args.no_peers:
+        print("\n| web requests | zsaudit analyze s (CPU s) | " + " | ".join(f"{n} s (CPU s)" for n in PEERS)
+              + " | zsaudit / fastest peer, wall (CPU) | load avg |")
+        print("|---:|---:|" + "---:|" * len(PEERS) + "---:|---:|")
+        for r in rows:
+            fastest = r["fastest_peer"]
+            print(f"| {r['web_requests']:,} | {r['analyze_s']} ({r['cpu_s']}) | "
+                  + " | ".join(f"{r[f'{n}_s']} ({r[f'{n}_cpu_s']})" for n in PEERS)
+                  + f" | {r['zsaudit_over_fastest']}x ({r['cpu_s'] / r[f'{fastest}_cpu_s']:.2f}x), {fastest} | "
+                  f"{r['load_avg']} |")
 
 
 if __name__ == "__main__":

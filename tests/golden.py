@@ -6,6 +6,7 @@ The expected file holds
   "ingest":   ledger fields of the file to check (source_kind, format, rows_loaded, ...)
   "table":    the table the rows land in, and "rows": one object per loaded row, in line order,
               with the columns to check (times as ISO 8601 in UTC)
+  "tables":   for a file whose rows land in several tables: {table: rows, ...}, rows as above
   "rejects":  [[line, reason substring], ...] (optional; default none)
   "error":    for a file that must be refused: a substring of the message (exit code 2)
 Only the columns named are compared, so a case says what it is about and nothing else.
@@ -40,6 +41,13 @@ def _plain(value):
     return value
 
 
+def _rows(con, table: str, want: list[dict]) -> list[dict]:
+    """The rows of `table`, in line order, with the columns `want` names."""
+    cols = sorted({c for r in want for c in r} | {"source_line"})
+    cur = con.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY source_line")
+    return [{c: _plain(v) for c, v in zip(cols, r) if c in w} for r, w in zip(cur.fetchall(), want + [{}] * 10**6)]
+
+
 def run(case: str, tmp_path: Path) -> tuple[dict, dict]:
     """(expected, got) for one case; got has the same keys as expected."""
     want = json.loads((GOLDEN / f"{case}.expected.json").read_text(encoding="utf-8"))
@@ -60,11 +68,10 @@ def run(case: str, tmp_path: Path) -> tuple[dict, dict]:
             row = con.execute(f"SELECT {', '.join(cols)} FROM ingest_ledger").fetchall()
             got["ingest"] = dict(zip(cols, map(_plain, row[0]))) if row else None
         if "rows" in want:
-            cols = sorted({c for r in want["rows"] for c in r})
-            cur = con.execute(f"SELECT {', '.join(cols)} FROM {want['table']} ORDER BY source_line")
-            got["rows"] = [{c: _plain(v) for c, v in zip(cols, r) if c in w}
-                           for r, w in zip(cur.fetchall(), want["rows"] + [{}] * 10**6)]
+            got["rows"] = _rows(con, want["table"], want["rows"])
             got["table"] = want["table"]
+        if "tables" in want:
+            got["tables"] = {table: _rows(con, table, rows) for table, rows in want["tables"].items()}
         reasons = con.execute("SELECT source_line, reason FROM rejects ORDER BY source_line").fetchall()
         want_rejects = want.get("rejects", [])
         got["rejects"] = [[line, w[1] if w[1] in reason else reason]

@@ -485,3 +485,96 @@ def test_a_damaged_json_array_keeps_the_elements_before_the_damage(store, tmp_pa
     assert line == 301
     assert ("invalid JSON" in reason and "rest of the document is not read" in reason) if damage == "invalid element" \
         else ("cut off" in reason or "invalid JSON" in reason)
+
+
+# ---------------------------------------------------------------------------------------------
+# ZPA LSS files of several log types: each record into its own type's table, one ledger row
+LSS_TABLES = ("zpa_user_status", "zpa_user_activity", "zpa_browser_access", "zpa_connector_status")
+
+
+def _mixed_lss(fixtures, copies: int) -> bytes:
+    """`copies` rounds of the golden mixed LSS sample (real records of four loaded log types and
+    the App Connector metrics one), each round's records at their own LogTimestamp."""
+    import re
+
+    sample = (fixtures / "golden" / "lss_type__mixed_loadable.json").read_text(encoding="utf-8").splitlines()
+    out = []
+    for n in range(copies):
+        stamp = (T0 + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        out += [re.sub(r'"LogTimestamp": ?"[^"]*"', f'"LogTimestamp":"{stamp}"', ln, count=1) for ln in sample]
+    return ("\n".join(out) + "\n").encode()
+
+
+def _lss_counts(db) -> dict:
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in LSS_TABLES}
+        counts["rejects"] = con.execute("SELECT count(*) FROM rejects").fetchone()[0]
+        counts["ledger"] = con.execute("SELECT status, lines_read, rows_loaded, rows_rejected FROM ingest_ledger").fetchall()
+    finally:
+        con.close()
+    return counts
+
+
+def test_a_file_of_several_lss_log_types_loads_each_into_its_own_table(tmp_path, monkeypatch, fixtures):
+    """Through the CLI, in many batches on the stage threads and chunk commits: every record in
+    its own type's table, the metrics records rejected naming their type, one ledger row whose
+    counts add up over the tables."""
+    monkeypatch.setattr(zscaler, "BATCH_BYTES", 256 << 10)       # 4 batches (each costs its statements)
+    monkeypatch.setattr(zscaler_write, "FLUSH_ROWS", 200)
+    monkeypatch.setattr(zscaler_write, "CHUNK_ROWS", 300)
+    f = tmp_path / "lss-receiver.json"
+    f.write_bytes(_mixed_lss(fixtures, 150))
+    db = tmp_path / "z.duckdb"
+    res = CliRunner().invoke(main, ["ingest", "zscaler", "--db", str(db), "-q", "--max-reject-rate", "100%", str(f)])
+    assert res.exit_code == 0, res.output
+    assert _lss_counts(db) == {"zpa_user_status": 450, "zpa_user_activity": 150, "zpa_browser_access": 150,
+                               "zpa_connector_status": 150, "rejects": 150,
+                               "ledger": [("loaded", 1050, 900, 150)]}
+    # the same file again is skipped as a whole; a re-sent copy of it is all duplicates, in every table
+    copy = tmp_path / "again" / "lss-receiver.json"
+    copy.parent.mkdir()
+    copy.write_bytes(f.read_bytes() + b"\n")
+    res = CliRunner().invoke(main, ["ingest", "zscaler", "--db", str(db), "-q", "--max-reject-rate", "100%",
+                                    str(f), str(copy)])
+    assert res.exit_code == 0, res.output
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT lines_read, rows_loaded, rows_rejected, rows_duplicate FROM ingest_ledger "
+                       "WHERE path = ?", [str(copy)]).fetchall() == [(1050, 0, 150, 900)]
+    con.close()
+
+
+def test_a_file_of_several_lss_log_types_failing_part_way_leaves_no_row_in_any_table(tmp_path, monkeypatch, fixtures):
+    """A read error after some chunks of a mixed LSS file committed: no row in any LSS table,
+    no reject, the ledger says refused; the whole file then loads in full."""
+    monkeypatch.setattr(zscaler, "BATCH_BYTES", 128 << 10)
+    monkeypatch.setattr(zscaler_write, "FLUSH_ROWS", 100)
+    monkeypatch.setattr(zscaler_write, "CHUNK_ROWS", 200)
+    data = gzip.compress(_mixed_lss(fixtures, 150))
+    f = tmp_path / "lss.json.gz"
+    f.write_bytes(data)
+    real, commits = lines.Gunzip.readinto, []
+    monkeypatch.setattr(zscaler_write, "_test_kill_point", commits.append)     # told of each chunk commit
+
+    def failing(self, view):                                     # the disk fails after two chunks committed
+        if len(commits) >= 2:
+            raise OSError(5, "Input/output error")
+        return real(self, view)
+
+    db = tmp_path / "z.duckdb"
+    monkeypatch.setattr(lines.Gunzip, "readinto", failing)
+    res = CliRunner().invoke(main, ["ingest", "zscaler", "--db", str(db), "-q", "--max-reject-rate", "100%", str(f)])
+    assert res.exit_code == 2 and "lss.json.gz: cannot read after line" in res.output, res.output
+    assert len(commits) >= 2
+    assert _lss_counts(db) == {"zpa_user_status": 0, "zpa_user_activity": 0, "zpa_browser_access": 0,
+                               "zpa_connector_status": 0, "rejects": 0, "ledger": [("refused", 0, 0, 0)]}
+    monkeypatch.setattr(lines.Gunzip, "readinto", real)
+    whole = tmp_path / "whole.json.gz"
+    whole.write_bytes(data)
+    res = CliRunner().invoke(main, ["ingest", "zscaler", "--db", str(db), "-q", "--max-reject-rate", "100%", str(whole)])
+    assert res.exit_code == 0, res.output
+    assert _lss_counts(db)["zpa_connector_status"] == 150

@@ -40,12 +40,12 @@ from . import ledger, limits, sources
 from .ledger import FileResult
 from .limits import LongLine
 from .lines import iter_chunks, iter_json_document, open_input
-from .nss_fields import delimited_layout
-from .zscaler_batch import BatchStatement, Staged, stage_in_order
+from .nss_fields import LSS_TABLES, delimited_layout
+from .zscaler_batch import BatchStatement, Staged, clean, stage_in_order
 from .zscaler_drift import Drift
 from .zscaler_drift import short as short_drift
 from .zscaler_repair import repair_staged
-from .zscaler_sniff import Plan, sniff
+from .zscaler_sniff import Plan, other_type_plan, sniff
 from .zscaler_write import RecordWriter
 
 MEMORY_LIMIT = os.environ.get("ZSAUDIT_INGEST_MEMORY", "512MB")   # DuckDB buffer pool while ingesting
@@ -298,8 +298,10 @@ def _load_file(store, path, label, plan, document, result, size, started, tz, on
 
 
 def _remove_partial(con, table: str, file_id: str) -> None:
-    """Rows of a file that has no ledger row are leftovers of an interrupted chunked load."""
-    queries.run(con, "ingest/remove_partial", {"file_id": file_id}, idents={"table": table})
+    """Rows of a file that has no ledger row are leftovers of an interrupted chunked load: in
+    its table, and in every ZPA LSS table for an LSS file (its records of other LSS log types)."""
+    for name in sorted(LSS_TABLES) if table in LSS_TABLES else [table]:
+        queries.run(con, "ingest/remove_partial", {"file_id": file_id}, idents={"table": name})
 
 
 def _load(store, path, label, plan, document, result, size, started, tz, on_bytes=None,
@@ -331,8 +333,8 @@ def _load_rows(store, path, label, plan, document, result, size, started, tz, on
         if result.lines_read == 0:
             raise BadInput(f"{label}: no log lines; expected Zscaler {plan.log_type} records")
         # the file's event span, duplicates included: a resent file still covers its hours
-        ledger.record(tx.con, result, size=size, started_at=started, first_event=load.writer.first_event,
-                      last_event=load.writer.last_event)
+        ledger.record(tx.con, result, size=size, started_at=started, first_event=load.first_event,
+                      last_event=load.last_event)
     return result
 
 
@@ -387,14 +389,20 @@ class _FileLoad:
     (zscaler_repair), drift counted (zscaler_drift)."""
 
     def __init__(self, tx, plan: Plan, *, label: str, file_id: str, tz: str,
-                 max_line_bytes: int = limits.MAX_LINE_BYTES):
+                 max_line_bytes: int = limits.MAX_LINE_BYTES, root: "_FileLoad | None" = None):
+        self.tx, self.file_id = tx, file_id
         self.plan, self.label, self.tz, self.max_line_bytes = plan, label, tz, max_line_bytes
+        # a file mixing ZPA LSS log types: the file's load (root) hands each record of another
+        # loaded type to a load of that type's table (`others`); they share its transaction and
+        # chunk commits, and the ledger row counts them all
+        self.others: dict[str, _FileLoad] = {}
         # the batch SQL runs on cursors of its own: an error in it (one bad line) must not abort
         # the file's transaction (see BatchStatement.stage_isolated)
         self.stage_con = tx.con.cursor()
         queries.set_option(self.stage_con, "TimeZone", tz)
-        self.statement = BatchStatement(self.stage_con, plan, max_line_bytes)
-        self.writer = RecordWriter(tx, plan.log_type, file_id=file_id, label=label)
+        self.statement = BatchStatement(self.stage_con, plan, max_line_bytes, hand_on=root is None)
+        self.writer = RecordWriter(tx, plan.log_type, file_id=file_id, label=label,
+                                   root=root.writer if root is not None else None)
         self.drift = Drift(plan)
         self.repaired = self.hosts_derived = 0
 
@@ -402,7 +410,35 @@ class _FileLoad:
         return self
 
     def __exit__(self, *exc) -> None:
+        for other in self.others.values():
+            other.__exit__(*exc)
         self.stage_con.close()
+
+    def loads(self) -> list["_FileLoad"]:
+        """This file's loads: its own and those of the other LSS log types it holds."""
+        return [self, *self.others.values()]
+
+    def _hand_on(self, rows) -> None:
+        """Load records the batch SQL found to be of another ZPA LSS log type (`hand_to`) into
+        that type's table, each type by a load of its own planned from its first records."""
+        for table in sorted(pc.unique(rows["hand_to"]).to_pylist()):
+            part = rows.filter(pc.equal(rows["hand_to"], table)).select(["line", "text"])
+            load = self.others.get(table)
+            if load is None:
+                plan = other_type_plan(self.label, self.plan, table, part["text"].slice(0, 100).to_pylist())
+                load = self.others[table] = _FileLoad(self.tx, plan, label=self.label, file_id=self.file_id,
+                                                      tz=self.tz, max_line_bytes=self.max_line_bytes, root=self)
+            tab = clean(part)
+            if tab is not None:
+                load.consume(load.statement.checked(tab, load.stage_con))
+
+    @property
+    def first_event(self):
+        return min((ld.writer.first_event for ld in self.loads() if ld.writer.first_event is not None), default=None)
+
+    @property
+    def last_event(self):
+        return max((ld.writer.last_event for ld in self.loads() if ld.writer.last_event is not None), default=None)
 
     def load_chunks(self, chunks: Iterable[tuple[int, bytes | memoryview | LongLine]]) -> None:
         """Batches of raw lines (lines.iter_chunks), staged on threads, consumed in file order."""
@@ -423,11 +459,15 @@ class _FileLoad:
             self.repaired += repaired
             if broken:
                 self.writer.reject(*(list(c) for c in zip(*broken)))
+        if staged.num_rows and pc.any(pc.is_valid(staged["hand_to"])).as_py():
+            handed = pc.is_valid(staged["hand_to"])
+            self._hand_on(staged.filter(handed))
+            staged = staged.filter(pc.invert(handed))
         bad_mask = pc.is_valid(staged["bad"])
         n_bad = pc.sum(bad_mask).as_py() or 0
         n_drift = pc.sum(staged["drift"]).as_py() or 0
         good = staged.filter(pc.invert(bad_mask)) if n_bad else staged
-        self.writer.add(good.drop_columns(["text", "bad", "drift", "nfields"]))
+        self.writer.add(good.drop_columns(["text", "bad", "drift", "nfields", "hand_to"]))
         if n_bad:
             bad = staged.filter(bad_mask).select(["line", "text", "bad"]).sort_by("line")
             self.writer.reject(bad["line"], bad["text"], bad["bad"])
@@ -437,14 +477,20 @@ class _FileLoad:
             self.hosts_derived += pc.sum(good["host_derived"]).as_py() or 0
 
     def finish(self) -> None:
-        self.writer.flush()
+        for load in self.loads():
+            load.writer.flush()
 
     def tally(self, result: FileResult) -> None:
         """The file's counts, repairs and drift into its ledger row (`result`)."""
-        w = self.writer
-        result.lines_read = w.loaded + w.rejected + w.duplicate
-        result.rows_loaded, result.rows_rejected, result.rows_duplicate = w.loaded, w.rejected, w.duplicate
+        writers = [ld.writer for ld in self.loads()]
+        result.rows_loaded = sum(w.loaded for w in writers)
+        result.rows_rejected = sum(w.rejected for w in writers)
+        result.rows_duplicate = sum(w.duplicate for w in writers)
+        result.lines_read = result.rows_loaded + result.rows_rejected + result.rows_duplicate
         result.hosts_derived = self.hosts_derived
+        if self.others:                 # one file of several LSS log types: what went where
+            result.note = "; ".join(filter(None, [result.note, "ZPA LSS log types, each in its own table: " + ", ".join(
+                f"{w.log_type} {w.loaded + w.duplicate}" for w in writers)]))
         if self.repaired:
             result.warnings.append(f"{self.label}: {self.repaired} JSON lines had unescaped quotes and were repaired")
         if self.drift.lines:

@@ -36,15 +36,15 @@ class BatchStatement:
     """The plan's batch SQL and what goes with it, compiled on `con` (a cursor of the store with
     the file's TimeZone set), which it keeps for its own runs (schema, single batches, repairs)."""
 
-    def __init__(self, con, plan: Plan, max_line_bytes: int = limits.MAX_LINE_BYTES):
+    def __init__(self, con, plan: Plan, max_line_bytes: int = limits.MAX_LINE_BYTES, hand_on: bool = True):
         self.con, self.plan, self.max_line_bytes = con, plan, max_line_bytes
         self._schema: pa.Schema | None = None
         layout = _layout(con, plan) if plan.fmt in ("kv", "cef", "leef") else None
         self.split_stages = zscaler_sql.split_exprs(plan, layout)
-        self.sql, self.params = zscaler_sql.build(plan, layout)
+        self.sql, self.params = zscaler_sql.build(plan, layout, hand_on=hand_on)
         first_time = zscaler_time_probe.first_time_format(con, plan, self.sql, self.params, self._sample)
         if first_time is not None:
-            self.sql, self.params = zscaler_sql.build(plan, layout, first_time)
+            self.sql, self.params = zscaler_sql.build(plan, layout, first_time, hand_on=hand_on)
         self.params = queries.bind(self.sql, self.params, strict=False)
 
     def _sample(self) -> pa.Table | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 from ..errors import BadInput
@@ -341,6 +341,25 @@ def _lss_table(path_label: str, records: list[dict]) -> str | None:
             f"Access and App Connector status and ZIA web, firewall and DNS logs, not this log type; leave "
             f"the file out, or point the LSS feed that writes it at another destination")
     return None
+
+
+def other_type_plan(path_label: str, plan: Plan, table: str, lines: list[str]) -> Plan:
+    """The plan for the records of ZPA LSS log type `table` in a file planned as another type
+    (`plan`), from the first of those records (`lines`, as the batch SQL reads them: a Splunk
+    export's rows already unwrapped). JSON and kv records carry their keys: the plan learns them
+    from the records, as a file of that type alone would be planned; CSV / TSV records share the
+    file's header, read as that type's columns."""
+    if plan.fmt in ("json", "kv"):
+        try:
+            other = sniff(path_label, lines, fmt=plan.fmt)
+        except BadInput:
+            other = None
+        if other is not None and other.log_type == table:
+            other.note = ""
+            return other
+    mapped = build_plan(plan.fmt, table, plan.keys, labels=None, declared=plan.declared)
+    return replace(plan, log_type=table, columns=mapped.columns, extra=mapped.extra, unwrap="", note="",
+                   skip_header=False)
 
 
 def _add_markers(plan: Plan, every_key: bool = False) -> None:

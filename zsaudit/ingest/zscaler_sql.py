@@ -149,28 +149,42 @@ def _used(plan: Plan) -> list[int]:
 
 
 def _lss_type_check(plan: Plan, value) -> str | None:
-    """SQL of why a record of a ZPA LSS plan is not loaded here: its own keys mark it as another
-    LSS log type (nss_fields.LSS_TYPES, tried in order; a record without markers is the file's
-    type). `value(i)` is the SQL of plan.keys[i]'s value as written (NULL when absent)."""
+    """SQL of the index in nss_fields.LSS_TYPES of the ZPA LSS log type a record's own keys mark
+    it as (tried in order), or NULL: a record without markers is the file's type. `value(i)` is
+    the SQL of plan.keys[i]'s value as written (NULL when absent)."""
     if not plan.markers:
         return None
     index = {plan.keys[i].lower(): i for i in reversed(plan.markers)}
     whens = []
-    for name, table, marker in LSS_TYPES:
+    for n, (name, table, marker) in enumerate(LSS_TYPES):
         if not set(marker) <= index.keys():
             continue                            # the file has not this type's keys: never it
         if isinstance(marker, dict):
             cond = " AND ".join(f"starts_with({value(index[k])}, '{p}')" for k, p in marker.items())
         else:
             cond = " AND ".join(f"{value(index[k])} IS NOT NULL" for k in sorted(marker))
-        if table == plan.log_type:
-            whens.append(f"WHEN {cond} THEN NULL")
-        elif table is None:
-            whens.append(f"WHEN {cond} THEN 'a {name} record (ZPA LSS): zsaudit does not load this log type'")
-        else:
-            whens.append(f"WHEN {cond} THEN 'a {name} record in a file of {table_name(plan.log_type)} records "
-                         f"(ZPA LSS); not loaded as one: give each LSS log type its own file'")
+        whens.append(f"WHEN {cond} THEN {n}")
     return f"CASE {' '.join(whens)} END" if whens else None
+
+
+def _lss_verdicts(plan: Plan, hand_on: bool) -> tuple[str, str]:
+    """(SQL of why a record is not loaded by this plan, SQL of the table it is handed on to) over
+    `r__lss` (see _lss_type_check). A record of a type zsaudit does not load is rejected naming
+    the type; one of another loaded type is handed on (`hand_on`: the loader reads it into its own
+    table, see zscaler._Loader) or, on a plan that is itself a hand-on, rejected naming it."""
+    reasons, tables = [], []
+    for n, (name, table, _) in enumerate(LSS_TYPES):
+        if table == plan.log_type:
+            continue
+        if table is None:
+            reasons.append(f"WHEN {n} THEN 'a {name} record (ZPA LSS): zsaudit does not load this log type'")
+        elif hand_on:
+            tables.append(f"WHEN {n} THEN '{table}'")
+        else:
+            reasons.append(f"WHEN {n} THEN 'a {name} record in a file of {table_name(plan.log_type)} records "
+                           f"(ZPA LSS); not loaded as one'")
+    reason = f"CASE r__lss {' '.join(reasons)} END" if reasons else "NULL"
+    return reason, (f"CASE r__lss {' '.join(tables)} END" if tables else "NULL::VARCHAR")
 
 
 def _position(plan: Plan, layout: dict | None, i: int) -> int | None:
@@ -359,9 +373,11 @@ def time_probe(sql: str, plan: Plan) -> str | None:
     return f"{ctes}\nSELECT unnest([{', '.join(f'r_event_time_{i}' for i in range(n))}]) AS v FROM r"
 
 
-def build(plan: Plan, layout: dict | None = None, first_time: str | None = None) -> tuple[str, dict]:
-    """(SQL selecting line, text, typed canonical columns, extra, bad) and its parameters.
-    `first_time`: a time format the file's event times have, tried before the others."""
+def build(plan: Plan, layout: dict | None = None, first_time: str | None = None,
+          hand_on: bool = True) -> tuple[str, dict]:
+    """(SQL selecting line, text, typed canonical columns, extra, bad, hand_to) and its parameters.
+    `first_time`: a time format the file's event times have, tried before the others. `hand_to`:
+    the table a ZPA LSS record of another loaded type belongs in (`hand_on`; else it is rejected)."""
     params: dict = {}
     if plan.fmt == "json":
         params["paths"] = plan.json_paths
@@ -461,14 +477,17 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None)
     ctes, key_exprs = _source_ctes(plan, layout)
     used = _used(plan)
     ks = ", ".join(f"{key_exprs[i]} AS k{i}" for i in used) or "NULL AS k_none"
+    hand_to = "NULL::VARCHAR"
     if plan.markers:
         # markers as written: JSON and CSV values before placeholders are nulled
         raw_value = "vraw[{}]" if _nulled_per_line(plan) else None
         ks += "".join(f", {raw_value.format(i + 1) if raw_value else key_exprs[i]} AS m{i}" for i in plan.markers)
         check = _lss_type_check(plan, lambda i: f"m{i}")
         if check:
-            raw_exprs.append(f"{check} AS r__lss_type")
-            bad_terms.insert(0, "r__lss_type")
+            raw_exprs.append(f"{check} AS r__lss")
+            reason, hand_to = _lss_verdicts(plan, hand_on)
+            bad_terms.insert(0, reason)
+    typed_exprs.append(f"{hand_to} AS hand_to")
     bad = "concat_ws('; ', " + ", ".join(bad_terms) + ")" if bad_terms else "''"
     late = "late" if keeps_late_keys(plan) else "NULL"
     if late != "NULL":
@@ -488,8 +507,8 @@ k AS (
 ), u AS (
     SELECT *, nullif({bad}, '') AS bad FROM t
 )
-SELECT line, CASE WHEN bad IS NULL AND NOT drift AND coalesce(nf, 0) >= 0 THEN NULL ELSE text END AS text, drift, nf AS nfields,
-       {', '.join(list(cols) + derived)}, extra, bad FROM u
+SELECT line, CASE WHEN bad IS NULL AND hand_to IS NULL AND NOT drift AND coalesce(nf, 0) >= 0 THEN NULL ELSE text END
+       AS text, drift, nf AS nfields, {', '.join(list(cols) + derived)}, extra, bad, hand_to FROM u
 """
     if plan.fmt in ("kv", "cef", "leef"):
         if layout is not None:

@@ -36,8 +36,10 @@ class RecordWriter:
     """The rows and rejects of one file, log type `log_type`, inside its transaction `tx`
     (store.Chunked); counts what loaded, what was a duplicate, what was rejected."""
 
-    def __init__(self, tx, log_type: str, *, file_id: str, label: str):
+    def __init__(self, tx, log_type: str, *, file_id: str, label: str, root: "RecordWriter | None" = None):
         self.tx, self.con = tx, tx.con
+        # the writers of one file's several ZPA LSS types share its chunk commits (the root's)
+        self.root = root or self
         self.log_type, self.file_id, self.label = log_type, file_id, label
         self.prefix = ledger.rid_prefix(file_id)
         cols = list(COLUMNS[log_type]) + DERIVED.get(log_type, [])
@@ -61,8 +63,8 @@ class RecordWriter:
         n = ledger.insert_rejects(self.con, self.file_id, self.label, lines, texts, reasons,
                                   lengths=lengths, sha256s=sha256s)
         self.rejected += n
-        self.uncommitted_bytes += n * limits.REJECT_KEEP_CHARS
-        self._maybe_commit()
+        self.root.uncommitted_bytes += n * limits.REJECT_KEEP_CHARS
+        self.root._maybe_commit()
 
     def flush(self) -> None:
         """Append the pending rows in one INSERT, but no record whose natural key its table
@@ -84,9 +86,9 @@ class RecordWriter:
         if span["min"] is not None:
             self.first_event = span["min"] if self.first_event is None else min(self.first_event, span["min"])
             self.last_event = span["max"] if self.last_event is None else max(self.last_event, span["max"])
-        self.uncommitted += table.num_rows
-        self.uncommitted_bytes += table.nbytes
-        self._maybe_commit()
+        self.root.uncommitted += table.num_rows
+        self.root.uncommitted_bytes += table.nbytes
+        self.root._maybe_commit()
 
     def _maybe_commit(self) -> None:
         if self.uncommitted >= CHUNK_ROWS or self.uncommitted_bytes >= CHUNK_BYTES:

@@ -578,3 +578,28 @@ def test_a_file_of_several_lss_log_types_failing_part_way_leaves_no_row_in_any_t
     res = CliRunner().invoke(main, ["ingest", "zscaler", "--db", str(db), "-q", "--max-reject-rate", "100%", str(whole)])
     assert res.exit_code == 0, res.output
     assert _lss_counts(db)["zpa_connector_status"] == 150
+
+
+def test_nested_fields_first_seen_after_the_sniffed_lines_of_an_elastic_export_are_kept(store, tmp_path, fixtures):
+    # an Elastic (ECS) export: a nested field that first appears after the sniffed lines, in an
+    # object the plan knows (zscaler_zia.dns) or a new one, lands in `extra` under its dotted path
+    from zsaudit.ingest.zscaler_sniff import SNIFF_LINES
+
+    doc = json.loads((fixtures / "golden" / "siem_export__elastic_ecs_dns.ndjson").read_text(encoding="utf-8").splitlines()[0])
+    docs = []
+    for i in range(SNIFF_LINES + 30):
+        d = json.loads(json.dumps(doc))
+        d["@timestamp"] = (T0 + timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        docs.append(d)
+    late = SNIFF_LINES + 10
+    docs[late]["zscaler_zia"]["dns"]["protocol"] = "UDP"                      # a new leaf in a known object
+    docs[late]["observer"] = {"vendor": "Zscaler", "ingress": {"zone": ["a", "b"]}, "gone": None}
+    f = write(tmp_path / "dns-export.ndjson", [json.dumps(d) for d in docs])
+    (r,) = zscaler.ingest_paths(store, [f])
+    assert (r.source_kind, r.rows_loaded, r.rows_rejected) == ("zia_dns", SNIFF_LINES + 30, 0)
+    extra = json.loads(one(store, "SELECT extra FROM zia_dns WHERE source_line = ?", [late + 1])[0])
+    assert (extra["zscaler_zia.dns.protocol"], extra["observer.vendor"], extra["observer.ingress.zone"]) == \
+        ("UDP", "Zscaler", '["a","b"]')
+    assert "observer.gone" not in extra and extra["source.geo.city_name"] == "Linköping"
+    before = json.loads(one(store, "SELECT extra FROM zia_dns WHERE source_line = ?", [late])[0])
+    assert set(extra) - set(before) == {"zscaler_zia.dns.protocol", "observer.vendor", "observer.ingress.zone"}

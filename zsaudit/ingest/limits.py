@@ -16,6 +16,7 @@ MAX_LINE_BYTES = 1 << 20        # --max-line-bytes: a longer line is rejected, i
 MAX_FIELDS = 1000               # fields (keys) on one line: NSS templates have ~150 at most
 MAX_PLAN_KEYS = 256            # keys a file's plan learns from its first lines (the batch SQL's width)
 MAX_DEPTH = 64                  # nesting of a JSON line: NSS/LSS JSON nests 3 deep at most
+NESTED_DEPTH = 8                # levels of an ECS document read as dotted keys (ECS nests 5 deep); deeper: one value
 REJECT_KEEP_CHARS = 4096        # a reject keeps this much of its line, plus the line's length and sha256
 
 

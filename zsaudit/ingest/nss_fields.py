@@ -276,6 +276,27 @@ _ECS_ALIASES: dict[str, dict[str, str]] = {
         "zscaler_zia.firewall.threat.category": "threat_category", "zscaler_zia.firewall.threat.name": "threat_name",
         "zscaler_zia.firewall.department": "department", "zscaler_zia.firewall.location.name": "location",
     },
+    # the dns data stream (its ingest_pipeline/default.yml): `srv_dport` is copied to source.port
+    # (older versions: destination.port); request / response rule labels only under
+    # zscaler_zia.dns (rule.name lists both, either one missing when it was None: not mapped);
+    # user.name was the device owner in older versions and is the login's local part since
+    # (not mapped); dns.answers is a list of {data} since (kept in extra)
+    "zia_dns": {
+        "@timestamp": "event_time", "user.email": "login", "zscaler_zia.dns.department": "department",
+        "zscaler_zia.dns.location": "location", "zscaler_zia.dns.request.action": "request_action",
+        "zscaler_zia.dns.response.action": "response_action",
+        "zscaler_zia.dns.request.rule.label": "request_rule_label",
+        "zscaler_zia.dns.response.rule.label": "response_rule_label", "dns.question.type": "request_type",
+        "zscaler_zia.dns.request.type": "request_type", "dns.question.name": "query",
+        "zscaler_zia.dns.request.name": "query", "dns.answers.name": "response", "dns.resolved_ip": "response",
+        "zscaler_zia.dns.response.name": "response", "zscaler_zia.dns.response.ip": "response",
+        "source.ip": "client_ip", "destination.ip": "server_ip", "destination.port": "server_port",
+        "source.port": "server_port", "zscaler_zia.dns.server.port": "server_port",
+        "zscaler_zia.dns.duration.milliseconds": "duration_ms", "zscaler_zia.dns.dom.category": "domain_category",
+        "zscaler_zia.dns.hostname": "device_hostname", "zscaler_zia.dns.device.hostname": "device_hostname",
+        "host.name": "device_hostname", "zscaler_zia.dns.device.owner": "device_owner",
+        "event.id": "record_id", "zscaler_zia.dns.record.id": "record_id",
+    },
 }
 for _table, _keys in _ECS_ALIASES.items():
     _EXTRA_ALIASES[_table].update(_keys)
@@ -404,7 +425,8 @@ def guess_log_type(keys: set[str], *, sourcetype: str | None = None, product: st
         return found[1]
     if sourcetype and sourcetype.lower() in SOURCETYPES:
         return SOURCETYPES[sourcetype.lower()]
-    for table, ecs in (("zia_web", "zscaler_zia.web."), ("zia_firewall", "zscaler_zia.firewall.")):
+    for table, ecs in (("zia_web", "zscaler_zia.web."), ("zia_firewall", "zscaler_zia.firewall."),
+                       ("zia_dns", "zscaler_zia.dns.")):
         if any(k.startswith(ecs) for k in low):          # an Elastic export (ECS)
             return table
     dns = {"reqaction", "resaction", "dns_req", "req", "dns_reqtype", "reqtype", "domcat"}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 from ..errors import BadInput
-from .limits import MAX_FIELDS, MAX_PLAN_KEYS
+from .limits import MAX_FIELDS, MAX_PLAN_KEYS, NESTED_DEPTH
 from .time_formats import declared_formats
 from .nss_fields import (COLUMNS, DEFAULT_FIELDS, ENCODED_KEYS, LSS_MARKER_KEYS, LSS_TABLES, PREFIX_TIME_KEY,
                          SOURCETYPES, aliases_for, delimited_layout, guess_log_type, lss_type)
@@ -105,9 +105,10 @@ def is_ecs(record: dict) -> bool:
 
 
 def _flatten(record: dict, prefix: tuple = ()) -> Iterator[tuple[tuple, object]]:
-    """(path, value) of each leaf of a nested document; lists are leaves."""
+    """(path, value) of each leaf of a nested document; lists, empty objects and objects deeper
+    than NESTED_DEPTH are leaves (as zscaler_sql._json_leaves reads them)."""
     for k, v in record.items():
-        if isinstance(v, dict) and v:
+        if isinstance(v, dict) and v and len(prefix) + 1 < NESTED_DEPTH:
             yield from _flatten(v, prefix + (str(k),))
         else:
             yield prefix + (str(k),), v

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 
-from .limits import MAX_PLAN_KEYS
+from .limits import MAX_PLAN_KEYS, NESTED_DEPTH
 from .nss_fields import COLUMNS, DERIVED, LSS_TYPES, PLACEHOLDERS, PREFIX_TIME_KEY, table_name
 from .time_formats import NAIVE_TIME_FORMATS, ZONED_TIME_FORMATS, is_zoned
 from .zscaler_sniff import Plan
@@ -120,15 +120,31 @@ def _json_late_keys(plan: Plan) -> str:
     """SQL of the keys of a JSON line that the plan has not (first seen after the sniffed lines),
     as [{'k': key, 'v': value}], for `extra`. Only a line with more keys than values read
     (json_keys, one cheap pass) is parsed again, into a map of all its keys; a JSON null is no value."""
-    if plan.nested:                       # ECS: keys are paths into nested objects; not followed
-        return "NULL"
     root = f"'$.{json.dumps(plan.json_root)}'" if plan.json_root else None    # a JSON key: no quote in it
     obj = f"json_extract(jt, {root})" if root else "jt"
     keys = f"json_keys(jt, {root})" if root else "json_keys(jt)"
+    if plan.nested:
+        # ECS: the plan's keys are dotted paths to leaves (objects followed, lists are leaves, as
+        # zscaler_sniff._flatten makes them); every line's leaves are listed, since its top-level
+        # keys do not tell whether a nested object gained one
+        return (f"CASE WHEN vraw IS NOT NULL THEN list_transform(list_filter(({_json_leaves(obj, NESTED_DEPTH)})"
+                f"[1:{MAX_PLAN_KEYS}], lambda e: e.v IS NOT NULL AND json_type(e.v) <> 'NULL' AND NOT list_contains($keys, e.k)), "
+                "lambda e: {'k': e.k, 'v': json_extract_string(e.v, '$')}) END")
     return (f"CASE WHEN vraw IS NOT NULL AND try(len({keys})) > list_aggregate(vraw, 'count') THEN "
             f"list_transform(list_filter(map_entries(try(json_transform({obj}, '\"MAP(VARCHAR, VARCHAR)\"')))"
             f"[1:{MAX_PLAN_KEYS}], lambda e: e.value IS NOT NULL AND NOT list_contains($keys, e.key)), "
             "lambda e: {'k': e.key, 'v': e.value}) END")
+
+
+def _json_leaves(obj: str, depth: int, prefix: str = "", n: int = 0) -> str:
+    """SQL of the leaves of JSON object `obj` as [{'k': dotted path, 'v': JSON value}]: nested
+    objects followed `depth` levels, lists and scalars are leaves."""
+    e = f"e{n}"
+    path = f"{prefix} || {e}.key" if prefix else f"{e}.key"
+    leaf = f"[{{'k': {path}, 'v': {e}.value}}]"
+    inner = leaf if depth <= 1 else _json_leaves(f"{e}.value", depth - 1, f"{path} || '.'", n + 1)
+    return (f"flatten(list_transform(map_entries(try(json_transform({obj}, '\"MAP(VARCHAR, JSON)\"'))), lambda {e}: "
+            f"CASE WHEN json_type({e}.value) = 'OBJECT' AND json_keys({e}.value) <> [] THEN {inner} ELSE {leaf} END))")
 
 
 def _nulled_per_line(plan: Plan) -> bool:

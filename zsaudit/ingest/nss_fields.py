@@ -364,16 +364,40 @@ CEF_PRODUCTS = {"nssweblog": "zia_web", "nssfwlog": "zia_firewall", "nssdnslog":
 # ZPA LSS log types, each told apart by its own keys (LSS templates; the SC4S tests' samples), in
 # the order they are tried: (name, table or None if zsaudit does not load the type, markers).
 # Markers: a set of keys (lower case) that must all be present, or {key: prefix of its value}.
+# ZPA LSS log types by the keys (or, as a dict, key and value prefix) their records carry, tried
+# in order (the first that matches wins). Sources (fixtures/golden/README.md names the samples):
+#   EventType: the type named by the LSS templates Datadog publishes (DataDog/integrations-core
+#     zscaler_private_access/assets/logs/zscaler-private-access_tests.yaml: app-connector-status,
+#     user-status, user-activity, browser-access, app-protection, audit-logs, microsegmentation)
+#   App Connector status: help.zscaler.com "About App Connector Status Log Fields" (SessionType
+#     ZPN_ASSISTANT_BROKER_CONTROL, Connector, ConnectorGroup; SC4S and Datadog samples)
+#   Private Service Edge status: help.zscaler.com "Understanding Private Service Edge Status Log
+#     Fields" (SessionType ZPN_TUNNEL_CONTROL, ServiceEdge, ServiceEdgeGroup)
+#   Browser Access: help.zscaler.com "Understanding Browser Access Log Fields" (NameID: the SAML
+#     NameID; Exporter: the Browser Access Service instance; elastic/integrations zscaler_zpa
+#     test-browser-access.log, SC4S). App Protection records carry StatusCode, URL and the same
+#     Timestamp* keys (Datadog's sample), so Browser Access without NameID is told by Exporter,
+#     after App Protection's own keys (InspectionPolicy / InspectionProfile)
 LSS_TYPES: list[tuple[str, str | None, set[str] | dict[str, str]]] = [
+    ("ZPA App Connector status", "zpa_connector_status", {"eventtype": "app-connector-status"}),
+    ("ZPA App Connector metrics", None, {"eventtype": "app-connector-metrics"}),
+    ("ZPA Private Service Edge status", None, {"eventtype": "private-service-edge-status"}),
+    ("ZPA Browser Access", "zpa_browser_access", {"eventtype": "browser-access"}),
+    ("ZPA App Protection", None, {"eventtype": "app-protection"}),
+    ("ZPA Audit", None, {"eventtype": "audit-logs"}),
+    ("ZPA Microsegmentation", None, {"eventtype": "microsegmentation"}),
+    ("ZPA user status", "zpa_user_status", {"eventtype": "user-status"}),
+    ("ZPA user activity", "zpa_user_activity", {"eventtype": "user-activity"}),
     ("ZPA App Connector status", "zpa_connector_status", {"sessiontype": "ZPN_ASSISTANT"}),
     ("ZPA App Connector status", "zpa_connector_status", {"connector", "connectorgroup", "sessionstatus"}),
     ("ZPA App Connector metrics", None, {"connector", "cpuutilization", "appconnectionsactive"}),
-    ("ZPA Private Service Edge status", None, {"sessiontype": "ZPN_PRIVATE_BROKER"}),
+    ("ZPA Private Service Edge status", None, {"sessiontype": "ZPN_TUNNEL_CONTROL"}),
     ("ZPA Private Service Edge status", None, {"serviceedge", "sessionstatus"}),
     ("ZPA Browser Access", "zpa_browser_access", {"nameid"}),
-    ("ZPA Browser Access", "zpa_browser_access", {"statuscode", "url", "logtimestamp"}),
     ("ZPA App Protection", None, {"inspectioncontrol"}),
     ("ZPA App Protection", None, {"inspectionpolicy"}),
+    ("ZPA App Protection", None, {"inspectionprofile"}),
+    ("ZPA Browser Access", "zpa_browser_access", {"exporter", "timestamprequestreceivestart"}),
     ("ZPA Audit", None, {"auditoperationtype"}),
     ("ZPA Audit", None, {"auditoldvalue", "auditnewvalue"}),
     ("ZPA user activity", "zpa_user_activity", {"connectionid"}),
@@ -382,14 +406,15 @@ LSS_TYPES: list[tuple[str, str | None, set[str] | dict[str, str]]] = [
 ]
 LSS_TABLES = {table for _, table, _ in LSS_TYPES if table}
 # the LSS keys markers name, as LSS templates spell them (JSON keys are case-sensitive)
-LSS_MARKER_KEYS = {"sessiontype": "SessionType", "connector": "Connector", "connectorgroup": "ConnectorGroup",
-                   "sessionstatus": "SessionStatus", "cpuutilization": "CPUUtilization",
-                   "appconnectionsactive": "AppConnectionsActive", "serviceedge": "ServiceEdge",
-                   "nameid": "NameID", "statuscode": "StatusCode", "url": "URL",
-                   "inspectioncontrol": "InspectionControl", "inspectionpolicy": "InspectionPolicy",
+LSS_MARKER_KEYS = {"eventtype": "EventType", "sessiontype": "SessionType", "connector": "Connector",
+                   "connectorgroup": "ConnectorGroup", "sessionstatus": "SessionStatus",
+                   "cpuutilization": "CPUUtilization", "appconnectionsactive": "AppConnectionsActive",
+                   "serviceedge": "ServiceEdge", "nameid": "NameID", "inspectioncontrol": "InspectionControl",
+                   "inspectionpolicy": "InspectionPolicy", "inspectionprofile": "InspectionProfile",
+                   "exporter": "Exporter", "timestamprequestreceivestart": "TimestampRequestReceiveStart",
                    "auditoperationtype": "AuditOperationType", "auditoldvalue": "AuditOldValue",
                    "auditnewvalue": "AuditNewValue", "connectionid": "ConnectionID",
-                   "connectionstatus": "ConnectionStatus", "logtimestamp": "LogTimestamp"}
+                   "connectionstatus": "ConnectionStatus"}
 
 
 def lss_type(record: dict) -> tuple[str, str | None] | None:

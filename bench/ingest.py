@@ -6,9 +6,12 @@ then, each in a fresh child process, measures wall time and peak RSS of
   - raw DuckDB: CREATE TABLE AS SELECT * FROM read_json / read_csv of the same file
     (json and csv only; DuckDB has no reader for key=value, LEEF or CEF).
 
-    python bench/ingest.py                      # 1M and 5M records, json csv kv leef cef
-    python bench/ingest.py --sizes 100000 --formats json,kv
+    python bench/ingest.py                      # 1M records of each: json csv kv leef cef
+    python bench/ingest.py --sizes 1000000,5000000 --formats json,kv
     python bench/ingest.py --keep               # keep bench/data/ afterwards
+
+Each line ends with the 1-minute load average before and after the format's runs: the machine
+may be shared, and a wall-clock rate means little beside a high load (compare rec/cpu-s).
 
 Records are 20,000 rendered records repeated to the size asked (same shape as a feed); each
 repetition carries other recordids and is a year later (time advances as in a feed: the
@@ -124,7 +127,7 @@ def measure(kind: str, path: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="1000000,5000000")
+    ap.add_argument("--sizes", default="1000000")
     ap.add_argument("--formats", default="json,csv,kv,leef,cef")
     ap.add_argument("--keep", action="store_true", help="keep generated files in bench/data/")
     ap.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "DB"), help=argparse.SUPPRESS)
@@ -136,12 +139,13 @@ def main() -> None:
     print("rec/s = records per wall-clock second; rec/cpu-s = per CPU-second (user+sys, all threads);")
     print("ratio = zsaudit throughput / DuckDB throughput (wall, and CPU)")
     print(f"{'format':6} {'records':>9} {'MB':>6} | {'zsaudit rec/s':>13} {'rec/cpu-s':>10} {'RSS MB':>6} | "
-          f"{'duckdb rec/s':>12} {'rec/cpu-s':>10} {'RSS MB':>6} | {'ratio':>5} {'cpu':>5}")
+          f"{'duckdb rec/s':>12} {'rec/cpu-s':>10} {'RSS MB':>6} | {'ratio':>5} {'cpu':>5} | load before/after")
     try:
         for n in [int(s) for s in args.sizes.split(",")]:
             for fmt in args.formats.split(","):
                 path = generate(fmt, n)
                 mb = path.stat().st_size / 1e6
+                load0 = os.getloadavg()[0]
                 z = measure("zsaudit", path)
                 assert z["rows"] == n, (z, n)
                 line = (f"{fmt:6} {n:>9} {mb:>6.0f} | {n / z['seconds']:>13,.0f} {n / z['cpu_seconds']:>10,.0f}"
@@ -150,7 +154,9 @@ def main() -> None:
                     d = measure(f"duckdb_{fmt}", path)
                     line += (f" {n / d['seconds']:>12,.0f} {n / d['cpu_seconds']:>10,.0f} {d['peak_rss_mb']:>6.0f} |"
                              f" {d['seconds'] / z['seconds']:>5.2f} {d['cpu_seconds'] / z['cpu_seconds']:>5.2f}")
-                print(line, flush=True)
+                else:
+                    line += f" {'-':>12} {'-':>10} {'-':>6} | {'-':>5} {'-':>5}"
+                print(f"{line} | {load0:.1f}/{os.getloadavg()[0]:.1f}", flush=True)
                 if not args.keep:
                     path.unlink()
     finally:

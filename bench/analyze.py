@@ -34,10 +34,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from zsaudit.identity_map import dumps  # noqa: E402
+
 WORKERS = 100
-IDENTITY = (ROOT / "fixtures" / "identity" / "two_accounts.toml").read_text() + "".join(
-    f'\n[[worker]]\nhostname = "w{i}"\nips = ["10.1.{i // 250}.{i % 250}"]\ndevice_hostnames = ["w{i}.corp.example"]\n'
-    for i in range(WORKERS))
+# the fleet's workers as [[worker]] tables (identity_map.dumps, the one TOML writer); bench/period.py
+# adds them to synth's map
+WORKER_TABLES = "\n" + dumps(workers=[{"hostname": f"w{i}", "ips": [f"10.1.{i // 250}.{i % 250}"],
+                                        "device_hostnames": [f"w{i}.corp.example"]} for i in range(WORKERS)])
+IDENTITY = (ROOT / "fixtures" / "identity" / "two_accounts.toml").read_text() + WORKER_TABLES
 
 
 def parse_size(text: str) -> int:

@@ -43,9 +43,7 @@ from zsaudit.store import Store  # noqa: E402
 from zsaudit.synth import synthesize_nights  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from analyze import IDENTITY, generate_night  # noqa: E402  (bench/analyze.py's night, one per day)
-
-WORKER_TABLES = IDENTITY[IDENTITY.index("\n[[worker]]"):]
+from analyze import WORKER_TABLES, generate_night  # noqa: E402  (bench/analyze.py's night, one per day)
 
 START = date(2026, 7, 1)
 

@@ -230,3 +230,78 @@ def test_workers_come_from_the_environment_and_are_checked():
     for bad in ("0", "33", "four", "-1"):
         with pytest.raises(BadUsage, match="ZSAUDIT_AIRFLOW_API_WORKERS.*1 to 32"):
             workers_from_env({"ZSAUDIT_AIRFLOW_API_WORKERS": bad})
+
+
+def test_listing_pages_are_handed_on_one_at_a_time_with_a_window_ahead(monkeypatch):
+    """A night's listing is never held whole: while the caller works on a page, at most a window
+    of later pages (two per worker) has been asked for."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Paged)
+    server.seen, server.lock = [], threading.Lock()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = _RecordingClient(f"http://127.0.0.1:{server.server_address[1]}", Credentials(token="t"),
+                                  workers=2, retries=3, backoff=0.01)
+        client.version = 2
+        seen_at_page, got = [], []
+        with ThreadPoolExecutor(max_workers=client.workers) as pool:
+            for page in client.iter_pages("/api/v2/items", "items", {}, pool=pool):
+                pages_asked = len({p for p, _, status in server.seen if status == 200})
+                seen_at_page.append(pages_asked - len(seen_at_page) - 1)
+                got.extend(x["i"] for x in page)
+                time.sleep(0.05)                     # the caller's work on the page
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert got == list(range(1000))
+    assert len(seen_at_page) == 10
+    assert max(seen_at_page) <= 2 * client.workers, seen_at_page    # pages fetched ahead of the caller
+
+
+def test_the_export_is_sorted_by_attempt_whatever_the_run_size(tmp_path, monkeypatch):
+    """The tries are spilled in sorted runs and merged: the export is the same bytes whether it
+    fitted one run or needed many, sorted by (dag, run, task, map index, try), and valid JSON."""
+    import random
+
+    from zsaudit.ingest import airflow_api
+
+    tries = [{"dag_id": f"d{d}", "dag_run_id": f"r{r}", "task_id": "t", "map_index": mi, "try_number": tn,
+              "state": "success", "note": "tab\there, newline\nthere"}
+             for d in range(3) for r in range(2) for mi in (None, -1, 0, 2, 10) for tn in (1, 2, 11)]
+    random.Random(7).shuffle(tries)
+
+    def export(run: int, name: str) -> bytes:
+        monkeypatch.setattr(airflow_api._SortedExport, "RUN", run)
+        path = tmp_path / name / "export.json"
+        with airflow_api._SortedExport(path) as out:
+            for t in tries:
+                out.add(t)
+        assert out.count == len(tries)
+        assert sorted(p.name for p in path.parent.iterdir()) == ["export.json"]   # no runs left behind
+        return path.read_bytes()
+
+    one, many = export(10_000, "one"), export(4, "many")
+    assert one == many
+    doc = json.loads(one)
+    assert doc["total_entries"] == len(tries) == len(doc["task_instances"])
+    keys = [(t["dag_id"], t["dag_run_id"], -1 if t["map_index"] is None else t["map_index"], t["try_number"])
+            for t in doc["task_instances"]]
+    assert keys == sorted(keys)
+    assert doc["task_instances"][0]["note"] == "tab\there, newline\nthere"
+
+
+def test_a_pull_that_fails_leaves_the_previous_export_as_it_was(tmp_path, monkeypatch):
+    from zsaudit.ingest import airflow_api
+
+    monkeypatch.setattr(airflow_api._SortedExport, "RUN", 2)
+    path = tmp_path / "export.json"
+    path.write_text('{"task_instances": [], "total_entries": 0}')
+    with pytest.raises(RuntimeError):
+        with airflow_api._SortedExport(path) as out:
+            for i in range(5):
+                out.add({"dag_id": "d", "dag_run_id": "r", "task_id": f"t{i}", "try_number": 1})
+            raise RuntimeError("the API went away")
+    assert path.read_text() == '{"task_instances": [], "total_entries": 0}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json"]

@@ -14,8 +14,11 @@ task instance are fetched again only when the instance changed (state, try, end 
 Concurrent and bounded: the listing's pages after the first, the tries and the logs are fetched by
 a pool of ZSAUDIT_AIRFLOW_API_WORKERS threads (default 4, at most 32), each request with the
 client's retries and backoff; a 429 or 503 with Retry-After pauses every worker, not only the
-one that got it. At most two requests per worker are queued at once, and a log is written to the
-mirror by the thread that fetched it, so memory holds the listing and a few logs, never all logs.
+one that got it. At most two requests per worker are queued at once, a log is written to the
+mirror by the thread that fetched it, and each page of the listing is done with (its tries
+compared, its logs fetched, its tries spilled to the export in sorted runs) before the pages after
+the next few are asked for: memory holds a few pages, a few logs and one run of the export, however
+many task instances the period has.
 
 Credentials never come from the command line: ZSAUDIT_AIRFLOW_TOKEN (a bearer token), or
 ZSAUDIT_AIRFLOW_USER + ZSAUDIT_AIRFLOW_PASSWORD (Airflow 3: exchanged at /auth/token; Airflow 2:
@@ -28,9 +31,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import json
 import os
 import random
+import shutil
 import ssl
 import time
 import threading
@@ -255,25 +260,31 @@ class Client:
                        "/api/v1/health answered); give the Airflow web/API server's base URL")
 
     def pages(self, path: str, key: str, params: dict, pool: ThreadPoolExecutor | None = None) -> list[dict]:
-        """Every item of a paged collection. With a pool, the pages after the first (whose
-        total_entries says how many there are) are fetched concurrently, in order; then, as
-        without one, pages are read on until one comes back short (a collection that grew)."""
+        """Every item of a paged collection, as one list (for short collections: a task's tries)."""
+        return [item for page in self.iter_pages(path, key, params, pool) for item in page]
+
+    def iter_pages(self, path: str, key: str, params: dict, pool: ThreadPoolExecutor | None = None):
+        """The items of a paged collection, one page at a time (only a window of pages is held).
+        With a pool, the pages after the first (whose total_entries says how many there are) are
+        fetched concurrently, in order; then, as without one, pages are read on until one comes
+        back short (a collection that grew)."""
         first = self.get_json(path, {**params, "limit": PAGE, "offset": 0})
-        out: list[dict] = list(first.get(key) or [])
+        items = list(first.get(key) or [])
         total = int(first.get("total_entries") or 0)
-        if pool is not None and out and total > len(out):
-            offsets = range(len(out), total, PAGE)
+        offset = len(items)
+        yield items
+        if pool is not None and items and total > offset:
             fetch_page = lambda off: self.get_json(path, {**params, "limit": PAGE, "offset": off})  # noqa: E731
-            for page in bounded_map(pool, fetch_page, offsets, 2 * self.workers):
-                out.extend(page.get(key) or [])
-        offset, items = len(out), out
+            for page in bounded_map(pool, fetch_page, range(offset, total, PAGE), 2 * self.workers):
+                items = page.get(key) or []
+                offset += len(items)
+                yield items
         while items and offset < total:
             page = self.get_json(path, {**params, "limit": PAGE, "offset": offset})
             items = page.get(key) or []
-            out.extend(items)
             offset += len(items)
             total = int(page.get("total_entries") or 0)
-        return out
+            yield items
 
 
 def bounded_map(pool: ThreadPoolExecutor, fn, items, window: int):
@@ -341,32 +352,14 @@ def fetch(client: Client, mirror: Path, since: datetime, until: datetime, *,
 
 def _fetch(client: Client, api: str, pool: ThreadPoolExecutor, mirror: Path, since: datetime, until: datetime,
            progress: Progress) -> Fetched:
+    """Each listing page is compared with the mirror as it arrives: its tries fetched (or read
+    from the mirror's cache), their logs fetched, and the tries spilled to the export; memory
+    holds a page and a run of the export, whatever the number of task instances."""
     logs_root = (mirror / "logs").resolve()
     end_key = "start_date_lt" if client.version == 2 else "start_date_lte"
-    tis = client.pages(f"{api}/dags/~/dagRuns/~/taskInstances", "task_instances",
-                       {"end_date_gte": _iso(since), end_key: _iso(until)}, pool=pool)
-    progress.log(f"{client.base}: {len(tis)} task instances in {_iso(since)} .. {_iso(until)} (REST API v{client.version})")
     tries_cache = mirror / "tries"
     window = 2 * client.workers
-    attempts: list[dict] = []
-    for tries in bounded_map(pool, lambda ti: _tries(client, api, ti, tries_cache), tis, window):
-        attempts.extend(tries)
-    attempts.sort(key=lambda t: (t["dag_id"], t.get("dag_run_id") or t.get("run_id"), t["task_id"],
-                                 t.get("map_index", -1), t.get("try_number", 0)))
-    result = Fetched(export=None, task_instances=len(tis), attempts=len(attempts))
-    todo: list[tuple[dict, Path]] = []
-    for t in attempts:
-        if not t.get("start_date") or not t.get("try_number"):
-            continue                   # never ran (no try, no log)
-        path = _log_path(logs_root, t)
-        if path is None:
-            result.warnings.append(f"{client.base}: task {t.get('task_id')!r} of run {t.get('dag_run_id')!r}: "
-                                   "ids that cannot name a file; its log is not fetched")
-        elif path.exists() and t.get("state") in FINISHED and t.get("end_date"):
-            result.logs.append(path)
-            result.logs_cached += 1
-        else:
-            todo.append((t, path))
+    result = Fetched(export=mirror / "task_instances" / f"{_iso(since)}--{_iso(until)}.json".replace(":", ""))
 
     def fetch_log(item: tuple[dict, Path]) -> tuple[Path, str | None]:
         t, path = item
@@ -380,22 +373,108 @@ def _fetch(client: Client, api: str, pool: ThreadPoolExecutor, mirror: Path, sin
         _write_atomic(path, data)
         return path, None
 
-    # one log per request, `client.workers` in flight; each is written by the thread that fetched it
-    for path, warning in bounded_map(pool, fetch_log, todo, window):
-        if warning:
-            result.warnings.append(warning)
-        else:
-            result.logs.append(path)
-            result.logs_fetched += 1
-    export = mirror / "task_instances" / f"{_iso(since)}--{_iso(until)}.json".replace(":", "")
-    _write_atomic(export, json.dumps({"task_instances": attempts, "total_entries": len(attempts)},
-                                     indent=1, sort_keys=True, default=str).encode())
-    result.export = export
+    with _SortedExport(result.export) as export:
+        listing = client.iter_pages(f"{api}/dags/~/dagRuns/~/taskInstances", "task_instances",
+                                    {"end_date_gte": _iso(since), end_key: _iso(until)}, pool=pool)
+        for page in listing:
+            result.task_instances += len(page)
+            todo: list[tuple[dict, Path]] = []
+            for tries in bounded_map(pool, lambda ti: _tries(client, api, ti, tries_cache), page, window):
+                for t in tries:
+                    export.add(t)
+                    if not t.get("start_date") or not t.get("try_number"):
+                        continue                   # never ran (no try, no log)
+                    path = _log_path(logs_root, t)
+                    if path is None:
+                        result.warnings.append(
+                            f"{client.base}: task {t.get('task_id')!r} of run {t.get('dag_run_id')!r}: "
+                            "ids that cannot name a file; its log is not fetched")
+                    elif path.exists() and t.get("state") in FINISHED and t.get("end_date"):
+                        result.logs.append(path)
+                        result.logs_cached += 1
+                    else:
+                        todo.append((t, path))
+            # one log per request, `client.workers` in flight; each is written by the thread that fetched it
+            for path, warning in bounded_map(pool, fetch_log, todo, window):
+                if warning:
+                    result.warnings.append(warning)
+                else:
+                    result.logs.append(path)
+                    result.logs_fetched += 1
+        result.attempts = export.count
+    progress.log(f"{client.base}: {result.task_instances} task instances in {_iso(since)} .. {_iso(until)} "
+                 f"(REST API v{client.version})")
     result.requests = client.requests
-    progress.log(f"{client.base}: {len(attempts)} attempts, {result.logs_fetched} logs fetched, "
+    progress.log(f"{client.base}: {result.attempts} attempts, {result.logs_fetched} logs fetched, "
                  f"{result.logs_cached} already in {mirror} ({result.requests} HTTP requests, "
                  f"up to {client.workers} at once)")
     return result
+
+
+def _attempt_key(t: dict) -> str:
+    """The export's order (dag, run, task, map index, try), as text that sorts the same way."""
+    mi, tn = t.get("map_index"), t.get("try_number")
+    return json.dumps([str(t.get("dag_id")), str(t.get("dag_run_id") or t.get("run_id")), str(t.get("task_id")),
+                       # offset so that the numbers sort as text: -1 (unmapped) first
+                       f"{int(mi if mi is not None else -1) + 1:012d}", f"{int(tn or 0):012d}"])
+
+
+class _SortedExport:
+    """The tries as one REST task-instance export ({"task_instances": [...], "total_entries": N}),
+    sorted by attempt, written with bounded memory: runs of RUN tries are sorted and spilled to
+    temporary files, then merged into the export, which replaces the old one atomically."""
+
+    RUN = 2000
+
+    def __init__(self, path: Path):
+        self.path, self.count = path, 0
+        self.buffer: list[tuple[str, str]] = []
+        self.runs: list[Path] = []
+        self.tmp = path.parent / f".{path.name}.runs-{os.getpid()}"
+
+    def __enter__(self) -> "_SortedExport":
+        return self
+
+    def add(self, t: dict) -> None:
+        self.buffer.append((_attempt_key(t), json.dumps(t, sort_keys=True, separators=(",", ":"), default=str)))
+        self.count += 1
+        if len(self.buffer) >= self.RUN:
+            self._spill()
+
+    def _spill(self) -> None:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        run = self.tmp / f"{len(self.runs):06d}"
+        self.buffer.sort()
+        with open(run, "w", encoding="utf-8") as out:
+            out.writelines(f"{key}\t{item}\n" for key, item in self.buffer)
+        self.runs.append(run)
+        self.buffer = []
+
+    def __exit__(self, kind, exc, tb) -> None:
+        try:
+            if kind is None:
+                self._write()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _write(self) -> None:
+        self.buffer.sort()
+        files = [open(run, encoding="utf-8") for run in self.runs]
+        try:
+            # JSON and the key text escape tabs and newlines: each line is `key<TAB>item`
+            runs = [(tuple(line.rstrip("\n").split("\t", 1)) for line in f) for f in files]
+            merged = heapq.merge(*runs, self.buffer)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+            with open(tmp, "w", encoding="utf-8") as out:
+                out.write('{"task_instances": [\n')
+                for i, (_, item) in enumerate(merged):
+                    out.write(item if i == 0 else ",\n" + item)
+                out.write(f'\n], "total_entries": {self.count}}}\n')
+            os.replace(tmp, self.path)
+        finally:
+            for f in files:
+                f.close()
 
 
 def _tries(client: Client, api: str, ti: dict, cache: Path) -> list[dict]:

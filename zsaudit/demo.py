@@ -16,6 +16,7 @@ from .errors import BadUsage
 from .output import claim_dir
 from .pipeline import RunSummary, run
 from .progress import QUIET, Progress
+from .report.context import plural
 from .store import Store
 from .timeutil import iso_z, parse_time
 
@@ -34,11 +35,13 @@ class DemoResult:
     def lines(self) -> list[str]:
         s, f = self.summary, self.summary.findings
         z, a = s.ingest.get("zscaler"), s.ingest.get("airflow")
+        n_open, n_accepted = (f.open, f.accepted) if f else (0, 0)
         out = [
             f"zsaudit demo: a synthetic night in {self.input_dir}/ "
             f"({z.rows_loaded if z else 0} Zscaler records, {a.rows_loaded if a else 0} Airflow rows), "
             f"period {iso_z(s.since, 'seconds')} .. {iso_z(s.until, 'seconds')}",
-            f"found {f.open if f else 0} open findings, {f.accepted if f else 0} accepted risks (approved exceptions):",
+            f"found {n_open} open {plural(n_open, 'finding')}, {n_accepted} accepted "
+            f"{plural(n_accepted, 'risk')} (approved {plural(n_accepted, 'exception')}):",
         ]
         kinds = sorted(set((f.by_kind if f else {})) | set(self.planted))
         for kind in kinds:

@@ -29,9 +29,12 @@ def _is_placeholder(expr: str) -> str:
     """`expr IN (placeholders)` written so DuckDB neither plans a mark join per column (it does for
     an IN list this long) nor compares values longer than any placeholder."""
     ors = " OR ".join(f"{expr} = '{p}'" for p in PLACEHOLDERS)
-    # and whitespace only (NSS pads empty fields, e.g. devicehostname " "), as short as a placeholder
-    blank = f"trim({expr}, ' \t') = ''"           # a literal space and TAB: folded once
-    return f"(length({expr}) <= {_PLACEHOLDER_MAX} AND ({ors} OR {blank}))"
+    # and whitespace only (NSS pads empty fields, e.g. devicehostname " "), as short as a placeholder:
+    # a branch of its own behind `< '!'` (only '' and values starting with a space, TAB or another
+    # control character pass it): inside the comparisons' OR, even behind starts_with, the trim
+    # made the per-value test 2-2.7x slower (micro-benchmark, docs/benchmarks.md)
+    blank = f"({expr} < '!' AND length({expr}) <= {_PLACEHOLDER_MAX} AND trim({expr}, ' \t') = '')"
+    return f"((length({expr}) <= {_PLACEHOLDER_MAX} AND ({ors})) OR {blank})"
 
 
 def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
@@ -417,6 +420,15 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None,
     raw_exprs = []
     typed_exprs = []
     bad_terms = []
+    nulled: dict[tuple[int, str], str] = {}     # (key index, kind) -> SQL of the nulled value
+
+    def value(i: int, kind: str, how: str) -> str:
+        """plan.keys[i]'s value for a column of `kind`, placeholders nulled, decoded `how`: the
+        nulling is a column of CTE n, once per key and kind, which the decoder's CASE then reads
+        three times (DuckDB does not share a subexpression repeated within a CASE)."""
+        name = nulled.setdefault((i, kind if kind in ("ip", "port") else ""), f"n{len(nulled)}")
+        return _decode(name, how)
+
     for col, kind in cols.items():
         sources = plan.columns.get(col, [])
         if not sources and col == "event_time":
@@ -433,7 +445,7 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None,
             continue
         if kind == "ts":
             # several keys may carry the time (Cloud NSS rt is only a month): first that parses wins
-            raws = [_decode(_nullify_inline(f"k{i}", kind, generic), how) for i, how in sources]
+            raws = [value(i, kind, how) for i, how in sources]
             for n, r in enumerate(raws):
                 raw_exprs.append(f"{r} AS r_{col}_{n}")
             first = first_time is not None and col == "event_time"
@@ -452,8 +464,7 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None,
                     f"CASE WHEN ({any_raw}) AND {col} IS NULL THEN '{col}: unrecognised time ' || "
                     f"to_json(coalesce({', '.join(f'r_{col}_{n}' for n in range(len(raws)))})) END")
             continue
-        raw = "coalesce(" + ", ".join(_decode(_nullify_inline(f"k{i}", kind, generic), how)
-                                      for i, how in sources) + ")"
+        raw = "coalesce(" + ", ".join(value(i, kind, how) for i, how in sources) + ")"
         if len(sources) == 1:
             raw = raw[len("coalesce("):-1]
         raw_exprs.append(f"{raw} AS r_{col}")
@@ -512,12 +523,15 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None,
                  "lambda e: {'k': e[1], 'v': e[2]})") if plan.extra else "[]"
         extra = (f"CASE WHEN late IS NULL OR len(late) = 0 THEN {extra} "
                  f"ELSE to_json(map_from_entries(list_concat({known}, late))) END")
+    ns = ", ".join(f"{_nullify_inline(f'k{i}', kind, generic)} AS {name}" for (i, kind), name in nulled.items())
     sql = f"""
 WITH {ctes},
 k AS (
     SELECT line, text, drift, nf, {late} AS late, {ks} FROM s
+), n AS (
+    SELECT *{', ' + ns if ns else ''} FROM k
 ), r AS (
-    SELECT line, text, drift, nf, late, {', '.join(raw_exprs)}, {ev} AS ev FROM k
+    SELECT line, text, drift, nf, late, {', '.join(raw_exprs)}, {ev} AS ev FROM n
 ), t AS (
     SELECT *, {', '.join(typed_exprs)}, {extra} AS extra FROM r
 ), u AS (

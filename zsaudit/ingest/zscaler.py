@@ -22,21 +22,25 @@ from __future__ import annotations
 import io
 import json
 import os
+import queue
 import re
 import shutil
 import sys
 import tempfile
+import threading
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO, Iterable, Iterator, NoReturn
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import queries
-from ..errors import INTERNAL_ERROR, BadInput
+from ..errors import INTERNAL_ERROR, BadInput, BadUsage
 from ..progress import QUIET, Progress
-from . import ledger, limits, sources
+from . import ledger, limits, sources, zscaler_spool
 from .ledger import FileResult
 from .limits import LongLine
 from .lines import iter_chunks, iter_json_document, open_input
@@ -49,6 +53,12 @@ from .zscaler_sniff import Plan, other_type_plan, sniff
 from .zscaler_write import RecordWriter
 
 MEMORY_LIMIT = os.environ.get("ZSAUDIT_INGEST_MEMORY", "512MB")   # DuckDB buffer pool while ingesting
+# WAL between checkpoints while ingesting: DuckDB's default (16 MB) checkpointed at nearly every
+# file's commit, each costing more as the store grows; one final CHECKPOINT follows the ingest
+CHECKPOINT_THRESHOLD = os.environ.get("ZSAUDIT_INGEST_CHECKPOINT", "256MB")
+WORKERS_ENV = "ZSAUDIT_INGEST_WORKERS"   # files staged at once (default: the cores this process may use)
+MAX_WORKERS = 64
+SPOOL_MAX_BYTES = 256 << 20      # a larger file loads in place at its turn (no spool: its chunks commit as read)
 BATCH_BYTES = 16 << 20           # decompressed bytes per batch: bounds memory per file
 # DuckDB threads per statement while ingesting: the two stage threads already keep both cores busy
 INGEST_THREADS = os.environ.get("ZSAUDIT_INGEST_THREADS", "1")
@@ -88,11 +98,14 @@ class IngestInternalError(IngestErrors):
 # ---------------------------------------------------------------------------------------------
 def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto", fields: str | None = None,
                  tz: str = "UTC", progress: Progress = QUIET,
-                 max_line_bytes: int = limits.MAX_LINE_BYTES) -> list[FileResult]:
+                 max_line_bytes: int = limits.MAX_LINE_BYTES, workers: int | None = None) -> list[FileResult]:
     """Ingest Zscaler log files, directories (recursive), .gz files, or '-' (stdin).
 
     A file that fails does not stop the others: its error is collected and raised at the end
-    (IngestErrors; IngestInternalError, exit code 3, when zsaudit itself failed on it)."""
+    (IngestErrors; IngestInternalError, exit code 3, when zsaudit itself failed on it).
+    With `workers` > 1 (default: workers_from_env()) as many files are read and parsed at once,
+    ahead of this thread, which writes them one after the other in the order given (_Ahead)."""
+    workers = workers_from_env() if workers is None else max(1, min(int(workers), MAX_WORKERS))
     if max_line_bytes < 1024:
         raise BadInput(f"--max-line-bytes: expected at least 1024, got {max_line_bytes}")
     if fmt not in ("auto", "json", "csv", "tsv", "kv", "leef", "cef"):
@@ -107,6 +120,8 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
     inputs = list(_expand(paths))
     with store.transaction() as con:
         ledger.sweep_orphans(con)
+    spool_dir = zscaler_spool.folder(store.path)
+    zscaler_spool.sweep(spool_dir)                # spools of a killed ingest
     results: list[FileResult] = []
     errors: list[str] = []
     internal: Exception | None = None
@@ -116,9 +131,15 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
     caps = {"memory_limit": MEMORY_LIMIT} if re.fullmatch(r"[0-9.]+ ?[KMGT]i?B", MEMORY_LIMIT or "") else {}
     if INGEST_THREADS.isdigit() and int(INGEST_THREADS) > 0:
         caps["threads"] = int(INGEST_THREADS)
+    if re.fullmatch(r"[0-9.]+ ?[KMGT]i?B", CHECKPOINT_THRESHOLD or ""):
+        caps["checkpoint_threshold"] = CHECKPOINT_THRESHOLD
     previous = queries.apply_settings(store.con, **caps)
+    ahead = None
     try:
         sizes = [_size(item.path) for item in inputs]
+        if workers > 1 and len(inputs) > 1:
+            ahead = _Ahead(store, inputs, sizes, min(workers, len(inputs)), spool_dir,
+                           dict(fmt=fmt, fields=fields, tz=tz, max_line_bytes=max_line_bytes))
         with progress.meter(sum(sizes), label="ingest zscaler") as advance:
             for i, (item, size) in enumerate(zip(inputs, sizes), 1):
                 seen = [0]
@@ -128,9 +149,12 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
                     advance(n)
 
                 try:
-                    with sources.readable(item.path) as path:
-                        result = ingest_file(store, path, label=item.label, fmt=fmt, fields=fields, tz=tz,
-                                             on_bytes=on_bytes, max_line_bytes=max_line_bytes)
+                    if ahead is not None and not ahead.in_place(i - 1):
+                        result = ahead.write(i - 1)
+                    else:
+                        with sources.readable(item.path) as path:
+                            result = ingest_file(store, path, label=item.label, fmt=fmt, fields=fields, tz=tz,
+                                                 on_bytes=on_bytes, max_line_bytes=max_line_bytes)
                 except FileRefused as exc:
                     errors.append(str(exc))
                     results.append(exc.result)
@@ -151,6 +175,8 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
                 for w in result.warnings:
                     progress.log(f"warning: {w}")
     finally:
+        if ahead is not None:
+            ahead.close()
         queries.set_option(store.con, "threads", previous_threads)
         try:
             # write the new rows into the file now, under the cap; otherwise the checkpoint at
@@ -247,54 +273,84 @@ def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto
     """One file, all or nothing (see module docstring). `on_bytes(n)` is told, batch by batch,
     how many bytes of the file (compressed bytes for .gz) have been read."""
     label = label or str(path)
-    try:
-        size = path.stat().st_size
-        sha = ledger.sha256_file(path)
-    except OSError as exc:
-        raise BadInput(f"{label}: cannot read ({exc.strerror or exc}); expected a readable file") from None
+    size, sha = _hash(path, label)
     if store.ledger_has(sha):
         return FileResult(path=label, sha256=sha, skipped=True)
     started = ledger.now_utc()
     result = FileResult(path=label, sha256=sha, source_kind="zscaler", format=fmt if fmt != "auto" else "")
     try:
-        head_lines, head = _head_lines(path, label)
-        document = False
-        stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-        if stripped.startswith(b"[") or (stripped.startswith(b"{") and _first_line_unfinished(head_lines)):
-            try:
-                head_lines = _json_document_head(path, label, max_line_bytes)
-            except BadInput:
-                if not _other_lines_json(head_lines):    # one JSON object per line, but line 1 is cut
-                    raise
-            else:
-                document = True
-        try:
-            plan = sniff(label, head_lines, fmt=fmt, fields=fields)
-        except BadInput as exc:
-            if b"\x00" in head[:4096]:
-                raise BadInput(f"{label}: binary content; expected Zscaler log text (JSON, CSV/TSV, "
-                               "key=value, LEEF, CEF)") from exc
-            raise
-        result.source_kind, result.format = plan.log_type, plan.fmt
-        if plan.note:                                  # a SIEM export: which one
-            result.note = plan.note
-        return _load_file(store, path, label, plan, document, result, size, started, plan.time_zone or tz,
-                          on_bytes, max_line_bytes)
+        plan, document = _plan(path, label, fmt, fields, max_line_bytes, result)
+
+        def feed(load: _FileLoad) -> None:
+            with _open(path) as fh:
+                load.load_chunks(_chunks(fh, label, document, max_line_bytes, on_bytes))
+
+        return _load_file(store, label, plan, result, size, started, plan.time_zone or tz, feed, max_line_bytes)
     except BadInput as exc:
-        # no line of the file can be a record: the ledger says so, and why (the pack lists it)
-        reason = str(exc)
-        result.refused = reason[len(label) + 2:] if reason.startswith(f"{label}: ") else reason
-        result.lines_read = result.rows_loaded = result.rows_rejected = result.rows_duplicate = 0
-        with store.transaction() as con:
-            ledger.record(con, result, size=size, started_at=started)
-        raise FileRefused(reason, result) from None
+        _refuse(store, label, result, exc, size, started)
 
 
-def _load_file(store, path, label, plan, document, result, size, started, tz, on_bytes, max_line_bytes) -> FileResult:
+def _hash(path: Path, label: str) -> tuple[int, str]:
+    """(size, sha256) of the file."""
+    try:
+        return path.stat().st_size, ledger.sha256_file(path)
+    except OSError as exc:
+        raise BadInput(f"{label}: cannot read ({exc.strerror or exc}); expected a readable file") from None
+
+
+def _plan(path: Path, label: str, fmt: str, fields: str | None, max_line_bytes: int,
+          result: FileResult) -> tuple[Plan, bool]:
+    """(the file's plan, whether it is one JSON document) from its first lines; `result` told
+    its log type, format and note. BadInput: no line of it can be a record."""
+    head_lines, head = _head_lines(path, label)
+    document = False
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"[") or (stripped.startswith(b"{") and _first_line_unfinished(head_lines)):
+        try:
+            head_lines = _json_document_head(path, label, max_line_bytes)
+        except BadInput:
+            if not _other_lines_json(head_lines):    # one JSON object per line, but line 1 is cut
+                raise
+        else:
+            document = True
+    try:
+        plan = sniff(label, head_lines, fmt=fmt, fields=fields)
+    except BadInput as exc:
+        if b"\x00" in head[:4096]:
+            raise BadInput(f"{label}: binary content; expected Zscaler log text (JSON, CSV/TSV, "
+                           "key=value, LEEF, CEF)") from exc
+        raise
+    result.source_kind, result.format = plan.log_type, plan.fmt
+    if plan.note:                                  # a SIEM export: which one
+        result.note = plan.note
+    if document:
+        result.note = "; ".join(filter(None, [plan.note, "JSON document (array or multi-line object): one record per element"]))
+    return plan, document
+
+
+def _chunks(fh, label: str, document: bool, max_line_bytes: int, on_bytes=None):
+    """The file's line batches: lines.iter_chunks, or the elements of a JSON document."""
+    if document:
+        return _json_document_chunks(fh, label, max_line_bytes)
+    return _iter_chunks(fh, label, on_bytes=on_bytes, max_line_bytes=max_line_bytes)
+
+
+def _refuse(store, label: str, result: FileResult, exc: BadInput, size: int, started) -> NoReturn:
+    """No line of the file can be a record: the ledger says so, and why (the pack lists it)."""
+    reason = str(exc)
+    result.refused = reason[len(label) + 2:] if reason.startswith(f"{label}: ") else reason
+    result.lines_read = result.rows_loaded = result.rows_rejected = result.rows_duplicate = 0
+    with store.transaction() as con:
+        ledger.record(con, result, size=size, started_at=started)
+    raise FileRefused(reason, result) from None
+
+
+def _load_file(store, label, plan, result, size, started, tz, feed, max_line_bytes) -> FileResult:
+    """Load the file's rows (`feed(load)` puts its batches through the _FileLoad)."""
     if not _VALID_TZ.match(tz or ""):
         raise BadInput(f"--tz: expected a time zone name such as UTC or Europe/Berlin, got {tz!r}")
     with queries.settings(store.con, TimeZone=tz):      # tz checked against _VALID_TZ and ICU first
-        return _load(store, path, label, plan, document, result, size, started, tz, on_bytes, max_line_bytes)
+        return _load(store, label, plan, result, size, started, tz, feed, max_line_bytes)
 
 
 def _remove_partial(con, table: str, file_id: str) -> None:
@@ -304,12 +360,11 @@ def _remove_partial(con, table: str, file_id: str) -> None:
         queries.run(con, "ingest/remove_partial", {"file_id": file_id}, idents={"table": name})
 
 
-def _load(store, path, label, plan, document, result, size, started, tz, on_bytes=None,
-          max_line_bytes: int = limits.MAX_LINE_BYTES) -> FileResult:
+def _load(store, label, plan, result, size, started, tz, feed, max_line_bytes) -> FileResult:
     file_id = result.sha256
     _remove_partial(store.con, plan.log_type, file_id)
     try:
-        return _load_rows(store, path, label, plan, document, result, size, started, tz, on_bytes, max_line_bytes)
+        return _load_rows(store, label, plan, result, size, started, tz, feed, max_line_bytes)
     except BaseException:
         # a large file commits in chunks (zscaler_write): take its rows back out
         with store.transaction() as con:
@@ -318,16 +373,10 @@ def _load(store, path, label, plan, document, result, size, started, tz, on_byte
         raise
 
 
-def _load_rows(store, path, label, plan, document, result, size, started, tz, on_bytes=None,
-               max_line_bytes: int = limits.MAX_LINE_BYTES) -> FileResult:
+def _load_rows(store, label, plan, result, size, started, tz, feed, max_line_bytes) -> FileResult:
     with store.chunked_transaction() as tx, _FileLoad(tx, plan, label=label, file_id=result.sha256, tz=tz,
                                                       max_line_bytes=max_line_bytes) as load:
-        with _open(path) as fh:
-            if document:
-                result.note = "; ".join(filter(None, [plan.note, "JSON document (array or multi-line object): one record per element"]))
-                load.load_chunks(_json_document_chunks(fh, label, max_line_bytes))
-            else:
-                load.load_chunks(_iter_chunks(fh, label, on_bytes=on_bytes, max_line_bytes=max_line_bytes))
+        feed(load)
         load.finish()
         load.tally(result)
         if result.lines_read == 0:
@@ -383,6 +432,174 @@ def _json_document_head(path: Path, label: str, max_line_bytes: int) -> list[str
 
 
 # ---------------------------------------------------------------------------------------------
+def workers_from_env(environ=None) -> int:
+    """ZSAUDIT_INGEST_WORKERS, else the cores this process may run on (taskset, cgroups' cpusets)."""
+    raw = (os.environ if environ is None else environ).get(WORKERS_ENV, "").strip()
+    if not raw:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return max(1, min(cores or 1, MAX_WORKERS))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_WORKERS:
+        raise BadUsage(f"{WORKERS_ENV}={raw!r}: expected a whole number of ingest workers from 1 to {MAX_WORKERS}")
+    return int(raw)
+
+
+@dataclass
+class _Staged:
+    """A file a worker has read, hashed, sniffed and staged into its spool, for the writer."""
+    label: str
+    result: FileResult | None = None     # skipped, or the ledger row so far
+    size: int = 0
+    started: object = None
+    plan: Plan | None = None
+    tz: str = "UTC"
+    spool: zscaler_spool.Spool | None = None
+    refused: BadInput | None = None      # no line of it can be a record (a ledger row says so)
+    error: BaseException | None = None   # not ingested (no ledger row), raised at its turn
+
+
+class _Stopped(Exception):
+    """The ingest ended (an error or an interrupt in the writer): a worker stops its file."""
+
+
+class _Ahead:
+    """`workers` threads read, hash, sniff and stage whole files ahead of the writer (the caller's
+    thread), each on its own cursor of the store and into a spool on disk (zscaler_spool); the
+    writer loads each file's spool in its own transaction in input order (write()), so the
+    duplicate check, the ledger and the evidence ids are exactly those of one file after the
+    other. At most 2 x workers files are ahead of the writer (spooled, or being staged)."""
+
+    def __init__(self, store, inputs: list[_Input], sizes: list[int], workers: int, spool_dir: Path,
+                 options: dict):
+        self.store, self.inputs, self.sizes, self.spool_dir, self.options = store, inputs, sizes, spool_dir, options
+        self.window = 2 * workers
+        self.cursors: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(workers):
+            self.cursors.put(store.con.cursor())
+        self.workers = workers
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zsaudit-ingest")
+        self.futures: dict[int, Future] = {}
+        self.submitted = 0
+        self.stop = threading.Event()
+
+    def in_place(self, i: int) -> bool:
+        """Whether file i loads in place at its turn (too large to spool: see SPOOL_MAX_BYTES)."""
+        return self.sizes[i] > SPOOL_MAX_BYTES
+
+    def _submit(self, upto: int) -> None:
+        while self.submitted < min(len(self.inputs), upto):
+            i = self.submitted
+            if not self.in_place(i):
+                self.futures[i] = self.pool.submit(self._stage, i)
+            self.submitted += 1
+
+    def write(self, i: int) -> FileResult:
+        """File i's turn: its spool into the store, in its own transaction."""
+        self._submit(i + self.window)
+        staged = self.futures.pop(i).result()
+        self._submit(i + 1 + self.window)
+        try:
+            return _write_staged(self.store, staged, self.options["max_line_bytes"])
+        finally:
+            if staged.spool is not None:
+                staged.spool.discard()
+
+    def _stage(self, i: int) -> _Staged:
+        item = self.inputs[i]
+        if self.stop.is_set():
+            return _Staged(item.label, error=_Stopped())
+        cur = self.cursors.get()
+        try:
+            with sources.readable(item.path) as path:
+                return _stage_file(cur, path, item.label, self.spool_dir / f"{i:06d}.arrow", self.stop,
+                                   **self.options)
+        except BaseException as exc:           # raised at the file's turn, as the serial loop would
+            return _Staged(item.label, error=exc)
+        finally:
+            self.cursors.put(cur)
+
+    def close(self) -> None:
+        self.stop.set()
+        for fut in self.futures.values():
+            fut.cancel()
+        self.pool.shutdown(wait=True)
+        for fut in self.futures.values():
+            if not fut.cancelled() and fut.result().spool is not None:
+                fut.result().spool.discard()
+        for _ in range(self.workers):
+            self.cursors.get().close()
+        zscaler_spool.sweep(self.spool_dir)
+
+
+def _stage_file(cur, path: Path, label: str, spool_path: Path, stop: threading.Event, *, fmt: str,
+                fields: str | None, tz: str, max_line_bytes: int) -> _Staged:
+    """A worker's part of ingest_file: hash, sniff, and every batch through the batch SQL (and
+    the JSON repair) on the worker's cursor `cur`, into a spool."""
+    size, sha = _hash(path, label)
+    if queries.scalar(cur, "store/ledger_has", {"sha256": sha}):
+        return _Staged(label, FileResult(path=label, sha256=sha, skipped=True))
+    started = ledger.now_utc()
+    result = FileResult(path=label, sha256=sha, source_kind="zscaler", format=fmt if fmt != "auto" else "")
+    staged = _Staged(label, result, size, started)
+    try:
+        staged.plan, document = _plan(path, label, fmt, fields, max_line_bytes, result)
+        staged.tz = staged.plan.time_zone or tz
+        if not _VALID_TZ.match(staged.tz or ""):
+            raise BadInput(f"--tz: expected a time zone name such as UTC or Europe/Berlin, got {staged.tz!r}")
+        queries.set_option(cur, "TimeZone", staged.tz)
+        statement = BatchStatement(cur, staged.plan, max_line_bytes)
+        spool = zscaler_spool.Spool(spool_path, statement.staged_schema())
+        try:
+            with _open(path) as fh:
+                for first, body in _chunks(fh, label, document, max_line_bytes):
+                    if stop.is_set():
+                        raise _Stopped()
+                    spool.add(_stage_ahead(statement, statement.prepare(first, body, cur), spool))
+            spool.close()
+        except BaseException:
+            spool.discard()
+            raise
+        staged.spool = spool
+    except BadInput as exc:
+        staged.refused = exc
+    return staged
+
+
+def _stage_ahead(statement: BatchStatement, staged: Staged, spool: zscaler_spool.Spool) -> Staged:
+    """A staged batch of a JSON file with its broken lines repaired, or staged as rejected rows
+    with the reason (what _FileLoad.consume does at the writer's turn otherwise)."""
+    if not isinstance(staged, pa.Table) or statement.plan.fmt != "json":
+        return staged
+    staged, broken, repaired = repair_staged(staged, statement.stage_isolated)
+    spool.repaired += repaired
+    if not broken:
+        return staged
+    lines, texts, reasons = (list(c) for c in zip(*broken))
+    rejected = statement.rejected_rows(pa.table({"line": pa.array(lines, pa.int64()),
+                                                 "text": pa.array(texts, pa.string())}),
+                                       pa.array(reasons, pa.string()))
+    return pa.concat_tables([staged.cast(rejected.schema), rejected])
+
+
+def _write_staged(store, staged: _Staged, max_line_bytes: int) -> FileResult:
+    """The writer's part of ingest_file for a file a worker staged: its rows, rejects and ledger
+    row from its spool, in one (chunked) transaction; or its refusal, or its error."""
+    if staged.error is not None:
+        raise staged.error
+    result = staged.result
+    if result.skipped:
+        return result
+    if staged.refused is not None:
+        _refuse(store, staged.label, result, staged.refused, staged.size, staged.started)
+    if store.ledger_has(result.sha256):            # the same content earlier in this ingest
+        return FileResult(path=staged.label, sha256=result.sha256, skipped=True)
+    try:
+        return _load_file(store, staged.label, staged.plan, result, staged.size, staged.started, staged.tz,
+                          lambda load: load.load_spool(staged.spool), max_line_bytes)
+    except BadInput as exc:
+        _refuse(store, staged.label, result, exc, staged.size, staged.started)
+
+
+# ---------------------------------------------------------------------------------------------
 class _FileLoad:
     """One file's lines through its BatchStatement (zscaler_batch) into its RecordWriter
     (zscaler_write), inside the file's transaction `tx`: broken JSON lines repaired or rejected
@@ -400,11 +617,21 @@ class _FileLoad:
         # the file's transaction (see BatchStatement.stage_isolated)
         self.stage_con = tx.con.cursor()
         queries.set_option(self.stage_con, "TimeZone", tz)
-        self.statement = BatchStatement(self.stage_con, plan, max_line_bytes, hand_on=root is None)
+        self._statement: BatchStatement | None = None
+        self._hand_on_types = root is None
         self.writer = RecordWriter(tx, plan.log_type, file_id=file_id, label=label,
                                    root=root.writer if root is not None else None)
         self.drift = Drift(plan)
         self.repaired = self.hosts_derived = 0
+
+    @property
+    def statement(self) -> BatchStatement:
+        """The plan's BatchStatement on this load's cursor, compiled when first needed (a file
+        staged ahead by a worker needs it only for records of another LSS type)."""
+        if self._statement is None:
+            self._statement = BatchStatement(self.stage_con, self.plan, self.max_line_bytes,
+                                             hand_on=self._hand_on_types)
+        return self._statement
 
     def __enter__(self) -> "_FileLoad":
         return self
@@ -444,8 +671,15 @@ class _FileLoad:
         """Batches of raw lines (lines.iter_chunks), staged on threads, consumed in file order."""
         stage_in_order(self.statement, chunks, self.consume, self.tz)
 
-    def consume(self, staged: Staged) -> None:
-        """One staged batch: its good rows to the writer, its bad lines rejected with the reason."""
+    def load_spool(self, spool: zscaler_spool.Spool) -> None:
+        """A file's batches a worker staged ahead (its JSON lines repaired already)."""
+        self.repaired += spool.repaired
+        for staged in spool.staged():
+            self.consume(staged, repaired=True)
+
+    def consume(self, staged: Staged, repaired: bool = False) -> None:
+        """One staged batch: its good rows to the writer, its bad lines rejected with the reason
+        (`repaired`: its broken JSON lines were repaired or rejected already, see stage_ahead)."""
         if staged is None:
             return
         if isinstance(staged, tuple):                  # a line the reader cut at the cap
@@ -454,9 +688,9 @@ class _FileLoad:
                                [long.reason or limits.too_long(long.length, self.max_line_bytes)],
                                lengths=[long.length], sha256s=[long.digest.hexdigest()])
             return
-        if self.plan.fmt == "json":
-            staged, broken, repaired = repair_staged(staged, self.statement.stage_isolated)
-            self.repaired += repaired
+        if self.plan.fmt == "json" and not repaired:
+            staged, broken, n_repaired = repair_staged(staged, self.statement.stage_isolated)
+            self.repaired += n_repaired
             if broken:
                 self.writer.reject(*(list(c) for c in zip(*broken)))
         if staged.num_rows and pc.any(pc.is_valid(staged["hand_to"])).as_py():

@@ -169,6 +169,9 @@ def stage_in_order(statement: BatchStatement, chunks: Iterable[tuple[int, bytes 
         for first, body in head:
             consume(statement.prepare(first, body, statement.con))
         return
+    # compiled here, not first in a stage thread on statement.con, which the caller's thread
+    # uses meanwhile (a JSON repair) and a DuckDB connection refuses two calls at once
+    statement.staged_schema()
     local = threading.local()
     cursors = []
 

@@ -1,0 +1,183 @@
+"""A night of Zscaler files ingested by several workers (issue 17 item 1) gives exactly what one
+worker gives: rows and evidence ids, rejects, ledger rows, each record once; a failing file
+leaves nothing and stops nothing; spools of a killed ingest are swept."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from zsaudit.cli import main
+from zsaudit.errors import BadUsage
+from zsaudit.ingest import zscaler, zscaler_spool, zscaler_write
+from zsaudit.store import Store
+
+from conftest import FIXTURES
+from test_ingest_once import zia
+from test_ingest_zscaler import web, write
+
+GOLDEN = FIXTURES / "golden"
+
+
+def _night(folder):
+    """Files of every kind a night may hold, in the order a folder lists them."""
+    folder.mkdir()
+    for h in range(5):                                          # hourly files, distinct records
+        write(folder / f"a-web-{h}.json", [zia(i, 10_000 + 100 * h + i) for i in range(80)])
+    # NSS resends part of hour 1 in a later file (each record once: the first file keeps it)
+    write(folder / "b-resent.json", [zia(i, 10_100 + i) for i in range(30)] + [zia(5, 20_001)])
+    shutil.copy(folder / "a-web-2.json", folder / "c-copy-of-web-2.json")      # same content: skipped
+    bad = [web(i) for i in range(40)]
+    bad[3] = "this is not a record"
+    bad[5] = web(5, ua='curl "quoted" agent')                   # unescaped quotes: repaired
+    bad[7] = web(7)[:-5]                                        # cut short: rejected with the reason
+    bad[9] = web(9, ua="x" * 6000)                              # over --max-line-bytes: cut by the reader
+    write(folder / "d-rejects.json", bad)
+    (folder / "e-binary.log").write_bytes(b"\x00\x01\x02\x03" * 300)       # refused
+    with gzip.open(folder / "f-web.json.gz", "wt") as fh:
+        fh.write("\n".join(web(i % 60, ua=f"curl/{i}") for i in range(700)) + "\n")
+    for name in ("lss_type__mixed_loadable.json", "splunk_kv__sc4s_zscaler_proxy.log",
+                 "siem_export__splunk_csv.csv", "fw_dns_keys__sekoia_dns.json"):
+        shutil.copy(GOLDEN / name, folder / f"g-{name}")
+    return folder
+
+
+def _tables(con) -> list[str]:
+    return [t for (t,) in con.execute(
+        "SELECT table_name FROM information_schema.columns WHERE table_schema = 'main' "
+        "AND column_name IN ('rid', 'source_file') GROUP BY 1 HAVING count(*) = 2 ORDER BY 1").fetchall()]
+
+
+def _contents(db, skip: tuple[str, ...] = ()) -> dict:
+    """Everything the ingest wrote that does not say when it ran (but the files named in `skip`)."""
+    where = "WHERE NOT list_contains($skip, regexp_extract(source_file, '[^/]+$'))"
+    with Store(db, read_only=True) as s:
+        out = {t: s.con.execute(f"SELECT * FROM {t} {where} ORDER BY rid", {"skip": list(skip)}).fetchall()
+               for t in _tables(s.con)}
+        out["rejects"] = s.con.execute(
+            "SELECT file_id, source_file, source_line, raw, reason, raw_bytes, raw_sha256 FROM rejects "
+            f"{where} ORDER BY file_id, source_line", {"skip": list(skip)}).fetchall()
+        out["ledger"] = s.con.execute(
+            "SELECT * EXCLUDE (started_at, finished_at) FROM ingest_ledger "
+            "WHERE NOT list_contains($skip, regexp_extract(path, '[^/]+$')) ORDER BY path",
+            {"skip": list(skip)}).fetchall()
+        out["inflight"] = s.con.execute("SELECT count(*) FROM ingest_inflight").fetchall()
+    return out
+
+
+def _ingest(db, folder, workers, **kw):
+    with Store(db) as store:
+        try:
+            results = zscaler.ingest_paths(store, [folder], workers=workers, max_line_bytes=4096, **kw)
+        except zscaler.IngestErrors as exc:
+            results, error = exc.results, exc
+        else:
+            error = None
+    return [r.summary() for r in results], error
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Many batches per file and chunk commits within files: every seam of the load is crossed."""
+    monkeypatch.setattr(zscaler, "BATCH_BYTES", 4 << 10)
+    monkeypatch.setattr(zscaler_write, "FLUSH_ROWS", 64)
+    monkeypatch.setattr(zscaler_write, "CHUNK_ROWS", 150)
+
+
+@pytest.mark.parametrize("workers", [2, 5])
+def test_workers_load_exactly_what_one_worker_loads(tmp_path, small_batches, workers):
+    folder = _night(tmp_path / "night")
+    one, one_error = _ingest(tmp_path / "one.duckdb", folder, 1)
+    many, many_error = _ingest(tmp_path / "many.duckdb", folder, workers)
+    assert many == one
+    assert str(many_error) == str(one_error) and "e-binary.log: binary content" in str(one_error)
+    a, b = _contents(tmp_path / "one.duckdb"), _contents(tmp_path / "many.duckdb")
+    assert b == a
+    # the night's checks themselves, so that "equal" is not "equally empty"
+    summary = "\n".join(one)
+    assert "c-copy-of-web-2.json: already ingested" in summary
+    assert "b-resent.json: zia_web as json: 31 lines read, 1 loaded, 0 rejected, 30 duplicates" in summary
+    rejects = [(line, reason) for _, src, line, _, reason, _, _ in a["rejects"] if src.endswith("d-rejects.json")]
+    assert [line for line, _ in rejects] == [4, 8, 10] and "4096" in rejects[2][1]
+    assert a["zpa_user_status"] and a["zpa_user_activity"] and a["zia_dns"]
+    assert a["inflight"] == [(0,)]
+    assert not zscaler_spool.folder(tmp_path / "many.duckdb").exists()
+
+
+def test_a_file_failing_mid_load_leaves_nothing_and_the_others_load(tmp_path, small_batches, monkeypatch):
+    """An internal error in one file's read (the worker's part) and in another's write (the
+    writer's, after some of its chunks committed): none of their rows stay, the other files load,
+    and the night is what one worker makes of it."""
+    folder = _night(tmp_path / "night")
+    real_chunks, real_flush = zscaler._chunks, zscaler_write.RecordWriter.flush
+
+    def failing_chunks(fh, label, *args, **kwargs):     # a-web-1.json fails after its first batch
+        chunks = real_chunks(fh, label, *args, **kwargs)
+        if not label.endswith("a-web-1.json"):
+            return chunks
+
+        def fail_after_first():
+            yield next(chunks)
+            raise RuntimeError("reading fails")
+        return fail_after_first()
+
+    def failing_flush(self):                            # f-web.json.gz after two chunk commits
+        if self.label.endswith("f-web.json.gz") and self.loaded >= 300:
+            raise RuntimeError("writing fails")
+        real_flush(self)
+
+    monkeypatch.setattr(zscaler, "_chunks", failing_chunks)
+    monkeypatch.setattr(zscaler_write.RecordWriter, "flush", failing_flush)
+    one, one_error = _ingest(tmp_path / "one.duckdb", folder, 1)
+    many, many_error = _ingest(tmp_path / "many.duckdb", folder, 3)
+    assert isinstance(many_error, zscaler.IngestInternalError) and str(many_error) == str(one_error)
+    assert "a-web-1.json: not ingested: internal error (RuntimeError: reading fails)" in str(many_error)
+    assert "f-web.json.gz: not ingested: internal error (RuntimeError: writing fails)" in str(many_error)
+    assert many == one and not any("a-web-1.json" in s or "f-web.json.gz" in s for s in many)
+    got = _contents(tmp_path / "many.duckdb")
+    assert got == _contents(tmp_path / "one.duckdb")
+    assert got == _contents(tmp_path / "many.duckdb", skip=("a-web-1.json", "f-web.json.gz"))   # none of theirs
+    assert got["inflight"] == [(0,)]
+
+
+def test_stale_spools_are_swept_and_none_is_left(tmp_path):
+    db = tmp_path / "z.duckdb"
+    stale = zscaler_spool.folder(db)
+    stale.mkdir(parents=True)
+    (stale / "000003.arrow").write_bytes(b"left by kill -9")
+    a = write(tmp_path / "a.json", [zia(i, 1000 + i) for i in range(10)])
+    b = write(tmp_path / "b.json", [zia(i, 2000 + i) for i in range(10)])
+    with Store(db) as store:
+        zscaler.ingest_paths(store, [a, b], workers=2)
+        assert store.con.execute("SELECT count(*) FROM zia_web").fetchone()[0] == 20
+    assert not stale.exists()
+
+
+def test_the_cli_prints_the_same_with_one_worker_and_with_several(tmp_path, monkeypatch):
+    folder = _night(tmp_path / "night")
+    out = {}
+    for workers in ("1", "3"):
+        monkeypatch.setenv("ZSAUDIT_INGEST_WORKERS", workers)
+        r = CliRunner().invoke(main, ["ingest", "zscaler", str(folder), "--db", str(tmp_path / f"{workers}.duckdb")])
+        assert r.exit_code == 2, r.output
+        out[workers] = r.output
+    lines = out["1"].splitlines()
+    assert out["3"].splitlines() == lines
+    n = len(list(folder.iterdir()))
+    # progress without a terminal: files done, in order, and the last tenth
+    assert [ln for ln in lines if "files" in ln and ln.startswith("ingest zscaler:")] == [
+        f"ingest zscaler: {i}/{n} files" for i in range(1, n + 1)]
+    assert "ingest zscaler: 100%" in lines
+
+
+def test_workers_setting(monkeypatch):
+    monkeypatch.delenv("ZSAUDIT_INGEST_WORKERS", raising=False)
+    import os
+    assert zscaler.workers_from_env() == len(os.sched_getaffinity(0))
+    assert zscaler.workers_from_env({"ZSAUDIT_INGEST_WORKERS": "3"}) == 3
+    for bad in ("0", "two", "-1", "65"):
+        with pytest.raises(BadUsage, match="ZSAUDIT_INGEST_WORKERS"):
+            zscaler.workers_from_env({"ZSAUDIT_INGEST_WORKERS": bad})

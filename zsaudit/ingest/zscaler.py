@@ -50,6 +50,7 @@ from .zscaler_drift import Drift
 from .zscaler_drift import short as short_drift
 from .zscaler_repair import repair_staged
 from .zscaler_sniff import Plan, other_type_plan, sniff
+from . import zscaler_write
 from .zscaler_write import RecordWriter
 
 MEMORY_LIMIT = os.environ.get("ZSAUDIT_INGEST_MEMORY", "512MB")   # DuckDB buffer pool while ingesting
@@ -547,13 +548,19 @@ def _stage_file(cur, path: Path, label: str, spool_path: Path, stop: threading.E
             raise BadInput(f"--tz: expected a time zone name such as UTC or Europe/Berlin, got {staged.tz!r}")
         queries.set_option(cur, "TimeZone", staged.tz)
         statement = BatchStatement(cur, staged.plan, max_line_bytes)
-        spool = zscaler_spool.Spool(spool_path, statement.staged_schema())
+        key_sql = zscaler_write.record_key_sql(cur, staged.plan.log_type)
+        schema = statement.staged_schema()
+        spool = zscaler_spool.Spool(spool_path, schema.append(pa.field("record_key", pa.uint64())))
         try:
             with _open(path) as fh:
                 for first, body in _chunks(fh, label, document, max_line_bytes):
                     if stop.is_set():
                         raise _Stopped()
-                    spool.add(_stage_ahead(statement, statement.prepare(first, body, cur), spool))
+                    batch = _stage_ahead(statement, statement.prepare(first, body, cur), spool)
+                    if isinstance(batch, pa.Table):    # the keys of the rows the writer will insert
+                        good = pc.and_(pc.is_null(batch["bad"]), pc.is_null(batch["hand_to"])).combine_chunks()
+                        batch = zscaler_write.with_record_keys(cur, key_sql, batch.cast(schema), good)
+                    spool.add(batch)
             spool.close()
         except BaseException:
             spool.discard()

@@ -74,9 +74,8 @@ class RecordWriter:
         table = pa.concat_tables(self.pending)
         self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
         span = pc.min_max(table["event_time"]).as_py()
-        with queries.registered(self.con, {STAGE: table}):     # each key hashed once, in DuckDB
-            keys = self.con.sql(self.key_sql).to_arrow_table()["record_key"]
-        table = table.append_column("record_key", keys)
+        if "record_key" not in table.column_names:             # not hashed ahead by a worker
+            table = with_record_keys(self.con, self.key_sql, table)
         sql = self.insert_sql if may_repeat_key(table) else self.insert_unique_sql
         with queries.registered(self.con, {STAGE: table}):
             inserted = self.con.execute(sql, [self.prefix, self.file_id, self.label,
@@ -98,6 +97,22 @@ class RecordWriter:
             _test_kill_point("after_chunk_commit")
             self.uncommitted = self.uncommitted_bytes = 0
             self.chunked = True
+
+
+def record_key_sql(con, log_type: str) -> str:
+    """queries/ingest/record_keys.sql for the table of `log_type` (see insert_sql)."""
+    return insert_sql(con, log_type, list(COLUMNS[log_type]) + DERIVED.get(log_type, []))[0]
+
+
+def with_record_keys(con, key_sql: str, table: pa.Table, rows: pa.Array | None = None) -> pa.Table:
+    """`table` with its column record_key, hashed once in DuckDB (`key_sql`: record_key_sql) on
+    `con`; with `rows` (a mask), only those rows are hashed and the others' keys are NULL."""
+    part = table if rows is None else table.filter(rows)
+    with queries.registered(con, {STAGE: part}):
+        keys = con.sql(key_sql).to_arrow_table()["record_key"].combine_chunks()
+    if rows is not None:
+        keys = pc.replace_with_mask(pa.nulls(table.num_rows, keys.type), rows, keys)
+    return table.append_column("record_key", keys)
 
 
 def may_repeat_key(table: pa.Table) -> bool:

@@ -89,12 +89,23 @@ INSERT INTO analysis_runs (analysis_id, period_start, period_end, identity_map_p
 VALUES ('bench', TIMESTAMPTZ '2026-10-01 00:00:00+00', TIMESTAMPTZ '2026-10-31 00:00:00+00', NULL, sha256('identity'),
         TIMESTAMPTZ '2026-11-01 05:00:00+00', TIMESTAMPTZ '2026-11-01 05:10:00+00');
 
-INSERT INTO attributions (request_table, request_rid, event_time, worker, login, host, attempt_id, dag_id, run_id,
-                          task_id, map_index, try_number, status, method, confidence, candidates, analysis_id)
-SELECT 'zia_web', w.rid, w.event_time, split_part(w.device_hostname, '.', 1), w.login, w.host,
-       CASE WHEN s.status = 'attributed' THEN substr(sha256('attempt' || (epoch(w.event_time - TIMESTAMPTZ '2026-10-01 00:00:00+00')::BIGINT * $attempts // 2592000)), 1, 16) END,
-       NULL, NULL, NULL, NULL, NULL, s.status, 'device', CASE WHEN s.status = 'attributed' THEN 0.95 END,
-       CASE s.status WHEN 'attributed' THEN 1 WHEN 'ambiguous' THEN 2 ELSE 0 END, 'bench'
+-- attributions (schema 7): narrow rows whose worker and attempt are references into the
+-- analysis' attribution_workers and attribution_attempts; the view `attributions` joins them
+INSERT INTO attribution_workers (analysis_id, worker_ref, worker)
+SELECT 'bench', w, 'airflow-worker-' || w FROM range(1, 9) t(w);
+
+INSERT INTO attribution_attempts (analysis_id, attempt_ref, attempt_id, dag_id, run_id, task_id, map_index, try_number)
+SELECT 'bench', a, substr(sha256('attempt' || a), 1, 16), 'dag_' || (a % 60), 'scheduled__' || (a // 60),
+       'task_' || (a % 7), -1, 1 + (a % 13 = 0)::INT
+FROM range($attempts) t(a);
+
+INSERT INTO attribution_rows (analysis_id, request_kind, request_rid, event_time, worker_ref, login, host, attempt_ref,
+                              method_code, candidates)
+SELECT 'bench', 0, w.rid, w.event_time, CAST(split_part(split_part(w.device_hostname, '.', 1), '-', 3) AS INTEGER),
+       w.login, w.host,
+       CASE WHEN s.status = 'attributed'
+            THEN epoch(w.event_time - TIMESTAMPTZ '2026-10-01 00:00:00+00')::BIGINT * $attempts // 2592000 END,
+       0, CASE s.status WHEN 'attributed' THEN 1 WHEN 'ambiguous' THEN 2 ELSE 0 END
 FROM zia_web w,
      LATERAL (SELECT CASE WHEN w.source_line % 53 = 0 THEN 'ambiguous' WHEN w.source_line % 71 = 0 THEN 'unattributed'
                           ELSE 'attributed' END AS status) s

@@ -47,6 +47,36 @@ def insert(con, table: str, columns: list[str], rows: list[list]) -> None:
         con.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
 
 
+def store_attributions(con, rows: list[list]) -> None:
+    """Attribution rows in the contract's columns (ATTR_COLS) into the narrow tables behind the
+    `attributions` view (schema 7): the workers and attempts as this analysis' references, the
+    method as its code (status follows from candidates, confidence from method and candidates)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _attr_in AS SELECT * FROM attributions LIMIT 0")
+    insert(con, "_attr_in", ATTR_COLS, rows)
+    con.execute("""
+        INSERT INTO attribution_workers
+        SELECT analysis_id, row_number() OVER (PARTITION BY analysis_id ORDER BY worker), worker
+        FROM (SELECT DISTINCT analysis_id, worker FROM _attr_in WHERE worker IS NOT NULL)""")
+    con.execute("""
+        INSERT INTO attribution_attempts
+        SELECT analysis_id, row_number() OVER (PARTITION BY analysis_id ORDER BY attempt_id), attempt_id, dag_id,
+               run_id, task_id, map_index, try_number
+        FROM (SELECT DISTINCT analysis_id, attempt_id, dag_id, run_id, task_id, map_index, try_number
+              FROM _attr_in WHERE attempt_id IS NOT NULL)""")
+    con.execute("""
+        INSERT INTO attribution_rows
+        SELECT t.analysis_id, CASE WHEN t.request_table = 'zpa_user_activity' THEN 1 ELSE 0 END, t.request_rid,
+               t.event_time, w.worker_ref, t.login, t.host, a.attempt_ref,
+               CASE split_part(t.method, '+', 1) WHEN 'device' THEN 0 WHEN 'ip' THEN 4 WHEN 'login' THEN 8 END
+                   + CASE WHEN t.method LIKE '%+login%' THEN 1 ELSE 0 END
+                   + CASE WHEN t.method LIKE '%+host%' THEN 2 ELSE 0 END,
+               t.candidates, t.candidate_attempts
+        FROM _attr_in t
+        LEFT JOIN attribution_workers w ON w.analysis_id = t.analysis_id AND w.worker = t.worker
+        LEFT JOIN attribution_attempts a ON a.analysis_id = t.analysis_id AND a.attempt_id = t.attempt_id""")
+    con.execute("DROP TABLE _attr_in")
+
+
 WEB_COLS = ["rid", "event_time", "login", "department", "location", "client_ip", "client_public_ip", "server_ip",
             "device_hostname", "device_owner", "request_method", "url", "host", "protocol", "response_code", "action",
             "reason", "url_category", "url_super_category", "url_class", "app_name", "app_class", "user_agent",
@@ -182,7 +212,7 @@ def build(store, tmp_path: Path) -> Expected:
         attributions.append(["zia_web", rid, t, worker, login, host, att_id,
                              arow[1] if arow else None, arow[2] if arow else None, arow[3] if arow else None,
                              arow[4] if arow else None, arow[5] if arow else None, status,
-                             "device_hostname+time" if arow else None, 0.97 if arow else None,
+                             "device", 0.95 if arow else 0.0,
                              1 if arow else (2 if status == "ambiguous" else 0)])
     # one late row from a second file with a drifted template
     line2 = 1
@@ -194,7 +224,7 @@ def build(store, tmp_path: Path) -> Expected:
                      0, None, None, "URL Filtering", "Default", "application/json", "DIRECT", None, None,
                      web2_sha, web2_file, line2])
     attributions.append(["zia_web", rid2, DAY + timedelta(hours=23, minutes=55), "airflow-worker-2", "svc-billing@corp.example",
-                         "api.billing.example", None, None, None, None, None, None, "unattributed", None, None, 0])
+                         "api.billing.example", None, None, None, None, None, None, "unattributed", "device", 0.0, 0])
     insert(con, "zia_web", WEB_COLS, web_rows)
 
     # ---- ZPA user activity and status ---------------------------------------------------------
@@ -210,8 +240,8 @@ def build(store, tmp_path: Path) -> Expected:
                              a_push if h == 1 else None, "billing_daily" if h == 1 else None,
                              att_rows[0][2] if h == 1 else None, "push" if h == 1 else None,
                              -1 if h == 1 else None, 1 if h == 1 else None,
-                             "attributed" if h == 1 else "unattributed", "zpa_session" if h == 1 else None,
-                             0.9 if h == 1 else None, 1 if h == 1 else 0])
+                             "attributed" if h == 1 else "unattributed", "device",
+                             0.855 if h == 1 else 0.0, 1 if h == 1 else 0])
     insert(con, "zpa_user_activity", ZPA_COLS, zpa_rows)
     con.executemany(
         "INSERT INTO zpa_user_status (rid, event_time, username, session_id, session_status, authenticated_at, "
@@ -221,7 +251,7 @@ def build(store, tmp_path: Path) -> Expected:
          for i, h in enumerate([0, 11], start=1)],
     )
     # the analysis stores attributions for worker traffic only; the laptop's request has none
-    insert(con, "attributions", ATTR_COLS, [a + ["an-20261124"] for a in attributions if a[12] != "not_worker"])
+    store_attributions(con, [a + ["an-20261124"] for a in attributions if a[12] != "not_worker"])
 
     # ---- ledger and rejects --------------------------------------------------------------------
     web_times = [r[1] for r in web_rows if r[-3] == web_sha]

@@ -37,6 +37,40 @@ def test_a_version_1_store_migrates_and_keeps_its_rejects(tmp_path):
             ("whole line", None, None)]
 
 
+def test_a_version_6_store_keeps_its_attributions_through_the_view(tmp_path):
+    """Schema 7 stores attributions narrow behind the view `attributions`: the rows of an older
+    store read back through the view as they were written (status, method, confidence, attempt)."""
+    from datetime import datetime, timezone
+
+    import duckdb
+
+    from zsaudit.store import _migrations
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute(queries.load("schema"))
+    con.execute("INSERT INTO schema_version (version) VALUES (1)")
+    for version, name in _migrations():
+        if version <= 6:
+            con.execute(queries.load(name))
+            con.execute("INSERT INTO schema_version (version) VALUES (?)", [version])
+    t = datetime(2026, 11, 24, 1, tzinfo=timezone.utc)
+    rows = [
+        ("zia_web", "f:1", t, "w1", "svc@corp.example", "api.example", "a1", "billing", "r1", "push", -1, 1,
+         "attributed", "device+login", 0.902, 1, None, "an1"),
+        ("zia_web", "f:2", t, "w1", "svc@corp.example", "api.example", None, None, None, None, None, None,
+         "ambiguous", "ip+login+host", 0.425, 2, ["a1", "a2"], "an1"),
+        ("zpa_user_activity", "z:1", t, None, "svc@corp.example", "db.example", None, None, None, None, None, None,
+         "unattributed", "login", 0.0, 0, None, "an1"),
+    ]
+    con.executemany(f"INSERT INTO attributions VALUES ({', '.join('?' * 18)})", rows)
+    con.close()
+    with Store(tmp_path / "old.duckdb") as s:
+        assert s.version() == latest_version()
+        assert s.con.execute("SELECT * FROM attributions ORDER BY request_rid").fetchall() == rows
+        kinds = dict(s.con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
+        assert kinds["attributions"] == "VIEW" and kinds["attribution_rows"] == "BASE TABLE"
+
+
 def test_failed_transaction_leaves_no_rows(store):
     try:
         with store.transaction() as con:

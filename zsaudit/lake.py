@@ -31,8 +31,8 @@ from .ingest.sources import is_remote
 
 LEDGER = "ingest_ledger"
 # store tables that are not ingest output: bookkeeping, and what analysis writes
-NOT_EXPORTED = frozenset({"schema_version", "ingest_inflight", "analysis_runs", "attributions", "findings",
-                          "not_evaluable"})
+NOT_EXPORTED = frozenset({"schema_version", "ingest_inflight", "analysis_runs", "attributions", "attribution_rows",
+                          "attribution_workers", "attribution_attempts", "findings", "not_evaluable"})
 # the column whose UTC day partitions a table's rows (the first one a table has)
 _DAY_COLUMNS = ("event_time", "start_time", "first_event", "started_at")
 NO_DAY = "none"

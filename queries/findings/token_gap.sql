@@ -52,10 +52,10 @@ WITH scope AS (
     FROM task_egress_hints h JOIN scope s USING (attempt_id)
     WHERE h.url LIKE '%/execution/%' AND h.attempt_id IN (SELECT attempt_id FROM failing)
 ), refused AS (
-    SELECT r.rn, r.rid, r.request_table, r.aidx, r.host FROM _attr r WHERE r.in_period AND r.refused
+    SELECT r.rn, r.rid, r.request_kind, r.aidx, r.host FROM _attr r WHERE r.in_period AND r.refused
 )
 SELECT r.rn FROM refused r
-JOIN zia_web w ON w.rid = r.rid AND r.request_table = 'zia_web'
+JOIN zia_web w ON w.rid = r.rid AND r.request_kind = 0   -- a ZIA web request
 WHERE w.url LIKE '%/execution/%'
 UNION
 SELECT r.rn FROM refused r JOIN api_hosts a ON a.aidx = r.aidx AND a.host = r.host;

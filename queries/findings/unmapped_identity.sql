@@ -76,13 +76,19 @@ FROM (
     SELECT aidx, min(widx) AS widx, sa, login_l, host, min(login) AS login, min(event_time) AS first_time,
            list(rid ORDER BY event_time, rid)[1:1000] AS rids, count(*) AS n
     FROM (
-        SELECT CASE WHEN r.status = 'attributed' THEN r.aidx END AS aidx, r.widx, l.sa, lower(r.login) AS login_l,
+        SELECT CASE WHEN r.status = 'attributed' THEN r.aidx END AS aidx, r.widx, b.sa, lower(r.login) AS login_l,
                r.host, r.login, r.event_time, r.rid
         FROM _attr r
-        JOIN im_logins l ON l.lidx = r.lidx
-        WHERE r.in_period AND r.host IS NOT NULL AND r.host <> ''
-          AND EXISTS (SELECT 1 FROM im_hosts h WHERE h.sa = l.sa)
-          AND NOT EXISTS (SELECT 1 FROM im_hosts h WHERE h.sa = l.sa AND r.host GLOB h.pattern)
+        JOIN (
+            -- the (login, host) pairs its allowed_hosts globs miss, tested once per distinct pair
+            SELECT p.lidx, p.host, l.sa
+            FROM (SELECT DISTINCT lidx, host FROM _attr
+                  WHERE in_period AND lidx IS NOT NULL AND host IS NOT NULL AND host <> '') p
+            JOIN im_logins l ON l.lidx = p.lidx
+            WHERE EXISTS (SELECT 1 FROM im_hosts h WHERE h.sa = l.sa)
+              AND NOT EXISTS (SELECT 1 FROM im_hosts h WHERE h.sa = l.sa AND p.host GLOB h.pattern)
+        ) b ON b.lidx = r.lidx AND b.host = r.host
+        WHERE r.in_period
     )
     GROUP BY aidx, CASE WHEN aidx IS NULL THEN widx END, sa, login_l, host
 ) g

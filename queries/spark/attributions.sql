@@ -4,5 +4,5 @@
 -- reads: -
 -- hands on: _attr
 CREATE OR REPLACE TEMP TABLE _attr AS
-SELECT * REPLACE (CAST(row_number() OVER (ORDER BY request_table, rid) AS BIGINT) AS rn)
+SELECT * REPLACE (CAST(row_number() OVER (ORDER BY request_kind, rid) AS BIGINT) AS rn)
 FROM read_parquet($parts, hive_partitioning = false);

@@ -15,6 +15,11 @@ Store.chunked_transaction); each concern of the load has its own module:
   zscaler_repair      JSON lines with unescaped quotes: repaired, or rejected with the reason
   zscaler_drift       lines off the declared template, counted for the ledger
   zscaler_write       staged rows into the table, each record once, in chunked commits
+  zscaler_spool       a file staged ahead by a worker, on disk until the writer's turn
+
+A night of many files: one worker per core (ZSAUDIT_INGEST_WORKERS) hashes, sniffs and stages
+whole files ahead into spools; this thread writes them in input order, each in its own
+transaction (_Ahead), so the result is exactly that of one file after the other.
 """
 
 from __future__ import annotations

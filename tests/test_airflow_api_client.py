@@ -176,22 +176,32 @@ class _RecordingClient(Client):
             self.gate.append((time.monotonic(), self._paused_until))
 
 
-def test_concurrent_pages_arrive_in_order_and_a_retry_after_pauses_every_worker(monkeypatch):
-    from concurrent.futures import ThreadPoolExecutor
-
+@pytest.fixture
+def paged(monkeypatch):
+    """The _Paged server on loopback and a client factory for it (the client's worker count)."""
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Paged)
     server.seen, server.lock = [], threading.Lock()
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        client = _RecordingClient(f"http://127.0.0.1:{server.server_address[1]}", Credentials(token="t"),
-                                  workers=4, retries=3, backoff=0.01)
-        client.version = 2
-        with ThreadPoolExecutor(max_workers=client.workers) as pool:
-            items = client.pages("/api/v2/items", "items", {}, pool=pool)
-    finally:
-        server.shutdown()
-        server.server_close()
+
+    def client(workers: int) -> "_RecordingClient":
+        c = _RecordingClient(f"http://127.0.0.1:{server.server_address[1]}", Credentials(token="t"),
+                             workers=workers, retries=3, backoff=0.01)
+        c.version = 2
+        return c
+
+    yield server, client
+    server.shutdown()
+    server.server_close()
+
+
+def test_concurrent_pages_arrive_in_order_and_a_retry_after_pauses_every_worker(paged):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server, make_client = paged
+    client = make_client(4)
+    with ThreadPoolExecutor(max_workers=client.workers) as pool:
+        items = client.pages("/api/v2/items", "items", {}, pool=pool)
     assert [x["i"] for x in items] == list(range(1000))        # every item once, in order
     assert [status for _, _, status in server.seen].count(429) == 1
     assert client.requests == len(server.seen) == len(client.gate) == 11
@@ -232,29 +242,20 @@ def test_workers_come_from_the_environment_and_are_checked():
             workers_from_env({"ZSAUDIT_AIRFLOW_API_WORKERS": bad})
 
 
-def test_listing_pages_are_handed_on_one_at_a_time_with_a_window_ahead(monkeypatch):
+def test_listing_pages_are_handed_on_one_at_a_time_with_a_window_ahead(paged):
     """A night's listing is never held whole: while the caller works on a page, at most a window
     of later pages (two per worker) has been asked for."""
     from concurrent.futures import ThreadPoolExecutor
 
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Paged)
-    server.seen, server.lock = [], threading.Lock()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        client = _RecordingClient(f"http://127.0.0.1:{server.server_address[1]}", Credentials(token="t"),
-                                  workers=2, retries=3, backoff=0.01)
-        client.version = 2
-        seen_at_page, got = [], []
-        with ThreadPoolExecutor(max_workers=client.workers) as pool:
-            for page in client.iter_pages("/api/v2/items", "items", {}, pool=pool):
-                pages_asked = len({p for p, _, status in server.seen if status == 200})
-                seen_at_page.append(pages_asked - len(seen_at_page) - 1)
-                got.extend(x["i"] for x in page)
-                time.sleep(0.05)                     # the caller's work on the page
-    finally:
-        server.shutdown()
-        server.server_close()
+    server, make_client = paged
+    client = make_client(2)
+    seen_at_page, got = [], []
+    with ThreadPoolExecutor(max_workers=client.workers) as pool:
+        for page in client.iter_pages("/api/v2/items", "items", {}, pool=pool):
+            pages_asked = len({p for p, _, status in server.seen if status == 200})
+            seen_at_page.append(pages_asked - len(seen_at_page) - 1)
+            got.extend(x["i"] for x in page)
+            time.sleep(0.05)                     # the caller's work on the page
     assert got == list(range(1000))
     assert len(seen_at_page) == 10
     assert max(seen_at_page) <= 2 * client.workers, seen_at_page    # pages fetched ahead of the caller

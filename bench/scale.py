@@ -72,6 +72,27 @@ def snapshot(store) -> tuple[int, int]:
     return (int(a[0]), int(a[1] or 0), int(f[0]), int(f[1] or 0))
 
 
+class Clock:
+    """A progress sink that times analyze's steps: each logged step lasts until the next one."""
+
+    def __init__(self):
+        self.marks: list[tuple[float, str]] = []
+
+    def log(self, message: str) -> None:
+        self.marks.append((time.perf_counter(), message.removeprefix("analyze: ")))
+
+    def rules(self, end: float) -> dict:
+        """Seconds of each finding rule (and of the not-evaluable checks and finalizing after the
+        last one), from the first rule's mark to `end`."""
+        from zsaudit.analyze.analysis import RUN_ORDER
+
+        marks = self.marks + [(end, "end")]
+        out = {m: round(marks[i + 1][0] - t, 2) for i, (t, m) in enumerate(marks[:-1]) if m in RUN_ORDER}
+        first = next((t for t, m in marks if m in RUN_ORDER), end)
+        out["rules_total"] = round(end - first, 1)
+        return out
+
+
 def run_single(db: Path, identity: Path) -> dict:
     from zsaudit.analyze.analysis import analyze
     from zsaudit.store import Store
@@ -97,12 +118,14 @@ def run_spark(db: Path, identity: Path, lake_root: Path, workers: int, work: Pat
         with session(cluster.url) as spark, Store(db) as store:
             spark.sparkContext.parallelize(range(workers), workers).count()   # executors up before timing
             correlator = Correlator(spark, Lake.at(lake_root))
+            clock = Clock()
             t0 = time.perf_counter()
-            s = analyze(store, identity, since="2026-11-24", until="2026-11-25", correlator=correlator)
-            wall = time.perf_counter() - t0
-            return {"engine": f"spark, {workers} worker(s) x 1 core", "wall_s": round(wall, 1),
+            s = analyze(store, identity, since="2026-11-24", until="2026-11-25", correlator=correlator,
+                        progress=clock)
+            end = time.perf_counter()
+            return {"engine": f"spark, {workers} worker(s) x 1 core", "wall_s": round(end - t0, 1),
                     "requests": s.worker_requests, "steps_s": {k: round(v, 1) for k, v in correlator.timings.items()},
-                    "check": snapshot(store)}
+                    "rules_s": clock.rules(end), "check": snapshot(store)}
     finally:
         cluster.stop()
 

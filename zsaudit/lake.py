@@ -5,7 +5,8 @@ Layout (docs/scale.md), under one root every executor can reach (a shared path):
     <lake>/<table>/source=<zscaler|airflow>/day=<YYYY-MM-DD>/part-<unit>-<i>.parquet
     <lake>/ingest_ledger/source=<source>/part-<unit>-0.parquet          written last: the unit is in
     <lake>/_work/<analysis_id>/requests/pk=<pk>/part-<chunk>.parquet    the analysis' exchange
-    <lake>/_work/<analysis_id>/attr/part-<task>.parquet                 attributions per partition
+    <lake>/_work/<analysis_id>/attr/part-<task>.parquet                 _attr of a group of partitions
+    <lake>/_work/<analysis_id>/rows/part-<task>.parquet                 its narrow attribution_rows
 
 A unit is one Zscaler file (its sha256) or one Airflow batch. Every file is written under a
 temporary name and renamed into place, and its name depends only on its content's origin, so a

@@ -83,12 +83,15 @@ def extended_period(con: duckdb.DuckDBPyConnection, since: datetime, until: date
 # The steps of queries/correlate/ by the data they need, so an engine can run each where its data
 # is (zsaudit/spark/analyze.py): the attempt side (small, everywhere), the requests (per input
 # chunk), the interval join (per partition key pk: one worker, or one service-account login),
-# and storing the period's attributions (once). Their headers declare what each hands on.
+# and storing the period's attributions: once per analysis (10), then each request's row (11, per
+# partition on Spark). Their headers declare what each hands on.
 ATTEMPT_STEPS = ("correlate/01_attempts", "correlate/02_attempt_identity", "correlate/03_attempt_hosts")
 REQUEST_STEPS = ("correlate/04_requests",)
 ATTRIBUTE_STEPS = ("correlate/05_windows", "correlate/06_bounds", "correlate/07_segments",
                    "correlate/08_candidates", "correlate/09_attribute")
-STORE_STEPS = ("correlate/10_store_attributions",)
+STORE_ANALYSIS_STEPS = ("correlate/10_store_attributions",)
+STORE_ROW_STEPS = ("correlate/11_store_attribution_rows",)
+STORE_STEPS = STORE_ANALYSIS_STEPS + STORE_ROW_STEPS
 # the rule and identity-map tables every step joins against
 SETUP_STEPS = ("analyze/rules", "analyze/identity_map")
 

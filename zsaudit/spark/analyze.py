@@ -8,10 +8,13 @@ join) run on each partition alone and give the rows the whole would.
   job 1, a task per chunk of request parts: the attempt side (steps 01..03, small: every task
          reads it) and step 04 over its chunk; its requests are written to the lake by pk
          (the shuffle, through the lake: no rows pass through the JVM);
-  job 2, a task per group of pks: steps 01..03 again, then 05..09 over its partitions' requests;
-         the attributions (_attr) are written as one part per group;
-  global, in the store on the driver: step 10 and every finding rule (queries/findings/), the
-         same files the single-machine engine runs (analyze.analysis.analyze with this correlator).
+  job 2, a task per group of pks: steps 01..03 again, then 05..09 over its partitions' requests
+         and step 11 (their narrow attribution rows); _attr and the rows are written as one part
+         each per group;
+  global, in the store on the driver: step 10 (the analysis' workers and attempts), the tasks'
+         rows appended to attribution_rows as they are, and every finding rule (queries/findings/)
+         over the tasks' _attr: the files the single-machine engine runs (analyze.analysis.analyze
+         with this correlator).
 
 Each task is DuckDB in-process over Parquet; its output files are named by its input, so a task
 run again after a lost executor replaces its own files and nothing counts twice.
@@ -33,6 +36,8 @@ from .session import parallelism
 # what steps 01..03 read (the attempt side), and 04 (the requests)
 ATTEMPT_TABLES = ("task_attempts", "airflow_log_lines", "task_connections", "task_egress_hints")
 REQUEST_TABLES = ("zia_web", "zpa_user_activity")
+# a job 2 task's request numbers (rn) start at its group << RN_BITS: unique over the whole _attr
+RN_BITS = 40
 
 
 def _task_store(attempt_parts: dict, request_parts: dict | None = None) -> Store:
@@ -66,7 +71,8 @@ def _requests_task(args: tuple) -> list[tuple[int, int]]:
 
 
 def _attribute_task(args: tuple) -> int:
-    """Job 2: steps 05..09 over the requests of one group of partitions."""
+    """Job 2: steps 05..09 over the requests of one group of partitions, and their narrow
+    attribution rows (step 11): both written to the lake, one part each."""
     group, pks, lake_root, analysis_id, attempt_parts, imap, since, until = args
     lake = Lake(Path(lake_root))
     folder = lake.work(analysis_id) / "requests"
@@ -77,9 +83,13 @@ def _attribute_task(args: tuple) -> int:
         correlate.run_steps(con, correlate.ATTEMPT_STEPS, params)
         queries.run(con, "spark/requests_of_partitions", {"parts": parts})
         correlate.run_steps(con, correlate.ATTRIBUTE_STEPS, params)
+        queries.run(con, "spark/offset_rn", {"offset": group << RN_BITS})
+        correlate.run_steps(con, correlate.STORE_ROW_STEPS, params)
         tmp = lake.tmp_dir()
-        con.table("_attr").write_parquet(str(tmp / f"part-{group}-0.parquet"))
-        lake.publish(tmp, lake.work(analysis_id) / "attr")
+        for table, name in (("_attr", "attr"), ("attribution_rows", "rows")):
+            (tmp / name).mkdir()
+            con.table(table).write_parquet(str(tmp / name / f"part-{group}-0.parquet"))
+        lake.publish(tmp, lake.work(analysis_id))
         return int(queries.scalar(con, "spark/attr_count"))
 
 
@@ -152,12 +162,17 @@ class Correlator:
         self.timings["attribute"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         correlate.run_steps(con, correlate.ATTEMPT_STEPS, params)
+        self.timings["attempt_side"] = time.perf_counter() - t0
         parts = sorted(str(p) for p in (work / "attr").glob("part-*.parquet"))
         if parts:
             queries.run(con, "spark/attributions", {"parts": parts})
+            self.timings["load_attr"] = time.perf_counter() - t0 - self.timings["attempt_side"]
+            correlate.run_steps(con, correlate.STORE_ANALYSIS_STEPS, params)
+            rows = sorted(str(p) for p in (work / "rows").glob("part-*.parquet"))
+            queries.run(con, "spark/attribution_rows", {"parts": rows})
         else:               # no worker traffic at all: the steps on the store give the empty _attr
-            correlate.run_steps(con, correlate.REQUEST_STEPS + correlate.ATTRIBUTE_STEPS, params)
-        correlate.run_steps(con, correlate.STORE_STEPS, params)
+            correlate.run_steps(con, correlate.REQUEST_STEPS + correlate.ATTRIBUTE_STEPS + correlate.STORE_STEPS,
+                                params)
         counts = correlate.finish(con)
         shutil.rmtree(work, ignore_errors=True)
         self.timings["store"] = time.perf_counter() - t0

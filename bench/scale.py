@@ -77,9 +77,18 @@ class Clock:
 
     def __init__(self):
         self.marks: list[tuple[float, str]] = []
+        self.cpu_marks: list[float] = []
 
     def log(self, message: str) -> None:
         self.marks.append((time.perf_counter(), message.removeprefix("analyze: ")))
+        self.cpu_marks.append(time.process_time())
+
+    def rules_cpu(self, end_cpu: float) -> float:
+        """CPU seconds of this process (DuckDB's threads included) from the first rule's mark on."""
+        from zsaudit.analyze.analysis import RUN_ORDER
+
+        first = next((c for (_, m), c in zip(self.marks, self.cpu_marks) if m in RUN_ORDER), end_cpu)
+        return round(end_cpu - first, 1)
 
     def rules(self, end: float) -> dict:
         """Seconds of each finding rule (and of the not-evaluable checks and finalizing after the
@@ -122,10 +131,16 @@ def run_spark(db: Path, identity: Path, lake_root: Path, workers: int, work: Pat
             t0 = time.perf_counter()
             s = analyze(store, identity, since="2026-11-24", until="2026-11-25", correlator=correlator,
                         progress=clock)
-            end = time.perf_counter()
+            end, end_cpu = time.perf_counter(), time.process_time()
+            rules = clock.rules(end)
+            cpu = {k: round(v, 1) for k, v in correlator.cpu.items()}
+            cpu["rules"] = clock.rules_cpu(end_cpu)
+            steps = correlator.timings
+            serial = steps["store"] + rules["rules_total"]
             return {"engine": f"spark, {workers} worker(s) x 1 core", "wall_s": round(end - t0, 1),
-                    "requests": s.worker_requests, "steps_s": {k: round(v, 1) for k, v in correlator.timings.items()},
-                    "rules_s": clock.rules(end), "check": snapshot(store)}
+                    "requests": s.worker_requests, "steps_s": {k: round(v, 1) for k, v in steps.items()},
+                    "rules_s": rules, "cpu_s": cpu, "serial_s": round(serial, 1),
+                    "distributed_s": round(steps["requests"] + steps["attribute"], 1), "check": snapshot(store)}
     finally:
         cluster.stop()
 
@@ -159,10 +174,26 @@ def main() -> None:
         split = f"{steps['requests']} / {steps['attribute']} / {steps['store']}" if steps else "-"
         print(f"| {r['engine']} | {r['wall_s']} | {r['requests'] / r['wall_s']:,.0f} | {split} | "
               f"{r.get('load_avg', '-')} |")
-    spark = {r["engine"]: r["wall_s"] for r in rows if r.get("steps_s")}
-    if len(spark) == 2:
-        one, two = spark.values()
-        print(f"\nspeed-up 2 workers vs 1: {one / two:.2f}x")
+    print("\n| engine | serial: global + rules (s) | distributed: jobs 1 + 2 (s) | serial share | "
+          "CPU-s driver (global + rules) | CPU-s tasks (jobs 1 + 2) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        if r.get("steps_s"):
+            c = r["cpu_s"]
+            print(f"| {r['engine']} | {r['serial_s']} | {r['distributed_s']} | {r['serial_s'] / r['wall_s']:.0%} | "
+                  f"{c['store'] + c['rules']:.1f} | {c['requests'] + c['attribute']:.1f} |")
+    spark = [r for r in rows if r.get("steps_s")]
+    one = next((r for r in spark if r["engine"].startswith("spark, 1 ")), None)
+    if one:
+        # Amdahl on free cores: the serial part stays, the distributed part halves with 2 workers
+        cap = one["wall_s"] / (one["serial_s"] + one["distributed_s"] / 2 + (one["wall_s"] - one["serial_s"]
+                                                                               - one["distributed_s"]))
+        print(f"\nserial share of the 1-worker run: {one['serial_s'] / one['wall_s']:.0%}; "
+              f"Amdahl cap for 2 workers on free cores: {cap:.2f}x")
+    two = next((r for r in spark if r["engine"].startswith("spark, 2 ")), None)
+    if one and two:
+        print(f"speed-up 2 workers vs 1: {one['wall_s'] / two['wall_s']:.2f}x "
+              f"(distributed part {one['distributed_s'] / two['distributed_s']:.2f}x)")
 
 
 if __name__ == "__main__":

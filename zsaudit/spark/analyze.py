@@ -23,6 +23,7 @@ run again after a lost executor replaces its own files and nothing counts twice.
 from __future__ import annotations
 
 import shutil
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -53,9 +54,11 @@ def _task_store(attempt_parts: dict, request_parts: dict | None = None) -> Store
     return store
 
 
-def _requests_task(args: tuple) -> list[tuple[int, int]]:
-    """Job 1: step 04 over one chunk of request parts, written to the lake by pk."""
+def _requests_task(args: tuple) -> tuple[list[tuple[int, int]], float]:
+    """Job 1: step 04 over one chunk of request parts, written to the lake by pk. Returns the
+    requests per pk, and the CPU seconds the task took (DuckDB's threads included)."""
     chunk, lake_root, analysis_id, attempt_parts, request_parts, imap, since, until = args
+    cpu = time.process_time()
     lake = Lake(Path(lake_root))
     with _task_store(attempt_parts, request_parts) as store:
         con = store.con
@@ -67,13 +70,15 @@ def _requests_task(args: tuple) -> list[tuple[int, int]]:
             con.table("_requests").select("*, pk AS part").write_parquet(
                 str(tmp), partition_by=["part"], filename_pattern=f"part-{chunk}-{{i}}")
             lake.publish(tmp, lake.work(analysis_id) / "requests")
-    return [(int(pk), int(n)) for pk, n in sizes]
+    return [(int(pk), int(n)) for pk, n in sizes], time.process_time() - cpu
 
 
-def _attribute_task(args: tuple) -> int:
+def _attribute_task(args: tuple) -> float:
     """Job 2: steps 05..09 over the requests of one group of partitions, and their narrow
-    attribution rows (step 11): both written to the lake, one part each."""
+    attribution rows (step 11): both written to the lake, one part each. Returns the CPU seconds
+    the task took."""
     group, pks, lake_root, analysis_id, attempt_parts, imap, since, until = args
+    cpu = time.process_time()
     lake = Lake(Path(lake_root))
     folder = lake.work(analysis_id) / "requests"
     parts = sorted(str(p) for pk in pks for p in (folder / f"part={pk}").glob("part-*.parquet"))
@@ -90,7 +95,7 @@ def _attribute_task(args: tuple) -> int:
             (tmp / name).mkdir()
             con.table(table).write_parquet(str(tmp / name / f"part-{group}-0.parquet"))
         lake.publish(tmp, lake.work(analysis_id))
-        return int(queries.scalar(con, "spark/attr_count"))
+    return time.process_time() - cpu
 
 
 def _chunks(parts: list[tuple[str, str]], n: int, max_bytes: int) -> list[list[tuple[str, str]]]:
@@ -126,12 +131,11 @@ class Correlator:
                  group_rows: int = 1_000_000):
         self.spark, self.lake, self.tasks_per_core = spark, lake, tasks_per_core
         self.chunk_bytes, self.group_rows = chunk_bytes, group_rows
-        self.timings: dict[str, float] = {}
+        self.timings: dict[str, float] = {}   # wall seconds of each part of the last run
+        self.cpu: dict[str, float] = {}       # CPU seconds: the jobs' tasks summed, the driver's own
 
     def __call__(self, con, imap: IdentityMap, *, since: datetime | None, until: datetime | None,
                  analysis_id: str, progress=None) -> dict:
-        import time
-
         params = correlate.prepare(con, imap, since=since, until=until, analysis_id=analysis_id)
         lake, sc = self.lake, self.spark.sparkContext
         work = lake.work(analysis_id)
@@ -148,7 +152,9 @@ class Correlator:
         sizes: dict[int, int] = {}
         if progress is not None:
             progress.log(f"analyze: spark job 1, {len(jobs)} tasks: requests by partition")
-        for pairs in sc.parallelize(jobs, max(1, len(jobs))).map(_requests_task).collect():
+        self.cpu["requests"] = 0.0
+        for pairs, cpu in sc.parallelize(jobs, max(1, len(jobs))).map(_requests_task).collect():
+            self.cpu["requests"] += cpu
             for pk, size in pairs:
                 sizes[pk] = sizes.get(pk, 0) + size
         self.timings["requests"] = time.perf_counter() - t0
@@ -158,9 +164,9 @@ class Correlator:
             progress.log(f"analyze: spark job 2, {len(groups)} tasks: {len(sizes)} partitions attributed")
         tasks = [(i, pks, str(lake.root), analysis_id, attempt_parts, imap, since, until)
                  for i, pks in enumerate(groups)]
-        sc.parallelize(tasks, max(1, len(tasks))).map(_attribute_task).collect()
+        self.cpu["attribute"] = sum(sc.parallelize(tasks, max(1, len(tasks))).map(_attribute_task).collect())
         self.timings["attribute"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        t0, cpu = time.perf_counter(), time.process_time()
         correlate.run_steps(con, correlate.ATTEMPT_STEPS, params)
         self.timings["attempt_side"] = time.perf_counter() - t0
         parts = sorted(str(p) for p in (work / "attr").glob("part-*.parquet"))
@@ -168,13 +174,16 @@ class Correlator:
             queries.run(con, "spark/attributions", {"parts": parts})
             self.timings["load_attr"] = time.perf_counter() - t0 - self.timings["attempt_side"]
             correlate.run_steps(con, correlate.STORE_ANALYSIS_STEPS, params)
+            t1 = time.perf_counter()
             rows = sorted(str(p) for p in (work / "rows").glob("part-*.parquet"))
             queries.run(con, "spark/attribution_rows", {"parts": rows})
+            self.timings["append_rows"] = time.perf_counter() - t1
         else:               # no worker traffic at all: the steps on the store give the empty _attr
             correlate.run_steps(con, correlate.REQUEST_STEPS + correlate.ATTRIBUTE_STEPS + correlate.STORE_STEPS,
                                 params)
         counts = correlate.finish(con)
         shutil.rmtree(work, ignore_errors=True)
         self.timings["store"] = time.perf_counter() - t0
+        self.cpu["store"] = time.process_time() - cpu
         return counts
 

@@ -9,7 +9,14 @@ that both write the same attributions and findings. Needs Java 17 and the spark 
 
     .venv/bin/python bench/scale.py                     # 10M requests
     .venv/bin/python bench/scale.py --requests 1M       # quick
-Target (issue 17): 2 workers >= 1.7x the speed of 1 worker. Record `uptime` beside the figures.
+    .venv/bin/python bench/scale.py --ingest none       # the analysis only
+
+With each cluster size it also times a real Spark ingest (zsaudit.spark.ingest, the job of
+`zsaudit run --engine spark`, then the lake's units loaded into a new store: serial) of 24 hourly
+NSS files with as many ZIA records as the night has web requests (bench/ingest_night.py's files,
+cached in bench/data/; not the analysis night's own records), and prints the speed-up with and
+without it. Target (issue 17): 2 workers >= 1.7x the speed of 1 worker. Record `uptime` beside
+the figures.
 """
 
 from __future__ import annotations
@@ -114,7 +121,32 @@ def run_single(db: Path, identity: Path) -> dict:
                 "requests": s.worker_requests, "check": snapshot(store)}
 
 
-def run_spark(db: Path, identity: Path, lake_root: Path, workers: int, work: Path) -> dict:
+def time_ingest(spark, files: list[str], work: Path) -> dict:
+    """The Spark ingest job over `files` into a fresh lake, then the lake into a fresh store."""
+    from zsaudit.config import Config
+    from zsaudit.lake import Lake
+    from zsaudit.spark import ingest as spark_ingest
+    from zsaudit.store import Store
+
+    work.mkdir(parents=True, exist_ok=True)
+    lake = Lake.at(work / "ingest-lake")
+    config = Config(path=work / "zsaudit.toml", db=work / "ingest.duckdb", identity_map=work / "identity.toml",
+                    pack_dir=work / "packs")   # only its [zscaler] defaults are read
+    t0 = time.perf_counter()
+    done = spark_ingest.ingest(spark, lake, config, files, [])
+    t1 = time.perf_counter()
+    with Store(work / "ingest.duckdb") as store:
+        lake.load_into(store)
+        rows = store.con.execute("SELECT count(*) FROM zia_web").fetchone()[0]
+    t2 = time.perf_counter()
+    loaded = sum(r.rows_loaded for r in done["zscaler"][0])
+    assert rows == loaded, (rows, loaded)
+    return {"records": rows, "job_s": round(t1 - t0, 1), "store_load_s": round(t2 - t1, 1),
+            "ingest_s": round(t2 - t0, 1)}
+
+
+def run_spark(db: Path, identity: Path, lake_root: Path, workers: int, work: Path,
+              ingest_files: list[str] | None = None) -> dict:
     from spark_harness import SparkCluster
     from zsaudit.analyze.analysis import analyze
     from zsaudit.lake import Lake
@@ -126,6 +158,7 @@ def run_spark(db: Path, identity: Path, lake_root: Path, workers: int, work: Pat
     try:
         with session(cluster.url) as spark, Store(db) as store:
             spark.sparkContext.parallelize(range(workers), workers).count()   # executors up before timing
+            ingest = time_ingest(spark, ingest_files, work / f"ingest-{workers}") if ingest_files else None
             correlator = Correlator(spark, Lake.at(lake_root))
             clock = Clock()
             t0 = time.perf_counter()
@@ -140,7 +173,8 @@ def run_spark(db: Path, identity: Path, lake_root: Path, workers: int, work: Pat
             return {"engine": f"spark, {workers} worker(s) x 1 core", "wall_s": round(end - t0, 1),
                     "requests": s.worker_requests, "steps_s": {k: round(v, 1) for k, v in steps.items()},
                     "rules_s": rules, "cpu_s": cpu, "serial_s": round(serial, 1),
-                    "distributed_s": round(steps["requests"] + steps["attribute"], 1), "check": snapshot(store)}
+                    "distributed_s": round(steps["requests"] + steps["attribute"], 1), "ingest": ingest,
+                    "check": snapshot(store)}
     finally:
         cluster.stop()
 
@@ -149,8 +183,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", default="10M", help="web requests in the night (default 10M)")
     ap.add_argument("--workers", default="1,2", help="cluster sizes to run (default 1,2)")
+    ap.add_argument("--ingest", default="json",
+                    help="NSS format of the files whose Spark ingest is timed too (default json; none: skip)")
     args = ap.parse_args()
     size = parse_size(args.requests)
+    ingest_files = None
+    if args.ingest != "none":
+        from ingest_night import generate as night_files   # bench/ingest_night.py's 24 hourly files
+
+        folder = night_files(args.ingest, -(-size // 24))
+        ingest_files = sorted(str(p) for p in folder.iterdir() if p.is_file())
     with tempfile.TemporaryDirectory(prefix="zsaudit-scale-") as tmp:
         tmp = Path(tmp)
         identity = tmp / "identity.toml"
@@ -162,7 +204,7 @@ def main() -> None:
         rows = [run_single(db, identity)]
         print(json.dumps(rows[-1]), flush=True)
         for n in (int(w) for w in args.workers.split(",")):
-            rows.append(run_spark(db, identity, tmp / "lake", n, tmp))
+            rows.append(run_spark(db, identity, tmp / "lake", n, tmp, ingest_files))
             rows[-1]["load_avg"] = round(os.getloadavg()[0], 1)
             print(json.dumps(rows[-1]), flush=True)
     same = len({json.dumps(r["check"]) for r in rows}) == 1
@@ -194,6 +236,15 @@ def main() -> None:
     if one and two:
         print(f"speed-up 2 workers vs 1: {one['wall_s'] / two['wall_s']:.2f}x "
               f"(distributed part {one['distributed_s'] / two['distributed_s']:.2f}x)")
+    if one and two and one.get("ingest") and two.get("ingest"):
+        i1, i2 = one["ingest"], two["ingest"]
+        print(f"\ningest of {i1['records']:,} records (24 NSS files, {args.ingest}): 1 worker {i1['ingest_s']} s "
+              f"(job {i1['job_s']}, lake -> store {i1['store_load_s']}), 2 workers {i2['ingest_s']} s "
+              f"(job {i2['job_s']}, lake -> store {i2['store_load_s']}): {i1['ingest_s'] / i2['ingest_s']:.2f}x")
+        print(f"night with ingest (ingest + analyze): 1 worker {i1['ingest_s'] + one['wall_s']:.1f} s, "
+              f"2 workers {i2['ingest_s'] + two['wall_s']:.1f} s: "
+              f"{(i1['ingest_s'] + one['wall_s']) / (i2['ingest_s'] + two['wall_s']):.2f}x; "
+              f"without ingest {one['wall_s'] / two['wall_s']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -330,17 +330,36 @@ def _decode(expr: str, how: str) -> str:
     return expr
 
 
+_TEMPLATE_TOKEN = "'%[-0-9a-z]*\\{[A-Za-z0-9_:]+\\}'"     # an unexpanded feed-template token: %s{ourl}
+
+
 def _generic_placeholder(expr: str) -> str:
     """SQL true when `expr` is a placeholder any column reads as NULL: None, NA, N/A, empty, or
-    an unexpanded feed-template token such as %s{ourl}."""
+    an unexpanded feed-template token such as %s{ourl}. For the per-line lambda of JSON and CSV
+    (_nulled_per_line); a column's value is tested by _column_placeholder."""
     return (f"({_is_placeholder(expr)} OR (starts_with({expr}, '%') AND "
-            f"regexp_full_match({expr}, '%[-0-9a-z]*\\{{[A-Za-z0-9_:]+\\}}')))")
+            f"regexp_full_match({expr}, {_TEMPLATE_TOKEN})))")
+
+
+def _column_placeholder(expr: str) -> str:
+    """_generic_placeholder for one column's values (kv, LEEF, CEF), as nested CASEs: written as
+    an OR of ANDs, the whitespace-only test in it (`< '!'`, trim) cost a third of kv's batch SQL
+    (callgrind, docs/benchmarks.md); here a value longer than any placeholder costs strlen and
+    starts_with, and each test runs only on the values it can match. Same values NULL: a
+    placeholder or a blank is ASCII, so strlen (bytes, O(1)) bounds it as length does; '%' > '!',
+    so a blank never starts with it. (In the per-line lambda of JSON and CSV this form saved
+    only 2-3 %; not used there.)"""
+    token = f"regexp_full_match({expr}, {_TEMPLATE_TOKEN})"
+    ors = " OR ".join(f"{expr} = '{p}'" for p in PLACEHOLDERS)
+    return (f"CASE WHEN strlen({expr}) <= {_PLACEHOLDER_MAX} THEN CASE WHEN {expr} < '!' THEN "
+            f"trim({expr}, ' \t') = '' WHEN starts_with({expr}, '%') THEN {token} ELSE ({ors}) END "
+            f"WHEN starts_with({expr}, '%') THEN {token} ELSE false END")
 
 
 def _nullify_inline(expr: str, kind: str, generic: bool = True) -> str:
     """Placeholders -> NULL: the generic ones (unless already nulled over the line's values)
     and 0.0.0.0 / 0 for IPs / ports."""
-    whens = [f"WHEN {_generic_placeholder(expr)} THEN NULL"] if generic else []
+    whens = [f"WHEN {_column_placeholder(expr)} THEN NULL"] if generic else []
     if kind == "ip":
         whens.append(f"WHEN {expr} = '0.0.0.0' THEN NULL")
     if kind == "port":

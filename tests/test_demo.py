@@ -18,11 +18,8 @@ def line_value(output: str, prefix: str) -> str:
     return next(line.strip() for line in output.splitlines() if line.strip().startswith(prefix))[len(prefix):].strip()
 
 
-def test_demo_finds_every_planted_kind_and_says_where_the_pack_is(tmp_path):
-    out = tmp_path / "demo"
-    result = CliRunner().invoke(main, ["demo", "--out", str(out)])   # the defaults `make demo` uses
-    assert result.exit_code == 0, result.output
-    text = result.stdout
+def test_demo_finds_every_planted_kind_and_says_where_the_pack_is(demo_run):
+    out, text = demo_run   # `zsaudit demo --out DIR`, the defaults `make demo` uses (conftest.py)
     truth = json.loads((out / "input" / "truth.json").read_text())
     planted = {f["kind"] for f in truth["findings"] if f["status"] == "open"}
     assert planted == set(KINDS)                                       # every kind is planted

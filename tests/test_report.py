@@ -49,12 +49,14 @@ def pack(analysed):
     return result
 
 
+@pytest.fixture(scope="module")
+def pack_pages(pack) -> list[str]:
+    """The text of each page of the module pack's PDF (pypdf reads it once: seconds a read)."""
+    return [page.extract_text() for page in PdfReader(str(pack.out_dir / "audit-pack.pdf")).pages]
+
+
 def flat(text: str) -> str:
     return re.sub(r"\s+", " ", text)
-
-
-def pdf_text(path: Path) -> str:
-    return flat(" ".join(page.extract_text() for page in PdfReader(str(path)).pages))
 
 
 def scalar(store, sql, params=None):
@@ -101,8 +103,8 @@ def test_hostile_strings_render_as_text_in_html(pack):
     assert "=cmd|&#39; /C calc&#39;!A0" in html
 
 
-def test_hostile_strings_show_as_text_in_pdf(pack):
-    text = pdf_text(pack.out_dir / "audit-pack.pdf").replace(" ", "")
+def test_hostile_strings_show_as_text_in_pdf(pack_pages):
+    text = flat(" ".join(pack_pages)).replace(" ", "")
     assert "<script>alert(1)</script>" in text
     assert HOSTILE_LOGIN.replace(" ", "") in text
 
@@ -141,7 +143,7 @@ def test_csv_cells_cannot_start_a_formula(pack):
 # -- numbers ---------------------------------------------------------------------------------------
 
 
-def test_pdf_numbers_match_the_store(pack, analysed):
+def test_pdf_numbers_match_the_store(pack, pack_pages, analysed):
     store, expected, _ = analysed
     requests = scalar(store, "SELECT (SELECT count(*) FROM zia_web) + (SELECT count(*) FROM zpa_user_activity)")
     attempts = scalar(store, "SELECT count(*) FROM task_attempts")
@@ -155,7 +157,7 @@ def test_pdf_numbers_match_the_store(pack, analysed):
     assert (requests, attempts, open_, accepted) == (
         expected.zia_web + expected.zpa_activity, expected.attempts, expected.findings_open, expected.findings_accepted)
 
-    text = pdf_text(pack.out_dir / "audit-pack.pdf")
+    text = flat(" ".join(pack_pages))
     assert f"{requests} requests (ZIA web and ZPA user activity) and {attempts} task attempts" in text
     assert f"Coverage: {attributed} of {worker} worker requests attributed ({100 * attributed / worker:.1f}%)" in text
     assert f"Deviations ({open_})" in text
@@ -178,9 +180,9 @@ def test_pdf_numbers_match_the_store(pack, analysed):
                            "findings_accepted": accepted}
 
 
-def test_pdf_has_cover_toc_page_numbers_and_footer(pack):
+def test_pdf_has_cover_toc_page_numbers_and_footer(pack, pack_pages):
     reader = PdfReader(str(pack.out_dir / "audit-pack.pdf"))
-    pages = [flat(p.extract_text()) for p in reader.pages]
+    pages = [flat(p) for p in pack_pages]
     n = len(pages)
     assert "SOC 2 evidence pack" in pages[0]
     assert "Contents" in pages[1]
@@ -272,9 +274,9 @@ def test_manifest_lists_files_identity_map_queries_and_inputs(pack, analysed):
 # -- determinism ----------------------------------------------------------------------------------
 
 
-def test_same_inputs_give_identical_bytes(analysed, tmp_path):
+def test_same_inputs_give_identical_bytes(analysed, pack, tmp_path):
     store, _, _ = analysed
-    a = render(store, tmp_path / "a", generated_at=GENERATED_AT, pdf=True)
+    a = pack   # the module's render (PDF included, default period); a second render of the same inputs:
     b = render(store, tmp_path / "b", since=SINCE, until=UNTIL, generated_at="2026-11-25T06:00:00Z", pdf=True)
     files = sorted(a.files)
     assert files == sorted(b.files)
@@ -284,10 +286,11 @@ def test_same_inputs_give_identical_bytes(analysed, tmp_path):
     assert a.manifest_sha256 == b.manifest_sha256
 
 
-def test_rerender_into_an_earlier_pack_replaces_it(analysed, tmp_path):
+def test_rerender_into_an_earlier_pack_replaces_it(analysed, pack, tmp_path):
     store, _, _ = analysed
     out = tmp_path / "pack"
-    render(store, out, generated_at=GENERATED_AT, pdf=True)
+    shutil.copytree(pack.out_dir, out)                  # an earlier pack with its PDF (the module's render)
+    assert (out / "audit-pack.pdf").exists()
     second = render(store, out, generated_at="2026-11-26T00:00:00Z", pdf=False)
     assert not (out / "audit-pack.pdf").exists()        # --no-pdf: the old PDF does not linger
     assert "audit-pack.pdf" not in second.files

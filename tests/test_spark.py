@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -51,13 +52,29 @@ def cluster(tmp_path_factory):
         c.stop()
 
 
+def login_partition_copy(lines: list[str]) -> str:
+    """A copy of the night's blocked request (403: not an authentication refusal; seed 5 has one,
+    the evidence of its silent_failure), one second later, from a device and address no [[worker]]
+    has: it lands in its login's partition (pk 1000000 + lidx), not its worker's, and is attributed
+    to the same attempt, so that attempt's silent_failure spans two partitions."""
+    records = [json.loads(line) for line in lines]
+    first = next(r for r in records if r["event"]["action"] == "Blocked" and r["event"]["respcode"] == "403")
+    event = dict(first["event"])
+    moved = datetime.strptime(event["time"], "%a %b %d %H:%M:%S %Y") + timedelta(seconds=1)
+    event.update(time=moved.strftime("%a %b %d %H:%M:%S %Y"), cip="10.99.0.7", devicehostname="nat-gw-1.corp.example",
+                 recordid=str(max(int(r["event"]["recordid"]) for r in records) + 1))
+    return json.dumps({**first, "event": event}) + "\n"
+
+
 @pytest.fixture(scope="module")
 def night(tmp_path_factory):
-    """The synthetic night, its web log split into several hourly-like files (more ingest tasks)."""
+    """The synthetic night, its web log split into several hourly-like files (more ingest tasks),
+    plus a request only its login places (login_partition_copy)."""
     out = tmp_path_factory.mktemp("night")
     result = synthesize(out, requests=300, seed=5)
     web = out / "zscaler" / "zia_web.json"
     lines = web.read_text().splitlines(keepends=True)
+    lines.append(login_partition_copy(lines))
     step = -(-len(lines) // ZIA_PARTS)
     for i in range(ZIA_PARTS):
         (out / "zscaler" / f"zia_web-{i:02d}.json").write_text("".join(lines[i * step:(i + 1) * step]))
@@ -112,10 +129,29 @@ def rows(db: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def single_machine(tmp_path_factory, night):
+def single_machine_db(tmp_path_factory, night) -> Path:
     config = write_config(tmp_path_factory.mktemp("duckdb"), night)
     finish(zsaudit("run", "--config", str(config)))
-    return rows(config.parent / "zsaudit.duckdb")
+    return config.parent / "zsaudit.duckdb"
+
+
+@pytest.fixture(scope="module")
+def single_machine(single_machine_db):
+    return rows(single_machine_db)
+
+
+def test_the_night_has_a_silent_failure_across_a_worker_and_a_login_partition(single_machine_db):
+    """What the engines are compared on includes a finding whose requests sit in two partitions
+    (a Spark engine grouping the rules per partition would split it)."""
+    con = duckdb.connect(str(single_machine_db), read_only=True)
+    try:
+        methods = con.execute(
+            "SELECT list(DISTINCT split_part(a.method, '+', 1) ORDER BY split_part(a.method, '+', 1)) FROM findings f "
+            "JOIN attributions a ON list_contains(f.evidence_ids, a.request_rid) AND a.attempt_id = f.attempt_id "
+            "WHERE f.kind = 'silent_failure'").fetchone()[0]
+    finally:
+        con.close()
+    assert methods == ["device", "login"]
 
 
 def assert_same(spark_rows: dict, single: dict) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -200,3 +201,13 @@ def test_sekoia_kv(store, fixtures):
     assert (r.format, r.source_kind, r.rows_loaded, r.rows_rejected) == ("kv", "zia_web", 0, 1)
     (reason,) = store.con.execute("SELECT reason FROM rejects").fetchone()
     assert reason.startswith("no event time")          # the quoted line carries no time field
+
+
+def test_elastic_dns_answers_in_response_and_nothing_lost(store, fixtures):
+    """ECS dns.answers ([{data, type}]): every answer's data (IP or name) is the response, as NSS
+    writes dns_resp; the list stays in `extra` only when an answer holds more (its type)."""
+    zscaler.ingest_paths(store, [fixtures / "golden" / "siem_export__elastic_ecs_dns_answers.ndjson"])
+    got = [(r["response"], json.loads(r["extra"]).get("dns.answers")) for r in rows(store, "zia_dns")]
+    assert got == [("www.example.com", '[{"data":"www.example.com","type":"IPv4"}]'),
+                   ("175.16.199.1", '[{"data":"175.16.199.1","type":"IPv4"}]'),
+                   ("edge.example.net, 175.16.199.2", None)]

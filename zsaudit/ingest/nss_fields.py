@@ -280,7 +280,8 @@ _ECS_ALIASES: dict[str, dict[str, str]] = {
     # (older versions: destination.port); request / response rule labels only under
     # zscaler_zia.dns (rule.name lists both, either one missing when it was None: not mapped);
     # user.name was the device owner in older versions and is the login's local part since
-    # (not mapped); dns.answers is a list of {data} since (kept in extra)
+    # (not mapped); dns.answers is a list of {data, type} since: the data of its answers (an IP
+    # or a name, as NSS writes dns_resp) is the response (ECS_DECODE)
     "zia_dns": {
         "@timestamp": "event_time", "user.email": "login", "zscaler_zia.dns.department": "department",
         "zscaler_zia.dns.location": "location", "zscaler_zia.dns.request.action": "request_action",
@@ -288,7 +289,8 @@ _ECS_ALIASES: dict[str, dict[str, str]] = {
         "zscaler_zia.dns.request.rule.label": "request_rule_label",
         "zscaler_zia.dns.response.rule.label": "response_rule_label", "dns.question.type": "request_type",
         "zscaler_zia.dns.request.type": "request_type", "dns.question.name": "query",
-        "zscaler_zia.dns.request.name": "query", "dns.answers.name": "response", "dns.resolved_ip": "response",
+        "zscaler_zia.dns.request.name": "query", "dns.answers": "response", "dns.answers.name": "response",
+        "dns.resolved_ip": "response",
         "zscaler_zia.dns.response.name": "response", "zscaler_zia.dns.response.ip": "response",
         "source.ip": "client_ip", "destination.ip": "server_ip", "destination.port": "server_port",
         "source.port": "server_port", "zscaler_zia.dns.server.port": "server_port",
@@ -298,6 +300,10 @@ _ECS_ALIASES: dict[str, dict[str, str]] = {
         "event.id": "record_id", "zscaler_zia.dns.record.id": "record_id",
     },
 }
+# ECS keys whose value is read, not copied (zscaler_sql._decode): dns.answers is a list of
+# {data, type} (the answers' data is the response; the list is also kept in `extra` when an
+# answer has more than its data, such as its type)
+ECS_DECODE = {"dns.answers": "answers"}
 for _table, _keys in _ECS_ALIASES.items():
     _EXTRA_ALIASES[_table].update(_keys)
 

@@ -15,7 +15,7 @@ from typing import Iterator
 from ..errors import BadInput
 from .limits import MAX_FIELDS, MAX_PLAN_KEYS, NESTED_DEPTH
 from .time_formats import declared_formats
-from .nss_fields import (COLUMNS, DEFAULT_FIELDS, ENCODED_KEYS, LSS_MARKER_KEYS, LSS_TABLES, PREFIX_TIME_KEY,
+from .nss_fields import (COLUMNS, DEFAULT_FIELDS, ECS_DECODE, ENCODED_KEYS, LSS_MARKER_KEYS, LSS_TABLES, PREFIX_TIME_KEY,
                          SOURCETYPES, aliases_for, delimited_layout, guess_log_type, lss_type)
 
 FORMATS = ("json", "csv", "tsv", "kv", "leef", "cef")
@@ -116,6 +116,8 @@ def _flatten(record: dict, prefix: tuple = ()) -> Iterator[tuple[tuple, object]]
 
 def _decode_kind(table: str, key: str) -> str:
     low = key.lower()
+    if low in ECS_DECODE:
+        return ECS_DECODE[low]
     if low.startswith("b64") and len(low) > 3:
         return "b64"
     if low in ENCODED_KEYS.get(table, set()):
@@ -147,7 +149,10 @@ def build_plan(fmt: str, log_type: str, keys: list[str], *, labels: dict[str, st
         if col is None:
             extra.append(i)
             continue
-        columns.setdefault(col, []).append((i, _decode_kind(log_type, name if col else key)))
+        how = _decode_kind(log_type, name if col else key)
+        columns.setdefault(col, []).append((i, how))
+        if how == "answers":
+            extra.append(i)                               # what an answer has besides its data
     if "event_time" in columns:
         columns["event_time"].sort(key=lambda p: _TIME_RANK.get(keys[p[0]].lower(), 3))
     return Plan(fmt=fmt, log_type=log_type, keys=list(keys), columns=columns, extra=extra,
@@ -307,8 +312,9 @@ def _plan_json(path_label: str, lines: list[str]) -> Plan:
     prefix = f"$.{json.dumps(root)}." if root else "$."
     if paths:
         plan.nested, plan.note = True, "Elastic export (ECS, zscaler_zia integration)"
-        mapped = {i for srcs in plan.columns.values() for i, _ in srcs}
-        # a list (ECS rule.name: the rule and the IPS rule) gives a column its first element
+        mapped = {i for srcs in plan.columns.values() for i, how in srcs if how != "answers"}
+        # a list (ECS rule.name: the rule and the IPS rule) gives a column its first element;
+        # dns.answers is read whole (zscaler_sql._decode)
         plan.json_paths = [prefix + ".".join(json.dumps(p) for p in paths[k][0])
                            + ("[0]" if paths[k][1] and i in mapped else "") for i, k in enumerate(plan.keys)]
     else:

@@ -327,7 +327,20 @@ def _decode(expr: str, how: str) -> str:
         return f"CASE WHEN contains({expr}, '%') THEN coalesce(try(url_decode({expr})), {expr}) ELSE {expr} END"
     if how == "b64":
         return f"coalesce(try(decode(from_base64({expr}))), {expr})"
+    if how == "answers":    # ECS dns.answers: [{data, type}, ...] (older versions: {name}); as written if not JSON
+        return (f"CASE WHEN NOT coalesce(json_valid({expr}), false) THEN {expr} "
+                f"WHEN json_type({expr}) = 'ARRAY' THEN nullif(array_to_string(json_extract_string({expr}, '$[*].data'), ', '), '') "
+                f"WHEN json_type({expr}) = 'OBJECT' THEN coalesce(json_extract_string({expr}, '$.data'), "
+                f"json_extract_string({expr}, '$.name')) ELSE json_extract_string({expr}, '$') END")
     return expr
+
+
+def _answers_beyond_data(expr: str) -> str:
+    """ECS dns.answers `expr` for `extra`: NULL when its answers hold only their data (all of it
+    is then in `response`), else the list as written (an answer's type, say, is kept)."""
+    return (f"CASE WHEN coalesce(json_valid({expr}), false) AND json_type({expr}) = 'ARRAY' AND "
+            f"list_bool_and(list_transform(json_extract({expr}, '$[*]'), lambda a: "
+            f"coalesce(json_type(a) = 'OBJECT' AND json_keys(a) = ['data'], false))) THEN NULL ELSE {expr} END")
 
 
 _TEMPLATE_TOKEN = "'%[-0-9a-z]*\\{[A-Za-z0-9_:]+\\}'"     # an unexpanded feed-template token: %s{ourl}
@@ -500,7 +513,8 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None,
         params["extra_keys"] = [plan.keys[i] for i in plan.extra]
         extra = ("CASE WHEN len(list_filter(ev, lambda x: x IS NOT NULL)) = 0 THEN NULL ELSE "
                  "to_json(map_from_entries(list_filter(list_zip($extra_keys, ev), lambda e: e[2] IS NOT NULL))) END")
-        ev = "[" + ", ".join(f"k{i}" for i in plan.extra) + "]"
+        answers = {i for srcs in plan.columns.values() for i, how in srcs if how == "answers"}
+        ev = "[" + ", ".join(_answers_beyond_data(f"k{i}") if i in answers else f"k{i}" for i in plan.extra) + "]"
     else:
         extra, ev = "NULL::VARCHAR", "NULL::VARCHAR[]"
     vendor = next((i for i in plan.extra if plan.keys[i].lower() == "devicevendor"), None)

@@ -272,6 +272,7 @@ _ECS_ALIASES: dict[str, dict[str, str]] = {
         "network.transport": "ip_protocol", "zscaler_zia.firewall.ip_category": "ip_category",
         "destination.geo.country_name": "dest_country", "destination.bytes": "in_bytes",
         "source.bytes": "out_bytes", "zscaler_zia.firewall.duration.milliseconds": "duration_ms",
+        "event.duration": "duration_ms",
         "zscaler_zia.firewall.session.count": "num_sessions",
         "zscaler_zia.firewall.threat.category": "threat_category", "zscaler_zia.firewall.threat.name": "threat_name",
         "zscaler_zia.firewall.department": "department", "zscaler_zia.firewall.location.name": "location",
@@ -294,7 +295,8 @@ _ECS_ALIASES: dict[str, dict[str, str]] = {
         "zscaler_zia.dns.response.name": "response", "zscaler_zia.dns.response.ip": "response",
         "source.ip": "client_ip", "destination.ip": "server_ip", "destination.port": "server_port",
         "source.port": "server_port", "zscaler_zia.dns.server.port": "server_port",
-        "zscaler_zia.dns.duration.milliseconds": "duration_ms", "zscaler_zia.dns.dom.category": "domain_category",
+        "zscaler_zia.dns.duration.milliseconds": "duration_ms", "event.duration": "duration_ms",
+        "zscaler_zia.dns.dom.category": "domain_category",
         "zscaler_zia.dns.hostname": "device_hostname", "zscaler_zia.dns.device.hostname": "device_hostname",
         "host.name": "device_hostname", "zscaler_zia.dns.device.owner": "device_owner",
         "event.id": "record_id", "zscaler_zia.dns.record.id": "record_id",
@@ -302,8 +304,10 @@ _ECS_ALIASES: dict[str, dict[str, str]] = {
 }
 # ECS keys whose value is read, not copied (zscaler_sql._decode): dns.answers is a list of
 # {data, type} (the answers' data is the response; the list is also kept in `extra` when an
-# answer has more than its data, such as its type)
-ECS_DECODE = {"dns.answers": "answers"}
+# answer has more than its data, such as its type); event.duration is in nanoseconds (the
+# integration writes durationms * 1000000; newer versions drop zscaler_zia.*.duration.milliseconds),
+# duration_ms, as every feed's durationms, in milliseconds
+ECS_DECODE = {"dns.answers": "answers", "event.duration": "ns_ms"}
 for _table, _keys in _ECS_ALIASES.items():
     _EXTRA_ALIASES[_table].update(_keys)
 

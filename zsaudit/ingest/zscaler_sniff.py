@@ -40,6 +40,7 @@ class Plan:
     columns: dict[str, list[tuple[int, str]]]  # column -> [(key index, decode)] decode: ''|url|b64
     extra: list[int]                           # key indices kept in `extra`
     json_paths: list[str] = field(default_factory=list)
+    json_first: dict[int, int] = field(default_factory=dict)   # ECS: key index -> index of its [0] path
     json_root: str = ""                        # the key records sit under: event (Splunk HEC), _source (Elastic)
     nested: bool = False                       # keys are dotted paths into nested objects (Elastic ECS)
     csv_mode: str = ""                         # quoted | plain | regex (csv/tsv)
@@ -276,13 +277,13 @@ def _plan_json(path_label: str, lines: list[str]) -> Plan:
             root = root or ("_source" if "_source" in env else "event")
             sourcetype = sourcetype or env.get("sourcetype")
         sourcetype = sourcetype or ev.get("sourcetype")
-    paths: dict[str, tuple[tuple, bool]] = {}       # ECS: dotted key -> (path, value is a list)
+    paths: dict[str, tuple] = {}                    # ECS: dotted key -> its path
     if events and is_ecs(events[0]):
         flat = []
         for ev in events:
             leaves = list(_flatten(ev))
             for p, v in leaves:
-                paths.setdefault(".".join(p), (p, isinstance(v, list)))
+                paths.setdefault(".".join(p), p)
             flat.append({".".join(p): v for p, v in leaves})
         events = flat
     if not events:
@@ -312,11 +313,14 @@ def _plan_json(path_label: str, lines: list[str]) -> Plan:
     prefix = f"$.{json.dumps(root)}." if root else "$."
     if paths:
         plan.nested, plan.note = True, "Elastic export (ECS, zscaler_zia integration)"
-        mapped = {i for srcs in plan.columns.values() for i, how in srcs if how != "answers"}
-        # a list (ECS rule.name: the rule and the IPS rule) gives a column its first element;
-        # dns.answers is read whole (zscaler_sql._decode)
-        plan.json_paths = [prefix + ".".join(json.dumps(p) for p in paths[k][0])
-                           + ("[0]" if paths[k][1] and i in mapped else "") for i, k in enumerate(plan.keys)]
+        plan.json_paths = [prefix + ".".join(json.dumps(p) for p in paths[k]) for k in plan.keys]
+        # a list gives a column its first element (ECS rule.name: the rule and the IPS rule; newer
+        # versions of the integration write IPs and ports as lists, older ones did not, and one
+        # export may hold both): a mapped key's first element is read too (json_first), past
+        # the keys; dns.answers is read whole (zscaler_sql._decode)
+        for i in sorted({i for srcs in plan.columns.values() for i, how in srcs if how != "answers"}):
+            plan.json_first[i] = len(plan.json_paths)
+            plan.json_paths.append(plan.json_paths[i] + "[0]")
     else:
         plan.json_paths = [prefix + json.dumps(k) for k in plan.keys]
     return plan

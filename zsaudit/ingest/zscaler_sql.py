@@ -43,6 +43,9 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     extra = set(plan.extra)
     # JSON and CSV/TSV (_nulled_per_line): `extra` keeps the values as written
     keyed = [f"vraw[{i + 1}]" if i in extra else f"v[{i + 1}]" for i in range(n)]
+    for i, a in plan.json_first.items():     # ECS: a list's first element (a JSON null: no value)
+        keyed[i] = (f"CASE WHEN vraw[{a + 1}] IS NOT NULL THEN v[{a + 1}] WHEN starts_with(vraw[{i + 1}], '[') "
+                    f"AND coalesce(try(json_valid(vraw[{i + 1}])), false) THEN NULL ELSE v[{i + 1}] END")
     nulled = f"list_transform(vraw, lambda x: CASE WHEN {_generic_placeholder('x')} THEN NULL ELSE x END) AS v"
     if plan.fmt == "json":
         # one parse per line; a line that is not a JSON object comes out with nf = -1 (the loader
@@ -327,6 +330,9 @@ def _decode(expr: str, how: str) -> str:
         return f"CASE WHEN contains({expr}, '%') THEN coalesce(try(url_decode({expr})), {expr}) ELSE {expr} END"
     if how == "b64":
         return f"coalesce(try(decode(from_base64({expr}))), {expr})"
+    if how == "ns_ms":      # ECS event.duration (ns) -> ms, truncated as NSS's durationms; else as written
+        return (f"CASE WHEN regexp_full_match({expr}, '[0-9]{{1,20}}') "
+                f"THEN ({expr}::HUGEINT // 1000000)::VARCHAR ELSE {expr} END")
     if how == "answers":    # ECS dns.answers: [{data, type}, ...] (older versions: {name}); as written if not JSON
         return (f"CASE WHEN NOT coalesce(json_valid({expr}), false) THEN {expr} "
                 f"WHEN json_type({expr}) = 'ARRAY' THEN nullif(array_to_string(json_extract_string({expr}, '$[*].data'), ', '), '') "

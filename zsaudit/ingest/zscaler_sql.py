@@ -540,13 +540,18 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None,
     if plan.fmt in ("csv", "tsv"):
         n = len(plan.keys)
         bad_terms.insert(0, f"CASE WHEN nf <> {n} THEN 'expected {n} fields, found ' || nf END")
+    if plan.fmt != "json":      # the rendering changed within the file (an LSS receiver reconfigured)
+        bad_terms.insert(0, f"CASE WHEN starts_with(text, '{{') AND ends_with(text, '}}') THEN 'a JSON record "
+                            f"in a {plan.fmt.upper()} file (its first lines are {plan.fmt.upper()}): one rendering "
+                            "per file expected; not read as one' END")
     ctes, key_exprs = _source_ctes(plan, layout)
     used = _used(plan)
     ks = ", ".join(f"{key_exprs[i]} AS k{i}" for i in used) or "NULL AS k_none"
     hand_to = "NULL::VARCHAR"
     if plan.markers:
-        # markers as written: JSON and CSV values before placeholders are nulled
-        raw_value = "vraw[{}]" if _nulled_per_line(plan) else None
+        # markers as written: JSON and CSV values before placeholders are nulled; an empty CSV / TSV
+        # field is a key the record has not (a header naming several LSS types' columns)
+        raw_value = ("vraw[{}]" if plan.fmt == "json" else "nullif(vraw[{}], '')") if _nulled_per_line(plan) else None
         ks += "".join(f", {raw_value.format(i + 1) if raw_value else key_exprs[i]} AS m{i}" for i in plan.markers)
         check = _lss_type_check(plan, lambda i: f"m{i}")
         if check:

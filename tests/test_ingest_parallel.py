@@ -181,3 +181,68 @@ def test_workers_setting(monkeypatch):
     for bad in ("0", "two", "-1", "65"):
         with pytest.raises(BadUsage, match="ZSAUDIT_INGEST_WORKERS"):
             zscaler.workers_from_env({"ZSAUDIT_INGEST_WORKERS": bad})
+
+
+def test_workers_precedence_cli_then_env_then_config_then_cores(monkeypatch):
+    from zsaudit.ingest import workers
+    import os
+    monkeypatch.delenv("ZSAUDIT_INGEST_WORKERS", raising=False)
+    cores = len(os.sched_getaffinity(0))
+    assert workers.resolve() == cores
+    assert workers.resolve(configured=5) == 5
+    assert workers.resolve(configured=5, environ={"ZSAUDIT_INGEST_WORKERS": "3"}) == 3
+    assert workers.resolve(7, configured=5, environ={"ZSAUDIT_INGEST_WORKERS": "3"}) == 7
+    with pytest.raises(BadUsage, match="--workers"):
+        workers.resolve(0)
+
+
+def test_run_takes_workers_from_the_option_env_and_config(tmp_path, monkeypatch):
+    """`zsaudit run`: --workers over ZSAUDIT_INGEST_WORKERS over [ingest] workers, for both ingesters."""
+    from zsaudit import pipeline
+    from zsaudit.ingest import airflow, zscaler as zs
+
+    seen = []
+    monkeypatch.setattr(zs, "ingest_paths", lambda *a, workers=None, **k: seen.append(("zscaler", workers)) or [])
+    monkeypatch.setattr(airflow, "ingest_paths", lambda *a, workers=None, **k: seen.append(("airflow", workers)) or [])
+    (tmp_path / "z").mkdir()
+    (tmp_path / "z" / "a.log").write_text("x\n")
+    (tmp_path / "af").mkdir()
+    (tmp_path / "identity.toml").write_text("")
+    cfg = tmp_path / "zsaudit.toml"
+    cfg.write_text('identity_map = "identity.toml"\n[zscaler]\npaths = ["z"]\n[airflow]\npaths = ["af"]\n'
+                   '[ingest]\nworkers = 5\n')
+    stages = ("ingest_zscaler", "ingest_airflow")
+    from zsaudit.config import load_config
+    config = load_config(cfg)
+    monkeypatch.delenv("ZSAUDIT_INGEST_WORKERS", raising=False)
+    pipeline.run(config, stages=stages)
+    monkeypatch.setenv("ZSAUDIT_INGEST_WORKERS", "3")
+    pipeline.run(config, stages=stages)
+    pipeline.run(config, stages=stages, workers=2)
+    assert seen == [("zscaler", 5), ("airflow", 5), ("zscaler", 3), ("airflow", 3), ("zscaler", 2), ("airflow", 2)]
+
+
+def test_airflow_task_logs_follow_the_workers_setting(tmp_path, monkeypatch):
+    """The Airflow task-log ingest runs as many batch workers as the setting says (it had 2 fixed),
+    and loads the same attempts whatever their number."""
+    from concurrent.futures import ThreadPoolExecutor
+    from zsaudit.ingest import airflow, airflow_logs
+
+    pools = []
+
+    class Spy(ThreadPoolExecutor):
+        def __init__(self, max_workers=None, **kw):
+            pools.append(max_workers)
+            super().__init__(max_workers=max_workers, **kw)
+
+    monkeypatch.setattr(airflow_logs, "ThreadPoolExecutor", Spy)
+    monkeypatch.setattr(airflow_logs, "BATCH_FILES", 4)          # several batches from the sample tree
+    tree = FIXTURES / "airflow" / "3.3.2" / "logs"
+    counts = []
+    for n, (env, option) in enumerate((("1", None), ("3", None), ("3", 2))):
+        monkeypatch.setenv("ZSAUDIT_INGEST_WORKERS", env)
+        with Store(tmp_path / f"{n}.duckdb") as store:
+            airflow.ingest_paths(store, [tree], workers=option)
+            counts.append(store.con.execute("SELECT count(*) FROM task_attempts").fetchone()[0])
+    assert pools == [1, 3, 2]
+    assert counts[0] > 0 and len(set(counts)) == 1

@@ -36,6 +36,11 @@ def test_init_writes_a_commented_config_and_identity_map_that_load(tmp_path):
     assert config.airflow_paths == ("/opt/airflow/logs", "/opt/airflow/airflow.db")
     assert config.fail_on == "high" and config.pdf is True and config.retention_days == 400
     assert config.since is None and config.until is None     # yesterday by default
+    assert config.ingest_workers is None                     # one per core unless set
+    assert "# workers = 4" in text
+    toml.write_text(text.replace("# workers = 4", "workers = 4"))
+    assert load_config(toml).ingest_workers == 4
+    toml.write_text(text)
     assert load_identity_map(imap).workers[0].hostname == "airflow-worker-1"
     # the commented [controls."CC6.1"] example loads once uncommented
     owners = "\n".join(line[2:] if line.startswith("# ") and "=" in line and line[2:3] in "[orn" else line
@@ -89,6 +94,10 @@ BASE = 'identity_map = "identity.toml"\n[zscaler]\npaths = ["logs"]\n'
     (BASE + '[controls."CC6.1"]\nowner = 7\n', "controls.CC6.1.owner", "as text"),
     (BASE + '[controls."CC6.1"]\nsigner = "A"\n', "controls.CC6.1.signer", "unknown key"),
     (BASE + '[controls."CC6.1"]\nreviewed = "last week"\n', "controls.CC6.1.reviewed", "a date"),
+    (BASE + "[ingest]\nworkers = 0\n", "ingest.workers", "a whole number of ingest workers from 1 to 64"),
+    (BASE + "[ingest]\nworkers = \"4\"\n", "ingest.workers", "a whole number of ingest workers"),
+    (BASE + "[ingest]\nworkers = 2.5\n", "ingest.workers", "a whole number of ingest workers"),
+    (BASE + "[ingest]\nworkers = 65\n", "ingest.workers", "got 65"),
 ])
 def test_bad_config_is_refused_naming_the_key(tmp_path, text, key, expected):
     path = write(tmp_path, text)

@@ -16,6 +16,7 @@ from pathlib import Path
 from . import DEFAULT_DB, tomlfile
 from .analyze.rules import SEVERITIES
 from .errors import BadUsage
+from .ingest import workers
 from .ingest.sources import GLOB_CHARS, is_remote, local_path, remote_files
 from .timeutil import parse_duration, parse_time
 
@@ -48,6 +49,7 @@ class Config:
     fail_on: str | None = None           # None: never exit 1
     gap_threshold: timedelta = DEFAULT_GAP_THRESHOLD
     max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
+    ingest_workers: int | None = None    # files / log batches ingested at once (None: one per core; ingest/workers.py)
     since: datetime | None = None        # fixed period; default: yesterday (UTC)
     until: datetime | None = None
     engine: str = "duckdb"               # duckdb: this machine; spark: a Spark cluster (docs/scale.md)
@@ -92,6 +94,9 @@ tz = "UTC"
 
 [ingest]
 max_reject_rate = 0.01             # a file with more rejected lines than this share is a failure
+# workers = 4                      # files (Airflow: batches of task logs) read and parsed at once;
+                                   # default one per core. Memory grows with it (docs/running.md);
+                                   # ZSAUDIT_INGEST_WORKERS and --workers override it
 
 [analyze]
 gap_threshold = "1h"               # a source silent this long while the others deliver: coverage_gap
@@ -161,7 +166,7 @@ _KEYS = {
     "": {"db", "identity_map", "zscaler", "airflow", "ingest", "analyze", "pack", "run", "controls", "engine"},
     "zscaler": {"paths", "format", "fields", "tz"},
     "airflow": {"paths", "template", "tz", "api_ca_bundle", "api_secrets_file", "api_mirror"},
-    "ingest": {"max_reject_rate"},
+    "ingest": {"max_reject_rate", "workers"},
     "analyze": {"gap_threshold"},
     "pack": {"out_dir", "pdf", "retention_days", "lock_wait", "signing_key"},
     "run": {"since", "until", "fail_on"},
@@ -251,6 +256,11 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
     fail_on = parse_fail_on(run.get("fail_on", "none"), what=f"{where}: key 'run.fail_on'")
     max_reject_rate = parse_reject_rate(section("ingest").get("max_reject_rate", DEFAULT_MAX_REJECT_RATE),
                                         what=f"{where}: key 'ingest.max_reject_rate'")
+    ingest_workers = section("ingest").get("workers")
+    if ingest_workers is not None:
+        if isinstance(ingest_workers, bool) or not isinstance(ingest_workers, int) \
+                or not 1 <= ingest_workers <= workers.MAX_WORKERS:
+            raise bad("ingest.workers", workers.EXPECTED, ingest_workers)
     threshold = section("analyze").get("gap_threshold")
     if threshold is not None and not isinstance(threshold, str):
         raise bad("analyze.gap_threshold", "a duration such as \"1h\" or \"30m\"", threshold)
@@ -301,6 +311,7 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
         fail_on=fail_on,
         gap_threshold=gap_threshold,
         max_reject_rate=max_reject_rate,
+        ingest_workers=ingest_workers,
         since=since,
         until=until,
         engine=engine,

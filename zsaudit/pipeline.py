@@ -27,6 +27,7 @@ from . import __version__
 from .analyze.rules import SEVERITY_RANK
 from .config import Config, expand, lake_of
 from .errors import BadInput, BadUsage, Busy
+from .ingest.workers import resolve as resolve_workers
 from .lake import Lake
 from .packs import apply_retention, claim_packs_dir
 from .periods import pack_name, resolve_period
@@ -259,7 +260,10 @@ class RunSummary:
 
 
 # -- stages -------------------------------------------------------------------------------------
-def ingest_zscaler(store: Store, config: Config, progress: Progress = QUIET) -> IngestSummary:
+def ingest_zscaler(store: Store, config: Config, progress: Progress = QUIET, *,
+                   workers: int | None = None) -> IngestSummary:
+    """Every zscaler.paths file not yet in the ledger; `workers`: the CLI's --workers (else
+    ZSAUDIT_INGEST_WORKERS, else `[ingest] workers`, else one per core: ingest/workers.py)."""
     paths, warnings = expand(config.zscaler_paths, "zscaler.paths", config)
     if not paths:
         return IngestSummary("zscaler", [], warnings=warnings)
@@ -270,7 +274,8 @@ def ingest_zscaler(store: Store, config: Config, progress: Progress = QUIET) -> 
     files, known = _not_in_ledger(store, paths)
     try:
         results = zscaler.ingest_paths(store, files, fmt=config.zscaler_format, fields=config.zscaler_fields,
-                                       tz=config.zscaler_tz, progress=progress) if files else []
+                                       tz=config.zscaler_tz, progress=progress,
+                                       workers=resolve_workers(workers, config.ingest_workers)) if files else []
     except zscaler.IngestInternalError:
         raise
     except zscaler.IngestErrors as exc:
@@ -319,8 +324,10 @@ def _not_in_ledger(store: Store, paths: list[str]) -> tuple[list[str], int]:
 
 
 def ingest_airflow(store: Store, config: Config, progress: Progress = QUIET, *,
-                   since: datetime | None = None, until: datetime | None = None) -> IngestSummary:
-    """Every airflow.paths location; an Airflow API URL among them is read for [since, until)."""
+                   since: datetime | None = None, until: datetime | None = None,
+                   workers: int | None = None) -> IngestSummary:
+    """Every airflow.paths location; an Airflow API URL among them is read for [since, until).
+    `workers`: as for ingest_zscaler."""
     paths, warnings = expand(config.airflow_paths, "airflow.paths", config)
     if not paths:
         return IngestSummary("airflow", [], warnings=warnings)
@@ -333,7 +340,8 @@ def ingest_airflow(store: Store, config: Config, progress: Progress = QUIET, *,
                              ca_bundle=opt(config.airflow_api_ca_bundle),
                              secrets_file=opt(config.airflow_api_secrets_file))
     results = airflow.ingest_paths(store, paths, template=config.airflow_template, tz=config.airflow_tz,
-                                   progress=progress, api=api)
+                                   progress=progress, api=api,
+                                   workers=resolve_workers(workers, config.ingest_workers))
     return IngestSummary.from_results("airflow", paths, results, warnings)
 
 
@@ -477,9 +485,10 @@ def _ingest_on_spark(spark, store: Store, config: Config, summary: "RunSummary",
 # -- composition --------------------------------------------------------------------------------
 def run(config: Config, *, since=None, until=None, fail_on: str | None = None, use_config_fail_on: bool = True,
         progress: Progress = QUIET, stages: tuple[str, ...] = STAGES, now: datetime | None = None,
-        reanalyze: bool = False) -> RunSummary:
+        reanalyze: bool = False, workers: int | None = None) -> RunSummary:
     """The nightly job: the given stages (all by default) for the period (see resolve_period).
-    Never raises for findings: the caller turns RunSummary.exit_code into its own signal."""
+    Never raises for findings: the caller turns RunSummary.exit_code into its own signal.
+    `workers`: the CLI's --workers for the ingest stages (see ingest_zscaler)."""
     start, end = resolve_period(config, since, until, now=now)
     summary = RunSummary(since=start, until=end, db=config.db,
                          fail_on=fail_on if fail_on is not None or not use_config_fail_on else config.fail_on)
@@ -495,9 +504,10 @@ def run(config: Config, *, since=None, until=None, fail_on: str | None = None, u
         if spark is not None:
             _ingest_on_spark(spark, store, config, summary, stages, progress)
         if "ingest_zscaler" in stages and spark is None:
-            summary.ingest["zscaler"] = ingest_zscaler(store, config, progress)
+            summary.ingest["zscaler"] = ingest_zscaler(store, config, progress, workers=workers)
         if "ingest_airflow" in stages and spark is None:
-            summary.ingest["airflow"] = ingest_airflow(store, config, progress, since=start, until=end)
+            summary.ingest["airflow"] = ingest_airflow(store, config, progress, since=start, until=end,
+                                                       workers=workers)
         for s in summary.ingest.values():
             summary.warnings.extend(s.warnings)
         correlator = None

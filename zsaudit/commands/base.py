@@ -22,6 +22,7 @@ import click
 
 from .. import DEFAULT_DB, __version__
 from ..errors import INTERNAL_ERROR, ZsauditError
+from ..ingest.workers import MAX_WORKERS
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -42,6 +43,15 @@ def db_option(func):
 
 def quiet_option(func):
     return click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")(func)
+
+
+def workers_option(func):
+    """--workers: files (Airflow: batches of task logs) ingested at once (ingest/workers.py)."""
+    return click.option(
+        "--workers", "workers", default=None, type=click.IntRange(1, MAX_WORKERS), metavar="N",
+        help="Files (Airflow: batches of task logs) read and parsed at once (default: "
+             "ZSAUDIT_INGEST_WORKERS, else `[ingest] workers` of zsaudit.toml for `run`, else one per "
+             "core). Memory grows with it (docs/running.md).")(func)
 
 
 def period_options(func):

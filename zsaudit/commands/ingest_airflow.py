@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .base import db_option, handle_errors, ingest, period_options, quiet_option
+from .base import db_option, handle_errors, ingest, period_options, quiet_option, workers_option
 
 
 @ingest.command("airflow", short_help="Task logs, metadata DBs, REST and CSV exports, stdout.")
@@ -26,11 +26,12 @@ from .base import db_option, handle_errors, ingest, period_options, quiet_option
 @click.option("--max-line-bytes", default=1 << 20, show_default=True, type=click.IntRange(min=1024),
               help="A longer task-log line is rejected (its first 4,096 characters, length and sha256 kept) "
                    "and the file goes on.")
+@workers_option
 @db_option
 @quiet_option
 @handle_errors
 def ingest_airflow(paths, template, tz, since, until, ca_bundle, secrets_file, mirror, max_line_bytes: int,
-                   db: Path, quiet):
+                   workers, db: Path, quiet):
     """Ingest Airflow task logs, metadata DBs, REST exports and scheduler output.
 
     \b
@@ -63,7 +64,7 @@ def ingest_airflow(paths, template, tz, since, until, ca_bundle, secrets_file, m
     api = ApiOptions(since=start, until=end, mirror=mirror, ca_bundle=ca_bundle, secrets_file=secrets_file)
     with Store(db) as store:
         results = ingest_paths(store, list(paths), template=template, tz=tz, progress=progress, api=api,
-                               max_line_bytes=max_line_bytes)
+                               max_line_bytes=max_line_bytes, workers=workers)
         attempts = queries.scalar(store.con, "pipeline/attempt_count")
     loaded = sum(1 for r in results if not r.skipped and not r.warnings)
     skipped = sum(1 for r in results if r.skipped)

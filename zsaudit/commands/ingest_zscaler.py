@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .base import db_option, handle_errors, ingest, quiet_option
+from .base import db_option, handle_errors, ingest, quiet_option, workers_option
 from ..progress import Progress
 
 
@@ -26,10 +26,11 @@ from ..progress import Progress
 @click.option("--max-reject-rate", "max_reject_rate", default="1%", show_default=True, metavar="RATE",
               help="Exit 2 when a file rejects more than this share of its lines (e.g. 1% or 0.01); "
                    "its good rows still load and every rejected line is kept.")
+@workers_option
 @db_option
 @quiet_option
 @handle_errors
-def ingest_zscaler(paths, fmt, fields, tz, max_line_bytes: int, max_reject_rate, db: Path, quiet):
+def ingest_zscaler(paths, fmt, fields, tz, max_line_bytes: int, max_reject_rate, workers, db: Path, quiet):
     """Ingest Zscaler ZIA (web, firewall, DNS) and ZPA (user activity, user status) logs.
 
     PATH is a file, a directory (read recursively), a .gz file, or - for standard input.
@@ -53,7 +54,8 @@ def ingest_zscaler(paths, fmt, fields, tz, max_line_bytes: int, max_reject_rate,
     with Store(db) as store:
         try:
             results = zscaler.ingest_paths(store, paths, fmt=fmt, fields=fields, tz=tz, progress=progress,
-                                           max_line_bytes=max_line_bytes)
+                                           max_line_bytes=max_line_bytes,
+                                           workers=workers)
         except zscaler.IngestErrors as exc:
             _print(exc.results, quiet)
             over = ledger.over_reject_rate(exc.results, rate)

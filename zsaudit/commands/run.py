@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .base import handle_errors, main, period_options, quiet_option
+from .base import handle_errors, main, period_options, quiet_option, workers_option
 from ..analyze.rules import SEVERITIES
 from ..config import (ENGINES, EXAMPLE, EXAMPLE_IDENTITY_MAP, check_engine, load_config, parse_fail_on,
                       parse_gap_threshold)
@@ -50,11 +50,12 @@ def _emit(summary, *, as_json: bool, quiet: bool) -> None:
 @click.option("--lake", "lake", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="The Parquet lake the Spark engine writes, a folder every executor reaches "
                    "(default: engine.lake, else <db>.lake).")
+@workers_option
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
 @quiet_option
 @handle_errors
 def run(config_path: Path, since, until, fail_on, gap_threshold, reanalyze, engine, spark_master, lake,
-        as_json, quiet):
+        workers, as_json, quiet):
     """The nightly job: ingest new files, analyze the period, render the pack.
 
     \b
@@ -85,7 +86,7 @@ def run(config_path: Path, since, until, fail_on, gap_threshold, reanalyze, engi
         reanalyze = True
     override = parse_fail_on(fail_on) if fail_on is not None else None
     summary = pipeline.run(config, since=since, until=until, fail_on=override,
-                           use_config_fail_on=fail_on is None, reanalyze=reanalyze,
+                           use_config_fail_on=fail_on is None, reanalyze=reanalyze, workers=workers,
                            progress=Progress(quiet=quiet or as_json))
     _emit(summary, as_json=as_json, quiet=quiet)
     if summary.nights_failed:

@@ -145,9 +145,10 @@ def _walk(root: Path) -> list[tuple[Path, str, bool]]:
 
 def ingest_paths(store, paths, *, template: str | None = None, tz: str = "UTC",
                  progress: Progress = QUIET, api: "ApiOptions | None" = None,
-                 max_line_bytes: int = limits.MAX_LINE_BYTES) -> list[FileResult]:
+                 max_line_bytes: int = limits.MAX_LINE_BYTES, workers: int | None = None) -> list[FileResult]:
     """Ingest each PATH (see module doc). Returns one FileResult per file or source read.
-    `api`: the period and options for Airflow API URLs among the paths (default: yesterday)."""
+    `api`: the period and options for Airflow API URLs among the paths (default: yesterday).
+    `workers`: task-log batches parsed at once (default: ingest/workers.py's resolve())."""
     templates = templates_for(template)
     log_files: list[LogFile] = []
     others: list[tuple[str, object]] = []   # (kind, path-or-url)
@@ -226,7 +227,8 @@ def ingest_paths(store, paths, *, template: str | None = None, tz: str = "UTC",
                 "For a custom log layout pass --template exactly as in airflow.cfg.")
     results: list[FileResult] = []
     if log_files:
-        results.extend(ingest_log_files(store, log_files, tz=tz, progress=progress, max_line_bytes=max_line_bytes))
+        results.extend(ingest_log_files(store, log_files, tz=tz, progress=progress, max_line_bytes=max_line_bytes,
+                                        workers=workers))
     for kind, where in others:
         results.append(metadata.ingest_source(store, kind, where, tz=tz))
     results.extend(rejected)

@@ -33,12 +33,13 @@ from . import ledger, limits
 from .ledger import FileResult, now_utc, rid_prefix
 from .limits import LongLine
 from .lines import iter_chunks
+from .workers import resolve as resolve_workers
 
 BATCH_FILES = 3000
 SMALL_FILE_BYTES = 8 << 20       # a larger task log is streamed in CHUNK_BYTES batches of lines
 CHUNK_BYTES = 8 << 20
 BATCH_BYTES = 64 * 1024 * 1024   # a batch of larger files is read and loaded in parts of this size
-# DuckDB's bound while the logs load: both workers' batches, the commits and the final CHECKPOINT
+# DuckDB's bound while the logs load: the workers' batches, the commits and the final CHECKPOINT
 # (the peak: it rewrites the PRIMARY KEY indexes) spill past it instead of growing. 100k attempts:
 # peak RSS 924 MB at 512 MB, 838 at 448, 802 at 384, same wall time (docs/benchmarks.md).
 MEMORY_LIMIT = "384MB"
@@ -46,10 +47,13 @@ MEMORY_LIMIT = "384MB"
 # i.e. every second 3000-file batch). Fewer, larger checkpoints cost less in all (100k attempts:
 # ~22 instead of ~28 CPU-s of commits and checkpoints, docs/benchmarks.md).
 CHECKPOINT_THRESHOLD = "64MB"
-WORKERS = 2
-# DuckDB threads per statement during the ingest: the WORKERS threads (each parses a batch, then
-# commits it) already keep both cores busy; DuckDB's own worker threads on top only add
-# synchronisation (measured: -15% CPU with 1, docs/benchmarks.md).
+# Worker threads (each parses a batch, then commits it in its turn): the Zscaler ingest's setting
+# (ingest/workers.py: --workers, ZSAUDIT_INGEST_WORKERS, `[ingest] workers`, else one per core).
+# Memory: MEMORY_LIMIT for DuckDB, shared by all of them (it spills past it), plus per worker one
+# batch's texts in Python until its commit (BATCH_BYTES, and one file of at most SMALL_FILE_BYTES).
+# DuckDB threads per statement during the ingest: the workers already keep the cores busy;
+# DuckDB's own worker threads on top only add synchronisation (measured: -15% CPU with 1,
+# docs/benchmarks.md).
 DUCKDB_THREADS = 1
 SOURCE_KIND = "airflow_tasklog"
 _LINE_SQL = ["airflow/parse_lines", "airflow/attempt_lines", "airflow/log_attempts"]
@@ -148,9 +152,11 @@ def _hash_rest(p: _Prepared, fh, head: bytes) -> None:
 
 
 def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: Progress = QUIET,
-                     batch_files: int | None = None,
-                     max_line_bytes: int = limits.MAX_LINE_BYTES) -> list[FileResult]:
-    """Load task-log files: WORKERS threads each parse a batch, then commit it, in batch order."""
+                     batch_files: int | None = None, max_line_bytes: int = limits.MAX_LINE_BYTES,
+                     workers: int | None = None) -> list[FileResult]:
+    """Load task-log files: `workers` threads (default: workers.resolve()) each parse a batch,
+    then commit it, in batch order."""
+    workers = resolve_workers(workers)
     batch_files = batch_files or BATCH_FILES
     con = store.con
     queries.run(con, "airflow/macros")
@@ -169,8 +175,8 @@ def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: 
         # batch's turn and load it into the store in one transaction, straight from the staging
         # tables (no copy of the rows outside DuckDB: all of it stays under one memory_limit).
         # Commits are serialised in batch order, so each transaction sees every earlier batch.
-        # DuckDB and file I/O release the GIL, so the workers fill both cores.
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        # DuckDB and file I/O release the GIL, so the workers fill the cores.
+        with ThreadPoolExecutor(max_workers=min(workers, max(1, len(batches)))) as pool:
             futures = [pool.submit(_load_batch, pipeline, i, b, tz) for i, b in enumerate(batches)]
             try:
                 for i, fut in enumerate(futures):

@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import queries
-from ..errors import INTERNAL_ERROR, BadInput, BadUsage
+from ..errors import INTERNAL_ERROR, BadInput
 from ..progress import QUIET, Progress
 from . import ledger, limits, sources, zscaler_spool
 from .ledger import FileResult
@@ -57,13 +57,13 @@ from .zscaler_repair import repair_staged
 from .zscaler_sniff import Plan, other_type_plan, sniff
 from . import zscaler_write
 from .zscaler_write import RecordWriter
+# files staged at once (--workers, WORKERS_ENV, `[ingest] workers`, else the cores it may use)
+from .workers import ENV as WORKERS_ENV, MAX_WORKERS, resolve as resolve_workers
 
 MEMORY_LIMIT = os.environ.get("ZSAUDIT_INGEST_MEMORY", "512MB")   # DuckDB buffer pool while ingesting
 # WAL between checkpoints while ingesting: DuckDB's default (16 MB) checkpointed at nearly every
 # file's commit, each costing more as the store grows; one final CHECKPOINT follows the ingest
 CHECKPOINT_THRESHOLD = os.environ.get("ZSAUDIT_INGEST_CHECKPOINT", "256MB")
-WORKERS_ENV = "ZSAUDIT_INGEST_WORKERS"   # files staged at once (default: the cores this process may use)
-MAX_WORKERS = 64
 SPOOL_MAX_BYTES = 256 << 20      # a larger file loads in place at its turn (no spool: its chunks commit as read)
 BATCH_BYTES = 16 << 20           # decompressed bytes per batch: bounds memory per file
 # DuckDB threads per statement while ingesting: the two stage threads already keep both cores busy
@@ -439,14 +439,9 @@ def _json_document_head(path: Path, label: str, max_line_bytes: int) -> list[str
 
 # ---------------------------------------------------------------------------------------------
 def workers_from_env(environ=None) -> int:
-    """ZSAUDIT_INGEST_WORKERS, else the cores this process may run on (taskset, cgroups' cpusets)."""
-    raw = (os.environ if environ is None else environ).get(WORKERS_ENV, "").strip()
-    if not raw:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        return max(1, min(cores or 1, MAX_WORKERS))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_WORKERS:
-        raise BadUsage(f"{WORKERS_ENV}={raw!r}: expected a whole number of ingest workers from 1 to {MAX_WORKERS}")
-    return int(raw)
+    """ZSAUDIT_INGEST_WORKERS, else the cores this process may run on (ingest/workers.py; the
+    CLI and the nightly job pass their --workers / `[ingest] workers` through workers.resolve)."""
+    return resolve_workers(environ=environ)
 
 
 @dataclass

@@ -25,18 +25,6 @@ SQL_TYPES = {"ts": "TIMESTAMPTZ", "int": "INTEGER", "big": "BIGINT", "port": "IN
 _PLACEHOLDER_MAX = max(len(p) for p in PLACEHOLDERS)
 
 
-def _is_placeholder(expr: str) -> str:
-    """`expr IN (placeholders)` written so DuckDB neither plans a mark join per column (it does for
-    an IN list this long) nor compares values longer than any placeholder."""
-    ors = " OR ".join(f"{expr} = '{p}'" for p in PLACEHOLDERS)
-    # and whitespace only (NSS pads empty fields, e.g. devicehostname " "), as short as a placeholder:
-    # a branch of its own behind `< '!'` (only '' and values starting with a space, TAB or another
-    # control character pass it): inside the comparisons' OR, even behind starts_with, the trim
-    # made the per-value test 2-2.7x slower (micro-benchmark, docs/benchmarks.md)
-    blank = f"({expr} < '!' AND length({expr}) <= {_PLACEHOLDER_MAX} AND trim({expr}, ' \t') = '')"
-    return f"((length({expr}) <= {_PLACEHOLDER_MAX} AND ({ors})) OR {blank})"
-
-
 def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     """CTEs ending in `s`, and the SQL of each plan key's value over `s` (k_i = value of keys[i])."""
     n = len(plan.keys)
@@ -353,21 +341,13 @@ _TEMPLATE_TOKEN = "'%[-0-9a-z]*\\{[A-Za-z0-9_:]+\\}'"     # an unexpanded feed-t
 
 
 def _generic_placeholder(expr: str) -> str:
-    """SQL true when `expr` is a placeholder any column reads as NULL: None, NA, N/A, empty, or
-    an unexpanded feed-template token such as %s{ourl}. For the per-line lambda of JSON and CSV
-    (_nulled_per_line); a column's value is tested by _column_placeholder."""
-    return (f"({_is_placeholder(expr)} OR (starts_with({expr}, '%') AND "
-            f"regexp_full_match({expr}, {_TEMPLATE_TOKEN})))")
-
-
-def _column_placeholder(expr: str) -> str:
-    """_generic_placeholder for one column's values (kv, LEEF, CEF), as nested CASEs: written as
-    an OR of ANDs, the whitespace-only test in it (`< '!'`, trim) cost a third of kv's batch SQL
-    (callgrind, docs/benchmarks.md); here a value longer than any placeholder costs strlen and
-    starts_with, and each test runs only on the values it can match. Same values NULL: a
-    placeholder or a blank is ASCII, so strlen (bytes, O(1)) bounds it as length does; '%' > '!',
-    so a blank never starts with it. (In the per-line lambda of JSON and CSV this form saved
-    only 2-3 %; not used there.)"""
+    """SQL true when `expr` is a placeholder any column reads as NULL: None, NA, N/A, empty,
+    whitespace only (NSS pads empty fields, e.g. devicehostname " ") as short as a placeholder, or
+    an unexpanded feed-template token such as %s{ourl}. Nested CASEs: written as an OR of ANDs,
+    the whitespace-only test in it (`< '!'`, trim) cost a third of kv's batch SQL (callgrind,
+    docs/benchmarks.md); here a value longer than any placeholder costs strlen and starts_with,
+    and each test runs only on the values it can match. A placeholder or a blank is ASCII, so
+    strlen (bytes, O(1)) bounds it as length would; '%' > '!', so a blank never starts with it."""
     token = f"regexp_full_match({expr}, {_TEMPLATE_TOKEN})"
     ors = " OR ".join(f"{expr} = '{p}'" for p in PLACEHOLDERS)
     return (f"CASE WHEN strlen({expr}) <= {_PLACEHOLDER_MAX} THEN CASE WHEN {expr} < '!' THEN "
@@ -378,7 +358,7 @@ def _column_placeholder(expr: str) -> str:
 def _nullify_inline(expr: str, kind: str, generic: bool = True) -> str:
     """Placeholders -> NULL: the generic ones (unless already nulled over the line's values)
     and 0.0.0.0 / 0 for IPs / ports."""
-    whens = [f"WHEN {_column_placeholder(expr)} THEN NULL"] if generic else []
+    whens = [f"WHEN {_generic_placeholder(expr)} THEN NULL"] if generic else []
     if kind == "ip":
         whens.append(f"WHEN {expr} = '0.0.0.0' THEN NULL")
     if kind == "port":

@@ -257,10 +257,8 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
     max_reject_rate = parse_reject_rate(section("ingest").get("max_reject_rate", DEFAULT_MAX_REJECT_RATE),
                                         what=f"{where}: key 'ingest.max_reject_rate'")
     ingest_workers = section("ingest").get("workers")
-    if ingest_workers is not None:
-        if isinstance(ingest_workers, bool) or not isinstance(ingest_workers, int) \
-                or not 1 <= ingest_workers <= workers.MAX_WORKERS:
-            raise bad("ingest.workers", workers.EXPECTED, ingest_workers)
+    if ingest_workers is not None and not workers.is_count(ingest_workers):
+        raise bad("ingest.workers", workers.EXPECTED, ingest_workers)
     threshold = section("analyze").get("gap_threshold")
     if threshold is not None and not isinstance(threshold, str):
         raise bad("analyze.gap_threshold", "a duration such as \"1h\" or \"30m\"", threshold)

@@ -20,6 +20,11 @@ def cores() -> int:
     return max(1, min(n or 1, MAX_WORKERS))
 
 
+def is_count(value) -> bool:
+    """True when `value` is a worker count: an int (not a bool) from 1 to MAX_WORKERS."""
+    return not isinstance(value, bool) and isinstance(value, int) and 1 <= value <= MAX_WORKERS
+
+
 def check(value, what: str) -> int:
     """`value` as a worker count, or BadUsage naming `what` (the option, variable or key)."""
     if isinstance(value, str):
@@ -27,7 +32,7 @@ def check(value, what: str) -> int:
         if not value.isdigit():
             raise BadUsage(f"{what}={value!r}: expected {EXPECTED}")
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS:
+    if not is_count(value):
         raise BadUsage(f"{what}: expected {EXPECTED}, got {value!r}")
     return value
 

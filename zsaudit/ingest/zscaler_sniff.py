@@ -450,8 +450,8 @@ def _plan_delimited(path_label: str, lines: list[str], fmt: str, fields: str | N
     # ZPA LSS: a header may name the columns of several log types (one file of a receiver's types,
     # or an export of them); a row's type is told by the columns it fills, as the batch SQL does
     filled = [{k: v for k, v in r.items() if k and v} for r in rows]
-    log_type = (_lss_table(path_label, filled or [dict.fromkeys(names, "")])
-                or (_lss_table(path_label, [dict.fromkeys(names, "")]) if filled else None)
+    log_type = ((filled and _lss_table(path_label, filled))
+                or _lss_table(path_label, [dict.fromkeys(names, "")])
                 or guess_log_type(set(names), product=product))
     if log_type is None:
         _fail_type(path_label, f"fields {names[:8]}")

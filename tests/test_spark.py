@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -172,10 +173,52 @@ def test_spark_run_equals_the_single_machine_run_and_reruns_change_nothing(tmp_p
     assert len(lake.units("zscaler")) == ZIA_PARTS + 2 and len(lake.units("airflow")) == 1
     assert (lake.root / "zia_web" / "source=zscaler" / f"day={night.since.date().isoformat()}").is_dir()
 
+    first_parts = lake_parts(config.parent / "zsaudit.duckdb", lake)
+
     again = finish(zsaudit("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url))
     assert f"ingest zscaler: 0 new files ({ZIA_PARTS + 2} already ingested)" in again
     assert "analysis unchanged" in again
     assert_same(rows(config.parent / "zsaudit.duckdb"), single_machine)
+
+    # the night analysed again: its new parts replace the first run's, which are never read again
+    # (a view reading both would double every attribution) and are swept by the next analysis
+    finish(zsaudit("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url,
+                   "--reanalyze"))
+    assert_same(rows(config.parent / "zsaudit.duckdb"), single_machine)
+    second_parts = lake_parts(config.parent / "zsaudit.duckdb", lake)
+    assert not set(first_parts) & set(second_parts)
+    on_disk = {p.relative_to(lake.root).as_posix() for p in (lake.root / "attribution_rows").rglob("*.parquet")}
+    assert on_disk == set(first_parts) | set(second_parts)
+    finish(zsaudit("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url,
+                   "--reanalyze"))
+    assert_same(rows(config.parent / "zsaudit.duckdb"), single_machine)
+    third_parts = lake_parts(config.parent / "zsaudit.duckdb", lake)
+    on_disk = {p.relative_to(lake.root).as_posix() for p in (lake.root / "attribution_rows").rglob("*.parquet")}
+    assert on_disk == set(second_parts) | set(third_parts)
+
+    # the lake moved (with the store): the next run reads the rows from where it is now
+    moved = tmp_path / "moved"
+    shutil.copytree(config.parent, moved, ignore=shutil.ignore_patterns("packs"))
+    shutil.rmtree(config.parent / "zsaudit.duckdb.lake")
+    finish(zsaudit("run", "--config", str(moved / "zsaudit.toml"), "--engine", "spark", "--spark-master", cluster.url))
+    assert lake_parts(moved / "zsaudit.duckdb", Lake.at(moved / "zsaudit.duckdb.lake")) == third_parts
+    assert_same(rows(moved / "zsaudit.duckdb"), single_machine)
+
+
+def lake_parts(db: Path, lake: Lake) -> list[str]:
+    """The lake parts of attribution rows the store names: all of one analysis, below this lake,
+    and no attribution row of the Spark engine stored in the store itself."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        named = con.execute("SELECT DISTINCT analysis_id, lake, part FROM attribution_parts ORDER BY part").fetchall()
+        in_store = con.execute("SELECT count(*) FROM attribution_rows").fetchone()[0]
+        analyses = con.execute("SELECT DISTINCT analysis_id FROM attributions").fetchall()
+    finally:
+        con.close()
+    assert in_store == 0 and len(analyses) == 1
+    assert named and {(a, root) for a, root, _ in named} == {(analyses[0][0], str(lake.root))}
+    assert all(part.startswith(f"attribution_rows/analysis={analyses[0][0]}/part-") for _, _, part in named)
+    return [part for _, _, part in named]
 
 
 def test_a_worker_killed_mid_job_changes_nothing(tmp_path, cluster, night, single_machine):

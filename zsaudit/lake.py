@@ -7,11 +7,18 @@ Layout (docs/scale.md), under one root every executor can reach (a shared path):
     <lake>/_work/<analysis_id>/requests/pk=<pk>/part-<chunk>.parquet    the analysis' exchange
     <lake>/_work/<analysis_id>/attr/part-<task>.parquet                 _attr of a group of partitions
     <lake>/_work/<analysis_id>/rows/part-<task>.parquet                 its narrow attribution_rows
+    <lake>/attribution_rows/analysis=<analysis_id>/part-<run>-<task>.parquet  the same, kept: the
+                                                                        store's view reads them
 
 A unit is one Zscaler file (its sha256) or one Airflow batch. Every file is written under a
 temporary name and renamed into place, and its name depends only on its content's origin, so a
 task Spark runs again (a lost executor) rewrites the same names: nothing is ever in twice. A unit
 counts only once its ledger part exists; rows of a unit without one are never read.
+
+Attribution rows stay in the lake: the store names the parts of each analysis (attribution_parts,
+schema 8) and its view `attributions` reads them. A run's parts carry a name of their own (<run>),
+so a re-analysis never overwrites the parts the store still names until its transaction commits;
+parts no analysis names (replaced, or of a run that failed) are swept by the next analysis.
 """
 
 from __future__ import annotations
@@ -29,11 +36,14 @@ import duckdb
 from . import queries
 from .errors import BadUsage
 from .ingest.sources import is_remote
+from .store import name_attribution_parts
 
 LEDGER = "ingest_ledger"
 # store tables that are not ingest output: bookkeeping, and what analysis writes
 NOT_EXPORTED = frozenset({"schema_version", "ingest_inflight", "analysis_runs", "attributions", "attribution_rows",
-                          "attribution_workers", "attribution_attempts", "findings", "not_evaluable"})
+                          "attribution_workers", "attribution_attempts", "attribution_parts", "findings",
+                          "not_evaluable"})
+ATTRIBUTION_ROWS = "attribution_rows"     # the lake folder of the kept attribution rows
 # the column whose UTC day partitions a table's rows (the first one a table has)
 _DAY_COLUMNS = ("event_time", "start_time", "first_event", "started_at")
 NO_DAY = "none"
@@ -149,6 +159,48 @@ class Lake:
 
     def work(self, analysis_id: str) -> Path:
         return self.root / "_work" / analysis_id
+
+    # -- attribution rows kept in the lake (the store's attribution_parts) -------------------------
+    def keep_attribution_parts(self, con, analysis_id: str, parts: list[Path]) -> int:
+        """Move an analysis' row parts (its job 2 tasks') under attribution_rows/analysis=<id>/
+        with a name of this run, and name them in the store (in the analysis' transaction, `con`)
+        so the view `attributions` reads them. Returns the number of parts."""
+        run = uuid.uuid4().hex[:12]
+        folder = self.root / ATTRIBUTION_ROWS / f"analysis={analysis_id}"
+        folder.mkdir(parents=True, exist_ok=True)
+        kept = []
+        for src in sorted(parts):
+            dst = folder / f"part-{run}-{src.name.removeprefix('part-')}"
+            os.replace(src, dst)
+            kept.append(dst.relative_to(self.root).as_posix())
+        queries.run(con, "spark/name_attribution_parts", {"analysis_id": analysis_id, "lake": str(self.root),
+                                                           "parts": kept})
+        name_attribution_parts(con)
+        return len(kept)
+
+    def sweep_attribution_parts(self, con) -> int:
+        """Delete the attribution row parts the store does not name (a replaced analysis' parts,
+        a failed run's): what is left is exactly what the view reads. Returns how many."""
+        named = {part for _, part in queries.cursor(con, "spark/named_attribution_parts").fetchall()}
+        swept = 0
+        for p in sorted((self.root / ATTRIBUTION_ROWS).glob("analysis=*/part-*.parquet")):
+            if p.relative_to(self.root).as_posix() not in named:
+                p.unlink(missing_ok=True)
+                swept += 1
+        return swept
+
+    def adopt_attribution_parts(self, store) -> bool:
+        """A store whose attribution parts are named below another root (the lake was moved, or
+        copied with the store): re-rooted here when every part is here. Returns whether it was."""
+        named = queries.cursor(store.con, "spark/named_attribution_parts").fetchall()
+        if not named or all(lake == str(self.root) for lake, _ in named):
+            return False
+        if not all((self.root / part).is_file() for _, part in named):
+            return False
+        with store.transaction() as con:
+            queries.run(con, "spark/move_attribution_parts", {"lake": str(self.root)})
+            name_attribution_parts(con)
+        return True
 
 
 def store_tables(con) -> list[str]:

@@ -480,6 +480,8 @@ def _ingest_on_spark(spark, store: Store, config: Config, summary: "RunSummary",
             summary.ingest[source] = s
     copied = lake.load_into(store)
     progress.log(f"ingest: {copied} new units of the lake loaded into the store")
+    if lake.adopt_attribution_parts(store):
+        progress.log(f"analyze: the store's attribution rows are read from the lake at {lake.root} (it was moved)")
 
 
 # -- composition --------------------------------------------------------------------------------

@@ -118,21 +118,31 @@ def registered(con, tables: dict | None) -> Iterator[None]:
 
 
 def run(con, name: str, params: dict | None = None, *, tables: dict | None = None,
-        idents: dict[str, str] | None = None) -> None:
+        idents: dict[str, str] | None = None, literals: dict[str, list[str]] | None = None) -> None:
     """Run every statement of queries/<name>.sql in order, binding only the $params each one names;
     `tables` are Python data (Arrow tables) the SQL reads under those names; `idents` fill
-    {placeholders} that name a catalog or table (SQL cannot bind a name), always double-quoted."""
+    {placeholders} that name a catalog or table (SQL cannot bind a name), always double-quoted;
+    `literals` fill {placeholders} with a list of quoted strings, where a value cannot be bound
+    because the statement is kept (a view's definition: store.name_attribution_parts)."""
     params = params or {}
     with registered(con, tables):
         for sql in statements(name):
             sql = with_idents(sql, idents)
-            con.execute(sql, bind(sql, params, name))
+            con.execute(with_literals(sql, literals), bind(sql, params, name))  # a literal is not a $param
 
 
 def with_idents(sql: str, idents: dict[str, str] | None) -> str:
     """`sql` with each {key} of `idents` replaced by the quoted identifier."""
     for key, value in (idents or {}).items():
         sql = sql.replace("{" + key + "}", '"' + str(value).replace('"', '""') + '"')
+    return sql
+
+
+def with_literals(sql: str, literals: dict[str, list[str]] | None) -> str:
+    """`sql` with each {key} of `literals` replaced by a list of single-quoted string literals."""
+    for key, values in (literals or {}).items():
+        quoted = ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+        sql = sql.replace("{" + key + "}", f"[{quoted}]")
     return sql
 
 

@@ -189,3 +189,24 @@ class Chunked:
     def commit_chunk(self) -> None:
         self.con.commit()
         self.con.begin()
+
+
+# -- attribution rows in the Spark engine's lake (schema 8) ---------------------------------------
+def name_attribution_parts(con: duckdb.DuckDBPyConnection) -> None:
+    """Re-create the view attribution_lake_rows over the lake parts attribution_parts names (the
+    empty view when it names none): what the view `attributions` reads besides attribution_rows."""
+    parts = [p for p, in queries.cursor(con, "store/attribution_part_paths").fetchall()]
+    if parts:
+        queries.run(con, "store/attribution_lake_rows", literals={"parts": parts})
+    else:
+        queries.run(con, "store/attribution_lake_rows_none")
+
+
+def release_attribution_parts(con: duckdb.DuckDBPyConnection, params: dict) -> None:
+    """Before correlate/10_store_attributions on either engine: the lake parts of the analysis it
+    replaces, and of analyses overlapping its period (their rows moved into attribution_rows first),
+    are no longer read (queries/store/release_attribution_parts.sql). Nothing to do, and nothing
+    changed, in a store that names no part."""
+    if queries.scalar(con, "store/attribution_parts_count"):
+        queries.run(con, "store/release_attribution_parts", params)
+        name_attribution_parts(con)

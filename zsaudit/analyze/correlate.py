@@ -14,6 +14,7 @@ import duckdb
 
 from .. import queries
 from ..identity_map import IdentityMap
+from ..store import release_attribution_parts
 from .rules import Rules, load_rules, rule_params, zpa_failure_codes
 
 FAR_PAST = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -116,12 +117,25 @@ def run_steps(con: duckdb.DuckDBPyConnection, steps: tuple[str, ...], params: di
         queries.run(con, name, params)
 
 
-def finish(con: duckdb.DuckDBPyConnection) -> dict:
-    """Drop the correlation's scratch tables (its steps' `creates:`; what the detections read, their
-    `hands on:`, stays); counts of the period's requests by attribution status."""
-    queries.drop(con, [t for name in queries.names("correlate") for t in queries.header(name).creates])
+def store_analysis(con: duckdb.DuckDBPyConnection, params: dict) -> None:
+    """Step 10 (the analysis' workers and attempts, the period cleared), after the lake parts it
+    replaces are no longer read (store.release_attribution_parts: nothing in a store without any)."""
+    release_attribution_parts(con, params)
+    run_steps(con, STORE_ANALYSIS_STEPS, params)
+
+
+def status_counts(con: duckdb.DuckDBPyConnection) -> dict:
+    """The period's requests in _attr by attribution status (a Spark task's, or the whole)."""
     counts = dict(queries.cursor(con, "analyze/attribution_counts").fetchall())
     return {s: int(counts.get(s, 0)) for s in ("attributed", "ambiguous", "unattributed")}
+
+
+def finish(con: duckdb.DuckDBPyConnection, counts: dict | None = None) -> dict:
+    """Drop the correlation's scratch tables (its steps' `creates:`; what the detections read, their
+    `hands on:`, stays); counts of the period's requests by attribution status (`counts` when the
+    caller has them: the Spark engine sums its tasks', and never counts _attr itself)."""
+    queries.drop(con, [t for name in queries.names("correlate") for t in queries.header(name).creates])
+    return status_counts(con) if counts is None else counts
 
 
 def correlate(con: duckdb.DuckDBPyConnection, imap: IdentityMap, *, since: datetime | None,
@@ -129,5 +143,7 @@ def correlate(con: duckdb.DuckDBPyConnection, imap: IdentityMap, *, since: datet
     """Build the _attempts/_requests/_attr temp tables and store the period's attributions.
     Returns counts by attribution status."""
     params = prepare(con, imap, since=since, until=until, analysis_id=analysis_id)
-    run_steps(con, ATTEMPT_STEPS + REQUEST_STEPS + ATTRIBUTE_STEPS + STORE_STEPS, params)
+    run_steps(con, ATTEMPT_STEPS + REQUEST_STEPS + ATTRIBUTE_STEPS, params)
+    store_analysis(con, params)
+    run_steps(con, STORE_ROW_STEPS, params)
     return finish(con)

@@ -12,9 +12,10 @@ join) run on each partition alone and give the rows the whole would.
          and step 11 (their narrow attribution rows); _attr and the rows are written as one part
          each per group;
   global, in the store on the driver: step 10 (the analysis' workers and attempts), the tasks'
-         rows appended to attribution_rows as they are, and every finding rule (queries/findings/)
-         over the tasks' _attr: the files the single-machine engine runs (analyze.analysis.analyze
-         with this correlator).
+         row parts kept in the lake and named in the store (its view `attributions` reads them:
+         Lake.keep_attribution_parts), the counts the tasks returned, and every finding rule
+         (queries/findings/) over the tasks' _attr: the files the single-machine engine runs
+         (analyze.analysis.analyze with this correlator).
 
 Each task is DuckDB in-process over Parquet; its output files are named by its input, so a task
 run again after a lost executor replaces its own files and nothing counts twice.
@@ -73,10 +74,10 @@ def _requests_task(args: tuple) -> tuple[list[tuple[int, int]], float]:
     return [(int(pk), int(n)) for pk, n in sizes], time.process_time() - cpu
 
 
-def _attribute_task(args: tuple) -> float:
+def _attribute_task(args: tuple) -> tuple[float, dict]:
     """Job 2: steps 05..09 over the requests of one group of partitions, and their narrow
     attribution rows (step 11): both written to the lake, one part each. Returns the CPU seconds
-    the task took."""
+    the task took, and its period's requests by attribution status."""
     group, pks, lake_root, analysis_id, attempt_parts, imap, since, until = args
     cpu = time.process_time()
     lake = Lake(Path(lake_root))
@@ -95,7 +96,8 @@ def _attribute_task(args: tuple) -> float:
             (tmp / name).mkdir()
             con.table(table).write_parquet(str(tmp / name / f"part-{group}-0.parquet"))
         lake.publish(tmp, lake.work(analysis_id))
-    return time.process_time() - cpu
+        counts = correlate.status_counts(con)
+    return time.process_time() - cpu, counts
 
 
 def _chunks(parts: list[tuple[str, str]], n: int, max_bytes: int) -> list[list[tuple[str, str]]]:
@@ -140,6 +142,7 @@ class Correlator:
         lake, sc = self.lake, self.spark.sparkContext
         work = lake.work(analysis_id)
         shutil.rmtree(work, ignore_errors=True)
+        lake.sweep_attribution_parts(con)    # parts no analysis names: replaced, or a failed run's
         units = lake.units()
         attempt_parts = {t: lake.parts(t, units=units) for t in ATTEMPT_TABLES}
         days = day_range(params["ext_since"], params["ext_until"])
@@ -164,7 +167,9 @@ class Correlator:
             progress.log(f"analyze: spark job 2, {len(groups)} tasks: {len(sizes)} partitions attributed")
         tasks = [(i, pks, str(lake.root), analysis_id, attempt_parts, imap, since, until)
                  for i, pks in enumerate(groups)]
-        self.cpu["attribute"] = sum(sc.parallelize(tasks, max(1, len(tasks))).map(_attribute_task).collect())
+        done = sc.parallelize(tasks, max(1, len(tasks))).map(_attribute_task).collect()
+        self.cpu["attribute"] = sum(cpu for cpu, _ in done)
+        counts = {s: sum(c[s] for _, c in done) for s in ("attributed", "ambiguous", "unattributed")}
         self.timings["attribute"] = time.perf_counter() - t0
         t0, cpu = time.perf_counter(), time.process_time()
         correlate.run_steps(con, correlate.ATTEMPT_STEPS, params)
@@ -173,15 +178,17 @@ class Correlator:
         if parts:
             queries.run(con, "spark/attributions", {"parts": parts})
             self.timings["load_attr"] = time.perf_counter() - t0 - self.timings["attempt_side"]
-            correlate.run_steps(con, correlate.STORE_ANALYSIS_STEPS, params)
+            correlate.store_analysis(con, params)
             t1 = time.perf_counter()
-            rows = sorted(str(p) for p in (work / "rows").glob("part-*.parquet"))
-            queries.run(con, "spark/attribution_rows", {"parts": rows})
-            self.timings["append_rows"] = time.perf_counter() - t1
+            # the rows stay in the lake: named in the store, read by its view (no append)
+            lake.keep_attribution_parts(con, analysis_id, sorted((work / "rows").glob("part-*.parquet")))
+            self.timings["keep_rows"] = time.perf_counter() - t1
         else:               # no worker traffic at all: the steps on the store give the empty _attr
-            correlate.run_steps(con, correlate.REQUEST_STEPS + correlate.ATTRIBUTE_STEPS + correlate.STORE_STEPS,
-                                params)
-        counts = correlate.finish(con)
+            counts = None    # and counted there
+            correlate.run_steps(con, correlate.REQUEST_STEPS + correlate.ATTRIBUTE_STEPS, params)
+            correlate.store_analysis(con, params)
+            correlate.run_steps(con, correlate.STORE_ROW_STEPS, params)
+        counts = correlate.finish(con, counts)
         shutil.rmtree(work, ignore_errors=True)
         self.timings["store"] = time.perf_counter() - t0
         self.cpu["store"] = time.process_time() - cpu

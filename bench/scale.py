@@ -167,9 +167,9 @@ def run_spark(db: Path, identity: Path, lake_root: Path, workers: int, work: Pat
             end, end_cpu = time.perf_counter(), time.process_time()
             rules = clock.rules(end)
             cpu = {k: round(v, 1) for k, v in correlator.cpu.items()}
-            cpu["rules"] = clock.rules_cpu(end_cpu)
+            cpu["rules"] = clock.rules_cpu(end_cpu) + cpu.pop("rule_setup", 0.0)
             steps = correlator.timings
-            serial = steps["store"] + rules["rules_total"]
+            serial = steps["rule_setup"] + steps["store"] + rules["rules_total"]
             return {"engine": f"spark, {workers} worker(s) x 1 core", "wall_s": round(end - t0, 1),
                     "requests": s.worker_requests, "steps_s": {k: round(v, 1) for k, v in steps.items()},
                     "rules_s": rules, "cpu_s": cpu, "serial_s": round(serial, 1),

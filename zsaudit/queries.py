@@ -11,6 +11,13 @@ queries/findings/, ...) begin with a header that declares their hand-offs:
 
 `Steps` runs step files and drops exactly what their headers declare; tests/test_queries.py checks
 every header against the file's SQL.
+
+A finding rule that reads per-request rows is split by marker lines into stages, in its one file
+(docs/scale.md): what comes before `-- stage: rows` is its setup (small tables built from the
+store), then its row stage (selects from _attr the rows it groups: row-local, so it can run
+wherever the rows are) and, after `-- stage: group`, its group stage (turns those rows into
+findings, once over all of them). One machine runs the file top to bottom; the Spark engine runs
+the setup on the driver, the row stage in each task, the group stage on the driver.
 """
 
 from __future__ import annotations
@@ -28,6 +35,9 @@ _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
 _HEADER = re.compile(r"^--\s*(reads|creates|hands on):\s*(.*)$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_STAGE = re.compile(r"^--[ \t]*stage:[ \t]*(rows|group)[ \t]*$", re.M)
+_TEMP_TABLE = re.compile(r"\bCREATE (?:OR REPLACE )?TEMP(?:ORARY)? TABLE (\w+)", re.I)
+STAGES = ("setup", "rows", "group")
 # DuckDB settings a stage may change for its duration (SET takes no bound name: this is the list)
 SETTINGS = ("memory_limit", "threads", "preserve_insertion_order", "checkpoint_threshold", "TimeZone",
             "enable_progress_bar")
@@ -79,7 +89,32 @@ def bind(sql: str, params: dict, name: str = "query", *, strict: bool = True) ->
 @lru_cache(maxsize=None)
 def statements(name: str) -> tuple[str, ...]:
     """The statements of queries/<name>.sql (our own files: no ';' ending a line inside a literal)."""
-    return tuple(s.strip() for s in _STATEMENT_END.split(load(name)) if s.strip() and _code(s).strip())
+    return _split(load(name))
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in _STATEMENT_END.split(text) if s.strip() and _code(s).strip())
+
+
+@lru_cache(maxsize=None)
+def stages(name: str) -> dict[str, tuple[str, ...]]:
+    """The statements of queries/<name>.sql by stage (setup, rows, group; see the module docstring).
+    A file without a `-- stage: rows` line is one group stage."""
+    text = load(name)
+    marks = list(_STAGE.finditer(text))
+    if not marks:
+        return {"setup": (), "rows": (), "group": statements(name)}
+    if [m.group(1) for m in marks] != ["rows", "group"]:
+        raise ValueError(f"queries/{name}.sql: expected one '-- stage: rows' line, then one '-- stage: group'")
+    rows, group = marks
+    return {"setup": _split(text[:rows.start()]), "rows": _split(text[rows.end():group.start()]),
+            "group": _split(text[group.end():])}
+
+
+def stage_tables(name: str, stage: str) -> tuple[str, ...]:
+    """The temp tables a stage of queries/<name>.sql creates (what the Spark engine moves between
+    the driver and its tasks)."""
+    return tuple(t for sql in stages(name)[stage] for t in _TEMP_TABLE.findall(_code(sql)))
 
 
 @dataclass(frozen=True)
@@ -118,15 +153,17 @@ def registered(con, tables: dict | None) -> Iterator[None]:
 
 
 def run(con, name: str, params: dict | None = None, *, tables: dict | None = None,
-        idents: dict[str, str] | None = None, literals: dict[str, list[str]] | None = None) -> None:
+        idents: dict[str, str] | None = None, literals: dict[str, list[str]] | None = None,
+        stage: str | None = None) -> None:
     """Run every statement of queries/<name>.sql in order, binding only the $params each one names;
     `tables` are Python data (Arrow tables) the SQL reads under those names; `idents` fill
     {placeholders} that name a catalog or table (SQL cannot bind a name), always double-quoted;
     `literals` fill {placeholders} with a list of quoted strings, where a value cannot be bound
-    because the statement is kept (a view's definition: store.name_attribution_parts)."""
+    because the statement is kept (a view's definition: store.name_attribution_parts);
+    `stage`: only that stage's statements (setup, rows, group), else all."""
     params = params or {}
     with registered(con, tables):
-        for sql in statements(name):
+        for sql in statements(name) if stage is None else stages(name)[stage]:
             sql = with_idents(sql, idents)
             con.execute(with_literals(sql, literals), bind(sql, params, name))  # a literal is not a $param
 
@@ -210,8 +247,8 @@ class Steps:
         self.scratch: list[str] = []
         self.handed: list[str] = []
 
-    def run(self, name: str, *, tables: dict | None = None, **extra) -> None:
-        run(self.con, name, {**self.params, **extra}, tables=tables)
+    def run(self, name: str, *, tables: dict | None = None, stage: str | None = None, **extra) -> None:
+        run(self.con, name, {**self.params, **extra}, tables=tables, stage=stage)
         self.adopt([name])
 
     def adopt(self, step_names) -> None:

@@ -1,5 +1,6 @@
 -- Checks that cannot be evaluated, with the reason: reported, never silently passed.
--- reads: not_evaluable, findings, _attempts, _attempt_hosts, _attr, _token_islands, _coverage_missing, im_workers
+-- The per-request checks read what the rules' row stages selected (_token_unknown, _unattributed_rows).
+-- reads: not_evaluable, findings, _attempts, _attempt_hosts, _token_unknown, _unattributed_rows, _coverage_missing, im_workers
 DELETE FROM not_evaluable WHERE analysis_id = $analysis_id;
 
 INSERT INTO not_evaluable (check_kind, attempt_id, dag_id, run_id, task_id, map_index, try_number, login, reason, analysis_id)
@@ -29,11 +30,9 @@ WHERE a.start_time < $until AND a.end_time >= $since
 INSERT INTO not_evaluable (check_kind, attempt_id, dag_id, run_id, task_id, map_index, try_number, login, reason, analysis_id)
 SELECT 'token_gap', NULL, NULL, NULL, NULL, NULL, NULL, min(r.login),
        'no ZPA user status records for this service-account login: token validity unknown ('
-         || count(*) || ' request(s))',
+         || sum(r.n) || ' request(s))',
        $analysis_id
-FROM _attr r
-WHERE r.lidx IS NOT NULL AND r.in_period
-  AND r.lidx NOT IN (SELECT DISTINCT lidx FROM _token_islands)
+FROM _token_unknown r
 GROUP BY r.lidx;
 
 -- egress_bypass while Zscaler delivered nothing (coverage_gap): the attempt's egress cannot be checked.
@@ -56,8 +55,7 @@ SELECT 'unattributed_egress', NULL, NULL, NULL, NULL, NULL, NULL, min(r.login),
          || ' while ' || g.label || ' delivered no record (' || strftime(g.s AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ')
          || ' to ' || strftime(g.e AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') || ', coverage_gap)',
        $analysis_id
-FROM _attr r
+FROM _unattributed_rows r
 JOIN _coverage_missing g ON g.side = 'airflow' AND r.event_time >= g.s AND r.event_time < g.e
 LEFT JOIN im_workers w ON w.widx = r.widx
-WHERE r.status = 'unattributed' AND r.in_period
 GROUP BY r.pk, g.s, g.e, g.label;

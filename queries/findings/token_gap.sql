@@ -6,9 +6,13 @@
 --   refused     requests Zscaler refused for authentication (rules.toml [auth]); consecutive
 --               refusals of one login less than token_lifetime apart form one gap.
 -- Logins without any ZPA user status are not evaluable for no_session (see _not_evaluable.sql).
+-- Setup (from the store): each login's sessions merged into islands. Row stage (wherever _attr is:
+-- each Spark task): the requests in a gap, placed against the islands alone, and the requests of
+-- logins with no status, counted. Group stage (once over all of them: a login's requests come from
+-- every worker): the refusals that are Airflow's own, then the gaps as findings.
 -- reads: zpa_user_status, im_logins, _attempts, airflow_log_lines, task_egress_hints, _attr, zia_web, im_workers, _found
 -- creates: _airflow_token_refusals, _token_requests
--- hands on: _token_islands
+-- hands on: _token_islands, _token_rows, _token_unknown
 CREATE OR REPLACE TEMP TABLE _token_islands AS
 WITH st AS (
     SELECT l.lidx, coalesce(s.session_id, '') AS session_id, s.authenticated_at, s.unauthenticated_at
@@ -36,6 +40,32 @@ WITH st AS (
 )
 SELECT lidx, s, e, lead(s) OVER (PARTITION BY lidx ORDER BY s) AS next_s FROM islands;
 
+-- stage: rows
+-- Requests in a gap (few): service-account requests no island covers, plus refusals.
+CREATE OR REPLACE TEMP TABLE _token_rows AS
+WITH uncovered AS (
+    SELECT q.rn, i.e AS gap_start, i.next_s AS gap_end
+    FROM (SELECT rn, lidx, event_time FROM _attr
+          WHERE in_period AND NOT refused AND lidx IN (SELECT lidx FROM _token_islands)) q
+    ASOF LEFT JOIN _token_islands i ON i.lidx = q.lidx AND q.event_time + $skew >= i.s
+    WHERE i.s IS NULL OR q.event_time - $skew > i.e
+), picked AS (
+    SELECT rn, NULL::TIMESTAMPTZ AS gap_start, NULL::TIMESTAMPTZ AS gap_end FROM _attr
+    WHERE in_period AND refused
+    UNION ALL
+    SELECT rn, gap_start, gap_end FROM uncovered
+)
+SELECT r.rn, r.rid, r.request_kind, r.event_time, r.login, r.host, r.widx, r.aidx, r.refused, p.gap_start, p.gap_end
+FROM picked p
+JOIN _attr r ON r.rn = p.rn;
+
+-- Service-account requests of logins with no ZPA user status at all (not evaluable), counted.
+CREATE OR REPLACE TEMP TABLE _token_unknown AS
+SELECT lidx, min(login) AS login, count(*) AS n FROM _attr
+WHERE lidx IS NOT NULL AND in_period AND lidx NOT IN (SELECT lidx FROM _token_islands)
+GROUP BY lidx;
+
+-- stage: group
 -- Refusals that are Airflow's own execution-API token, not Zscaler's (rules.toml [airflow_token],
 -- docs/findings.md): a refused ZIA request whose URL path has /execution/ (Airflow's Task Execution
 -- API), or one to a host the attempt's log addresses under /execution/ while that log reports the
@@ -52,7 +82,7 @@ WITH scope AS (
     FROM task_egress_hints h JOIN scope s USING (attempt_id)
     WHERE h.url LIKE '%/execution/%' AND h.attempt_id IN (SELECT attempt_id FROM failing)
 ), refused AS (
-    SELECT r.rn, r.rid, r.request_kind, r.aidx, r.host FROM _attr r WHERE r.in_period AND r.refused
+    SELECT r.rn, r.rid, r.request_kind, r.aidx, r.host FROM _token_rows r WHERE r.refused
 )
 SELECT r.rn FROM refused r
 JOIN zia_web w ON w.rid = r.rid AND r.request_kind = 0   -- a ZIA web request
@@ -60,26 +90,13 @@ WHERE w.url LIKE '%/execution/%'
 UNION
 SELECT r.rn FROM refused r JOIN api_hosts a ON a.aidx = r.aidx AND a.host = r.host;
 
--- Requests in a gap (few): service-account requests no island covers, plus refusals.
 CREATE OR REPLACE TEMP TABLE _token_requests AS
-WITH uncovered AS (
-    SELECT q.rn, i.e AS gap_start, i.next_s AS gap_end
-    FROM (SELECT rn, lidx, event_time FROM _attr
-          WHERE in_period AND NOT refused AND lidx IN (SELECT lidx FROM _token_islands)) q
-    ASOF LEFT JOIN _token_islands i ON i.lidx = q.lidx AND q.event_time + $skew >= i.s
-    WHERE i.s IS NULL OR q.event_time - $skew > i.e
-), picked AS (
-    SELECT rn, NULL::TIMESTAMPTZ AS gap_start, NULL::TIMESTAMPTZ AS gap_end FROM _attr
-    WHERE in_period AND refused AND rn NOT IN (SELECT rn FROM _airflow_token_refusals)
-    UNION ALL
-    SELECT rn, gap_start, gap_end FROM uncovered
-)
 SELECT r.rid, r.event_time, r.login, lower(r.login) AS login_l, r.host, w.worker, a.attempt_id, r.refused,
-       p.gap_start, p.gap_end
-FROM picked p
-JOIN _attr r ON r.rn = p.rn
+       r.gap_start, r.gap_end
+FROM _token_rows r
 LEFT JOIN _attempts a ON a.aidx = r.aidx
-LEFT JOIN im_workers w ON w.widx = r.widx;
+LEFT JOIN im_workers w ON w.widx = r.widx
+WHERE r.rn NOT IN (SELECT rn FROM _airflow_token_refusals);
 
 INSERT INTO _found
 SELECT 'token_gap', 'no_session',

@@ -6,7 +6,40 @@
 --   conn_unlisted   an attempt used an Airflow connection that no service account lists
 --   host_not_allowed a service-account login reached a host that none of its allowed_hosts globs
 --                   match (accounts that list no allowed_hosts are not checked)
+-- Row stage (wherever _attr is: each Spark task): the requests each subtype groups, selected row by
+-- row (a (login, host) pair is tested against the login's allowed_hosts alone). Group stage (once
+-- over all of them): an attempt's requests may come from its worker's and its logins' partitions.
 -- reads: _found, _attr, im_workers, _attempts, im_logins, im_dags, task_connections, im_conns, im_hosts
+-- hands on: _unmapped_rows, _via_rows, _host_rows
+-- stage: rows
+-- worker traffic of no service-account login (unknown_login, no_identity)
+CREATE OR REPLACE TEMP TABLE _unmapped_rows AS
+SELECT no_identity, aidx, widx, login, host, event_time, rid FROM _attr
+WHERE lidx IS NULL AND widx IS NOT NULL AND in_period;
+
+-- service-account requests attributed via 'all'/'host': the attempt the request went to may not
+-- carry its login (see 09_attribute) (dag_not_allowed)
+CREATE OR REPLACE TEMP TABLE _via_rows AS
+SELECT aidx, login, lidx, widx, host, event_time, rid FROM _attr
+WHERE lidx IS NOT NULL AND in_period AND status = 'attributed' AND via IN ('all', 'host');
+
+-- service-account requests to a host the login's allowed_hosts globs miss (host_not_allowed)
+CREATE OR REPLACE TEMP TABLE _host_rows AS
+SELECT CASE WHEN r.status = 'attributed' THEN r.aidx END AS aidx, r.widx, b.sa, lower(r.login) AS login_l,
+       r.host, r.login, r.event_time, r.rid
+FROM _attr r
+JOIN (
+    -- the (login, host) pairs its allowed_hosts globs miss, tested once per distinct pair
+    SELECT p.lidx, p.host, l.sa
+    FROM (SELECT DISTINCT lidx, host FROM _attr
+          WHERE in_period AND lidx IS NOT NULL AND host IS NOT NULL AND host <> '') p
+    JOIN im_logins l ON l.lidx = p.lidx
+    WHERE EXISTS (SELECT 1 FROM im_hosts h WHERE h.sa = l.sa)
+      AND NOT EXISTS (SELECT 1 FROM im_hosts h WHERE h.sa = l.sa AND p.host GLOB h.pattern)
+) b ON b.lidx = r.lidx AND b.host = r.host
+WHERE r.in_period;
+
+-- stage: group
 INSERT INTO _found
 SELECT 'unmapped_identity', g.subtype,
        concat_ws('|', g.subtype, coalesce(a.attempt_id, 'worker:' || w.worker), coalesce(g.login_l, '')),
@@ -22,8 +55,7 @@ FROM (
     SELECT CASE WHEN no_identity THEN 'no_identity' ELSE 'unknown_login' END AS subtype,
            aidx, min(widx) AS widx, lower(login) AS login_l, min(login) AS login, top_value(histogram(host)) AS host, min(event_time) AS first_time,
            list(rid ORDER BY event_time, rid)[1:1000] AS rids, count(*) AS n
-    FROM _attr
-    WHERE lidx IS NULL AND widx IS NOT NULL AND in_period
+    FROM _unmapped_rows
     GROUP BY 1, aidx, CASE WHEN aidx IS NULL THEN widx END, lower(login)
 ) g
 JOIN im_workers w ON w.widx = g.widx
@@ -39,9 +71,7 @@ SELECT 'unmapped_identity', 'dag_not_allowed',
 FROM (
     SELECT r.aidx, lower(r.login) AS login_l, r.lidx, min(r.login) AS login, min(r.widx) AS widx, top_value(histogram(r.host)) AS host,
            min(r.event_time) AS first_time, list(r.rid ORDER BY r.event_time, r.rid)[1:1000] AS rids, count(*) AS n
-    FROM _attr r
-    -- via 'all'/'host': the attempt the request went to may not carry its login (see 09_attribute)
-    WHERE r.lidx IS NOT NULL AND r.in_period AND r.status = 'attributed' AND r.via IN ('all', 'host')
+    FROM _via_rows r
     GROUP BY r.aidx, lower(r.login), r.lidx
 ) g
 JOIN _attempts a ON a.aidx = g.aidx
@@ -75,21 +105,7 @@ FROM (
     -- attempt seen from several workers or none are one finding, its worker the attempt's
     SELECT aidx, min(widx) AS widx, sa, login_l, host, min(login) AS login, min(event_time) AS first_time,
            list(rid ORDER BY event_time, rid)[1:1000] AS rids, count(*) AS n
-    FROM (
-        SELECT CASE WHEN r.status = 'attributed' THEN r.aidx END AS aidx, r.widx, b.sa, lower(r.login) AS login_l,
-               r.host, r.login, r.event_time, r.rid
-        FROM _attr r
-        JOIN (
-            -- the (login, host) pairs its allowed_hosts globs miss, tested once per distinct pair
-            SELECT p.lidx, p.host, l.sa
-            FROM (SELECT DISTINCT lidx, host FROM _attr
-                  WHERE in_period AND lidx IS NOT NULL AND host IS NOT NULL AND host <> '') p
-            JOIN im_logins l ON l.lidx = p.lidx
-            WHERE EXISTS (SELECT 1 FROM im_hosts h WHERE h.sa = l.sa)
-              AND NOT EXISTS (SELECT 1 FROM im_hosts h WHERE h.sa = l.sa AND p.host GLOB h.pattern)
-        ) b ON b.lidx = r.lidx AND b.host = r.host
-        WHERE r.in_period
-    )
+    FROM _host_rows
     GROUP BY aidx, CASE WHEN aidx IS NULL THEN widx END, sa, login_l, host
 ) g
 LEFT JOIN im_workers w ON w.widx = g.widx

@@ -76,7 +76,9 @@ def analyze(store, identity_map_path, *, since=None, until=None, progress: Progr
     gap_threshold: the shortest stretch without records from a source that is a coverage_gap;
     max_reject_rate: the rejected share of a file's lines above which it is one (docs/findings.md);
     correlator: what builds _attr and stores the attributions (default correlate.correlate; the
-    Spark engine's reads the attributions its executors computed, zsaudit/spark/analyze.py)."""
+    Spark engine's has its executors compute them, zsaudit/spark/analyze.py). A correlator whose
+    `runs_rule_rows` is true also runs each rule's setup and row stage (queries.stages) with the
+    rules' parameters (rule_params=) and leaves their tables; the rules' group stages run here."""
     imap = identity_map.load(identity_map_path)
     gap_threshold = DEFAULT_GAP_THRESHOLD if gap_threshold is None else gap_threshold
     max_reject_rate = DEFAULT_MAX_REJECT_RATE if max_reject_rate is None else float(max_reject_rate)
@@ -109,14 +111,16 @@ def _analyze(store, imap, rules, since, until, identity_map_path, progress, cove
               **coverage}
     with store.transaction(), queries.Steps(con, params) as steps:
         progress.log("analyze: tying worker requests to task attempts")
-        counts = correlator(con, imap, since=since, until=until, analysis_id=analysis_id, progress=progress)
+        staged = getattr(correlator, "runs_rule_rows", False)
+        counts = correlator(con, imap, since=since, until=until, analysis_id=analysis_id, progress=progress,
+                            **({"rule_params": params} if staged else {}))
         # what correlation hands on (_attempts, _attempt_hosts, _attr) and its rule and identity-map
         # tables: dropped with the detections' when the steps close
         steps.adopt(correlate_mod.SETUP_STEPS + tuple(queries.names("correlate")))
         steps.run("findings/_stage")
         for kind in RUN_ORDER:
             progress.log(f"analyze: {kind}")
-            steps.run(f"findings/{kind}")
+            steps.run(f"findings/{kind}", stage="group" if staged else None)
         steps.run("findings/_not_evaluable")
         steps.run("findings/_finalize")
         final = queries.rows(con, "analyze/final_counts")

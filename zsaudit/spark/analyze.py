@@ -8,14 +8,18 @@ join) run on each partition alone and give the rows the whole would.
   job 1, a task per chunk of request parts: the attempt side (steps 01..03, small: every task
          reads it) and step 04 over its chunk; its requests are written to the lake by pk
          (the shuffle, through the lake: no rows pass through the JVM);
-  job 2, a task per group of pks: steps 01..03 again, then 05..09 over its partitions' requests
-         and step 11 (their narrow attribution rows); _attr and the rows are written as one part
-         each per group;
-  global, in the store on the driver: step 10 (the analysis' workers and attempts), the tasks'
-         row parts kept in the lake and named in the store (its view `attributions` reads them:
-         Lake.keep_attribution_parts), the counts the tasks returned, and every finding rule
-         (queries/findings/) over the tasks' _attr: the files the single-machine engine runs
-         (analyze.analysis.analyze with this correlator).
+  job 2, a task per group of pks: steps 01..03 again, then 05..09 over its partitions' requests,
+         step 11 (their narrow attribution rows) and every finding rule's row stage over its _attr
+         (queries.stages: the requests each rule groups, a few per thousand); the attribution rows
+         and each rule's rows are written as one part each per group, the counts by status returned;
+  global, in the store on the driver: before job 1, the rules' setup stages (small tables from the
+         store: token_gap's session islands), handed to job 2's tasks as Parquet; after job 2,
+         step 10 (the analysis' workers and attempts), the tasks' row parts kept in the lake and
+         named in the store (its view `attributions` reads them: Lake.keep_attribution_parts), the
+         counts the tasks returned, the tasks' rule rows read into the tables their row stages
+         name, and each rule's group stage over them (analyze.analysis.analyze with this
+         correlator): the rules' own files, as the single-machine engine runs them. The driver
+         never reads a task's _attr.
 
 Each task is DuckDB in-process over Parquet; its output files are named by its input, so a task
 run again after a lost executor replaces its own files and nothing counts twice.
@@ -30,6 +34,7 @@ from pathlib import Path
 
 from .. import queries
 from ..analyze import correlate
+from ..analyze.analysis import RUN_ORDER
 from ..identity_map import IdentityMap
 from ..lake import Lake, attach_parts, day_range
 from ..store import Store
@@ -40,6 +45,18 @@ ATTEMPT_TABLES = ("task_attempts", "airflow_log_lines", "task_connections", "tas
 REQUEST_TABLES = ("zia_web", "zpa_user_activity")
 # a job 2 task's request numbers (rn) start at its group << RN_BITS: unique over the whole _attr
 RN_BITS = 40
+# the finding rules split into stages (queries.stages): setup on the driver, rows in job 2's tasks
+STAGED_RULES = tuple(f"findings/{k}" for k in RUN_ORDER if queries.stages(f"findings/{k}")["rows"])
+
+
+def rule_tables(stage: str) -> list[str]:
+    """The temp tables the staged rules' `stage` creates, in run order."""
+    return [t for name in STAGED_RULES for t in queries.stage_tables(name, stage)]
+
+
+def run_rule_stage(con, stage: str, params: dict) -> None:
+    for name in STAGED_RULES:
+        queries.run(con, name, params, stage=stage)
 
 
 def _task_store(attempt_parts: dict, request_parts: dict | None = None) -> Store:
@@ -75,10 +92,11 @@ def _requests_task(args: tuple) -> tuple[list[tuple[int, int]], float]:
 
 
 def _attribute_task(args: tuple) -> tuple[float, dict]:
-    """Job 2: steps 05..09 over the requests of one group of partitions, and their narrow
-    attribution rows (step 11): both written to the lake, one part each. Returns the CPU seconds
-    the task took, and its period's requests by attribution status."""
-    group, pks, lake_root, analysis_id, attempt_parts, imap, since, until = args
+    """Job 2: steps 05..09 over the requests of one group of partitions, their narrow attribution
+    rows (step 11) and the rules' row stages over them (with the setup tables the driver wrote):
+    each written to the lake, one part per table. Returns the CPU seconds the task took, and its
+    period's requests by attribution status."""
+    group, pks, lake_root, analysis_id, attempt_parts, imap, since, until, rule_params, setup = args
     cpu = time.process_time()
     lake = Lake(Path(lake_root))
     folder = lake.work(analysis_id) / "requests"
@@ -91,9 +109,12 @@ def _attribute_task(args: tuple) -> tuple[float, dict]:
         correlate.run_steps(con, correlate.ATTRIBUTE_STEPS, params)
         queries.run(con, "spark/offset_rn", {"offset": group << RN_BITS})
         correlate.run_steps(con, correlate.STORE_ROW_STEPS, params)
+        for table, part in setup.items():
+            queries.run(con, "spark/rule_table", {"parts": [part]}, idents={"table": table})
+        run_rule_stage(con, "rows", {**params, **rule_params})
         tmp = lake.tmp_dir()
-        for table, name in (("_attr", "attr"), ("attribution_rows", "rows")):
-            (tmp / name).mkdir()
+        for table, name in [("attribution_rows", "rows")] + [(t, f"rules/{t}") for t in rule_tables("rows")]:
+            (tmp / name).mkdir(parents=True)
             con.table(table).write_parquet(str(tmp / name / f"part-{group}-0.parquet"))
         lake.publish(tmp, lake.work(analysis_id))
         counts = correlate.status_counts(con)
@@ -127,7 +148,10 @@ def _groups(sizes: dict[int, int], n: int, max_rows: int) -> list[list[int]]:
 
 class Correlator:
     """The correlator of analyze.analysis.analyze on Spark: jobs 1 and 2 on the cluster, then the global step
-    in the store (where the lake was loaded) so the finding rules run as on one machine."""
+    in the store (where the lake was loaded); the rules' setup and row stages run here (runs_rule_rows),
+    their group stages in analyze."""
+
+    runs_rule_rows = True
 
     def __init__(self, spark, lake: Lake, *, tasks_per_core: int = 2, chunk_bytes: int = 256 << 20,
                  group_rows: int = 1_000_000):
@@ -137,12 +161,21 @@ class Correlator:
         self.cpu: dict[str, float] = {}       # CPU seconds: the jobs' tasks summed, the driver's own
 
     def __call__(self, con, imap: IdentityMap, *, since: datetime | None, until: datetime | None,
-                 analysis_id: str, progress=None) -> dict:
+                 analysis_id: str, progress=None, rule_params: dict) -> dict:
         params = correlate.prepare(con, imap, since=since, until=until, analysis_id=analysis_id)
         lake, sc = self.lake, self.spark.sparkContext
         work = lake.work(analysis_id)
         shutil.rmtree(work, ignore_errors=True)
         lake.sweep_attribution_parts(con)    # parts no analysis names: replaced, or a failed run's
+        t0, cpu = time.perf_counter(), time.process_time()
+        run_rule_stage(con, "setup", rule_params)        # small tables from the store, for the tasks
+        tmp = lake.tmp_dir()
+        for table in rule_tables("setup"):
+            con.table(table).write_parquet(str(tmp / f"{table}.parquet"))
+        lake.publish(tmp, work / "setup")
+        setup = {t: str(work / "setup" / f"{t}.parquet") for t in rule_tables("setup")}
+        self.timings["rule_setup"] = time.perf_counter() - t0
+        self.cpu["rule_setup"] = time.process_time() - cpu
         units = lake.units()
         attempt_parts = {t: lake.parts(t, units=units) for t in ATTEMPT_TABLES}
         days = day_range(params["ext_since"], params["ext_until"])
@@ -165,7 +198,7 @@ class Correlator:
         groups = _groups(sizes, n, self.group_rows)
         if progress is not None:
             progress.log(f"analyze: spark job 2, {len(groups)} tasks: {len(sizes)} partitions attributed")
-        tasks = [(i, pks, str(lake.root), analysis_id, attempt_parts, imap, since, until)
+        tasks = [(i, pks, str(lake.root), analysis_id, attempt_parts, imap, since, until, rule_params, setup)
                  for i, pks in enumerate(groups)]
         done = sc.parallelize(tasks, max(1, len(tasks))).map(_attribute_task).collect()
         self.cpu["attribute"] = sum(cpu for cpu, _ in done)
@@ -174,20 +207,24 @@ class Correlator:
         t0, cpu = time.perf_counter(), time.process_time()
         correlate.run_steps(con, correlate.ATTEMPT_STEPS, params)
         self.timings["attempt_side"] = time.perf_counter() - t0
-        parts = sorted(str(p) for p in (work / "attr").glob("part-*.parquet"))
-        if parts:
-            queries.run(con, "spark/attributions", {"parts": parts})
-            self.timings["load_attr"] = time.perf_counter() - t0 - self.timings["attempt_side"]
+        rows = sorted((work / "rows").glob("part-*.parquet"))
+        if rows:
             correlate.store_analysis(con, params)
             t1 = time.perf_counter()
             # the rows stay in the lake: named in the store, read by its view (no append)
-            lake.keep_attribution_parts(con, analysis_id, sorted((work / "rows").glob("part-*.parquet")))
+            lake.keep_attribution_parts(con, analysis_id, rows)
             self.timings["keep_rows"] = time.perf_counter() - t1
+            t1 = time.perf_counter()
+            for table in rule_tables("rows"):      # the rules' rows: a few per thousand requests
+                parts = sorted(str(p) for p in (work / "rules" / table).glob("part-*.parquet"))
+                queries.run(con, "spark/rule_table", {"parts": parts}, idents={"table": table})
+            self.timings["rule_rows"] = time.perf_counter() - t1
         else:               # no worker traffic at all: the steps on the store give the empty _attr
             counts = None    # and counted there
             correlate.run_steps(con, correlate.REQUEST_STEPS + correlate.ATTRIBUTE_STEPS, params)
             correlate.store_analysis(con, params)
             correlate.run_steps(con, correlate.STORE_ROW_STEPS, params)
+            run_rule_stage(con, "rows", {**params, **rule_params})
         counts = correlate.finish(con, counts)
         shutil.rmtree(work, ignore_errors=True)
         self.timings["store"] = time.perf_counter() - t0

@@ -67,15 +67,69 @@ def login_partition_copy(lines: list[str]) -> str:
     return json.dumps({**first, "event": event}) + "\n"
 
 
+def other_worker_copy(lines: list[str]) -> str:
+    """A copy of the first request of the night's token_gap no_session finding (seed 5: svc-reports
+    on airflow-worker-1 at 02:33:24, no valid session), two seconds later from airflow-worker-3:
+    the gap's requests then sit in two workers' partitions, which job 2 puts in different tasks
+    (the three workers are its largest partitions, each to its own group), so only a group stage
+    over every task's rows makes it one finding."""
+    records = [json.loads(line) for line in lines]
+    first = next(r for r in records if r["event"]["login"] == "svc-reports@corp.example"
+                 and r["event"]["time"] == "Tue Nov 24 02:33:24 2026")
+    event = dict(first["event"])
+    event.update(time="Tue Nov 24 02:33:26 2026", cip="10.20.0.13", devicehostname="airflow-worker-3.corp.example",
+                 recordid=str(max(int(r["event"]["recordid"]) for r in records) + 1))
+    return json.dumps({**first, "event": event}) + "\n"
+
+
+# An identity-map worker that sends nothing all night, and one attempt on it whose log names a host:
+# no request of its worker exists, so no job 2 task holds its partition, and only a group stage
+# over the whole attempt side on the driver finds its egress_bypass.
+SILENT_WORKER = "airflow-worker-9"
+SILENT_ATTEMPT = {"dag_id": "reports_daily", "dag_run_id": "manual__2026-11-24T02:20:00+00:00", "task_id": "archive",
+                  "start_date": "2026-11-24T02:20:00.000000Z", "end_date": "2026-11-24T02:21:30.000000Z"}
+SILENT_HOST = "archive.partner.example"
+
+
+def add_silent_worker(out: Path, identity: Path) -> None:
+    with identity.open("a") as f:
+        f.write(f'\n[[worker]]\nhostname = "{SILENT_WORKER}"\nips = ["10.20.0.19"]\n'
+                f'device_hostnames = ["{SILENT_WORKER}.corp.example"]\n')
+    tis = out / "airflow" / "task_instances.json"
+    doc = json.loads(tis.read_text())
+    ti = {**doc["task_instances"][0], **SILENT_ATTEMPT, "id": "5e1e7a11-0000-4000-8000-000000000009",
+          "task_display_name": SILENT_ATTEMPT["task_id"], "dag_display_name": SILENT_ATTEMPT["dag_id"],
+          "map_index": -1, "rendered_map_index": None, "logical_date": "2026-11-24T02:20:00+00:00",
+          "run_after": "2026-11-24T02:20:00+00:00", "duration": 90.0, "state": "success", "try_number": 1,
+          "hostname": f"{SILENT_WORKER}.cluster.local"}
+    doc["task_instances"].append(ti)
+    doc["total_entries"] = len(doc["task_instances"])
+    tis.write_text(json.dumps(doc))
+    a = SILENT_ATTEMPT
+    log = (out / "airflow" / "logs" / f"dag_id={a['dag_id']}" / f"run_id={a['dag_run_id']}" / f"task_id={a['task_id']}"
+           / "attempt=1.log")
+    log.parent.mkdir(parents=True)
+    ctx = {"dag_id": a["dag_id"], "task_id": a["task_id"], "run_id": a["dag_run_id"], "try_number": 1,
+           "map_index": -1, "ti_id": ti["id"]}
+    lines = [("02:20:01.000000", "::group::Pre Execute", "task", {}),
+             ("02:20:20.000000", f"fetched https://{SILENT_HOST}/v1/export status 200", "task.stdout", ctx),
+             ("02:21:29.000000", "::endgroup::", "task", ctx)]
+    log.write_text("".join(json.dumps({"timestamp": f"2026-11-24T{t}Z", "level": "info", "event": e, **c,
+                                       "logger": logger}) + "\n" for t, e, logger, c in lines))
+
+
 @pytest.fixture(scope="module")
 def night(tmp_path_factory):
     """The synthetic night, its web log split into several hourly-like files (more ingest tasks),
-    plus a request only its login places (login_partition_copy)."""
+    plus a request only its login places (login_partition_copy), a token gap's request from a
+    second worker (other_worker_copy) and a worker that sends nothing (add_silent_worker)."""
     out = tmp_path_factory.mktemp("night")
     result = synthesize(out, requests=300, seed=5)
+    add_silent_worker(out, result.identity_path)
     web = out / "zscaler" / "zia_web.json"
     lines = web.read_text().splitlines(keepends=True)
     lines.append(login_partition_copy(lines))
+    lines.append(other_worker_copy(lines))
     step = -(-len(lines) // ZIA_PARTS)
     for i in range(ZIA_PARTS):
         (out / "zscaler" / f"zia_web-{i:02d}.json").write_text("".join(lines[i * step:(i + 1) * step]))
@@ -153,6 +207,33 @@ def test_the_night_has_a_silent_failure_across_a_worker_and_a_login_partition(si
     finally:
         con.close()
     assert methods == ["device", "login"]
+
+
+def test_the_night_has_a_token_gap_across_two_workers(single_machine_db):
+    """A token_gap finding whose requests come from two workers' partitions (job 2 tasks): a Spark
+    engine grouping token_gap per task would split it into two rows of one finding id."""
+    con = duckdb.connect(str(single_machine_db), read_only=True)
+    try:
+        workers = con.execute(
+            "SELECT list(DISTINCT a.worker ORDER BY a.worker) FROM findings f "
+            "JOIN attributions a ON list_contains(f.evidence_ids, a.request_rid) "
+            "WHERE f.kind = 'token_gap' AND f.subtype = 'no_session'").fetchone()[0]
+    finally:
+        con.close()
+    assert workers == ["airflow-worker-1", "airflow-worker-3"]
+
+
+def test_the_night_has_an_egress_bypass_of_a_worker_that_sent_nothing(single_machine_db):
+    """An egress_bypass on a worker with no request at all (no job 2 task holds it): a Spark
+    engine checking attempt hosts only inside its tasks would miss it."""
+    con = duckdb.connect(str(single_machine_db), read_only=True)
+    try:
+        found = con.execute("SELECT host FROM findings WHERE kind = 'egress_bypass' AND worker = ?",
+                            [SILENT_WORKER]).fetchall()
+        sent = con.execute("SELECT count(*) FROM attributions WHERE worker = ?", [SILENT_WORKER]).fetchone()[0]
+    finally:
+        con.close()
+    assert found == [(SILENT_HOST,)] and sent == 0
 
 
 def assert_same(spark_rows: dict, single: dict) -> None:

@@ -98,13 +98,15 @@ class Clock:
         return round(end_cpu - first, 1)
 
     def rules(self, end: float) -> dict:
-        """Seconds of each finding rule (and of the not-evaluable checks and finalizing after the
-        last one), from the first rule's mark to `end`."""
+        """Seconds of each finding rule's group stage, of the not-evaluable checks, and of
+        finalizing (the findings written, the counts, the analysis' row and the commit: until
+        `end`), from the first rule's mark on."""
         from zsaudit.analyze.analysis import RUN_ORDER
 
         marks = self.marks + [(end, "end")]
-        out = {m: round(marks[i + 1][0] - t, 2) for i, (t, m) in enumerate(marks[:-1]) if m in RUN_ORDER}
-        first = next((t for t, m in marks if m in RUN_ORDER), end)
+        first = next((i for i, (_, m) in enumerate(marks) if m in RUN_ORDER), len(marks) - 1)
+        out = {m: round(marks[i + 1][0] - t, 2) for i, (t, m) in enumerate(marks[:-1]) if i >= first}
+        first = marks[first][0]
         out["rules_total"] = round(end - first, 1)
         return out
 

@@ -121,7 +121,9 @@ def _analyze(store, imap, rules, since, until, identity_map_path, progress, cove
         for kind in RUN_ORDER:
             progress.log(f"analyze: {kind}")
             steps.run(f"findings/{kind}", stage="group" if staged else None)
+        progress.log("analyze: not_evaluable")
         steps.run("findings/_not_evaluable")
+        progress.log("analyze: finalize")
         steps.run("findings/_finalize")
         final = queries.rows(con, "analyze/final_counts")
         by_kind, open_sev, accepted = {}, {}, 0

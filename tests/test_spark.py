@@ -134,7 +134,18 @@ def night(tmp_path_factory):
     for i in range(ZIA_PARTS):
         (out / "zscaler" / f"zia_web-{i:02d}.json").write_text("".join(lines[i * step:(i + 1) * step]))
     web.unlink()
+    resend_hours(out / "zscaler")
     return result
+
+
+def resend_hours(folder: Path) -> None:
+    """Two resent hours, each record once on either engine: part 02 sent again byte for byte under
+    another name (after the first in input order: skipped as already ingested), and part 05's
+    records re-exported in reverse order (other bytes, first in input order: it loads them, and
+    every record of the original part is a duplicate, other rids: the order decides which)."""
+    shutil.copyfile(folder / "zia_web-02.json", folder / "zia_web-02.resent.json")
+    part = (folder / "zia_web-05.json").read_text().splitlines(keepends=True)
+    (folder / "zia_web-05-resent.json").write_text("".join(reversed(part)))
 
 
 def write_config(folder: Path, night) -> Path:
@@ -236,6 +247,20 @@ def test_the_night_has_an_egress_bypass_of_a_worker_that_sent_nothing(single_mac
     assert found == [(SILENT_HOST,)] and sent == 0
 
 
+def test_the_night_has_a_resent_file_and_resent_records(single_machine_db):
+    """What the engines are compared on includes records loaded once from two files (duplicates in
+    the ledger) and a file sent twice (one ledger row)."""
+    con = duckdb.connect(str(single_machine_db), read_only=True)
+    try:
+        ledger = dict(con.execute("SELECT path, rows_duplicate FROM ingest_ledger WHERE source_kind = 'zia_web'")
+                      .fetchall())
+    finally:
+        con.close()
+    by_name = {Path(p).name: n for p, n in ledger.items()}
+    assert "zia_web-02.resent.json" not in by_name and by_name["zia_web-02.json"] == 0
+    assert by_name["zia_web-05.json"] > 0 and by_name["zia_web-05-resent.json"] == 0
+
+
 def assert_same(spark_rows: dict, single: dict) -> None:
     assert spark_rows["attributions"] and spark_rows["findings"], "the night must attribute and find something"
     for table in COMPARED:
@@ -244,20 +269,21 @@ def assert_same(spark_rows: dict, single: dict) -> None:
 
 
 def test_spark_run_equals_the_single_machine_run_and_reruns_change_nothing(tmp_path, cluster, night,
-                                                                           single_machine):
+                                                                           single_machine, single_machine_db):
     config = write_config(tmp_path / "spark", night)
     out = finish(zsaudit("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url))
-    assert f"ingest zscaler: {ZIA_PARTS + 2} new files" in out
+    assert f"ingest zscaler: {ZIA_PARTS + 3} new files (1 already ingested)" in out
     assert "report:" in out and "(verified)" in out
     assert_same(rows(config.parent / "zsaudit.duckdb"), single_machine)
     lake = Lake.at(config.parent / "zsaudit.duckdb.lake")
-    assert len(lake.units("zscaler")) == ZIA_PARTS + 2 and len(lake.units("airflow")) == 1
+    assert len({u.split("_")[0] for u in lake.units("zscaler")}) == ZIA_PARTS + 3 and len(lake.units("airflow")) == 1
     assert (lake.root / "zia_web" / "source=zscaler" / f"day={night.since.date().isoformat()}").is_dir()
 
     first_parts = lake_parts(config.parent / "zsaudit.duckdb", lake)
+    assert evidence(config.parent) == evidence(single_machine_db.parent)
 
     again = finish(zsaudit("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url))
-    assert f"ingest zscaler: 0 new files ({ZIA_PARTS + 2} already ingested)" in again
+    assert f"ingest zscaler: 0 new files ({ZIA_PARTS + 4} already ingested)" in again
     assert "analysis unchanged" in again
     assert_same(rows(config.parent / "zsaudit.duckdb"), single_machine)
 
@@ -284,6 +310,14 @@ def test_spark_run_equals_the_single_machine_run_and_reruns_change_nothing(tmp_p
     finish(zsaudit("run", "--config", str(moved / "zsaudit.toml"), "--engine", "spark", "--spark-master", cluster.url))
     assert lake_parts(moved / "zsaudit.duckdb", Lake.at(moved / "zsaudit.duckdb.lake")) == third_parts
     assert_same(rows(moved / "zsaudit.duckdb"), single_machine)
+
+
+def evidence(folder: Path) -> dict[str, bytes]:
+    """The pack's evidence files that read attributions and findings, byte for byte (the ledger's
+    carries load times)."""
+    (pack,) = (folder / "packs").iterdir()
+    return {name: (pack / "evidence" / f"{name}.csv").read_bytes()
+            for name in ("attributed_requests", "findings", "not_evaluable", "task_attempts")}
 
 
 def lake_parts(db: Path, lake: Lake) -> list[str]:
@@ -317,7 +351,7 @@ def test_a_worker_killed_mid_job_changes_nothing(tmp_path, cluster, night, singl
         time.sleep(0.05)
     assert killed, "the job ended before a worker could be killed"
     done_at_kill = len(list(ledger.glob("source=*/part-*.parquet")))
-    assert done_at_kill < ZIA_PARTS + 3, "the kill came after the ingest job"
+    assert done_at_kill < ZIA_PARTS + 4, "the kill came after the ingest job"
     finish(proc)
     assert_same(rows(config.parent / "zsaudit.duckdb"), single_machine)
     con = duckdb.connect(str(config.parent / "zsaudit.duckdb"), read_only=True)

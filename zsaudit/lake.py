@@ -10,7 +10,7 @@ Layout (docs/scale.md), under one root every executor can reach (a shared path):
     <lake>/attribution_rows/analysis=<analysis_id>/part-<run>-<task>.parquet  the same, kept: the
                                                                         store's view reads them
 
-A unit is one Zscaler file (its sha256) or one Airflow batch. Every file is written under a
+A unit is one Zscaler file (its sha256 and the hash of its path: lake.zscaler_unit) or one Airflow batch. Every file is written under a
 temporary name and renamed into place, and its name depends only on its content's origin, so a
 task Spark runs again (a lost executor) rewrites the same names: nothing is ever in twice. A unit
 counts only once its ledger part exists; rows of a unit without one are never read.
@@ -23,11 +23,12 @@ parts no analysis names (replaced, or of a run that failed) are swept by the nex
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -41,8 +42,8 @@ from .store import name_attribution_parts
 LEDGER = "ingest_ledger"
 # store tables that are not ingest output: bookkeeping, and what analysis writes
 NOT_EXPORTED = frozenset({"schema_version", "ingest_inflight", "analysis_runs", "attributions", "attribution_rows",
-                          "attribution_workers", "attribution_attempts", "attribution_parts", "findings",
-                          "not_evaluable"})
+                          "attribution_workers", "attribution_attempts", "attribution_parts", "lake_duplicates",
+                          "findings", "not_evaluable"})
 ATTRIBUTION_ROWS = "attribution_rows"     # the lake folder of the kept attribution rows
 # the column whose UTC day partitions a table's rows (the first one a table has)
 _DAY_COLUMNS = ("event_time", "start_time", "first_event", "started_at")
@@ -136,26 +137,46 @@ class Lake:
             out.append(str(p))
         return out
 
-    def load_into(self, store) -> int:
+    def load_into(self, store, order: list[str] | tuple[str, ...] = ()) -> "Loaded":
         """Copy the units the store does not hold yet (by their ledger rows) into it, one
-        transaction per unit, so the store answers `report` and the global analysis step.
-        Returns the number of units copied."""
-        have = {fid for fid, _ in queries.cursor(store.con, "spark/ledger_files").fetchall()}
+        transaction per unit, so the store answers `report` and the global analysis step. Units
+        load in `order` (this run's units in input order; any other first, by name), and each
+        record once, as one machine loads files: a record a unit before it (or an earlier night)
+        loaded is a duplicate (its ledger row says so; lake_duplicates lists it, so analysis leaves
+        it out of the lake's rows), and a unit whose file the store holds from another path (the
+        same bytes sent twice, ingested at once on the cluster) is not loaded at all."""
+        have = dict(queries.cursor(store.con, "spark/ledger_paths").fetchall())
         known = set(store_tables(store.con)) - NOT_EXPORTED
         tables = [t for t in self.tables() if t in known and t != LEDGER]
-        copied = 0
-        for unit in sorted(self.units()):
+        keyed = {t for t in tables
+                 if "record_key" in {c for c, _ in queries.cursor(store.con, "ingest/table_columns", {"table": t}).fetchall()}}
+        rank = {u: i for i, u in enumerate(order)}
+        loaded = Loaded()
+        for unit in sorted(self.units(), key=lambda u: (rank.get(u, -1), u)):
             ledger_parts = self.parts(LEDGER, units={unit})
-            ids = [fid for fid, in queries.cursor(store.con, "spark/part_file_ids", {"parts": ledger_parts}).fetchall()]
-            if all(fid in have for fid in ids):
+            files = queries.cursor(store.con, "spark/part_ledger_rows", {"parts": ledger_parts}).fetchall()
+            if all(fid in have for fid, _ in files):
+                if any(have[fid] != path for fid, path in files):     # a copy under another path
+                    with store.transaction() as con:
+                        queries.run(con, "spark/skip_copy_unit", {"unit": unit})
+                    loaded.copies.append(unit)
                 continue
             with store.transaction() as con:
                 for table in tables + [LEDGER]:
                     parts = self.parts(table, units={unit})
-                    if parts:
+                    if not parts:
+                        continue
+                    if table in keyed:
+                        first, last = queries.one(con, "spark/unit_time_range", {"parts": parts})
+                        queries.run(con, "spark/load_records", {"parts": parts, "unit": unit, "table": table,
+                                                                "first": first, "last": last}, idents={"table": table})
+                    else:
                         queries.run(con, "spark/load_parts", {"parts": parts}, idents={"table": table})
-            copied += 1
-        return copied
+                if len(files) == 1:     # a Zscaler unit: one file, whose records are all in its ledger row
+                    queries.run(con, "spark/count_unit_duplicates", {"unit": unit, "file_id": files[0][0]})
+            have.update(files)
+            loaded.units += 1
+        return loaded
 
     def work(self, analysis_id: str) -> Path:
         return self.root / "_work" / analysis_id
@@ -203,6 +224,19 @@ class Lake:
         return True
 
 
+@dataclass
+class Loaded:
+    """What Lake.load_into did: units loaded, and units not loaded as copies of a file the store holds."""
+    units: int = 0
+    copies: list[str] = field(default_factory=list)
+
+
+def zscaler_unit(sha256: str, path: str) -> str:
+    """The lake unit of a Zscaler file: its content and where it was read, so that the same bytes
+    under two names in one night are two units, and the store loads the first in input order."""
+    return f"{sha256}_{hashlib.sha256(path.encode()).hexdigest()[:8]}"
+
+
 def store_tables(con) -> list[str]:
     """The tables of the store (or scratch store) `con`, by name."""
     return [t for t, in queries.cursor(con, "store/tables").fetchall()]
@@ -214,8 +248,12 @@ def day_range(since: datetime, until: datetime) -> tuple[date, date]:
     return since.astimezone(timezone.utc).date(), last.astimezone(timezone.utc).date()
 
 
-def attach_parts(con: duckdb.DuckDBPyConnection, table: str, parts: list[str]) -> None:
-    """Make `table` of a scratch store in `con` read the given parts (a view in its place)."""
+def attach_parts(con: duckdb.DuckDBPyConnection, table: str, parts: list[str], dropped: str | None = None) -> None:
+    """Make `table` of a scratch store in `con` read the given parts (a view in its place), less
+    the rids listed in the Parquet file `dropped` (records the store did not load: duplicates)."""
     if parts:
         queries.drop(con, [table])
-        con.read_parquet(parts, union_by_name=True, hive_partitioning=False).create_view(table, replace=True)
+        rows = con.read_parquet(parts, union_by_name=True, hive_partitioning=False)
+        if dropped:
+            rows = rows.join(con.read_parquet(dropped, hive_partitioning=False), "rid", how="anti")
+        rows.create_view(table, replace=True)

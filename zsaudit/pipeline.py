@@ -28,7 +28,7 @@ from .analyze.rules import SEVERITY_RANK
 from .config import Config, expand, lake_of
 from .errors import BadInput, BadUsage, Busy
 from .ingest.workers import resolve as resolve_workers
-from .lake import Lake
+from .lake import Lake, zscaler_unit
 from .packs import apply_retention, claim_packs_dir
 from .periods import pack_name, resolve_period
 from .progress import QUIET, Progress
@@ -465,10 +465,23 @@ def _ingest_on_spark(spark, store: Store, config: Config, summary: "RunSummary",
     wanted = {"zscaler": "ingest_zscaler" in stages, "airflow": "ingest_airflow" in stages}
     z_paths, z_warn = expand(config.zscaler_paths, "zscaler.paths", config) if wanted["zscaler"] else ([], [])
     a_paths, a_warn = expand(config.airflow_paths, "airflow.paths", config) if wanted["airflow"] else ([], [])
+    done = {}
     if any(wanted.values()):
         progress.log(f"ingest: spark job on {config.spark_master}, lake {lake.root}")
         done = spark_ingest.ingest(spark, lake, config, [f for f, _ in list_files(z_paths)], a_paths,
                                    since=summary.since, until=summary.until)
+    # the store loads this run's Zscaler units in input order, each record once (as on one machine)
+    units = {zscaler_unit(r.sha256, r.path): r for r in done.get("zscaler", ([], []))[0] if not r.skipped and r.sha256}
+    loaded = lake.load_into(store, order=list(units))
+    for unit in loaded.copies:          # the same bytes under another path: skipped, as on one machine
+        if unit in units:
+            units[unit].skipped = True
+    for r in units.values():            # records another file loaded first: duplicates, as on one machine
+        row = store.run("pipeline/ledger_counts", {"file_id": r.sha256}).fetchone()
+        if row and not r.skipped:
+            r.rows_loaded, r.rows_duplicate = row
+    progress.log(f"ingest: {loaded.units} new units of the lake loaded into the store")
+    if done:
         for source, paths, warnings in (("zscaler", z_paths, z_warn), ("airflow", a_paths, a_warn)):
             if not wanted[source]:
                 continue
@@ -478,8 +491,6 @@ def _ingest_on_spark(spark, store: Store, config: Config, summary: "RunSummary",
                                            [*warnings, *(f"not ingested: {e}" for e in errors), *over])
             s.files_over_reject_rate = len(over)
             summary.ingest[source] = s
-    copied = lake.load_into(store)
-    progress.log(f"ingest: {copied} new units of the lake loaded into the store")
     if lake.adopt_attribution_parts(store):
         progress.log(f"analyze: the store's attribution rows are read from the lake at {lake.root} (it was moved)")
 

@@ -32,6 +32,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from .. import queries
 from ..analyze import correlate
 from ..analyze.analysis import RUN_ORDER
@@ -59,26 +61,27 @@ def run_rule_stage(con, stage: str, params: dict) -> None:
         queries.run(con, name, params, stage=stage)
 
 
-def _task_store(attempt_parts: dict, request_parts: dict | None = None) -> Store:
-    """An in-memory store whose ingest tables read the given lake parts; DuckDB uses the cores
-    Spark gave the task (spark.task.cpus), not the whole machine."""
+def _task_store(attempt_parts: dict, request_parts: dict | None = None, dropped: dict | None = None) -> Store:
+    """An in-memory store whose ingest tables read the given lake parts (less the `dropped` rids
+    of a table: records the store did not load, Lake.load_into); DuckDB uses the cores Spark gave
+    the task (spark.task.cpus), not the whole machine."""
     from pyspark import TaskContext
 
     store = Store(":memory:")
     ctx = TaskContext.get()
     queries.apply_settings(store.con, threads=max(1, int(ctx.cpus()) if ctx else 1), preserve_insertion_order=False)
     for table, parts in {**attempt_parts, **(request_parts or {})}.items():
-        attach_parts(store.con, table, parts)
+        attach_parts(store.con, table, parts, (dropped or {}).get(table))
     return store
 
 
 def _requests_task(args: tuple) -> tuple[list[tuple[int, int]], float]:
     """Job 1: step 04 over one chunk of request parts, written to the lake by pk. Returns the
     requests per pk, and the CPU seconds the task took (DuckDB's threads included)."""
-    chunk, lake_root, analysis_id, attempt_parts, request_parts, imap, since, until = args
+    chunk, lake_root, analysis_id, attempt_parts, request_parts, imap, since, until, dropped = args
     cpu = time.process_time()
     lake = Lake(Path(lake_root))
-    with _task_store(attempt_parts, request_parts) as store:
+    with _task_store(attempt_parts, request_parts, dropped) as store:
         con = store.con
         params = correlate.prepare(con, imap, since=since, until=until, analysis_id=analysis_id)
         correlate.run_steps(con, correlate.ATTEMPT_STEPS + correlate.REQUEST_STEPS, params)
@@ -160,6 +163,18 @@ class Correlator:
         self.timings: dict[str, float] = {}   # wall seconds of each part of the last run
         self.cpu: dict[str, float] = {}       # CPU seconds: the jobs' tasks summed, the driver's own
 
+    def _dropped(self, con, work: Path) -> dict[str, str]:
+        """The rids of each request table the store did not load (duplicates of records another
+        unit loaded: Lake.load_into), as a Parquet file job 1's tasks leave out; none usually."""
+        out = {}
+        for table in REQUEST_TABLES:
+            rids = queries.cursor(con, "spark/duplicate_rids", {"table": table}).to_arrow_table()
+            if rids.num_rows:
+                work.mkdir(parents=True, exist_ok=True)
+                pq.write_table(rids, work / f"dropped-{table}.parquet")
+                out[table] = str(work / f"dropped-{table}.parquet")
+        return out
+
     def __call__(self, con, imap: IdentityMap, *, since: datetime | None, until: datetime | None,
                  analysis_id: str, progress=None, rule_params: dict) -> dict:
         params = correlate.prepare(con, imap, since=since, until=until, analysis_id=analysis_id)
@@ -176,14 +191,15 @@ class Correlator:
         setup = {t: str(work / "setup" / f"{t}.parquet") for t in rule_tables("setup")}
         self.timings["rule_setup"] = time.perf_counter() - t0
         self.cpu["rule_setup"] = time.process_time() - cpu
-        units = lake.units()
+        units = lake.units() - set(r for r, in queries.cursor(con, "spark/skipped_units").fetchall())
+        dropped = self._dropped(con, work)
         attempt_parts = {t: lake.parts(t, units=units) for t in ATTEMPT_TABLES}
         days = day_range(params["ext_since"], params["ext_until"])
         request_parts = [(t, p) for t in REQUEST_TABLES for p in lake.parts(t, units=units, days=days)]
         n = parallelism(self.spark) * self.tasks_per_core
         t0 = time.perf_counter()
         jobs = [(i, str(lake.root), analysis_id, attempt_parts,
-                 {t: [p for tt, p in chunk if tt == t] for t in REQUEST_TABLES}, imap, since, until)
+                 {t: [p for tt, p in chunk if tt == t] for t in REQUEST_TABLES}, imap, since, until, dropped)
                 for i, chunk in enumerate(_chunks(request_parts, n, self.chunk_bytes))]
         sizes: dict[int, int] = {}
         if progress is not None:

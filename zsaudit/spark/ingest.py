@@ -7,8 +7,10 @@ writes the scratch store's rows to the lake as the parts of one unit, ledger las
 was lost) writes the same file names again, so nothing is loaded twice.
 
 The Airflow locations stay one task: attempts are merged across their sources (metadata DB, task
-logs, exports) as they are read, which needs them together. Each record once (the anti-join
-against what is loaded) holds within a file; across files it holds on the single-machine engine.
+logs, exports) as they are read, which needs them together. Each record once: a task's anti-join
+keeps a record once within its file; across files the store's load does it, in input order
+(Lake.load_into: a record already loaded from another unit is a duplicate, as on one machine, and
+analysis leaves it out of the lake's rows).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .. import queries
 from ..config import Config
 from ..ingest.ledger import FileResult, sha256_file
 from ..ingest.sources import is_remote
-from ..lake import LEDGER, Lake
+from ..lake import LEDGER, Lake, zscaler_unit
 from ..store import Store
 
 
@@ -31,7 +33,10 @@ def _zscaler_unit(lake_root: str, path: str, fmt: str, fields: str | None, tz: s
     lake = Lake(Path(lake_root))
     if not is_remote(path):
         sha = sha256_file(path)
-        if lake.has_unit("zscaler", sha):
+        # in the lake from this path (or as a unit named by its content alone, before units named
+        # their path): skipped. From another path it is ingested again, and the store's load,
+        # which knows the input order, skips whichever copy comes second (Lake.load_into).
+        if lake.has_unit("zscaler", zscaler_unit(sha, path)) or lake.has_unit("zscaler", sha):
             return [FileResult(path=path, sha256=sha, skipped=True)], []
     with tempfile.TemporaryDirectory(prefix="zsaudit-unit-") as tmp, Store(Path(tmp) / "unit.duckdb") as store:
         errors: list[str] = []
@@ -40,8 +45,8 @@ def _zscaler_unit(lake_root: str, path: str, fmt: str, fields: str | None, tz: s
         except zscaler.IngestErrors as exc:     # refused, or unreadable: the night goes on
             results, errors = exc.results, str(exc).splitlines()
         shas = [sha for _, sha in queries.cursor(store.con, "spark/ledger_files").fetchall()]
-        if len(shas) == 1 and not lake.has_unit("zscaler", shas[0]):
-            lake.export_unit(store.con, "zscaler", shas[0])
+        if len(shas) == 1 and not lake.has_unit("zscaler", zscaler_unit(shas[0], path)):
+            lake.export_unit(store.con, "zscaler", zscaler_unit(shas[0], path))
         return results, errors
 
 

@@ -135,7 +135,11 @@ def time_ingest(spark, files: list[str], work: Path) -> dict:
     config = Config(path=work / "zsaudit.toml", db=work / "ingest.duckdb", identity_map=work / "identity.toml",
                     pack_dir=work / "packs")   # only its [zscaler] defaults are read
     t0 = time.perf_counter()
-    done = spark_ingest.ingest(spark, lake, config, files, [])
+    tasks: list = []
+    try:
+        done = spark_ingest.ingest(spark, lake, config, files, [], tasks_out=tasks)
+    except TypeError:       # a zsaudit before the tasks' timings (an A/B against an older commit)
+        done = spark_ingest.ingest(spark, lake, config, files, [])
     t1 = time.perf_counter()
     with Store(work / "ingest.duckdb") as store:
         lake.load_into(store)
@@ -143,8 +147,12 @@ def time_ingest(spark, files: list[str], work: Path) -> dict:
     t2 = time.perf_counter()
     loaded = sum(r.rows_loaded for r in done["zscaler"][0])
     assert rows == loaded, (rows, loaded)
+    # per task: CPU seconds (the task's Python process, every thread) and wall seconds; CPU / wall
+    # over 1 says a 1-cpu task kept more than its core busy
+    cpu, wall = sum(c for _, c, _ in tasks), sum(w for _, _, w in tasks)   # 0 for an older zsaudit
     return {"records": rows, "job_s": round(t1 - t0, 1), "store_load_s": round(t2 - t1, 1),
-            "ingest_s": round(t2 - t0, 1)}
+            "ingest_s": round(t2 - t0, 1), "task_cpu_s": round(cpu, 1), "task_wall_s": round(wall, 1),
+            "task_cpu_per_wall": round(cpu / wall, 2) if wall else None}
 
 
 def run_spark(db: Path, identity: Path, lake_root: Path, workers: int, work: Path,
@@ -181,10 +189,27 @@ def run_spark(db: Path, identity: Path, lake_root: Path, workers: int, work: Pat
         cluster.stop()
 
 
+def run_ingest_only(workers: int, work: Path, ingest_files: list[str]) -> dict:
+    """The Spark ingest alone on a cluster of `workers` 1-core workers (--ingest-only)."""
+    from spark_harness import SparkCluster
+    from zsaudit.spark.session import session
+
+    cluster = SparkCluster(work / f"cluster-{workers}", workers=workers, cores=1, memory="4g").start()
+    try:
+        with session(cluster.url) as spark:
+            spark.sparkContext.parallelize(range(workers), workers).count()   # executors up before timing
+            return {"engine": f"spark, {workers} worker(s) x 1 core",
+                    "ingest": time_ingest(spark, ingest_files, work / f"ingest-{workers}")}
+    finally:
+        cluster.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", default="10M", help="web requests in the night (default 10M)")
     ap.add_argument("--workers", default="1,2", help="cluster sizes to run (default 1,2)")
+    ap.add_argument("--ingest-only", action="store_true",
+                    help="time only the Spark ingest per cluster size (no analysis night)")
     ap.add_argument("--ingest", default="json",
                     help="NSS format of the files whose Spark ingest is timed too (default json; none: skip)")
     args = ap.parse_args()
@@ -195,6 +220,22 @@ def main() -> None:
 
         folder = night_files(args.ingest, -(-size // 24))
         ingest_files = sorted(str(p) for p in folder.iterdir() if p.is_file())
+    if args.ingest_only:
+        if not ingest_files:
+            raise SystemExit("--ingest-only needs --ingest FORMAT")
+        with tempfile.TemporaryDirectory(prefix="zsaudit-scale-") as tmp:
+            runs = []
+            for n in (int(w) for w in args.workers.split(",")):
+                runs.append(run_ingest_only(n, Path(tmp), ingest_files))
+                runs[-1]["load_avg"] = [round(x, 1) for x in os.getloadavg()]
+                print(json.dumps(runs[-1]), flush=True)
+        if len(runs) == 2:
+            i1, i2 = runs[0]["ingest"], runs[1]["ingest"]
+            print(f"ingest {i1['records']:,} records: job {i1['job_s']} -> {i2['job_s']} s "
+                  f"({i1['job_s'] / i2['job_s']:.2f}x), with lake -> store {i1['ingest_s']} -> {i2['ingest_s']} s "
+                  f"({i1['ingest_s'] / i2['ingest_s']:.2f}x); task CPU-s {i1['task_cpu_s']} / {i2['task_cpu_s']}, "
+                  f"CPU / wall {i1['task_cpu_per_wall']} / {i2['task_cpu_per_wall']}")
+        return
     with tempfile.TemporaryDirectory(prefix="zsaudit-scale-") as tmp:
         tmp = Path(tmp)
         identity = tmp / "identity.toml"
@@ -242,7 +283,11 @@ def main() -> None:
         i1, i2 = one["ingest"], two["ingest"]
         print(f"\ningest of {i1['records']:,} records (24 NSS files, {args.ingest}): 1 worker {i1['ingest_s']} s "
               f"(job {i1['job_s']}, lake -> store {i1['store_load_s']}), 2 workers {i2['ingest_s']} s "
-              f"(job {i2['job_s']}, lake -> store {i2['store_load_s']}): {i1['ingest_s'] / i2['ingest_s']:.2f}x")
+              f"(job {i2['job_s']}, lake -> store {i2['store_load_s']}): {i1['ingest_s'] / i2['ingest_s']:.2f}x "
+              f"(job {i1['job_s'] / i2['job_s']:.2f}x)")
+        for n, i in (("1 worker", i1), ("2 workers", i2)):
+            print(f"  {n}: tasks {i['task_cpu_s']} CPU-s in {i['task_wall_s']} task-wall-s "
+                  f"(CPU / wall {i['task_cpu_per_wall']})")
         print(f"night with ingest (ingest + analyze): 1 worker {i1['ingest_s'] + one['wall_s']:.1f} s, "
               f"2 workers {i2['ingest_s'] + two['wall_s']:.1f} s: "
               f"{(i1['ingest_s'] + one['wall_s']) / (i2['ingest_s'] + two['wall_s']):.2f}x; "

@@ -23,6 +23,7 @@ the setup on the driver, the row stage in each task, the group stage on the driv
 from __future__ import annotations
 
 import re
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,6 +31,10 @@ from pathlib import Path
 from typing import Iterator
 
 from .resources import queries_dir
+
+# DuckDB 2 advises con.sql() over con.execute() for Arrow output (arrow_table() below): the copy
+# it warns of costs less than the second compile con.sql() makes
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result makes an extra copy", category=UserWarning)
 
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
@@ -189,6 +194,14 @@ def cursor(con, name: str, params: dict | None = None):
     return con.execute(sql, bind(sql, params or {}, name))
 
 
+def arrow_table(con, sql: str, params=None):
+    """The rows of one statement as an Arrow table, the statement compiled once: DuckDB 2's
+    con.sql() binds a statement to describe it and again to run it (tens of ms for the batch
+    SQL, paid per batch); its copy of the result from con.execute costs less."""
+    cur = con.execute(sql, params)
+    return cur.to_arrow_table() if hasattr(cur, "to_arrow_table") else cur.fetch_arrow_table()
+
+
 def relation(con, name: str, *, idents: dict[str, str] | None = None):
     """A one-statement query file without $params as a DuckDB relation (to write it to Parquet,
     partitioned: zsaudit/lake.py); `idents` as for run()."""
@@ -287,16 +300,33 @@ def settings(con, **values) -> Iterator[dict]:
 
 
 def apply_settings(con, **values) -> dict:
-    """SET each of `values` (names from SETTINGS; values bound); returns the settings they replaced."""
-    previous = {k: setting(con, k) for k in values}
+    """SET each of `values` (names from SETTINGS; values bound); returns the settings they replaced.
+    The current values are read in one statement and a value already in place is not set again
+    (a small file's ingest changes and restores settings several times: each statement costs)."""
+    if not values:
+        return {}
+    keys = list(values)
+    for key in keys:
+        if key not in SETTINGS:
+            raise ValueError(f"not a setting zsaudit changes: {key!r}")
+    previous = dict(zip(keys, settings_now(con, keys)))
     for key, value in values.items():
-        set_option(con, key, value)
+        if str(previous[key]) != str(value):
+            set_option(con, key, value)
     return previous
 
 
-def setting(con, key: str):
-    """The current value of a DuckDB setting."""
-    return con.execute("SELECT current_setting(?)", [key]).fetchall()[0][0]
+def setting(con, key: str, *more: str):
+    """The current value of a DuckDB setting; with `more` names, the tuple of their values, read
+    in one statement."""
+    names = [key, *more]
+    row = con.execute("SELECT " + ", ".join("current_setting(?)" for _ in names), names).fetchall()[0]
+    return tuple(row) if more else row[0]
+
+
+def settings_now(con, keys: list[str]) -> tuple:
+    """The current values of the DuckDB settings `keys`, in one statement."""
+    return setting(con, *keys) if len(keys) > 1 else (setting(con, keys[0]),)
 
 
 def set_option(con, key: str, value) -> None:

@@ -12,7 +12,9 @@ Zscaler and Airflow task-log ingesters).
 from __future__ import annotations
 
 import codecs
+import io
 import json
+import os
 import re
 import zlib
 from pathlib import Path
@@ -108,6 +110,18 @@ def open_input(path: Path):
     return Gunzip(fh) if magic == GZIP_MAGIC else fh
 
 
+def _read_size(fh, batch_bytes: int) -> int:
+    """Bytes to read next: batch_bytes, or what is left of a plain file (and a little more, for a
+    file still growing) when that is less. A gzip stream's size is not known: batch_bytes."""
+    if not isinstance(fh, io.BufferedReader):
+        return batch_bytes
+    try:
+        left = os.fstat(fh.fileno()).st_size - fh.tell()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return batch_bytes
+    return min(batch_bytes, max(left + 1, 64 << 10))
+
+
 def truncated(reason: str) -> str:
     return f"{reason}; this line was cut there and nothing after it could be read"
 
@@ -128,8 +142,10 @@ def iter_chunks(fh: IO[bytes], label: str, batch_bytes: int, on_bytes=None,
     position = 0
     long_line: LongLine | None = None             # a line being read past
     while True:
-        # each batch reads into its own buffer, which the batch's lines then use in place
-        buf = bytearray(len(carry) + batch_bytes)
+        # each batch reads into its own buffer, which the batch's lines then use in place; a plain
+        # file's last batch gets a buffer of what is left, not of batch_bytes (a small file's
+        # 16 MiB buffer cost more to allocate than its lines to read)
+        buf = bytearray(len(carry) + _read_size(fh, batch_bytes))
         buf[:len(carry)] = carry
         view = memoryview(buf)
         try:

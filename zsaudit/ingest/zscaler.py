@@ -10,6 +10,7 @@ This module finds the files, sniffs each and owns its load (_FileLoad, in one
 Store.chunked_transaction); each concern of the load has its own module:
 
   zscaler_batch       the file's BatchStatement: line batches -> staged rows, on two threads
+                      (in turn with the writer when the ingest has one worker: one core)
   zscaler_sql         the batch SQL, generated from the plan
   zscaler_time_probe  the time format the first lines have, tried first
   zscaler_repair      JSON lines with unescaped quotes: repaired, or rejected with the reason
@@ -50,7 +51,7 @@ from .ledger import FileResult
 from .limits import LongLine
 from .lines import iter_chunks, iter_json_document, open_input
 from .nss_fields import LSS_TABLES, delimited_layout
-from .zscaler_batch import BatchStatement, Staged, clean, stage_in_order
+from .zscaler_batch import STAGE_THREADS, BatchStatement, Staged, clean, stage_in_order
 from .zscaler_drift import Drift
 from .zscaler_drift import short as short_drift
 from .zscaler_repair import repair_staged
@@ -110,7 +111,9 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
     A file that fails does not stop the others: its error is collected and raised at the end
     (IngestErrors; IngestInternalError, exit code 3, when zsaudit itself failed on it).
     With `workers` > 1 (default: workers_from_env()) as many files are read and parsed at once,
-    ahead of this thread, which writes them one after the other in the order given (_Ahead)."""
+    ahead of this thread, which writes them one after the other in the order given (_Ahead).
+    `workers` is the cores the ingest may keep busy: with 1 (a 1-cpu Spark task, one core) a
+    file's batches are staged and written in turn, not on stage threads beside the writer."""
     workers = workers_from_env() if workers is None else max(1, min(int(workers), MAX_WORKERS))
     if max_line_bytes < 1024:
         raise BadInput(f"--max-line-bytes: expected at least 1024, got {max_line_bytes}")
@@ -160,7 +163,8 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
                     else:
                         with sources.readable(item.path) as path:
                             result = ingest_file(store, path, label=item.label, fmt=fmt, fields=fields, tz=tz,
-                                                 on_bytes=on_bytes, max_line_bytes=max_line_bytes)
+                                                 on_bytes=on_bytes, max_line_bytes=max_line_bytes,
+                                                 stage_threads=workers)
                 except FileRefused as exc:
                     errors.append(str(exc))
                     results.append(exc.result)
@@ -275,9 +279,11 @@ def _head_lines(path: Path, label: str) -> tuple[list[str], bytes]:
 
 # ---------------------------------------------------------------------------------------------
 def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto", fields: str | None = None,
-                tz: str = "UTC", on_bytes=None, max_line_bytes: int = limits.MAX_LINE_BYTES) -> FileResult:
+                tz: str = "UTC", on_bytes=None, max_line_bytes: int = limits.MAX_LINE_BYTES,
+                stage_threads: int = STAGE_THREADS) -> FileResult:
     """One file, all or nothing (see module docstring). `on_bytes(n)` is told, batch by batch,
-    how many bytes of the file (compressed bytes for .gz) have been read."""
+    how many bytes of the file (compressed bytes for .gz) have been read; `stage_threads`: see
+    zscaler_batch.stage_in_order (1: staged and written in turn)."""
     label = label or str(path)
     size, sha = _hash(path, label)
     if store.ledger_has(sha):
@@ -289,7 +295,7 @@ def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto
 
         def feed(load: _FileLoad) -> None:
             with _open(path) as fh:
-                load.load_chunks(_chunks(fh, label, document, max_line_bytes, on_bytes))
+                load.load_chunks(_chunks(fh, label, document, max_line_bytes, on_bytes), stage_threads)
 
         return _load_file(store, label, plan, result, size, started, plan.time_zone or tz, feed, max_line_bytes)
     except BadInput as exc:
@@ -674,9 +680,11 @@ class _FileLoad:
     def last_event(self):
         return max((ld.writer.last_event for ld in self.loads() if ld.writer.last_event is not None), default=None)
 
-    def load_chunks(self, chunks: Iterable[tuple[int, bytes | memoryview | LongLine]]) -> None:
-        """Batches of raw lines (lines.iter_chunks), staged on threads, consumed in file order."""
-        stage_in_order(self.statement, chunks, self.consume, self.tz)
+    def load_chunks(self, chunks: Iterable[tuple[int, bytes | memoryview | LongLine]],
+                    threads: int = STAGE_THREADS) -> None:
+        """Batches of raw lines (lines.iter_chunks), staged on `threads` threads (1: in turn with
+        the writer), consumed in file order."""
+        stage_in_order(self.statement, chunks, self.consume, self.tz, threads)
 
     def load_spool(self, spool: zscaler_spool.Spool) -> None:
         """A file's batches a worker staged ahead (its JSON lines repaired already)."""

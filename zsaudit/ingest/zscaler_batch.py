@@ -6,7 +6,9 @@ first lines have (zscaler_time_probe). It turns a batch of raw lines into staged
 line, `bad` saying why a line is refused (NULL: load it). It runs on DuckDB cursors of its own,
 never on the file's transaction: a line that makes the statement fail is isolated and rejected
 with the error (stage_isolated), and costs only that line. stage_in_order() runs it on
-STAGE_THREADS threads while the caller consumes the batches in file order.
+STAGE_THREADS threads while the caller consumes the batches in file order; with one thread (an
+ingest given one core: a 1-cpu Spark task, `[ingest] workers = 1`) it stages and consumes each
+batch in turn.
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ from . import limits, zscaler_sql, zscaler_time_probe
 from .limits import LongLine
 from .zscaler_sniff import Plan
 
-STAGE_THREADS = 2                # batches decoded and run through the batch SQL at once
+STAGE_THREADS = 2                # batches decoded and run through the batch SQL at once (2 cores or more)
+
+# the staged schema of each batch SQL compiled in this process (BatchStatement.staged_schema)
+_SCHEMAS: dict[tuple, pa.Schema] = {}
+_SCHEMAS_LOCK = threading.Lock()
 
 # one staged batch: the statement's rows, a line the reader cut at the cap, or nothing (blank lines)
 Staged = pa.Table | tuple[int, LongLine] | None
@@ -139,16 +145,27 @@ class BatchStatement:
         """The batch SQL over lines already split (split())."""
         con = con if con is not None else self.con
         with queries.registered(con, {zscaler_sql.BATCH_TABLE: split}):
-            rel = con.sql(self.sql, params=self.params)
-            return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
+            return queries.arrow_table(con, self.sql, self.params)
 
     def staged_schema(self) -> pa.Schema:
-        """The columns the batch SQL gives (from a run over no lines)."""
+        """The columns the batch SQL gives (from a run over no lines). A night's files of one feed
+        compile the same SQL over the same split columns: the schema is kept (_SCHEMAS), and
+        the batch SQL's compile, tens of ms, is paid once, not once per file."""
         if self._schema is None:
             empty = pa.table({"line": pa.array([], pa.int64()), "text": pa.array([], pa.string())})
             if self.plan.fmt in ("cef", "leef") and self.plan.split_regex and not self.split_stages:
                 empty = presplit(self.plan, empty)
-            self._schema = self.stage(empty).schema
+            split = self.split(empty)
+            # what the output's types depend on: the SQL, its parameters' values, the input's columns
+            key = (self.sql, repr(sorted(self.params.items())), split.schema.to_string())
+            with _SCHEMAS_LOCK:
+                self._schema = _SCHEMAS.get(key)
+            if self._schema is None:
+                self._schema = self.run(split).schema
+                with _SCHEMAS_LOCK:
+                    if len(_SCHEMAS) >= 64:
+                        _SCHEMAS.clear()
+                    _SCHEMAS[key] = self._schema
         return self._schema
 
     def rejected_rows(self, tab: pa.Table, reasons: pa.Array) -> pa.Table:
@@ -170,15 +187,17 @@ class BatchStatement:
 
 
 def stage_in_order(statement: BatchStatement, chunks: Iterable[tuple[int, bytes | memoryview | LongLine]],
-                   consume: Callable[[Staged], None], tz: str) -> None:
+                   consume: Callable[[Staged], None], tz: str, threads: int = STAGE_THREADS) -> None:
     """Batches of raw lines (lines.iter_chunks) through `statement`, each staged batch handed to
-    `consume` in file order. STAGE_THREADS threads, each on its own DuckDB cursor with the file's
-    TimeZone `tz`, decode, split and run the batch SQL (DuckDB, Arrow and Polars release the GIL)
-    while this thread consumes the finished batches."""
+    `consume` in file order. `threads` threads (at most STAGE_THREADS), each on its own DuckDB
+    cursor with the file's TimeZone `tz`, decode, split and run the batch SQL (DuckDB, Arrow and
+    Polars release the GIL) while this thread consumes the finished batches. With one thread the
+    overlap would still keep two cores busy: this thread stages each batch, then consumes it."""
+    threads = max(1, min(threads, STAGE_THREADS))
     chunks = iter(chunks)
     head = [c for c in (next(chunks, None), next(chunks, None)) if c is not None]
-    if len(head) < 2:                         # one batch: no threads needed
-        for first, body in head:
+    if len(head) < 2 or threads == 1:         # one batch, or one core: in turn, no threads
+        for first, body in itertools.chain(head, chunks):
             consume(statement.prepare(first, body, statement.con))
         return
     # compiled here, not first in a stage thread on statement.con, which the caller's thread
@@ -196,12 +215,12 @@ def stage_in_order(statement: BatchStatement, chunks: Iterable[tuple[int, bytes 
         return statement.prepare(first, body, cur)
 
     try:
-        with ThreadPoolExecutor(max_workers=STAGE_THREADS, thread_name_prefix="zsaudit-stage") as pool:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="zsaudit-stage") as pool:
             inflight: deque = deque()
             try:
                 for first, body in itertools.chain(head, chunks):
                     inflight.append(pool.submit(prepare, first, body))
-                    while len(inflight) > STAGE_THREADS:
+                    while len(inflight) > threads:
                         consume(inflight.popleft().result())
                 while inflight:
                     consume(inflight.popleft().result())

@@ -130,7 +130,7 @@ def with_record_keys(con, key_sql: KeySql, table: pa.Table, rows: pa.Array | Non
     if part is None:
         part = table if rows is None else table.filter(rows)
     with queries.registered(con, {STAGE: part}):
-        keys = con.sql(sql).to_arrow_table()["record_key"].combine_chunks()
+        keys = queries.arrow_table(con, sql)["record_key"].combine_chunks()
     if rows is not None:
         keys = pc.replace_with_mask(pa.nulls(table.num_rows, keys.type), rows, keys)
     return table.append_column("record_key", keys)

@@ -35,6 +35,7 @@ FLUSH_BYTES = 128 << 20
 CHUNK_ROWS = int(os.environ.get("ZSAUDIT_INGEST_CHUNK_ROWS") or 150_000)   # rows per transaction for larger files
 CHUNK_BYTES = 128 << 20         # ... or bytes (rows + rejects): bounds a transaction's memory
 STAGE = "_zs_stage"             # the registered batch the key and insert statements read
+_TABLE_COLUMNS: dict[str, list] = {}     # (column, type) of each ingest table, in table order (insert_sql)
 
 
 class RecordWriter:
@@ -150,8 +151,11 @@ def insert_sql(con, table: str, cols: list[str]) -> tuple[KeySql, str, str]:
     key, insert_records.sql for a batch that repeats none) for `table`. The record key (see
     migrations/004_record_keys.sql) hashes each column cast to the table's own type, so a row
     hashes as the migration hashed it."""
-    # in table order, as the migration's hash(*COLUMNS(...)) takes them
-    types = queries.cursor(con, "ingest/table_columns", {"table": table}).fetchall()
+    # in table order, as the migration's hash(*COLUMNS(...)) takes them; every store is migrated
+    # to the same schema when opened, so the columns are read once a process, not once a file
+    types = _TABLE_COLUMNS.get(table)
+    if not types:
+        types = _TABLE_COLUMNS[table] = queries.cursor(con, "ingest/table_columns", {"table": table}).fetchall()
     hashed = [(c, t) for c, t in types if c in {*cols, "extra"}]     # the record's own values
     content = "hash(" + ", ".join(f"CAST({c} AS {t})" for c, t in hashed) + ")"
     by_id = "hash(CAST(record_id AS BIGINT))"

@@ -42,14 +42,15 @@ def task_workers(configured: int | None) -> int:
         from pyspark import TaskContext
 
         ctx = TaskContext.get()
-        cpus = max(1, int(ctx.cpus())) if ctx is not None else 1
+        cpus = max(1, int(ctx.cpus())) if ctx is not None else None
     except Exception:
-        cpus = 1
-    n = min(cpus, configured) if configured else cpus
-    os.environ.setdefault("POLARS_MAX_THREADS", str(n))
-    import pyarrow
+        ctx, cpus = None, None
+    n = min(cpus or 1, configured) if configured else (cpus or 1)
+    if ctx is not None:          # an executor's Python: its pools are the task's (never the driver's)
+        os.environ.setdefault("POLARS_MAX_THREADS", str(n))
+        import pyarrow
 
-    pyarrow.set_cpu_count(n)
+        pyarrow.set_cpu_count(n)
     return n
 
 

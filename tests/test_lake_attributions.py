@@ -117,6 +117,26 @@ def test_a_reanalysis_in_the_lake_reads_only_its_own_run(store, night, tmp_path)
     assert everything(store) == before
 
 
+def test_a_sweep_never_deletes_the_parts_of_another_store_sharing_the_lake(store, night, tmp_path):
+    """Two stores pointed at one lake (a staging and a production config, say): each one's sweep
+    deletes only the parts it wrote and no longer names; the other store still reads all its rows."""
+    analyze(store, night.identity_path, since=NIGHT[0], until=NIGHT[1])
+    lake = Lake.at(tmp_path / "lake")
+    with Store(tmp_path / "other.duckdb") as other:
+        zscaler.ingest_paths(other, [str(night.out_dir / "zscaler")])
+        airflow.ingest_paths(other, [str(night.out_dir / "airflow" / "logs"),
+                                     str(night.out_dir / "airflow" / "task_instances.json")])
+        analyze(other, night.identity_path, since=NIGHT[0], until=NIGHT[1])
+        theirs = everything(other)
+        their_parts = move_to_lake(other, lake, analysis_id_for(*NIGHT))
+        move_to_lake(store, lake, analysis_id_for(*NIGHT))
+        analyze(store, night.identity_path, since=NIGHT[0], until=NIGHT[1])     # ours replaced: unnamed
+        assert lake.sweep_attribution_parts(store.con) == len(their_parts)   # as many as ours: 3 each
+        assert all((lake.root / p).is_file() for p in their_parts)
+        assert everything(other) == theirs
+        assert lake.sweep_attribution_parts(other.con) == 0
+
+
 def test_an_overlapping_analysis_clears_its_period_from_another_analysis_lake_rows(store, night, tmp_path):
     """As on one machine: analysing part of a night removes that part's rows of the night's analysis
     (step 10); the night's rows outside it stay, read once."""
@@ -147,6 +167,26 @@ def test_a_moved_lake_is_adopted(store, night, tmp_path):
     assert moved.adopt_attribution_parts(store)
     assert everything(store) == before
     assert not moved.adopt_attribution_parts(store)        # once
+
+
+def test_a_store_whose_lake_is_gone_is_refused_by_name_when_read(store, night, tmp_path):
+    """A lake moved or deleted after the run: `findings` and `report` exit 2 naming the store,
+    the missing part and what to run, not a DuckDB file-not-found crash (exit 3)."""
+    from click.testing import CliRunner
+
+    from zsaudit.cli import main
+    analyze(store, night.identity_path, since=NIGHT[0], until=NIGHT[1])
+    lake = Lake.at(tmp_path / "lake")
+    move_to_lake(store, lake, analysis_id_for(*NIGHT))
+    store.con.close()
+    shutil.move(str(lake.root), str(tmp_path / "moved"))
+    db = tmp_path / "zsaudit.duckdb"
+    for args in (["findings", "--db", db], ["report", "--db", db, "--out", tmp_path / "pack"]):
+        result = CliRunner().invoke(main, [str(a) for a in args])
+        assert result.exit_code == 2, result.output
+        assert "parts are missing" in result.output and "attribution_rows/analysis=" in result.output
+        assert "zsaudit run --engine spark" in result.output
+    assert not (tmp_path / "pack").exists()
 
 
 def test_the_empty_view_is_restored_when_no_part_is_named(store, night, tmp_path):

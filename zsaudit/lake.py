@@ -7,7 +7,7 @@ Layout (docs/scale.md), under one root every executor can reach (a shared path):
     <lake>/_work/<analysis_id>/requests/pk=<pk>/part-<chunk>.parquet    the analysis' exchange
     <lake>/_work/<analysis_id>/attr/part-<task>.parquet                 _attr of a group of partitions
     <lake>/_work/<analysis_id>/rows/part-<task>.parquet                 its narrow attribution_rows
-    <lake>/attribution_rows/analysis=<analysis_id>/part-<run>-<task>.parquet  the same, kept: the
+    <lake>/attribution_rows/analysis=<analysis_id>/part-<store>-<run>-<task>.parquet  the same, kept: the
                                                                         store's view reads them
 
 A unit is one Zscaler file (its sha256 and the hash of its path: lake.zscaler_unit) or one Airflow batch. Every file is written under a
@@ -186,7 +186,7 @@ class Lake:
         """Move an analysis' row parts (its job 2 tasks') under attribution_rows/analysis=<id>/
         with a name of this run, and name them in the store (in the analysis' transaction, `con`)
         so the view `attributions` reads them. Returns the number of parts."""
-        run = uuid.uuid4().hex[:12]
+        run = f"{store_tag(con)}-{uuid.uuid4().hex[:12]}"
         folder = self.root / ATTRIBUTION_ROWS / f"analysis={analysis_id}"
         folder.mkdir(parents=True, exist_ok=True)
         kept = []
@@ -200,11 +200,12 @@ class Lake:
         return len(kept)
 
     def sweep_attribution_parts(self, con) -> int:
-        """Delete the attribution row parts the store does not name (a replaced analysis' parts,
-        a failed run's): what is left is exactly what the view reads. Returns how many."""
+        """Delete the attribution row parts this store wrote and no longer names (a replaced
+        analysis' parts, a failed run's). Parts another store wrote into the same lake (their
+        names carry its store_tag) are left alone. Returns how many were deleted."""
         named = {part for _, part in queries.cursor(con, "spark/named_attribution_parts").fetchall()}
         swept = 0
-        for p in sorted((self.root / ATTRIBUTION_ROWS).glob("analysis=*/part-*.parquet")):
+        for p in sorted((self.root / ATTRIBUTION_ROWS).glob(f"analysis=*/part-{store_tag(con)}-*.parquet")):
             if p.relative_to(self.root).as_posix() not in named:
                 p.unlink(missing_ok=True)
                 swept += 1
@@ -235,6 +236,15 @@ def zscaler_unit(sha256: str, path: str) -> str:
     """The lake unit of a Zscaler file: its content and where it was read, so that the same bytes
     under two names in one night are two units, and the store loads the first in input order."""
     return f"{sha256}_{hashlib.sha256(path.encode()).hexdigest()[:8]}"
+
+
+def store_tag(con) -> str:
+    """A short name of the store file `con` is open on (its resolved path's hash), carried in the
+    names of the attribution row parts it keeps in the lake, so that its sweep never deletes the
+    parts of another store sharing the lake. A store moved to another path leaves its old unnamed
+    parts in place (disk only: they are never read)."""
+    path = queries.scalar(con, "store/database_path")
+    return hashlib.sha256(str(Path(path).resolve() if path else ":memory:").encode()).hexdigest()[:8]
 
 
 def store_tables(con) -> list[str]:

@@ -83,6 +83,25 @@ class Store:
             finally:
                 self.con.close()
             self.con = self._connect(True)
+        if read_only:
+            self._check_lake_parts()
+
+    def _check_lake_parts(self) -> None:
+        """BadInput when the store reads attribution rows from Spark lake parts (schema 8) that are
+        not there: the lake was moved or deleted after the run. A read-write open (the run that
+        re-roots a moved lake: Lake.adopt_attribution_parts) does not check."""
+        try:
+            parts = [p for p, in queries.cursor(self.con, "store/attribution_part_paths").fetchall()]
+        except duckdb.CatalogException:          # a store from before schema 8 names none
+            return
+        missing = [p for p in parts if not Path(p).is_file()]
+        if missing:
+            raise BadInput(
+                f"{self.path}: its attribution rows are kept in a Spark lake, and {len(missing)} of its "
+                f"{len(parts)} parts are missing (first: {missing[0]}); the lake was moved or deleted. "
+                "Run `zsaudit run --engine spark` with [engine] lake set to where the lake is now "
+                "(the store is re-pointed), or analyze the period again"
+            )
 
     def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         try:

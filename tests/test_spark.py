@@ -206,56 +206,48 @@ def single_machine(single_machine_db):
     return rows(single_machine_db)
 
 
+def query(db: Path, sql: str, params: list | None = None) -> list:
+    """The rows of one query on the store `db`, opened read-only."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
 def test_the_night_has_a_silent_failure_across_a_worker_and_a_login_partition(single_machine_db):
     """What the engines are compared on includes a finding whose requests sit in two partitions
     (a Spark engine grouping the rules per partition would split it)."""
-    con = duckdb.connect(str(single_machine_db), read_only=True)
-    try:
-        methods = con.execute(
-            "SELECT list(DISTINCT split_part(a.method, '+', 1) ORDER BY split_part(a.method, '+', 1)) FROM findings f "
-            "JOIN attributions a ON list_contains(f.evidence_ids, a.request_rid) AND a.attempt_id = f.attempt_id "
-            "WHERE f.kind = 'silent_failure'").fetchone()[0]
-    finally:
-        con.close()
+    ((methods,),) = query(
+        single_machine_db,
+        "SELECT list(DISTINCT split_part(a.method, '+', 1) ORDER BY split_part(a.method, '+', 1)) FROM findings f "
+        "JOIN attributions a ON list_contains(f.evidence_ids, a.request_rid) AND a.attempt_id = f.attempt_id "
+        "WHERE f.kind = 'silent_failure'")
     assert methods == ["device", "login"]
 
 
 def test_the_night_has_a_token_gap_across_two_workers(single_machine_db):
     """A token_gap finding whose requests come from two workers' partitions (job 2 tasks): a Spark
     engine grouping token_gap per task would split it into two rows of one finding id."""
-    con = duckdb.connect(str(single_machine_db), read_only=True)
-    try:
-        workers = con.execute(
-            "SELECT list(DISTINCT a.worker ORDER BY a.worker) FROM findings f "
-            "JOIN attributions a ON list_contains(f.evidence_ids, a.request_rid) "
-            "WHERE f.kind = 'token_gap' AND f.subtype = 'no_session'").fetchone()[0]
-    finally:
-        con.close()
+    ((workers,),) = query(
+        single_machine_db,
+        "SELECT list(DISTINCT a.worker ORDER BY a.worker) FROM findings f "
+        "JOIN attributions a ON list_contains(f.evidence_ids, a.request_rid) "
+        "WHERE f.kind = 'token_gap' AND f.subtype = 'no_session'")
     assert workers == ["airflow-worker-1", "airflow-worker-3"]
 
 
 def test_the_night_has_an_egress_bypass_of_a_worker_that_sent_nothing(single_machine_db):
     """An egress_bypass on a worker with no request at all (no job 2 task holds it): a Spark
     engine checking attempt hosts only inside its tasks would miss it."""
-    con = duckdb.connect(str(single_machine_db), read_only=True)
-    try:
-        found = con.execute("SELECT host FROM findings WHERE kind = 'egress_bypass' AND worker = ?",
-                            [SILENT_WORKER]).fetchall()
-        sent = con.execute("SELECT count(*) FROM attributions WHERE worker = ?", [SILENT_WORKER]).fetchone()[0]
-    finally:
-        con.close()
+    found = query(single_machine_db, "SELECT host FROM findings WHERE kind = 'egress_bypass' AND worker = ?",
+                  [SILENT_WORKER])
+    ((sent,),) = query(single_machine_db, "SELECT count(*) FROM attributions WHERE worker = ?", [SILENT_WORKER])
     assert found == [(SILENT_HOST,)] and sent == 0
 
 
 def test_the_night_has_a_resent_file_and_resent_records(single_machine_db):
     """What the engines are compared on includes records loaded once from two files (duplicates in
     the ledger) and a file sent twice (one ledger row)."""
-    con = duckdb.connect(str(single_machine_db), read_only=True)
-    try:
-        ledger = dict(con.execute("SELECT path, rows_duplicate FROM ingest_ledger WHERE source_kind = 'zia_web'")
-                      .fetchall())
-    finally:
-        con.close()
+    ledger = dict(query(single_machine_db,
+                        "SELECT path, rows_duplicate FROM ingest_ledger WHERE source_kind = 'zia_web'"))
     by_name = {Path(p).name: n for p, n in ledger.items()}
     assert "zia_web-02.resent.json" not in by_name and by_name["zia_web-02.json"] == 0
     assert by_name["zia_web-05.json"] > 0 and by_name["zia_web-05-resent.json"] == 0

@@ -45,7 +45,7 @@ def move_to_lake(store, lake: Lake, analysis_id: str, groups: int = 3) -> list:
     """What the Spark engine leaves: the analysis' narrow rows as `groups` Parquet parts in the
     lake, named in the store, none of them in attribution_rows."""
     con = store.con
-    work = lake.work(analysis_id) / "rows"
+    work = lake.root / lake.work(con, analysis_id) / "rows"
     work.mkdir(parents=True, exist_ok=True)
     with store.transaction():
         for g in range(groups):

@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 
+from s3server import S3Server
 from zsaudit.ingest import zscaler
 from zsaudit.lake import Lake, zscaler_unit
 from zsaudit.pipeline import list_files
@@ -41,12 +42,33 @@ def rows(store) -> tuple:
     return store.con.execute(LEDGER).fetchall(), store.con.execute(WEB).fetchall()
 
 
-def test_the_lake_loads_each_record_once_in_input_order(tmp_path, files):
+@pytest.fixture(scope="module")
+def s3():
+    server = S3Server().start()
+    try:
+        server.client().create_bucket(Bucket="zsaudit-lake")
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["folder", "s3"])
+def lake_location(request, tmp_path, monkeypatch) -> str:
+    """The lake in a folder, or below a prefix of a real S3-compatible server (engine.lake =
+    "s3://..."; the endpoint and keys in the environment, the standard AWS way)."""
+    if request.param == "folder":
+        return str(tmp_path / "lake")
+    for key, value in request.getfixturevalue("s3").env().items():
+        monkeypatch.setenv(key, value)
+    return f"s3://zsaudit-lake/{tmp_path.name}"
+
+
+def test_the_lake_loads_each_record_once_in_input_order(tmp_path, files, lake_location):
     with Store(tmp_path / "single.duckdb") as single:
         zscaler.ingest_paths(single, files)
         expected = rows(single)
     assert any(r[5] for r in expected[0]), "a file with duplicates"
-    lake = Lake.at(tmp_path / "lake")
+    lake = Lake.at(lake_location)
     results = [r for f in reversed(files) for r in _zscaler_unit(str(lake.root), f, "auto", None, "UTC")[0]]
     order = [zscaler_unit(r.sha256, r.path) for r in sorted(results, key=lambda r: files.index(r.path))]
     with Store(tmp_path / "spark.duckdb") as store:

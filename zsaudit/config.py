@@ -54,7 +54,8 @@ class Config:
     until: datetime | None = None
     engine: str = "duckdb"               # duckdb: this machine; spark: a Spark cluster (docs/scale.md)
     spark_master: str | None = None      # spark://host:7077, local[N]
-    lake: Path | None = None             # the Spark engine's Parquet lake (default: <db>.lake/)
+    lake: Path | str | None = None       # the Spark engine's Parquet lake: a folder or s3://, gs://, az:// prefix
+                                         # (default: <db>.lake/)
     controls: dict = field(default_factory=dict, compare=False)  # criterion id -> owner/reviewer
     warnings: list[str] = field(default_factory=list, compare=False)
 
@@ -111,7 +112,8 @@ retention_days = 400               # delete dated packs older than this; 0 keeps
 [engine]
 name = "duckdb"                    # duckdb: this machine | spark: ingest and analysis as Spark jobs
 # spark_master = "spark://spark-master.example:7077"   # with name = "spark" (pip install 'zsaudit[spark]')
-# lake = "/shared/zsaudit-lake"    # the Parquet lake every executor reads and writes (default <db>.lake)
+# lake = "/shared/zsaudit-lake"    # the Parquet lake every executor reads and writes (default <db>.lake):
+                                   # a shared folder, or an object-store prefix ("s3://bucket/zsaudit-lake")
 
 [run]
 # The period defaults to yesterday (UTC); `--since/--until` override it for one run.
@@ -314,7 +316,7 @@ def from_dict(data: dict, path: Path | None = None) -> Config:
         until=until,
         engine=engine,
         spark_master=spark_master,
-        lake=a_path(eng, "lake", "engine.lake"),
+        lake=(lambda v: None if v is None else lake_location(v, base))(string(eng, "lake", "engine.lake")),
     )
     check_engine(config)
     if not config.zscaler_paths and not config.airflow_paths:
@@ -332,7 +334,16 @@ def check_engine(config: Config) -> None:
                        f"such as spark://spark-master.example:7077 (or --spark-master), got {master or 'none'!r}")
 
 
-def lake_of(config: Config) -> Path:
+def lake_location(value: str, base: Path | None = None) -> Path | str:
+    """engine.lake or --lake: an object-store prefix as written (s3://bucket/prefix), or a folder
+    (relative to `base`, the config's folder; else to the working directory)."""
+    if is_remote(value):
+        return value.rstrip("/")
+    p = Path(os.path.expanduser(local_path(value)))
+    return p if p.is_absolute() else (base / p if base is not None else p.resolve())
+
+
+def lake_of(config: Config) -> Path | str:
     return config.lake if config.lake is not None else config.db.with_name(config.db.name + ".lake")
 
 

@@ -18,6 +18,7 @@ import duckdb
 
 from . import DEFAULT_DB, queries
 from .errors import BadInput, BadUsage
+from .ingest import sources
 
 SCHEMA_VERSION_BASE = 1
 _MIGRATION = re.compile(r"^(\d{3})_[\w-]+\.sql$")
@@ -83,8 +84,19 @@ class Store:
             finally:
                 self.con.close()
             self.con = self._connect(True)
+        self._register_lakes()
         if read_only:
             self._check_lake_parts()
+
+    def _register_lakes(self) -> None:
+        """The view `attributions` reads lake parts (schema 8); those in an object store are read
+        through fsspec (sources.register_filesystem), which every connection must be given."""
+        try:
+            lakes = [lake for lake, in queries.cursor(self.con, "store/attribution_lakes").fetchall()]
+        except duckdb.CatalogException:          # a store from before schema 8 names none
+            return
+        for lake in lakes:
+            sources.register_filesystem(self.con, lake)
 
     def _check_lake_parts(self) -> None:
         """BadInput when the store reads attribution rows from Spark lake parts (schema 8) that are
@@ -94,7 +106,7 @@ class Store:
             parts = [p for p, in queries.cursor(self.con, "store/attribution_part_paths").fetchall()]
         except duckdb.CatalogException:          # a store from before schema 8 names none
             return
-        missing = [p for p in parts if not Path(p).is_file()]
+        missing = [p for p in parts if not _part_exists(p)]
         if missing:
             raise BadInput(
                 f"{self.path}: its attribution rows are kept in a Spark lake, and {len(missing)} of its "
@@ -211,6 +223,19 @@ class Chunked:
 
 
 # -- attribution rows in the Spark engine's lake (schema 8) ---------------------------------------
+def _part_exists(path: str) -> bool:
+    """Whether a lake part (a local path, or an object URL) is there."""
+    if not sources.is_remote(path):
+        return Path(path).is_file()
+    fs, key = sources.filesystem(path)
+    try:
+        fs.invalidate_cache(key.rsplit("/", 1)[0])
+        return fs.isfile(key)
+    except Exception as exc:  # noqa: BLE001 - unreachable, denied: the same advice as for an input
+        raise BadInput(f"{path}: cannot read this lake part ({sources._reason(exc)}); check the credentials "
+                       "and the endpoint (AWS_ENDPOINT_URL for an S3-compatible server)") from None
+
+
 def name_attribution_parts(con: duckdb.DuckDBPyConnection) -> None:
     """Re-create the view attribution_lake_rows over the lake parts attribution_parts names (the
     empty view when it names none): what the view `attributions` reads besides attribution_rows."""

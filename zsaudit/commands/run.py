@@ -13,8 +13,8 @@ import click
 
 from .base import handle_errors, main, period_options, quiet_option, workers_option
 from ..analyze.rules import SEVERITIES
-from ..config import (ENGINES, EXAMPLE, EXAMPLE_IDENTITY_MAP, check_engine, load_config, parse_fail_on,
-                      parse_gap_threshold)
+from ..config import (ENGINES, EXAMPLE, EXAMPLE_IDENTITY_MAP, check_engine, lake_location, load_config,
+                      parse_fail_on, parse_gap_threshold)
 from ..errors import BadInput, BadUsage, FindingsAtOrAbove
 from ..output import ensure_dir
 from ..progress import Progress
@@ -47,9 +47,9 @@ def _emit(summary, *, as_json: bool, quiet: bool) -> None:
                    "Parquet lake (docs/scale.md). Overrides engine.name of the config.")
 @click.option("--spark-master", "spark_master", default=None, metavar="URL",
               help="The Spark master, e.g. spark://spark-master:7077 (engine spark); overrides engine.spark_master.")
-@click.option("--lake", "lake", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="The Parquet lake the Spark engine writes, a folder every executor reaches "
-                   "(default: engine.lake, else <db>.lake).")
+@click.option("--lake", "lake", default=None, metavar="PATH|URL",
+              help="The Parquet lake the Spark engine writes, a folder or an object-store prefix "
+                   "(s3://bucket/prefix, gs://, az://) every executor reaches (default: engine.lake, else <db>.lake).")
 @workers_option
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON on stdout.")
 @quiet_option
@@ -79,7 +79,7 @@ def run(config_path: Path, since, until, fail_on, gap_threshold, reanalyze, engi
     if engine or spark_master or lake:
         config = dataclasses.replace(config, engine=engine or ("spark" if spark_master else config.engine),
                                      spark_master=spark_master or config.spark_master,
-                                     lake=lake.resolve() if lake else config.lake)
+                                     lake=lake_location(lake) if lake else config.lake)
         check_engine(config)
     if gap_threshold is not None:   # a different threshold: the period's analysis is not current
         config = dataclasses.replace(config, gap_threshold=parse_gap_threshold(gap_threshold))

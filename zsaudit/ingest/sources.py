@@ -144,6 +144,18 @@ def filesystem(url: str):
     return fs, path
 
 
+def register_filesystem(con, url: str) -> None:
+    """Let DuckDB connection `con` read (and glob) `url`'s store through fsspec, with the
+    credentials and endpoint `filesystem` uses: DuckDB's own httpfs extension is not assumed (it
+    downloads on first use). Once per database instance; a local path needs nothing."""
+    if not is_remote(url):
+        return
+    fs, _ = filesystem(url)
+    name = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    if name not in con.list_filesystems():
+        con.register_filesystem(fs)
+
+
 def _options(sch: str) -> dict:
     if sch in ("s3", "s3a"):
         # botocore reads AWS_ENDPOINT_URL itself from 1.31 on; say it for older ones too

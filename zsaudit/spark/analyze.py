@@ -27,7 +27,6 @@ run again after a lost executor replaces its own files and nothing counts twice.
 
 from __future__ import annotations
 
-import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -61,7 +60,8 @@ def run_rule_stage(con, stage: str, params: dict) -> None:
         queries.run(con, name, params, stage=stage)
 
 
-def _task_store(attempt_parts: dict, request_parts: dict | None = None, dropped: dict | None = None) -> Store:
+def _task_store(lake: Lake, attempt_parts: dict, request_parts: dict | None = None, dropped: dict | None = None
+                ) -> Store:
     """An in-memory store whose ingest tables read the given lake parts (less the `dropped` rids
     of a table: records the store did not load, Lake.load_into); DuckDB uses the cores Spark gave
     the task (spark.task.cpus), not the whole machine."""
@@ -70,6 +70,7 @@ def _task_store(attempt_parts: dict, request_parts: dict | None = None, dropped:
     store = Store(":memory:")
     ctx = TaskContext.get()
     queries.apply_settings(store.con, threads=max(1, int(ctx.cpus()) if ctx else 1), preserve_insertion_order=False)
+    lake.register(store.con)
     for table, parts in {**attempt_parts, **(request_parts or {})}.items():
         attach_parts(store.con, table, parts, (dropped or {}).get(table))
     return store
@@ -78,10 +79,10 @@ def _task_store(attempt_parts: dict, request_parts: dict | None = None, dropped:
 def _requests_task(args: tuple) -> tuple[list[tuple[int, int]], float]:
     """Job 1: step 04 over one chunk of request parts, written to the lake by pk. Returns the
     requests per pk, and the CPU seconds the task took (DuckDB's threads included)."""
-    chunk, lake_root, analysis_id, attempt_parts, request_parts, imap, since, until, dropped = args
+    chunk, lake_root, work, analysis_id, attempt_parts, request_parts, imap, since, until, dropped = args
     cpu = time.process_time()
-    lake = Lake(Path(lake_root))
-    with _task_store(attempt_parts, request_parts, dropped) as store:
+    lake = Lake.at(lake_root)
+    with _task_store(lake, attempt_parts, request_parts, dropped) as store:
         con = store.con
         params = correlate.prepare(con, imap, since=since, until=until, analysis_id=analysis_id)
         correlate.run_steps(con, correlate.ATTEMPT_STEPS + correlate.REQUEST_STEPS, params)
@@ -90,7 +91,7 @@ def _requests_task(args: tuple) -> tuple[list[tuple[int, int]], float]:
             tmp = lake.tmp_dir()
             con.table("_requests").select("*, pk AS part").write_parquet(
                 str(tmp), partition_by=["part"], filename_pattern=f"part-{chunk}-{{i}}")
-            lake.publish(tmp, lake.work(analysis_id) / "requests")
+            lake.publish(tmp, f"{work}/requests")
     return [(int(pk), int(n)) for pk, n in sizes], time.process_time() - cpu
 
 
@@ -99,12 +100,13 @@ def _attribute_task(args: tuple) -> tuple[float, dict]:
     rows (step 11) and the rules' row stages over them (with the setup tables the driver wrote):
     each written to the lake, one part per table. Returns the CPU seconds the task took, and its
     period's requests by attribution status."""
-    group, pks, lake_root, analysis_id, attempt_parts, imap, since, until, rule_params, setup = args
+    group, pks, lake_root, work, analysis_id, attempt_parts, imap, since, until, rule_params, setup = args
     cpu = time.process_time()
-    lake = Lake(Path(lake_root))
-    folder = lake.work(analysis_id) / "requests"
-    parts = sorted(str(p) for pk in pks for p in (folder / f"part={pk}").glob("part-*.parquet"))
-    with _task_store(attempt_parts) as store:
+    lake = Lake.at(lake_root)
+    mine = {f"part={pk}" for pk in pks}           # one listing (a LIST of an object store), not one per pk
+    parts = sorted(lake.path(work, "requests", f) for f in lake.files(f"{work}/requests")
+                   if f.partition("/")[0] in mine and f.rpartition("/")[2].startswith("part-"))
+    with _task_store(lake, attempt_parts) as store:
         con = store.con
         params = correlate.prepare(con, imap, since=since, until=until, analysis_id=analysis_id)
         correlate.run_steps(con, correlate.ATTEMPT_STEPS, params)
@@ -119,16 +121,17 @@ def _attribute_task(args: tuple) -> tuple[float, dict]:
         for table, name in [("attribution_rows", "rows")] + [(t, f"rules/{t}") for t in rule_tables("rows")]:
             (tmp / name).mkdir(parents=True)
             con.table(table).write_parquet(str(tmp / name / f"part-{group}-0.parquet"))
-        lake.publish(tmp, lake.work(analysis_id))
+        lake.publish(tmp, work)
         counts = correlate.status_counts(con)
     return time.process_time() - cpu, counts
 
 
-def _chunks(parts: list[tuple[str, str]], n: int, max_bytes: int) -> list[list[tuple[str, str]]]:
+def _chunks(parts: list[tuple[str, str]], n: int, max_bytes: int, size=lambda p: Path(p).stat().st_size
+            ) -> list[list[tuple[str, str]]]:
     """Request parts into at least n chunks (when there are that many parts) of at most about
     max_bytes of Parquet each, largest first to the lightest chunk: a task's memory is bounded by
     its chunk, the job's time by the heaviest one."""
-    sizes = {p: Path(p).stat().st_size for _, p in parts}
+    sizes = {p: size(p) for _, p in parts}
     k = max(1, min(len(parts), max(n, -(-sum(sizes.values()) // max_bytes))))
     chunks: list[tuple[int, list]] = [(0, []) for _ in range(k)]
     for table, p in sorted(parts, key=lambda tp: (-sizes[tp[1]], tp)):
@@ -163,32 +166,33 @@ class Correlator:
         self.timings: dict[str, float] = {}   # wall seconds of each part of the last run
         self.cpu: dict[str, float] = {}       # CPU seconds: the jobs' tasks summed, the driver's own
 
-    def _dropped(self, con, work: Path) -> dict[str, str]:
+    def _dropped(self, con, work: str) -> dict[str, str]:
         """The rids of each request table the store did not load (duplicates of records another
         unit loaded: Lake.load_into), as a Parquet file job 1's tasks leave out; none usually."""
         out = {}
         for table in REQUEST_TABLES:
             rids = queries.cursor(con, "spark/duplicate_rids", {"table": table}).to_arrow_table()
             if rids.num_rows:
-                work.mkdir(parents=True, exist_ok=True)
-                pq.write_table(rids, work / f"dropped-{table}.parquet")
-                out[table] = str(work / f"dropped-{table}.parquet")
+                tmp = self.lake.tmp_dir()
+                pq.write_table(rids, tmp / f"dropped-{table}.parquet")
+                (out[table],) = self.lake.publish(tmp, work)
         return out
 
     def __call__(self, con, imap: IdentityMap, *, since: datetime | None, until: datetime | None,
                  analysis_id: str, progress=None, rule_params: dict) -> dict:
         params = correlate.prepare(con, imap, since=since, until=until, analysis_id=analysis_id)
         lake, sc = self.lake, self.spark.sparkContext
-        work = lake.work(analysis_id)
-        shutil.rmtree(work, ignore_errors=True)
+        lake.register(con)
+        work = lake.work(con, analysis_id)
+        lake.remove(work)
         lake.sweep_attribution_parts(con)    # parts no analysis names: replaced, or a failed run's
         t0, cpu = time.perf_counter(), time.process_time()
         run_rule_stage(con, "setup", rule_params)        # small tables from the store, for the tasks
         tmp = lake.tmp_dir()
         for table in rule_tables("setup"):
             con.table(table).write_parquet(str(tmp / f"{table}.parquet"))
-        lake.publish(tmp, work / "setup")
-        setup = {t: str(work / "setup" / f"{t}.parquet") for t in rule_tables("setup")}
+        lake.publish(tmp, f"{work}/setup")
+        setup = {t: lake.path(work, "setup", f"{t}.parquet") for t in rule_tables("setup")}
         self.timings["rule_setup"] = time.perf_counter() - t0
         self.cpu["rule_setup"] = time.process_time() - cpu
         units = lake.units() - set(r for r, in queries.cursor(con, "spark/skipped_units").fetchall())
@@ -198,9 +202,9 @@ class Correlator:
         request_parts = [(t, p) for t in REQUEST_TABLES for p in lake.parts(t, units=units, days=days)]
         n = parallelism(self.spark) * self.tasks_per_core
         t0 = time.perf_counter()
-        jobs = [(i, str(lake.root), analysis_id, attempt_parts,
+        jobs = [(i, str(lake.root), work, analysis_id, attempt_parts,
                  {t: [p for tt, p in chunk if tt == t] for t in REQUEST_TABLES}, imap, since, until, dropped)
-                for i, chunk in enumerate(_chunks(request_parts, n, self.chunk_bytes))]
+                for i, chunk in enumerate(_chunks(request_parts, n, self.chunk_bytes, lake.size))]
         sizes: dict[int, int] = {}
         if progress is not None:
             progress.log(f"analyze: spark job 1, {len(jobs)} tasks: requests by partition")
@@ -214,7 +218,7 @@ class Correlator:
         groups = _groups(sizes, n, self.group_rows)
         if progress is not None:
             progress.log(f"analyze: spark job 2, {len(groups)} tasks: {len(sizes)} partitions attributed")
-        tasks = [(i, pks, str(lake.root), analysis_id, attempt_parts, imap, since, until, rule_params, setup)
+        tasks = [(i, pks, str(lake.root), work, analysis_id, attempt_parts, imap, since, until, rule_params, setup)
                  for i, pks in enumerate(groups)]
         done = sc.parallelize(tasks, max(1, len(tasks))).map(_attribute_task).collect()
         self.cpu["attribute"] = sum(cpu for cpu, _ in done)
@@ -223,7 +227,7 @@ class Correlator:
         t0, cpu = time.perf_counter(), time.process_time()
         correlate.run_steps(con, correlate.ATTEMPT_STEPS, params)
         self.timings["attempt_side"] = time.perf_counter() - t0
-        rows = sorted((work / "rows").glob("part-*.parquet"))
+        rows = [lake.path(work, "rows", f) for f in lake.files(f"{work}/rows") if f.startswith("part-")]
         if rows:
             correlate.store_analysis(con, params)
             t1 = time.perf_counter()
@@ -232,7 +236,8 @@ class Correlator:
             self.timings["keep_rows"] = time.perf_counter() - t1
             t1 = time.perf_counter()
             for table in rule_tables("rows"):      # the rules' rows: a few per thousand requests
-                parts = sorted(str(p) for p in (work / "rules" / table).glob("part-*.parquet"))
+                parts = [lake.path(work, "rules", table, f) for f in lake.files(f"{work}/rules/{table}")
+                         if f.startswith("part-")]
                 queries.run(con, "spark/rule_table", {"parts": parts}, idents={"table": table})
             self.timings["rule_rows"] = time.perf_counter() - t1
         else:               # no worker traffic at all: the steps on the store give the empty _attr
@@ -242,7 +247,7 @@ class Correlator:
             correlate.run_steps(con, correlate.STORE_ROW_STEPS, params)
             run_rule_stage(con, "rows", {**params, **rule_params})
         counts = correlate.finish(con, counts)
-        shutil.rmtree(work, ignore_errors=True)
+        lake.remove(work)
         self.timings["store"] = time.perf_counter() - t0
         self.cpu["store"] = time.process_time() - cpu
         return counts

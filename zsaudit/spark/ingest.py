@@ -59,7 +59,7 @@ def _zscaler_unit(lake_root: str, path: str, fmt: str, fields: str | None, tz: s
     workers = task_workers(configured_workers)
     from ..ingest import zscaler
 
-    lake = Lake(Path(lake_root))
+    lake = Lake.at(lake_root)
     if not is_remote(path):
         sha = sha256_file(path)
         # in the lake from this path (or as a unit named by its content alone, before units named
@@ -84,9 +84,10 @@ def _airflow_unit(lake_root: str, paths: list[str], template: str | None, tz: st
     workers = task_workers(configured_workers)
     from ..ingest import airflow
 
-    lake = Lake(Path(lake_root))
+    lake = Lake.at(lake_root)
     with tempfile.TemporaryDirectory(prefix="zsaudit-unit-") as tmp, Store(Path(tmp) / "unit.duckdb") as store:
         con = store.con
+        lake.register(con)
         known = lake.parts(LEDGER, units=lake.units("airflow"))
         if known:       # files an earlier batch loaded are skipped by the ingester's own ledger check
             queries.run(con, "spark/load_parts", {"parts": known}, idents={"table": LEDGER})

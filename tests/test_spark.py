@@ -16,8 +16,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from s3server import S3Server
 from spark_harness import SparkCluster, java_missing
 from zsaudit.lake import Lake
+from zsaudit.store import Store
 from zsaudit.synth import synthesize
 
 pytestmark = pytest.mark.spark
@@ -39,14 +41,29 @@ COMPARED = {
 }
 WALL_CLOCK = {"started_at", "finished_at", "ingested_at", "loaded_at", "analyzed_at"}
 ZIA_PARTS = 8
+LAKE_BUCKET = "zsaudit-lake"
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def s3():
+    """An S3-compatible server (moto's) for a lake on object storage; the cluster's executors get
+    its endpoint and keys the standard AWS way (their environment), as a cluster's machines would."""
+    server = S3Server().start()
+    try:
+        server.client().create_bucket(Bucket=LAKE_BUCKET)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, s3):
     why = java_missing()
     if why:
         pytest.skip(why)
-    c = SparkCluster(tmp_path_factory.mktemp("spark"), workers=2, cores=1).start()
+    c = SparkCluster(tmp_path_factory.mktemp("spark"), workers=2, cores=1)
+    c.env.update(s3.env())
+    c.start()
     try:
         yield c
     finally:
@@ -167,8 +184,8 @@ until = "{night.until.isoformat()}"
     return path
 
 
-def zsaudit(*args: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def zsaudit(*args: str, env: dict | None = None) -> subprocess.Popen:
+    env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "zsaudit", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
 
@@ -180,7 +197,8 @@ def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
 
 
 def rows(db: Path) -> dict:
-    con = duckdb.connect(str(db), read_only=True)
+    store = Store(db, read_only=True)      # a lake on object storage is read through the store's fsspec
+    con = store.con
     try:
         out = {}
         for table, order in COMPARED.items():
@@ -191,7 +209,7 @@ def rows(db: Path) -> dict:
                                      f"{listing if order == 'ALL' else order}").fetchall()
         return out
     finally:
-        con.close()
+        store.close()
 
 
 @pytest.fixture(scope="module")
@@ -302,6 +320,40 @@ def test_spark_run_equals_the_single_machine_run_and_reruns_change_nothing(tmp_p
     finish(zsaudit("run", "--config", str(moved / "zsaudit.toml"), "--engine", "spark", "--spark-master", cluster.url))
     assert lake_parts(moved / "zsaudit.duckdb", Lake.at(moved / "zsaudit.duckdb.lake")) == third_parts
     assert_same(rows(moved / "zsaudit.duckdb"), single_machine)
+
+
+def test_a_lake_on_s3_gives_the_same_rows_and_a_fresh_report_reads_it(tmp_path, cluster, s3, night, single_machine,
+                                                                      single_machine_db, monkeypatch):
+    """engine.lake = "s3://...": the executors write the lake to the S3 server (each object to its
+    final key), the driver loads it and keeps the attribution parts there; the rows equal the
+    single-machine run's, and `zsaudit report` in a fresh process reads the attributions from S3."""
+    config = write_config(tmp_path / "spark", night)
+    config.write_text(config.read_text() + f'[engine]\nlake = "s3://{LAKE_BUCKET}/nights/"\n')
+    out = finish(zsaudit("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url,
+                         env=s3.env()))
+    assert "report:" in out and "(verified)" in out
+    assert not (config.parent / "zsaudit.duckdb.lake").exists()
+    for key, value in s3.env().items():        # this process reads the store's view through fsspec too
+        monkeypatch.setenv(key, value)
+    db = config.parent / "zsaudit.duckdb"
+    assert_same(rows(db), single_machine)
+    listed = s3.client().list_objects_v2(Bucket=LAKE_BUCKET, Prefix="nights/").get("Contents", [])
+    keys = [o["Key"] for o in listed]
+    lake = Lake.at(f"s3://{LAKE_BUCKET}/nights")
+    assert len({u.split("_")[0] for u in lake.units("zscaler")}) == ZIA_PARTS + 3 and len(lake.units("airflow")) == 1
+    assert f"nights/zia_web/source=zscaler/day={night.since.date().isoformat()}/" in "\n".join(keys)
+    assert not [k for k in keys if k.startswith(("nights/_work/", "nights/_tmp/"))]
+    named = query(db, "SELECT DISTINCT lake FROM attribution_parts")
+    assert named == [(f"s3://{LAKE_BUCKET}/nights",)]
+    assert all(f"nights/{p}" in keys for p, in query(db, "SELECT part FROM attribution_parts"))
+
+    report = finish(zsaudit("report", "--db", str(db), "--out", str(tmp_path / "pack"), "--no-pdf",
+                            "--since", night.since.isoformat(), "--until", night.until.isoformat(), env=s3.env()))
+    assert "manifest" in report
+    (single_pack,) = (single_machine_db.parent / "packs").iterdir()
+    for name in ("attributed_requests", "findings", "not_evaluable"):
+        assert (tmp_path / "pack" / "evidence" / f"{name}.csv").read_bytes() == \
+            (single_pack / "evidence" / f"{name}.csv").read_bytes(), name
 
 
 def evidence(folder: Path) -> dict[str, bytes]:

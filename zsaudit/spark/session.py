@@ -25,8 +25,8 @@ def session(master: str, *, app: str = "zsaudit") -> Iterator[object]:
     builder = (SparkSession.builder.master(master).appName(app)
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
-               # a task whose executor died runs again elsewhere; its files are renamed into place
-               # under names that depend only on its input (zsaudit/lake.py)
+               # a task whose executor died runs again elsewhere; its files are put in place (renamed, or
+               # uploaded to their final keys) under names that depend only on its input (zsaudit/lake.py)
                .config("spark.task.maxFailures", "4")
                .config("spark.executorEnv.PYSPARK_PYTHON", os.environ["PYSPARK_PYTHON"]))
     if master.startswith("spark://127.0.0.1") or master.startswith("local"):

@@ -106,7 +106,7 @@ class Store:
             parts = [p for p, in queries.cursor(self.con, "store/attribution_part_paths").fetchall()]
         except duckdb.CatalogException:          # a store from before schema 8 names none
             return
-        missing = [p for p in parts if not _part_exists(p)]
+        missing = _missing_parts(parts)
         if missing:
             raise BadInput(
                 f"{self.path}: its attribution rows are kept in a Spark lake, and {len(missing)} of its "
@@ -223,17 +223,31 @@ class Chunked:
 
 
 # -- attribution rows in the Spark engine's lake (schema 8) ---------------------------------------
-def _part_exists(path: str) -> bool:
-    """Whether a lake part (a local path, or an object URL) is there."""
-    if not sources.is_remote(path):
-        return Path(path).is_file()
-    fs, key = sources.filesystem(path)
-    try:
-        fs.invalidate_cache(key.rsplit("/", 1)[0])
-        return fs.isfile(key)
-    except Exception as exc:  # noqa: BLE001 - unreachable, denied: the same advice as for an input
-        raise BadInput(f"{path}: cannot read this lake part ({sources._reason(exc)}); check the credentials "
-                       "and the endpoint (AWS_ENDPOINT_URL for an S3-compatible server)") from None
+def _missing_parts(paths: list[str]) -> list[str]:
+    """The lake parts (local paths, or object URLs) that are not there, in the order given. An
+    object store's are checked by listing each folder they are in (one LIST per analysis, not a
+    HEAD per part: a store of a year of nights names tens of thousands)."""
+    listed: dict[str, set[str]] = {}
+    missing = []
+    for path in paths:
+        if not sources.is_remote(path):
+            if not Path(path).is_file():
+                missing.append(path)
+            continue
+        folder, _, name = path.rpartition("/")
+        if folder not in listed:
+            fs, key = sources.filesystem(folder)
+            try:
+                fs.invalidate_cache(key)
+                listed[folder] = {k.rsplit("/", 1)[-1] for k in fs.ls(key, detail=False)}
+            except FileNotFoundError:
+                listed[folder] = set()
+            except Exception as exc:  # noqa: BLE001 - unreachable, denied: the same advice as for an input
+                raise BadInput(f"{folder}: cannot list this lake folder ({sources._reason(exc)}); check the "
+                               "credentials and the endpoint (AWS_ENDPOINT_URL for an S3-compatible server)") from None
+        if name not in listed[folder]:
+            missing.append(path)
+    return missing
 
 
 def name_attribution_parts(con: duckdb.DuckDBPyConnection) -> None:

@@ -5,10 +5,11 @@ request came from, or, for a service-account login on an unknown worker, that lo
 only ever attributes to attempts running in its own partition, so steps 05..09 (the interval
 join) run on each partition alone and give the rows the whole would.
 
-  job 1, a task per chunk of request parts: the attempt side (steps 01..03, small: every task
-         reads it) and step 04 over its chunk; its requests are written to the lake by pk
-         (the shuffle, through the lake: no rows pass through the JVM);
-  job 2, a task per group of pks: steps 01..03 again, then 05..09 over its partitions' requests,
+  before job 1, on the driver: the attempt side (steps 01..03, small), once, written as Parquet
+         that every task reads (the attempt and host ids are the driver's in every task);
+  job 1, a task per chunk of request parts: step 04 over its chunk; its requests are written to
+         the lake by pk (the shuffle, through the lake: no rows pass through the JVM);
+  job 2, a task per group of pks: steps 05..09 over its partitions' requests,
          step 11 (their narrow attribution rows) and every finding rule's row stage over its _attr
          (queries.stages: the requests each rule groups, a few per thousand); the attribution rows
          and each rule's rows are written as one part each per group, the counts by status returned;
@@ -27,6 +28,7 @@ run again after a lost executor replaces its own files and nothing counts twice.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +46,10 @@ from .session import parallelism
 # what steps 01..03 read (the attempt side), and 04 (the requests)
 ATTEMPT_TABLES = ("task_attempts", "airflow_log_lines", "task_connections", "task_egress_hints")
 REQUEST_TABLES = ("zia_web", "zpa_user_activity")
+# the attempt side (steps 01..03: attempts, their logins and hosts), computed once on the driver
+# and read by every task from Parquet
+ATTEMPT_SIDE = tuple(t for step in correlate.ATTEMPT_STEPS
+                     for t in queries.header(step).creates + queries.header(step).hands_on)
 # a job 2 task's request numbers (rn) start at its group << RN_BITS: unique over the whole _attr
 RN_BITS = 40
 # the finding rules split into stages (queries.stages): setup on the driver, rows in job 2's tasks
@@ -58,6 +64,34 @@ def rule_tables(stage: str) -> list[str]:
 def run_rule_stage(con, stage: str, params: dict) -> None:
     for name in STAGED_RULES:
         queries.run(con, name, params, stage=stage)
+
+
+class _StepCPU:
+    """CPU seconds of a task's steps (this process, DuckDB's threads included), by name: what
+    the driver sums per job (Correlator.task_cpu) to show where a job's CPU goes; and when the
+    task ran where (`span`: its executor's Python daemon, the epoch seconds it started and ended)."""
+
+    def __init__(self):
+        self.cpu: dict[str, float] = {}
+        self._at = time.process_time()
+        self.started = time.time()
+
+    def span(self) -> tuple[int, float, float]:
+        return os.getppid(), self.started, time.time()
+
+    def mark(self, step: str) -> None:
+        """The CPU since the previous mark (or the start) counts to `step`."""
+        now = time.process_time()
+        self.cpu[step] = self.cpu.get(step, 0.0) + now - self._at
+        self._at = now
+
+
+def _read_attempt_side(con, attempt_side: dict[str, str], steps: tuple[str, ...]) -> None:
+    """The driver's attempt-side tables that `steps` read, from their Parquet files."""
+    reads = {t for step in steps for t in queries.header(step).reads}
+    for table, part in attempt_side.items():
+        if table in reads:
+            queries.run(con, "spark/attempt_table", {"parts": [part]}, idents={"table": table})
 
 
 def _task_store(lake: Lake, attempt_parts: dict, request_parts: dict | None = None, dropped: dict | None = None
@@ -76,32 +110,38 @@ def _task_store(lake: Lake, attempt_parts: dict, request_parts: dict | None = No
     return store
 
 
-def _requests_task(args: tuple) -> tuple[list[tuple[int, int]], float]:
+def _requests_task(args: tuple) -> tuple[list[tuple[int, int]], dict, tuple]:
     """Job 1: step 04 over one chunk of request parts, written to the lake by pk. Returns the
-    requests per pk, and the CPU seconds the task took (DuckDB's threads included)."""
-    chunk, lake_root, work, analysis_id, attempt_parts, request_parts, imap, since, until, dropped = args
-    cpu = time.process_time()
+    requests per pk, the CPU seconds the task took by step (DuckDB's threads included) and its
+    span (_StepCPU.span)."""
+    chunk, lake_root, work, analysis_id, attempt_parts, attempt_side, request_parts, imap, since, until, dropped = args
+    cpu = _StepCPU()
     lake = Lake.at(lake_root)
     with _task_store(lake, attempt_parts, request_parts, dropped) as store:
         con = store.con
         params = correlate.prepare(con, imap, since=since, until=until, analysis_id=analysis_id)
-        correlate.run_steps(con, correlate.ATTEMPT_STEPS + correlate.REQUEST_STEPS, params)
+        cpu.mark("prepare")
+        _read_attempt_side(con, attempt_side, correlate.REQUEST_STEPS)
+        cpu.mark("attempt_side")
+        correlate.run_steps(con, correlate.REQUEST_STEPS, params)
         sizes = queries.cursor(con, "spark/partition_sizes").fetchall()
+        cpu.mark("step_04")
         if sizes:
             tmp = lake.tmp_dir()
             con.table("_requests").select("*, pk AS part").write_parquet(
                 str(tmp), partition_by=["part"], filename_pattern=f"part-{chunk}-{{i}}")
             lake.publish(tmp, f"{work}/requests")
-    return [(int(pk), int(n)) for pk, n in sizes], time.process_time() - cpu
+        cpu.mark("write")
+    return [(int(pk), int(n)) for pk, n in sizes], cpu.cpu, cpu.span()
 
 
-def _attribute_task(args: tuple) -> tuple[float, dict]:
+def _attribute_task(args: tuple) -> tuple[dict, dict, tuple]:
     """Job 2: steps 05..09 over the requests of one group of partitions, their narrow attribution
     rows (step 11) and the rules' row stages over them (with the setup tables the driver wrote):
-    each written to the lake, one part per table. Returns the CPU seconds the task took, and its
-    period's requests by attribution status."""
-    group, pks, lake_root, work, analysis_id, attempt_parts, imap, since, until, rule_params, setup = args
-    cpu = time.process_time()
+    each written to the lake, one part per table. Returns the CPU seconds the task took by step,
+    its period's requests by attribution status, and its span (_StepCPU.span)."""
+    group, pks, lake_root, work, analysis_id, attempt_parts, attempt_side, imap, since, until, rule_params, setup = args
+    cpu = _StepCPU()
     lake = Lake.at(lake_root)
     mine = {f"part={pk}" for pk in pks}           # one listing (a LIST of an object store), not one per pk
     parts = sorted(lake.path(work, "requests", f) for f in lake.files(f"{work}/requests")
@@ -109,21 +149,37 @@ def _attribute_task(args: tuple) -> tuple[float, dict]:
     with _task_store(lake, attempt_parts) as store:
         con = store.con
         params = correlate.prepare(con, imap, since=since, until=until, analysis_id=analysis_id)
-        correlate.run_steps(con, correlate.ATTEMPT_STEPS, params)
+        cpu.mark("prepare")
+        _read_attempt_side(con, attempt_side, correlate.ATTRIBUTE_STEPS + correlate.STORE_ROW_STEPS + STAGED_RULES)
+        cpu.mark("attempt_side")
         queries.run(con, "spark/requests_of_partitions", {"parts": parts})
+        cpu.mark("read_requests")
         correlate.run_steps(con, correlate.ATTRIBUTE_STEPS, params)
         queries.run(con, "spark/offset_rn", {"offset": group << RN_BITS})
+        cpu.mark("steps_05_09")
         correlate.run_steps(con, correlate.STORE_ROW_STEPS, params)
+        cpu.mark("step_11")
         for table, part in setup.items():
             queries.run(con, "spark/rule_table", {"parts": [part]}, idents={"table": table})
         run_rule_stage(con, "rows", {**params, **rule_params})
+        cpu.mark("rule_rows")
         tmp = lake.tmp_dir()
         for table, name in [("attribution_rows", "rows")] + [(t, f"rules/{t}") for t in rule_tables("rows")]:
             (tmp / name).mkdir(parents=True)
             con.table(table).write_parquet(str(tmp / name / f"part-{group}-0.parquet"))
         lake.publish(tmp, work)
+        cpu.mark("write")
         counts = correlate.status_counts(con)
-    return time.process_time() - cpu, counts
+        cpu.mark("counts")
+    return cpu.cpu, counts, cpu.span()
+
+
+def _summed(cpus: list[dict]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for cpu in cpus:
+        for step, s in cpu.items():
+            out[step] = out.get(step, 0.0) + s
+    return out
 
 
 def _chunks(parts: list[tuple[str, str]], n: int, max_bytes: int, size=lambda p: Path(p).stat().st_size
@@ -165,6 +221,10 @@ class Correlator:
         self.chunk_bytes, self.group_rows = chunk_bytes, group_rows
         self.timings: dict[str, float] = {}   # wall seconds of each part of the last run
         self.cpu: dict[str, float] = {}       # CPU seconds: the jobs' tasks summed, the driver's own
+        self.task_cpu: dict[str, dict[str, float]] = {}   # per job: its tasks' CPU seconds by step, summed
+        # per job: its start and end on the driver and its tasks' spans (epoch seconds): how long
+        # each executor sat idle at the job's end while another ran its last task
+        self.spans: dict[str, tuple[float, float, list[tuple[int, float, float]]]] = {}
 
     def _dropped(self, con, work: str) -> dict[str, str]:
         """The rids of each request table the store did not load (duplicates of records another
@@ -195,6 +255,17 @@ class Correlator:
         setup = {t: lake.path(work, "setup", f"{t}.parquet") for t in rule_tables("setup")}
         self.timings["rule_setup"] = time.perf_counter() - t0
         self.cpu["rule_setup"] = time.process_time() - cpu
+        t0, cpu = time.perf_counter(), time.process_time()
+        # the attempt side once, here, for every task (where each task computed it, ~0.7 CPU-s a
+        # task at 10M requests); the store's steps after job 2 read the same tables
+        correlate.run_steps(con, correlate.ATTEMPT_STEPS, params)
+        tmp = lake.tmp_dir()
+        for table in ATTEMPT_SIDE:
+            con.table(table).write_parquet(str(tmp / f"{table}.parquet"))
+        lake.publish(tmp, f"{work}/attempt_side")
+        attempt_side = {t: lake.path(work, "attempt_side", f"{t}.parquet") for t in ATTEMPT_SIDE}
+        self.timings["attempt_side"] = time.perf_counter() - t0
+        self.cpu["attempt_side"] = time.process_time() - cpu
         units = lake.units() - set(r for r, in queries.cursor(con, "spark/skipped_units").fetchall())
         dropped = self._dropped(con, work)
         attempt_parts = {t: lake.parts(t, units=units) for t in ATTEMPT_TABLES}
@@ -202,15 +273,18 @@ class Correlator:
         request_parts = [(t, p) for t in REQUEST_TABLES for p in lake.parts(t, units=units, days=days)]
         n = parallelism(self.spark) * self.tasks_per_core
         t0 = time.perf_counter()
-        jobs = [(i, str(lake.root), work, analysis_id, attempt_parts,
+        jobs = [(i, str(lake.root), work, analysis_id, attempt_parts, attempt_side,
                  {t: [p for tt, p in chunk if tt == t] for t in REQUEST_TABLES}, imap, since, until, dropped)
                 for i, chunk in enumerate(_chunks(request_parts, n, self.chunk_bytes, lake.size))]
         sizes: dict[int, int] = {}
         if progress is not None:
             progress.log(f"analyze: spark job 1, {len(jobs)} tasks: requests by partition")
-        self.cpu["requests"] = 0.0
-        for pairs, cpu in sc.parallelize(jobs, max(1, len(jobs))).map(_requests_task).collect():
-            self.cpu["requests"] += cpu
+        started = time.time()
+        done = sc.parallelize(jobs, max(1, len(jobs))).map(_requests_task).collect()
+        self.spans["requests"] = (started, time.time(), [span for _, _, span in done])
+        self.task_cpu["requests"] = _summed([cpu for _, cpu, _ in done])
+        self.cpu["requests"] = sum(self.task_cpu["requests"].values())
+        for pairs, _, _ in done:
             for pk, size in pairs:
                 sizes[pk] = sizes.get(pk, 0) + size
         self.timings["requests"] = time.perf_counter() - t0
@@ -218,15 +292,16 @@ class Correlator:
         groups = _groups(sizes, n, self.group_rows)
         if progress is not None:
             progress.log(f"analyze: spark job 2, {len(groups)} tasks: {len(sizes)} partitions attributed")
-        tasks = [(i, pks, str(lake.root), work, analysis_id, attempt_parts, imap, since, until, rule_params, setup)
-                 for i, pks in enumerate(groups)]
+        tasks = [(i, pks, str(lake.root), work, analysis_id, attempt_parts, attempt_side, imap, since, until,
+                  rule_params, setup) for i, pks in enumerate(groups)]
+        started = time.time()
         done = sc.parallelize(tasks, max(1, len(tasks))).map(_attribute_task).collect()
-        self.cpu["attribute"] = sum(cpu for cpu, _ in done)
-        counts = {s: sum(c[s] for _, c in done) for s in ("attributed", "ambiguous", "unattributed")}
+        self.spans["attribute"] = (started, time.time(), [span for _, _, span in done])
+        self.task_cpu["attribute"] = _summed([cpu for cpu, _, _ in done])
+        self.cpu["attribute"] = sum(self.task_cpu["attribute"].values())
+        counts = {s: sum(c[s] for _, c, _ in done) for s in ("attributed", "ambiguous", "unattributed")}
         self.timings["attribute"] = time.perf_counter() - t0
         t0, cpu = time.perf_counter(), time.process_time()
-        correlate.run_steps(con, correlate.ATTEMPT_STEPS, params)
-        self.timings["attempt_side"] = time.perf_counter() - t0
         rows = [lake.path(work, "rows", f) for f in lake.files(f"{work}/rows") if f.startswith("part-")]
         if rows:
             correlate.store_analysis(con, params)

@@ -52,6 +52,8 @@ WHERE analysis_id = $analysis_id
        AND analysis_id IN (SELECT analysis_id FROM analysis_runs
                            WHERE coalesce(period_start, $since) < $until AND coalesce(period_end, $until) > $since));
 
+-- The subject is a column of a subquery, not a LATERAL: DuckDB joins a LATERAL's result back to
+-- the rows on every column it reads, evidence_ids included (0.33 -> 0.21 CPU-s at 98,782 findings).
 INSERT INTO findings
     (finding_id, kind, subtype, severity, controls, title, status, event_time, attempt_id, dag_id, run_id,
      task_id, map_index, try_number, worker, login, host, conn_id, detail, evidence_ids, evidence_count,
@@ -60,7 +62,7 @@ INSERT INTO findings
 SELECT finding_id, kind, subtype, severity, controls, title, status, event_time, attempt_id, dag_id, run_id,
        task_id, map_index, try_number, worker, login, host, conn_id, detail, evidence_ids, evidence_count,
        gap_start, gap_end, gap_seconds, attempts_hit, exception_approver, exception_reason,
-       exception_ticket, exception_expires, exception_note, $analysis_id, s.subject, substr(sha256(s.subject), 1, 16)
-FROM _final,
-     LATERAL (SELECT finding_subject(kind, subtype, dag_id, task_id, map_index, worker, login, host, conn_id,
-                                     evidence_ids) AS subject) s;
+       exception_ticket, exception_expires, exception_note, $analysis_id, subject, substr(sha256(subject), 1, 16)
+FROM (SELECT *, finding_subject(kind, subtype, dag_id, task_id, map_index, worker, login, host, conn_id,
+                                evidence_ids) AS subject
+      FROM _final);

@@ -71,6 +71,15 @@ def _ledger(con, lake_root: Path, source: str, unit: str) -> None:
     con.sql("SELECT 'bench-' || ? AS file_id", params=[unit]).write_parquet(str(folder / f"part-{unit}-0.parquet"))
 
 
+def fresh_copy(db: Path, name: str) -> Path:
+    """A copy of the night's store for one engine's analysis (outside the timings)."""
+    import shutil
+
+    copy = db.with_name(f"{db.stem}-{name}.duckdb")
+    shutil.copyfile(db, copy)
+    return copy
+
+
 def snapshot(store) -> tuple[int, int]:
     con = store.con
     a = con.execute("SELECT count(*), sum(hash(request_rid, attempt_id, status, method, confidence, candidates)) "
@@ -177,16 +186,69 @@ def run_spark(db: Path, identity: Path, lake_root: Path, workers: int, work: Pat
             end, end_cpu = time.perf_counter(), time.process_time()
             rules = clock.rules(end)
             cpu = {k: round(v, 1) for k, v in correlator.cpu.items()}
-            cpu["rules"] = clock.rules_cpu(end_cpu) + cpu.pop("rule_setup", 0.0)
             steps = correlator.timings
-            serial = steps["rule_setup"] + steps["store"] + rules["rules_total"]
+            # the driver's serial parts: the rules' setup and the attempt side before job 1 (an older
+            # zsaudit timed its attempt side inside the store step, after job 2), the store step
+            # after job 2, the rules' group stages and finalizing
+            before = steps["rule_setup"] + (steps["attempt_side"] if "attempt_side" in correlator.cpu else 0.0)
+            cpu["rules"] = round(clock.rules_cpu(end_cpu) + cpu.pop("rule_setup", 0.0), 1)
+            cpu["store"] = round(cpu["store"] + cpu.pop("attempt_side", 0.0), 1)
+            serial = before + steps["store"] + rules["rules_total"]
             return {"engine": f"spark, {workers} worker(s) x 1 core", "wall_s": round(end - t0, 1),
-                    "requests": s.worker_requests, "steps_s": {k: round(v, 1) for k, v in steps.items()},
+                    "requests": s.worker_requests, "steps_s": {k: round(v, 2) for k, v in steps.items()},
                     "rules_s": rules, "cpu_s": cpu, "serial_s": round(serial, 1),
+                    "task_cpu_s": {job: {k: round(v, 2) for k, v in by_step.items()}
+                                   for job, by_step in getattr(correlator, "task_cpu", {}).items()},
+                    "jobs": {job: job_spans(*spans) for job, spans in getattr(correlator, "spans", {}).items()},
                     "distributed_s": round(steps["requests"] + steps["attribute"], 1), "ingest": ingest,
                     "check": snapshot(store)}
     finally:
         cluster.stop()
+
+
+def job_spans(start: float, end: float, spans: list[tuple[int, float, float]]) -> dict:
+    """A job's wall seconds, its tasks, and per executor (its Python daemon): the seconds its
+    tasks ran, before its first task started, and idle at the end while another executor ran."""
+    execs: dict[int, list[tuple[float, float]]] = {}
+    for ex, t0, t1 in spans:
+        execs.setdefault(ex, []).append((t0, t1))
+    return {"wall_s": round(end - start, 2), "tasks": len(spans),
+            "executors": [{"tasks": len(v), "busy_s": round(sum(t1 - t0 for t0, t1 in v), 2),
+                           "start_gap_s": round(min(t0 for t0, _ in v) - start, 2),
+                           "tail_idle_s": round(end - max(t1 for _, t1 in v), 2)}
+                          for v in execs.values()]}
+
+
+def _probe_work(_=None) -> float:
+    """A fixed single-threaded DuckDB workload like a task's (hash join, aggregate, sort over a
+    few million rows): its CPU seconds."""
+    import duckdb
+
+    con = duckdb.connect(config={"threads": 1})
+    con.execute("SET enable_progress_bar = false")
+    cpu = time.process_time()
+    con.execute("SELECT count(*), sum(hash(k, n)) FROM (SELECT a.k, count(*) AS n FROM "
+                "(SELECT i % 200003 AS k, i FROM range(10000000) t(i)) a JOIN "
+                "(SELECT i AS k, i * 7 AS v FROM range(200003) t(i)) b USING (k) "
+                "GROUP BY a.k ORDER BY n DESC, a.k)").fetchall()
+    return time.process_time() - cpu
+
+
+def core_probe(rounds: int = 3) -> dict:
+    """The same workload alone, then as two processes at once (as two 1-core executors run their
+    tasks): the CPU seconds one copy takes each way. Above 1, two busy cores of this machine do
+    less per CPU-second than one (shared cache and memory bandwidth, or vCPUs that are one
+    physical core's two threads), which no change to zsaudit can remove."""
+    from multiprocessing import get_context
+
+    ctx = get_context("spawn")
+    with ctx.Pool(2) as pool:
+        pool.map(_probe_work, range(2))                     # warm both processes
+        alone = [pool.apply(_probe_work) for _ in range(rounds)]
+        paired = [c for _ in range(rounds) for c in pool.map(_probe_work, range(2))]
+    a, b = sorted(alone)[len(alone) // 2], sorted(paired)[len(paired) // 2]   # medians
+    return {"alone_cpu_s": round(a, 3), "two_at_once_cpu_s": round(b, 3), "ratio": round(b / a, 2),
+            "load_avg": [round(x, 1) for x in os.getloadavg()]}
 
 
 def run_ingest_only(workers: int, work: Path, ingest_files: list[str]) -> dict:
@@ -244,10 +306,14 @@ def main() -> None:
         counts = generate(db, size)
         units = write_lake(db, tmp / "lake")
         print(json.dumps({**counts, "lake_units": units, "load_avg": os.getloadavg()}), flush=True)
-        rows = [run_single(db, identity)]
+        probe = core_probe()
+        print(json.dumps({"core_probe": probe}), flush=True)
+        # each engine analyzes its own copy of the night's store: a first analysis of the night, as
+        # `zsaudit run` does it, not a re-analysis that first deletes the previous engine's rows
+        rows = [run_single(fresh_copy(db, "duckdb"), identity)]
         print(json.dumps(rows[-1]), flush=True)
         for n in (int(w) for w in args.workers.split(",")):
-            rows.append(run_spark(db, identity, tmp / "lake", n, tmp, ingest_files))
+            rows.append(run_spark(fresh_copy(db, f"spark-{n}"), identity, tmp / "lake", n, tmp, ingest_files))
             rows[-1]["load_avg"] = round(os.getloadavg()[0], 1)
             print(json.dumps(rows[-1]), flush=True)
     same = len({json.dumps(r["check"]) for r in rows}) == 1
@@ -279,6 +345,7 @@ def main() -> None:
     if one and two:
         print(f"speed-up 2 workers vs 1: {one['wall_s'] / two['wall_s']:.2f}x "
               f"(distributed part {one['distributed_s'] / two['distributed_s']:.2f}x)")
+        print_breakdown(one, two, probe)
     if one and two and one.get("ingest") and two.get("ingest"):
         i1, i2 = one["ingest"], two["ingest"]
         print(f"\ningest of {i1['records']:,} records (24 NSS files, {args.ingest}): 1 worker {i1['ingest_s']} s "
@@ -292,6 +359,35 @@ def main() -> None:
               f"2 workers {i2['ingest_s'] + two['wall_s']:.1f} s: "
               f"{(i1['ingest_s'] + one['wall_s']) / (i2['ingest_s'] + two['wall_s']):.2f}x; "
               f"without ingest {one['wall_s'] / two['wall_s']:.2f}x")
+
+
+def print_breakdown(one: dict, two: dict, probe: dict) -> None:
+    """Where the time of the 1- and 2-worker runs goes: the tasks' CPU by job and step (summed
+    over the job's tasks), and the driver's serial seconds by part."""
+    print("\n| job: step | tasks CPU-s, 1 worker | 2 workers | 2 / 1 |")
+    print("|---|---:|---:|---:|")
+    for job in one.get("task_cpu_s", {}):
+        a, b = one["task_cpu_s"][job], two.get("task_cpu_s", {}).get(job, {})
+        for step in list(a) + ["total"]:
+            x = sum(a.values()) if step == "total" else a[step]
+            y = sum(b.values()) if step == "total" else b.get(step, 0.0)
+            print(f"| {job}: {step} | {x:.2f} | {y:.2f} | {y / x:.2f} |" if x else f"| {job}: {step} | 0 | {y:.2f} | - |")
+    for n, r in (("1 worker", one), ("2 workers", two)):
+        for job, j in r.get("jobs", {}).items():
+            ex = "; ".join(f"{e['tasks']} tasks busy {e['busy_s']} s, first after {e['start_gap_s']} s, "
+                           f"idle at the end {e['tail_idle_s']} s" for e in j["executors"])
+            print(f"{n}, job {job}: {j['wall_s']} s, {j['tasks']} tasks; per executor: {ex}")
+    print(f"\ncore probe (one fixed single-threaded DuckDB workload alone, then two at once): "
+          f"{probe['alone_cpu_s']} -> {probe['two_at_once_cpu_s']} CPU-s a copy ({probe['ratio']}x; "
+          f"load {probe['load_avg']}): above 1, two busy cores here do less per CPU-second than one")
+    print("\n| serial part (driver) | 1 worker (s) | 2 workers (s) |")
+    print("|---|---:|---:|")
+    keys = ["rule_setup", "attempt_side", "store"]
+    for k in keys:
+        print(f"| {k} | {one['steps_s'].get(k, 0)} | {two['steps_s'].get(k, 0)} |")
+    for k in one["rules_s"]:
+        print(f"| rules: {k} | {one['rules_s'][k]} | {two['rules_s'].get(k, '-')} |")
+    print(f"| serial in all | {one['serial_s']} | {two['serial_s']} |")
 
 
 if __name__ == "__main__":

@@ -12,12 +12,15 @@ Stages over the registered batch `_zs_batch(line BIGINT, text VARCHAR)`:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
 from .limits import MAX_PLAN_KEYS, NESTED_DEPTH
 from .nss_fields import COLUMNS, DERIVED, LSS_TYPES, PLACEHOLDERS, PREFIX_TIME_KEY, table_name
 from .time_formats import NAIVE_TIME_FORMATS, ZONED_TIME_FORMATS, is_zoned
+from . import zscaler_json_layout
+from .zscaler_json_layout import JsonLayout
 from .zscaler_sniff import Plan
 
 BATCH_TABLE = "_zs_batch"        # the registered batch every statement here reads
@@ -36,14 +39,23 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
                     f"AND coalesce(try(json_valid(vraw[{i + 1}])), false) THEN NULL ELSE v[{i + 1}] END")
     nulled = f"list_transform(vraw, lambda x: CASE WHEN {_generic_placeholder('x')} THEN NULL ELSE x END) AS v"
     if plan.fmt == "json":
-        # one parse per line; a line that is not a JSON object comes out with nf = -1 (the loader
-        # repairs or rejects it in Python: zscaler_repair.repair_staged)
+        # a line that is not a JSON object comes out with nf = -1 (the loader repairs or rejects
+        # it in Python: zscaler_repair.repair_staged)
+        tpl = json_template(plan)
+        late = _json_late_keys(plan)
+        if tpl is None:     # each line parsed twice: its values, and its keys (late keys)
+            src = "s1 AS (SELECT line, text, jt, try(json_extract_string(jt, $paths)) AS vraw FROM s0)"
+        else:               # a template line parsed once (zscaler_json_layout), any other as above
+            src = (f"s1w AS (SELECT line, text, jt, try(json_extract_string(jt, '{_json_root_path(plan)}.*')) AS w FROM s0), "
+                   f"s1t AS (SELECT line, text, jt, w, {_json_template_test(tpl)} AS tpl FROM s1w), "
+                   f"s1 AS (SELECT line, text, jt, tpl, CASE WHEN tpl THEN {_json_template_values(plan, tpl)} "
+                   "ELSE try(json_extract_string(jt, $paths)) END AS vraw FROM s1t)")
+            late = f"CASE WHEN tpl THEN NULL ELSE {late} END"
         cte = ("s0 AS (SELECT line, text, CASE WHEN starts_with(text, '{') THEN text "
-               "ELSE substr(text, strpos(text, '{')) END AS jt FROM _zs_batch), "
-               "s1 AS (SELECT line, text, jt, try(json_extract_string(jt, $paths)) AS vraw FROM s0), "
+               f"ELSE substr(text, strpos(text, '{{')) END AS jt FROM _zs_batch), {src}, "
                f"s AS (SELECT line, text, vraw, {nulled}, false AS drift, "
                "CASE WHEN vraw IS NULL OR strpos(text, '{') = 0 THEN -1 END::INTEGER AS nf, "
-               f"{_json_late_keys(plan)} AS late FROM s1)")
+               f"{late} AS late FROM s1)")
         return cte, keyed
     if plan.fmt in ("csv", "tsv"):
         d = "chr(9)" if plan.delim == "\t" else "','"
@@ -110,11 +122,51 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     return cte, exprs
 
 
+def json_template(plan: Plan) -> JsonLayout | None:
+    """The layout of a (flat) JSON plan's template lines, learned from its sniffed lines."""
+    if plan.fmt != "json" or plan.nested or not plan.sample:
+        return None
+    return _template(tuple(plan.sample), plan.json_root, tuple(plan.keys))
+
+
+@functools.lru_cache(maxsize=16)    # build() runs twice a file (before and after the time probe)
+def _template(sample: tuple[str, ...], root: str, keys: tuple[str, ...]) -> JsonLayout | None:
+    return zscaler_json_layout.template(list(sample), root, list(keys))
+
+
+def _json_root_path(plan: Plan) -> str:
+    """The JSON path of the object holding a record's keys (a JSON key, so no quote in it)."""
+    return f"$.{json.dumps(plan.json_root)}" if plan.json_root else "$"
+
+
+def _json_template_test(tpl: JsonLayout) -> str:
+    """SQL true when a line (jt, its values w in order) is the template's text with its own values
+    put back ($tpl: the text between them); the proof is in zscaler_json_layout. A line with a
+    backslash never is; a value put back unquoted must hold no quote."""
+    parts = []
+    for n, piece in enumerate(tpl.pieces):
+        parts.append(f"$tpl[{n + 1}]")
+        if n < len(tpl.slots):
+            parts.append(f"w[{tpl.slots[n]}]")
+    raw = [f"contains(w[{j}], '\"')" for j, r in zip(tpl.slots, tpl.raw) if r]
+    then = f"NOT ({' OR '.join(raw)})" if raw else "true"
+    return (f"CASE WHEN w IS NULL OR len(w) <> {len(tpl.keys)} OR contains(jt, '\\') THEN false "
+            f"WHEN jt = concat({', '.join(parts)}) THEN {then} ELSE false END")
+
+
+def _json_template_values(plan: Plan, tpl: JsonLayout) -> str:
+    """SQL of a template line's values aligned with plan.keys (as json_extract_string($paths) gives them)."""
+    if list(tpl.keys) == plan.keys:
+        return "w"
+    at = {k: n for n, k in enumerate(tpl.keys, 1)}
+    return "[" + ", ".join(f"w[{at[k]}]" if k in at else "NULL::VARCHAR" for k in plan.keys) + "]"
+
+
 def _json_late_keys(plan: Plan) -> str:
     """SQL of the keys of a JSON line that the plan has not (first seen after the sniffed lines),
     as [{'k': key, 'v': value}], for `extra`. Only a line with more keys than values read
     (json_keys, one cheap pass) is parsed again, into a map of all its keys; a JSON null is no value."""
-    root = f"'$.{json.dumps(plan.json_root)}'" if plan.json_root else None    # a JSON key: no quote in it
+    root = f"'{_json_root_path(plan)}'" if plan.json_root else None
     obj = f"json_extract(jt, {root})" if root else "jt"
     keys = f"json_keys(jt, {root})" if root else "json_keys(jt)"
     if plan.nested:
@@ -418,6 +470,9 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None,
     params: dict = {}
     if plan.fmt == "json":
         params["paths"] = plan.json_paths
+        tpl = json_template(plan)
+        if tpl is not None:
+            params["tpl"] = list(tpl.pieces)
     if plan.fmt in ("kv", "cef", "leef", "json"):
         params["keys"] = plan.keys
     if plan.split_regex and plan.fmt in ("cef", "leef"):

@@ -421,7 +421,16 @@ def _nullify_inline(expr: str, kind: str, generic: bool = True) -> str:
 def host_from_url(x: str) -> str:
     """SQL of the host (lower case) in URL `x`: with or without a scheme (NSS writes none), without
     userinfo (`user:pw@`) and port; an IPv6 literal without its brackets; NULL if there is none."""
-    auth = f"regexp_replace(regexp_extract({x}, '^(?:[A-Za-z][A-Za-z0-9+.-]*://)?([^/?#\\\\]*)', 1), '^.*@', '')"
+    return host_from_authority(url_authority(x))
+
+
+def url_authority(x: str) -> str:
+    """SQL of the authority of URL `x` without its userinfo: host[:port]."""
+    return f"regexp_replace(regexp_extract({x}, '^(?:[A-Za-z][A-Za-z0-9+.-]*://)?([^/?#\\\\]*)', 1), '^.*@', '')"
+
+
+def host_from_authority(auth: str) -> str:
+    """SQL of the host (lower case) in `auth` (url_authority): its port and IPv6 brackets cut off."""
     return (f"nullif(lower(CASE WHEN starts_with({auth}, '[') THEN regexp_extract({auth}, '^\\[([^\\]]*)\\]', 1) "
             f"WHEN length({auth}) - length(replace({auth}, ':', '')) >= 2 THEN {auth} "
             f"ELSE regexp_replace({auth}, ':[0-9]*$', '') END), '')")
@@ -508,7 +517,9 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None,
             bad_terms.append("'no event time (the feed has no time field; expected time, datetime, "
                              "epochtime, rt, devTime, TimeGenerated or LogTimestamp)'")
         if col == "host" and derives_host(plan):
-            typed_exprs.append(f"CASE WHEN r_host IS NOT NULL THEN r_host ELSE {host_from_url('r_url')} END AS host")
+            # the URL's authority is a column of CTE h, taken only where the host is missing: as
+            # an expression repeated in the CASE it cost every batch's planning a few ms
+            typed_exprs.append(f"CASE WHEN r_host IS NOT NULL THEN r_host ELSE {host_from_authority('r__auth')} END AS host")
             if not sources:
                 raw_exprs.append("NULL::VARCHAR AS r_host")
                 continue
@@ -603,6 +614,8 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None,
         extra = (f"CASE WHEN late IS NULL OR len(late) = 0 THEN {extra} "
                  f"ELSE to_json(map_from_entries(list_concat({known}, late))) END")
     ns = ", ".join(f"{_nullify_inline(f'k{i}', kind, generic)} AS {name}" for (i, kind), name in nulled.items())
+    h = (f", h AS (\n    SELECT *, CASE WHEN r_host IS NULL THEN {url_authority('r_url')} END AS r__auth FROM r\n)"
+         if derives_host(plan) else "")
     sql = f"""
 WITH {ctes},
 k AS (
@@ -611,8 +624,8 @@ k AS (
     SELECT *{', ' + ns if ns else ''} FROM k
 ), r AS (
     SELECT line, text, drift, nf, late, {', '.join(raw_exprs)}, {ev} AS ev FROM n
-), t AS (
-    SELECT *, {', '.join(typed_exprs)}, {extra} AS extra FROM r
+){h}, t AS (
+    SELECT *, {', '.join(typed_exprs)}, {extra} AS extra FROM {'h' if h else 'r'}
 ), u AS (
     SELECT *, nullif({bad}, '') AS bad FROM t
 )

@@ -102,6 +102,7 @@ def test_a_layout_is_learned_only_from_lines_that_can_be_one():
     assert zscaler_json_layout.layout_of('{"a":"x","c":1}', "", keys) is None         # a key the plan lacks
     assert zscaler_json_layout.layout_of('{"e":{"a":"x"}}', "e", keys).slots == (1,)
     assert zscaler_json_layout.layout_of('["a"]', "", keys) is None
+    assert zscaler_json_layout.layout_of('{"a":' + "[" * 5000 + "]" * 5000 + "}", "", keys) is None   # too deep
     # a feed whose lines vary gets no template (the test would be extra work on most lines)
     mixed = ['{"a":"x"}', '{"b":"y"}', '{"a":"x","b":"y"}', '{"a":"z"}']
     assert zscaler_json_layout.template(mixed, "", ["a", "b"]) is None

@@ -102,7 +102,7 @@ def layout_of(line: str, root: str, plan_keys: set[str]) -> JsonLayout | None:
             members = _members(jt, at[0])
         else:
             members = top
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):     # not JSON, cut short, or nested too deep
         return None
     keys = [k for k, _, _ in members]
     if len(set(keys)) != len(keys) or len(keys) > MAX_PLAN_KEYS or not set(keys) <= plan_keys:

@@ -67,10 +67,170 @@ def generate(fmt: str, per_file: int) -> Path:
     return out
 
 
-def child(folder: str, db: str) -> None:
+class ThreadCpu:
+    """CPU seconds of each thread of this process by role, from /proc/self/task/<tid>/stat
+    (utime + stime), sampled every 50 ms by a thread of its own (not counted): a thread that
+    ends between two samples loses at most its last 50 ms, counted as `unattributed`."""
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self) -> None:
+        import threading
+        self.seen: dict[int, tuple[str, int, int]] = {}     # tid -> (role, ticks, minor faults)
+        self.names: dict[int, str] = {}                     # tid -> Python thread name
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
+        self.thread.start()
+        self.sample()
+        self.base = {tid: (ticks, faults) for tid, (_, ticks, faults) in self.seen.items()}   # before the ingest
+
+    def _role(self, tid: int, comm: str) -> str | None:
+        name = self.names.get(tid, "")
+        if name == "MainThread":
+            return "writer"
+        if name == "bench-sampler":
+            return None
+        if name.startswith(("zsaudit-ingest", "zsaudit-stage")):
+            return "stagers"
+        if comm.startswith("polars"):
+            return "polars pool"
+        if comm.startswith("jemalloc"):
+            return "jemalloc purge"
+        return "other threads"
+
+    def sample(self) -> None:
+        import threading
+        for t in threading.enumerate():
+            if t.native_id is not None:
+                self.names[t.native_id] = t.name
+        for entry in os.scandir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{entry.name}/stat") as fh:
+                    stat = fh.read()
+            except OSError:
+                continue
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2:].split()
+            role = self._role(int(entry.name), comm)
+            if role is not None:
+                self.seen[int(entry.name)] = (role, int(fields[11]) + int(fields[12]), int(fields[7]))
+
+    def _run(self) -> None:
+        while not self.done.wait(0.05):
+            self.sample()
+
+    def stop(self) -> tuple[dict[str, float], dict[str, int]]:
+        """(CPU seconds, minor page faults) by role since this sampler started."""
+        self.done.set()
+        self.thread.join()
+        self.sample()
+        cpu: dict[str, float] = {}
+        faults: dict[str, int] = {}
+        for tid, (role, ticks, flt) in self.seen.items():
+            ticks0, flt0 = self.base.get(tid, (0, 0))
+            cpu[role] = cpu.get(role, 0.0) + (ticks - ticks0) / self.TICK
+            faults[role] = faults.get(role, 0) + flt - flt0
+        return cpu, faults
+
+
+class StepCpu:
+    """Thread CPU (time.thread_time) of the ingest's steps, by role (the writer: the main thread;
+    the stagers: the workers' threads), each step's own time without the steps it calls."""
+
+    def __init__(self) -> None:
+        import threading
+        self.cpu: dict[tuple[str, str], float] = {}
+        self.local = threading.local()
+
+    def _role(self) -> str:
+        import threading
+        name = threading.current_thread().name
+        return "writer" if name == "MainThread" else "stagers"
+
+    def _enter(self) -> None:
+        stack = getattr(self.local, "stack", None)
+        if stack is None:
+            stack = self.local.stack = []
+        stack.append([time.thread_time(), 0.0])         # (start, the time of the steps it calls)
+
+    def _leave(self, step: str) -> None:
+        stack = self.local.stack
+        start, inner = stack.pop()
+        spent = time.thread_time() - start
+        if stack:                                    # the caller's step does not count it again
+            stack[-1][1] += spent
+        key = (self._role(), step)
+        self.cpu[key] = self.cpu.get(key, 0.0) + spent - inner
+
+    def wrap(self, owner, attr: str, step: str) -> None:
+        import functools
+        import inspect
+        fn = getattr(owner, attr)
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def gen(*args, **kwargs):
+                it = fn(*args, **kwargs)
+                while True:
+                    self._enter()
+                    try:
+                        item = next(it)
+                    except StopIteration:
+                        return
+                    finally:
+                        self._leave(step)
+                    yield item
+            setattr(owner, attr, gen)
+            return
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            self._enter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._leave(step)
+        setattr(owner, attr, call)
+
+
+def instrument() -> StepCpu:
+    """The ingest's steps wrapped (StepCpu): what each costs, and on which side."""
+    from zsaudit import store
+    from zsaudit.ingest import ledger, zscaler, zscaler_batch, zscaler_spool, zscaler_write
+
+    steps = StepCpu()
+    for owner, attr, step in [
+            (zscaler, "_hash", "hash"), (zscaler, "_plan", "sniff"),
+            (zscaler_batch.BatchStatement, "__init__", "compile"),
+            (zscaler_batch.BatchStatement, "staged_schema", "compile"),
+            (zscaler_batch.BatchStatement, "numbered", "cut lines"),
+            (zscaler_batch.BatchStatement, "split", "polars split"),
+            (zscaler_batch.BatchStatement, "_over_caps", "caps"),
+            (zscaler_batch.BatchStatement, "run", "batch SQL"),
+            (zscaler_batch, "decode_lines", "cut lines"),
+            (zscaler, "repair_staged", "JSON repair"),
+            (zscaler_write, "with_record_keys", "record keys"),
+            (zscaler_spool.Spool, "add", "spool write"),
+            (zscaler_spool.Spool, "staged", "spool read"),
+            (zscaler._FileLoad, "consume", "judge"),
+            (zscaler_write.RecordWriter, "flush", "insert"),
+            (ledger, "insert_rejects", "rejects"),
+            (ledger, "record", "ledger"),
+            (store.Chunked, "commit_chunk", "commit"),
+            (zscaler, "_stage_file", "stage (rest)"),
+            (zscaler, "_write_staged", "write (rest)"),
+            (zscaler, "ingest_file", "write (rest)"),
+            (zscaler, "_remove_partial", "remove partial"),
+            (zscaler, "ingest_paths", "final checkpoint + rest")]:
+        steps.wrap(owner, attr, step)
+    return steps
+
+
+def child(folder: str, db: str, breakdown: bool) -> None:
     from zsaudit.ingest import zscaler
     from zsaudit.store import Store
 
+    steps = instrument() if breakdown else None
+    threads = ThreadCpu()
     ru0 = resource.getrusage(resource.RUSAGE_SELF)      # imports done: the ingest itself
     t, main0 = time.perf_counter(), time.thread_time()
 
@@ -78,29 +238,81 @@ def child(folder: str, db: str) -> None:
         results = zscaler.ingest_paths(store, [folder])
     elapsed, main_cpu = time.perf_counter() - t, time.thread_time() - main0
     ru = resource.getrusage(resource.RUSAGE_SELF)
+    roles, faults = threads.stop()
     print(json.dumps({"files": len(results), "rows": sum(r.rows_loaded for r in results),
                       "rejected": sum(r.rows_rejected for r in results),
                       "seconds": elapsed, "cpu_seconds": ru.ru_utime + ru.ru_stime - ru0.ru_utime - ru0.ru_stime,
-                      "main_cpu_seconds": main_cpu, "peak_rss_mb": ru.ru_maxrss / 1024}))
+                      "user": ru.ru_utime - ru0.ru_utime, "sys": ru.ru_stime - ru0.ru_stime,
+                      "minor_faults": ru.ru_minflt - ru0.ru_minflt,
+                      "switches": ru.ru_nvcsw + ru.ru_nivcsw - ru0.ru_nvcsw - ru0.ru_nivcsw,
+                      "main_cpu_seconds": main_cpu, "peak_rss_mb": ru.ru_maxrss / 1024,
+                      "threads": roles, "thread_faults": faults,
+                      "steps": {f"{r}: {s}": v for (r, s), v in (steps.cpu if steps else {}).items()}}))
 
 
-def measure(folder: Path, cpus: str, workers: str | None) -> dict:
+def tlb_shootdowns() -> int:
+    """TLB shootdowns of all CPUs so far (/proc/interrupts: the whole machine, not the child)."""
+    try:
+        with open("/proc/interrupts") as fh:
+            for line in fh:
+                if line.strip().startswith("TLB:"):
+                    return sum(int(v) for v in line.split()[1:] if v.isdigit())
+    except OSError:
+        pass
+    return 0
+
+
+def measure(folder: Path, spec: str, workers: str | None, breakdown: bool) -> dict:
+    cpus, _, own = spec.partition("/")            # "0,1/1": cpus 0,1 with one worker
+    workers = own or workers
     db = DATA / "bench-night.duckdb"
     for p in (db, Path(str(db) + ".wal")):
         p.unlink(missing_ok=True)
     env = dict(os.environ)
     if workers:
         env["ZSAUDIT_INGEST_WORKERS"] = workers
-    load = os.getloadavg()[0]
-    out = subprocess.run(["taskset", "-c", cpus, sys.executable, __file__, "--child", str(folder), str(db)],
-                         capture_output=True, text=True, env=env)
+    load, tlb = os.getloadavg()[0], tlb_shootdowns()
+    out = subprocess.run(["taskset", "-c", cpus, sys.executable, __file__, "--child", str(folder), str(db)]
+                         + ["--breakdown"] * breakdown, capture_output=True, text=True, env=env)
     if out.returncode:
         raise SystemExit(out.stderr)
     for p in (db, Path(str(db) + ".wal")):
         p.unlink(missing_ok=True)
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res["load"] = (load, os.getloadavg()[0])
+    res["tlb_shootdowns"] = tlb_shootdowns() - tlb
     return res
+
+
+def print_breakdown(runs: dict[str, list[dict]]) -> None:
+    """Mean CPU seconds by thread and by step for each cpu set, and the last set's extra over
+    the first's: where running on more cores costs more CPU."""
+    sets = [c for c in runs if runs[c]]
+
+    def mean(c: str, get) -> float:
+        return sum(get(r) for r in runs[c]) / len(runs[c])
+
+    lines = [("CPU s (user + sys)", lambda r: r["cpu_seconds"]), ("  user", lambda r: r["user"]),
+             ("  sys", lambda r: r["sys"]),
+             ("minor page faults (k)", lambda r: r["minor_faults"] / 1000),
+             ("context switches (k)", lambda r: r["switches"] / 1000),
+             ("TLB shootdowns, whole machine (k)", lambda r: r["tlb_shootdowns"] / 1000)]
+    roles = sorted({k for c in sets for r in runs[c] for k in r["threads"]})
+    lines += [(f"thread: {k}", lambda r, k=k: r["threads"].get(k, 0.0)) for k in roles]
+    lines.append(("thread: unattributed (ended threads)",
+                  lambda r: r["cpu_seconds"] - sum(r["threads"].values())))
+    lines += [(f"faults (k): {k}", lambda r, k=k: r["thread_faults"].get(k, 0) / 1000) for k in roles]
+    steps = sorted({k.split(": ", 1)[1] for c in sets for r in runs[c] for k in r["steps"]})
+    lines += [(f"step: {k}", lambda r, k=k: sum(v for n, v in r["steps"].items() if n.endswith(f": {k}")))
+              for k in steps]
+    print("\nCPU breakdown, mean of each cpu set's runs (threads: /proc/self/task; steps: thread CPU of")
+    print("the steps on any thread, exclusive of the steps they call; the rest is DuckDB/Arrow/Polars pools)")
+    head = "".join(f"{'cpus ' + c:>12}" for c in sets)
+    print(f"{'':40}{head}{'extra' if len(sets) > 1 else '':>9}")
+    for label, get in lines:
+        vals = [mean(c, get) for c in sets]
+        extra = f"{vals[-1] - vals[0]:>+9.2f}" if len(sets) > 1 else ""
+        print(f"{label:40}" + "".join(f"{v:>12.2f}" for v in vals) + extra)
 
 
 def main() -> None:
@@ -109,12 +321,16 @@ def main() -> None:
     ap.add_argument("--per-file", type=int, default=36_000, help="records per hourly file")
     ap.add_argument("--rounds", type=int, default=3, help="1-core / 2-core pairs, alternately")
     ap.add_argument("--workers", default=None, help="ZSAUDIT_INGEST_WORKERS for the child")
+    ap.add_argument("--cpus", action="append", help="taskset cpu lists to run, in turn (default: 0 and 0,1); CPUS/N: with N workers")
+    ap.add_argument("--no-breakdown", action="store_true", help="no per-step CPU (the steps are not wrapped)")
     ap.add_argument("--keep", action="store_true", help="keep the generated night in bench/data/")
     ap.add_argument("--child", nargs=2, metavar=("FOLDER", "DB"), help=argparse.SUPPRESS)
+    ap.add_argument("--breakdown", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(*args.child)
+        child(*args.child, args.breakdown)
         return
+    cpu_sets = args.cpus or ["0", "0,1"]
     folder = generate(args.format, args.per_file)
     mb = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
     print(f"night: 24 files, {24 * args.per_file:,} {args.format} records, {mb:,.0f} MB; "
@@ -123,23 +339,27 @@ def main() -> None:
     print("could give at most with that serial part, CPU s / max(writer CPU s, CPU s / 2)")
     print(f"{'cpus':5} {'wall s':>7} {'rec/s':>9} {'CPU s':>6} {'writer':>6} {'cap':>5} {'RSS MB':>6} "
           f"{'load before/after':>18}")
-    walls: dict[str, list[float]] = {"0": [], "0,1": []}
+    runs: dict[str, list[dict]] = {c: [] for c in cpu_sets}
     rows = None
     try:
         for _ in range(args.rounds):
-            for cpus in ("0", "0,1"):
-                r = measure(folder, cpus, args.workers)
+            for cpus in cpu_sets:
+                r = measure(folder, cpus, args.workers, not args.no_breakdown)
                 assert r["files"] == 24 and r["rejected"] == 0, r
                 assert rows in (None, r["rows"]), (rows, r)     # every run loads the same rows
                 rows = r["rows"]
-                walls[cpus].append(r["seconds"])
+                runs[cpus].append(r)
                 cap = r["cpu_seconds"] / max(r["main_cpu_seconds"], r["cpu_seconds"] / 2)
                 print(f"{cpus:5} {r['seconds']:>7.1f} {r['rows'] / r['seconds']:>9,.0f} {r['cpu_seconds']:>6.1f} "
                       f"{r['main_cpu_seconds']:>6.1f} {cap:>5.2f} {r['peak_rss_mb']:>6.0f} "
                       f"{r['load'][0]:>8.2f} / {r['load'][1]:.2f}", flush=True)
-        one, two = min(walls["0"]), min(walls["0,1"])
-        print(f"best of {args.rounds}: 1 core {one:.1f} s, 2 cores {two:.1f} s: speed-up {one / two:.2f}x "
-              f"({rows:,} rows each run)")
+        if {"0", "0,1"} <= set(runs):
+            one, two = (min(r["seconds"] for r in runs[c]) for c in ("0", "0,1"))
+            cpu1, cpu2 = (min(r["cpu_seconds"] for r in runs[c]) for c in ("0", "0,1"))
+            print(f"best of {args.rounds}: 1 core {one:.1f} s, 2 cores {two:.1f} s: speed-up {one / two:.2f}x "
+                  f"({rows:,} rows each run); least CPU 1 core {cpu1:.1f} s, 2 cores {cpu2:.1f} s "
+                  f"({cpu2 / cpu1 - 1:+.0%}): with no idle core, at most {2 * cpu1 / cpu2:.2f}x")
+        print_breakdown(runs)
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)

@@ -87,11 +87,26 @@ def small_batches(monkeypatch):
     monkeypatch.setattr(zscaler_write, "CHUNK_ROWS", 150)
 
 
-@pytest.mark.parametrize("workers", [2, 5])
-def test_workers_load_exactly_what_one_worker_loads(tmp_path, small_batches, workers):
+@pytest.mark.parametrize("workers, memory", [(2, None), (5, None), (3, 24_000)])
+def test_workers_load_exactly_what_one_worker_loads(tmp_path, small_batches, monkeypatch, workers, memory):
+    """`memory`: the spools' budget for each worker: staged batches past it wait on disk."""
     folder = _night(tmp_path / "night")
     one, one_error = _ingest(tmp_path / "one.duckdb", folder, 1)
+    kept = {"memory": 0, "disk": 0}
+    real_add = zscaler_spool.Spool.add
+
+    def add(spool, staged):
+        real_add(spool, staged)
+        if spool.entries and not isinstance(spool.entries[-1], tuple):
+            kept["memory"] += 1
+        elif spool.entries and spool.entries[-1][1] is None:
+            kept["disk"] += 1
+
+    monkeypatch.setattr(zscaler_spool.Spool, "add", add)
+    if memory is not None:
+        monkeypatch.setattr(zscaler_spool, "MEMORY_PER_WORKER", memory)
     many, many_error = _ingest(tmp_path / "many.duckdb", folder, workers)
+    assert kept["memory"] and (kept["disk"] > 0) == (memory is not None), kept
     assert many == one
     assert str(many_error) == str(one_error) and "e-binary.log: binary content" in str(one_error)
     a, b = _contents(tmp_path / "one.duckdb"), _contents(tmp_path / "many.duckdb")

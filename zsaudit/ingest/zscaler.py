@@ -16,11 +16,13 @@ Store.chunked_transaction); each concern of the load has its own module:
   zscaler_repair      JSON lines with unescaped quotes: repaired, or rejected with the reason
   zscaler_drift       lines off the declared template, counted for the ledger
   zscaler_write       staged rows into the table, each record once, in chunked commits
-  zscaler_spool       a file staged ahead by a worker, on disk until the writer's turn
+  zscaler_spool       a file staged ahead by a worker, held (in memory, or on disk past a
+                      budget) until the writer's turn
 
 A night of many files: one worker per core (ZSAUDIT_INGEST_WORKERS) hashes, sniffs and stages
-whole files ahead into spools; this thread writes them in input order, each in its own
-transaction (_Ahead), so the result is exactly that of one file after the other.
+whole files ahead into spools (in memory up to 64 MiB a worker, on disk past it); this thread
+writes them in input order, each in its own transaction (_Ahead), so the result is exactly that
+of one file after the other.
 """
 
 from __future__ import annotations
@@ -479,6 +481,8 @@ class _Ahead:
                  options: dict):
         self.store, self.inputs, self.sizes, self.spool_dir, self.options = store, inputs, sizes, spool_dir, options
         self.window = 2 * workers
+        # staged batches wait for the writer in memory up to this, on disk past it (zscaler_spool)
+        self.budget = zscaler_spool.Budget(zscaler_spool.MEMORY_PER_WORKER * workers)
         self.cursors: queue.SimpleQueue = queue.SimpleQueue()
         for _ in range(workers):
             self.cursors.put(store.con.cursor())
@@ -518,7 +522,7 @@ class _Ahead:
         try:
             with sources.readable(item.path) as path:
                 return _stage_file(cur, path, item.label, self.spool_dir / f"{i:06d}.arrow", self.stop,
-                                   **self.options)
+                                   budget=self.budget, **self.options)
         except BaseException as exc:           # raised at the file's turn, as the serial loop would
             return _Staged(item.label, error=exc)
         finally:
@@ -538,9 +542,10 @@ class _Ahead:
 
 
 def _stage_file(cur, path: Path, label: str, spool_path: Path, stop: threading.Event, *, fmt: str,
-                fields: str | None, tz: str, max_line_bytes: int) -> _Staged:
+                fields: str | None, tz: str, max_line_bytes: int,
+                budget: zscaler_spool.Budget | None = None) -> _Staged:
     """A worker's part of ingest_file: hash, sniff, and every batch through the batch SQL (and
-    the JSON repair) on the worker's cursor `cur`, into a spool."""
+    the JSON repair) on the worker's cursor `cur`, into a spool (in memory within `budget`)."""
     size, sha = _hash(path, label)
     if queries.scalar(cur, "store/ledger_has", {"sha256": sha}):
         return _Staged(label, FileResult(path=label, sha256=sha, skipped=True))
@@ -556,7 +561,7 @@ def _stage_file(cur, path: Path, label: str, spool_path: Path, stop: threading.E
         statement = BatchStatement(cur, staged.plan, max_line_bytes)
         key_sql = zscaler_write.record_key_sql(cur, staged.plan.log_type)
         schema = statement.staged_schema()
-        spool = zscaler_spool.Spool(spool_path, schema.append(pa.field("record_key", pa.uint64())))
+        spool = zscaler_spool.Spool(spool_path, schema.append(pa.field("record_key", pa.uint64())), budget)
         try:
             with _open(path) as fh:
                 for first, body in _chunks(fh, label, document, max_line_bytes):
@@ -565,7 +570,9 @@ def _stage_file(cur, path: Path, label: str, spool_path: Path, stop: threading.E
                     batch = _stage_ahead(statement, statement.prepare(first, body, cur), spool)
                     if isinstance(batch, pa.Table):    # the keys of the rows the writer will insert
                         good = pc.and_(pc.is_null(batch["bad"]), pc.is_null(batch["hand_to"])).combine_chunks()
-                        batch = zscaler_write.with_record_keys(cur, key_sql, batch.cast(schema), good)
+                        if batch.schema != schema:        # one cast, where a batch differs
+                            batch = batch.cast(schema)
+                        batch = zscaler_write.with_record_keys(cur, key_sql, batch, good)
                     spool.add(batch)
             spool.close()
         except BaseException:

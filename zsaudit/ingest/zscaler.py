@@ -472,7 +472,8 @@ class _Stopped(Exception):
 
 class _Ahead:
     """`workers` threads read, hash, sniff and stage whole files ahead of the writer (the caller's
-    thread), each on its own cursor of the store and into a spool on disk (zscaler_spool); the
+    thread), each on its own cursor of the store and into a spool (zscaler_spool: in memory
+    within the ingest's budget, on disk past it); the
     writer loads each file's spool in its own transaction in input order (write()), so the
     duplicate check, the ledger and the evidence ids are exactly those of one file after the
     other. At most 2 x workers files are ahead of the writer (spooled, or being staged)."""

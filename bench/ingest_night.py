@@ -4,13 +4,18 @@ Not a test. Writes 24 ZIA web files (one per hour of a day, distinct recordids) 
 bench/data/night-<fmt>-<records>/ (git-ignored) with zsaudit.ingest.nss_writer, then ingests the
 folder into a new DuckDB file in a fresh child process pinned with `taskset -c 0` and with
 `taskset -c 0,1`, alternately, and prints wall time, CPU seconds (user + sys, all threads), peak
-RSS and the speed-up. Every run must load the same rows (asserted).
+RSS and the speed-up. Every run must load the same rows (asserted). Then a CPU breakdown, mean
+per cpu set, with the extra of the last set over the first: user and sys, page faults (by
+thread too), context switches, CPU by thread role and by ingest step (what an extra CPU second
+on two cores is spent on; --no-breakdown leaves the steps unwrapped).
 
     python bench/ingest_night.py                        # json, 36,000 records per file, 3 rounds
     python bench/ingest_night.py --format kv --per-file 18000 --rounds 1
-    python bench/ingest_night.py --workers 1            # the old one-file-at-a-time ingest
+    python bench/ingest_night.py --workers 1            # one worker on either cpu set
+    python bench/ingest_night.py --cpus 0 --cpus 0/2 --cpus 0,1 --cpus 0,1/1 --rounds 2
 
-`--workers N` sets ZSAUDIT_INGEST_WORKERS for the child (default: one per core it may use).
+`--workers N` sets ZSAUDIT_INGEST_WORKERS for the child (default: one per core it may use);
+`--cpus CPUS/N` runs a cpu set with N workers (0/2: the parallel path on one core).
 """
 
 from __future__ import annotations

@@ -180,3 +180,20 @@ def test_correlation_steps_cover_queries_correlate():
 
     steps = correlate.ATTEMPT_STEPS + correlate.REQUEST_STEPS + correlate.ATTRIBUTE_STEPS + correlate.STORE_STEPS
     assert list(steps) == queries.names("correlate")
+
+
+def test_spark_job2_groups_fill_every_task_slot_and_keep_each_partition_once():
+    """Job 2's groups of partitions (zsaudit/spark/analyze.py): at 10M requests in groups of ~1M,
+    11 groups on 2 executors left one idle for a whole task at the end; the count is a multiple of
+    the slots, every partition is in exactly one group, and the groups stay about equal."""
+    from zsaudit.spark.analyze import _groups
+
+    sizes = {pk: 100_000 + (pk * 7919) % 1000 for pk in range(105)}     # ~10.6M requests: 11 groups of 1M
+    groups = _groups(sizes, 4, 1_000_000, slots=2)
+    assert len(groups) % 2 == 0 and len(groups) >= 11
+    assert sorted(pk for g in groups for pk in g) == sorted(sizes)
+    loads = [sum(sizes[pk] for pk in g) for g in groups]
+    assert max(loads) - min(loads) <= max(sizes.values())
+    assert len(_groups(sizes, 4, 1_000_000, slots=1)) == 11      # one slot: no rounding
+    assert len(_groups({1: 5, 2: 5, 3: 5}, 4, 1_000_000, slots=2)) == 3   # never more groups than partitions
+    assert _groups({}, 4, 1_000_000, slots=2) == []

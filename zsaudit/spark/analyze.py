@@ -196,11 +196,15 @@ def _chunks(parts: list[tuple[str, str]], n: int, max_bytes: int, size=lambda p:
     return [c for _, c in chunks if c]
 
 
-def _groups(sizes: dict[int, int], n: int, max_rows: int) -> list[list[int]]:
+def _groups(sizes: dict[int, int], n: int, max_rows: int, slots: int = 1) -> list[list[int]]:
     """Partitions into at least n groups (when there are that many) of about equal requests, at
     most about max_rows each unless one partition is larger (largest first, to the lightest
-    group): a task's memory and time grow with the requests of its group."""
+    group): a task's memory and time grow with the requests of its group. The count is rounded up
+    to a multiple of the cluster's task slots, so the last wave keeps every executor busy (11 groups
+    on 2 slots left one executor idle for a whole task's time)."""
     k = max(1, min(len(sizes), max(n, -(-sum(sizes.values()) // max_rows))))
+    slots = max(1, slots)
+    k = max(1, min(len(sizes), -(-k // slots) * slots))
     groups: list[tuple[int, list[int]]] = [(0, []) for _ in range(k)]
     for pk, size in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):
         i = min(range(len(groups)), key=lambda j: (groups[j][0], j))
@@ -289,7 +293,7 @@ class Correlator:
                 sizes[pk] = sizes.get(pk, 0) + size
         self.timings["requests"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        groups = _groups(sizes, n, self.group_rows)
+        groups = _groups(sizes, n, self.group_rows, slots=parallelism(self.spark))
         if progress is not None:
             progress.log(f"analyze: spark job 2, {len(groups)} tasks: {len(sizes)} partitions attributed")
         tasks = [(i, pks, str(lake.root), work, analysis_id, attempt_parts, attempt_side, imap, since, until,

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from emulators import _Server
 
@@ -65,3 +67,14 @@ class S3Server(_Server):
             s3.upload_file(str(f), bucket, key)
             keys.append(key)
         return keys
+
+
+@contextmanager
+def running_with_bucket(bucket: str) -> Iterator[S3Server]:
+    """A started server holding one empty bucket, stopped on exit (a lake's tests' fixture)."""
+    server = S3Server().start()
+    try:
+        server.client().create_bucket(Bucket=bucket)
+        yield server
+    finally:
+        server.stop()

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from s3server import S3Server
+from s3server import running_with_bucket
 from zsaudit.ingest import zscaler
 from zsaudit.lake import Lake, zscaler_unit
 from zsaudit.pipeline import list_files
@@ -44,12 +44,8 @@ def rows(store) -> tuple:
 
 @pytest.fixture(scope="module")
 def s3():
-    server = S3Server().start()
-    try:
-        server.client().create_bucket(Bucket="zsaudit-lake")
+    with running_with_bucket("zsaudit-lake") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["folder", "s3"])

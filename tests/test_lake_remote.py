@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from s3server import S3Server
+from s3server import running_with_bucket
 from zsaudit.analyze.analysis import analysis_id_for, analyze
 from zsaudit.errors import BadInput
 from zsaudit.ingest import airflow, zscaler
@@ -26,12 +26,8 @@ BUCKET = "zsaudit-lake"
 
 @pytest.fixture(scope="module")
 def s3():
-    server = S3Server().start()
-    try:
-        server.client().create_bucket(Bucket=BUCKET)
+    with running_with_bucket(BUCKET) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from s3server import S3Server
+from s3server import running_with_bucket
 from spark_harness import SparkCluster, java_missing
 from zsaudit.lake import Lake
 from zsaudit.store import Store
@@ -48,12 +48,8 @@ LAKE_BUCKET = "zsaudit-lake"
 def s3():
     """An S3-compatible server (moto's) for a lake on object storage; the cluster's executors get
     its endpoint and keys the standard AWS way (their environment), as a cluster's machines would."""
-    server = S3Server().start()
-    try:
-        server.client().create_bucket(Bucket=LAKE_BUCKET)
+    with running_with_bucket(LAKE_BUCKET) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,8 @@ import io
 import json
 import re
 import shutil
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -165,6 +167,60 @@ def test_the_same_night_with_its_feed_has_no_coverage_gap(tmp_path, night):
     config = setup_config(tmp_path, night)
     cli("run", "--config", config, *period(night), "--fail-on", "none")
     assert findings(tmp_path / "zsaudit.duckdb", "--kind", "coverage_gap") == []
+
+
+def office_traffic(night, feed: Path, hours: tuple[int, ...]) -> None:
+    """Requests from a user's laptop (no worker, no service account) at these hours of the night's
+    day, appended to the ZIA web file: what a real NSS web feed carries all day long."""
+    web = next(feed.glob("zia_web*"))
+    first = json.loads(web.read_text().splitlines()[0])
+    extra = []
+    for i, hour in enumerate(hours):
+        event = dict(first["event"], login="alice@corp.example", cip="10.20.30.40", cintip="10.20.30.40",
+                     devicehostname="laptop-alice", recordid=str(990000000 + i),
+                     time=(night.since + timedelta(hours=hour)).strftime("%a %b %d %H:%M:%S %Y"))
+        extra.append(json.dumps({**first, "event": event}))
+    web.write_text(web.read_text().rstrip("\n") + "\n" + "\n".join(extra) + "\n")
+
+
+def test_office_traffic_while_the_fleet_is_idle_is_no_coverage_gap(tmp_path, night):
+    """The fleet runs from about 01:00 to 04:00; the company's own browsing goes on through the day.
+    Nothing the audit needs is missing: no source is silent while another delivers (two requests
+    hours apart witness nothing in between), and the Airflow side is not held to Zscaler's day."""
+    feed = tmp_path / "zscaler"
+    shutil.copytree(night.out_dir / "zscaler", feed)
+    office_traffic(night, feed, (12, 20))
+    config = setup_config(tmp_path, night)
+    cli("run", "--config", config, *period(night), "--fail-on", "none")
+    db = tmp_path / "zsaudit.duckdb"
+    assert findings(db, "--kind", "coverage_gap") == []
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    shutil.copytree(night.out_dir / "zscaler", plain / "zscaler")
+    cli("run", "--config", setup_config(plain, night), *period(night), "--fail-on", "none")
+    assert sorted((f["kind"], f["subtype"]) for f in findings(db)) == \
+        sorted((f["kind"], f["subtype"]) for f in findings(plain / "zsaudit.duckdb"))
+
+
+def test_task_logs_missing_while_the_metadata_shows_tasks_running_is_a_coverage_gap(tmp_path, night):
+    """The REST export says attempts ran for hours after the last task log: the logs are missing
+    (not an idle fleet), so the task logs' silence is a gap, over the stretch the metadata covers."""
+    db = tmp_path / "z.duckdb"
+    cli("ingest", "zscaler", night.out_dir / "zscaler", "--db", db, "-q")
+    export = json.loads((night.out_dir / "airflow" / "task_instances.json").read_text())
+    items = export["task_instances"]
+    late = night.since + timedelta(hours=6)
+    shifted = [dict(t, id=str(uuid.UUID(int=i + 1)), dag_run_id=f"late__{i}", run_id=f"late__{i}",
+                    start_date=(late + timedelta(minutes=10 * i)).isoformat(),
+                    end_date=(late + timedelta(minutes=10 * i + 9)).isoformat()) for i, t in enumerate(items[:13])]
+    meta = tmp_path / "task_instances.json"
+    meta.write_text(json.dumps({"task_instances": items + shifted, "total_entries": len(items) + len(shifted)}))
+    cli("ingest", "airflow", night.out_dir / "airflow" / "logs", meta, "--db", db, "-q")
+    cli("analyze", "--identity-map", night.identity_path, "--db", db, *period(night), "-q")
+    gaps = {g["detail"].split(" delivered")[0]: g for g in findings(db, "--kind", "coverage_gap")}
+    # the metadata witnesses the task logs' silence, not its own; Zscaler's is witnessed too
+    assert "Airflow task logs" in gaps and "Airflow metadata" not in gaps
+    assert f"from {late.strftime('%Y-%m-%dT%H:%M:%SZ')} to {(late + timedelta(minutes=129)).strftime('%Y-%m-%dT%H:%M:%SZ')}" in gaps["Airflow task logs"]["detail"]
 
 
 def test_gap_threshold_is_an_option_and_a_config_key(tmp_path, night):

@@ -50,9 +50,15 @@ FROM events
 WHERE source IN (SELECT source FROM _coverage_sources)
 GROUP BY source, time_bucket(INTERVAL 1 MINUTE, s);
 
--- The stretch the sources are held to: from the first to the last record any expected source
--- delivered in the period (a fleet idle before and after is not a gap); the whole period when none
--- delivered anything (a bounded period only).
+-- A source is held to the stretches in which the others deliver: its silent stretches inside the
+-- span of the period in which any expected source delivered (a fleet idle before and after is not a
+-- gap), cut down to where another source's delivery witnesses them. A source delivers over its
+-- islands: its records with less than gap_threshold between one and the next (two records hours
+-- apart witness nothing in between). Zscaler sources are witnessed by every other source; Airflow
+-- sources only by the other Airflow sources: Zscaler records the whole company's traffic, and an
+-- Airflow fleet idle between its DAG runs while the office browses is not a gap. A source that
+-- delivered nothing in the period while another did has one gap over the whole span; when none
+-- delivered anything, every expected source has one over the whole period (a bounded period only).
 CREATE OR REPLACE TEMP TABLE _coverage_gaps AS
 WITH span AS (
     SELECT coalesce(min(s), $since) AS s0, coalesce(max(e), $until) AS e0, count(*) AS n
@@ -61,12 +67,34 @@ WITH span AS (
     SELECT source, s, e,
            max(e) OVER (PARTITION BY source ORDER BY s, e ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_e
     FROM _coverage_activity
-), gaps AS (
+), silent AS (
     SELECT edges.source, coalesce(edges.prev_e, span.s0) AS gap_start, edges.s AS gap_end
     FROM edges, span WHERE edges.s > coalesce(edges.prev_e, span.s0)
     UNION ALL
     SELECT edges.source, max(edges.e), min(span.e0)
     FROM edges, span GROUP BY edges.source HAVING max(edges.e) < min(span.e0)
+), islands AS (
+    SELECT source, min(s) AS s, max(e) AS e
+    FROM (SELECT source, s, e,
+                 count(*) FILTER (WHERE prev_e IS NULL OR s - prev_e >= $gap_threshold)
+                     OVER (PARTITION BY source ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS island
+          FROM edges)
+    GROUP BY source, island
+), witnessed AS (
+    SELECT g.source, g.gap_start AS stretch, greatest(g.gap_start, i.s) AS s, least(g.gap_end, i.e) AS e
+    FROM silent g JOIN islands i
+      ON i.source <> g.source AND i.s < g.gap_end AND i.e > g.gap_start
+     AND (g.source IN ('zia_web', 'zpa') OR i.source IN ('airflow_tasklog', 'airflow_metadata'))
+), pieces AS (
+    SELECT *, max(e) OVER (PARTITION BY source, stretch ORDER BY s, e
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_e
+    FROM witnessed
+), gaps AS (
+    SELECT source, min(s) AS gap_start, max(e) AS gap_end
+    FROM (SELECT *, count(*) FILTER (WHERE s > prev_e)
+                        OVER (PARTITION BY source, stretch ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS piece
+          FROM pieces)
+    GROUP BY source, stretch, piece
     UNION ALL
     SELECT c.source, span.s0, span.e0
     FROM _coverage_sources c, span

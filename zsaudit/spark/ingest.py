@@ -43,7 +43,7 @@ def task_workers(configured: int | None) -> int:
 
         ctx = TaskContext.get()
         cpus = max(1, int(ctx.cpus())) if ctx is not None else None
-    except Exception:
+    except (ImportError, AttributeError):   # no PySpark here; a PySpark before 3.3 (no cpus())
         ctx, cpus = None, None
     n = min(cpus or 1, configured) if configured else (cpus or 1)
     if ctx is not None:          # an executor's Python: its pools are the task's (never the driver's)

@@ -6,6 +6,7 @@ Exit codes: 0 intact, 1 tampered (one line per problem), 2 not a pack (no or unr
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,19 @@ from zsaudit.report import render, verify
 from zsaudit.store import Store
 
 
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> Path:
+    """report_data's pack, rendered once a module (without its PDF): each test tampers with a copy."""
+    base = tmp_path_factory.mktemp("verify")
+    with Store(base / "z.duckdb") as store:
+        report_data.build(store, base)
+        render(store, base / "pack", generated_at=report_data.GENERATED_AT, pdf=False)
+    return base / "pack"
+
+
 @pytest.fixture
-def pack(tmp_path) -> Path:
-    with Store(tmp_path / "z.duckdb") as store:
-        report_data.build(store, tmp_path)
-        render(store, tmp_path / "pack", generated_at=report_data.GENERATED_AT, pdf=False)
-    return tmp_path / "pack"
+def pack(rendered, tmp_path) -> Path:
+    return Path(shutil.copytree(rendered, tmp_path / "pack", symlinks=True))
 
 
 def run(*args):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from fresh_store import new_store
 from zsaudit.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,7 +20,8 @@ def fixtures() -> Path:
 
 @pytest.fixture
 def store(tmp_path) -> Store:
-    s = Store(tmp_path / "test.duckdb")
+    """A new, empty store (tests/fresh_store.py: a copy of one migrated once a process)."""
+    s = new_store(tmp_path / "test.duckdb")
     yield s
     s.close()
 

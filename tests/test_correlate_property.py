@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis_builder import BILLING, Case, T0
+from fresh_store import new_store
 from zsaudit.errors import BadInput
 from zsaudit.identity_map import parse
 
@@ -21,10 +22,8 @@ request_st = st.tuples(st.integers(0, 1), st.integers(-20, 450))                
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(attempts=st.lists(attempt_st, min_size=0, max_size=8), requests=st.lists(request_st, min_size=1, max_size=15))
 def test_interval_join_equals_brute_force(tmp_path_factory, attempts, requests):
-    from zsaudit.store import Store
-
     tmp = tmp_path_factory.mktemp("prop")
-    store = Store(tmp / "p.duckdb")
+    store = new_store(tmp / "p.duckdb")
     try:
         case = Case(store, tmp)
         ids = []

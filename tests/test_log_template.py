@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jinja2 import Environment
 
+from fresh_store import new_store
 from zsaudit.errors import BadUsage
 from zsaudit.ingest.airflow import ingest_paths
 from zsaudit.ingest.log_template import DEFAULT, DEFAULT_TEMPLATE, LEGACY, compile_template
-from zsaudit.store import Store
 
 
 class TI:
@@ -96,7 +96,7 @@ def _ingest_one(text: str, name="attempt=1.log"):
         p = Path(tmp) / "logs" / "dag_id=d" / "run_id=r" / "task_id=t" / name
         p.parent.mkdir(parents=True)
         p.write_text(text, encoding="utf-8")
-        with Store(Path(tmp) / "z.duckdb") as store:
+        with new_store(Path(tmp) / "z.duckdb") as store:
             (result,) = ingest_paths(store, [Path(tmp) / "logs"])
             rows = store.con.execute("SELECT source_line, event_time, level, source, message, continuation "
                                      "FROM airflow_log_lines ORDER BY source_line").fetchall()
@@ -148,7 +148,7 @@ def test_arbitrary_bytes_never_crash_and_every_line_is_accounted_for(blob):
         p = Path(tmp) / "logs" / "dag_id=d" / "run_id=r" / "task_id=t" / "attempt=1.log"
         p.parent.mkdir(parents=True)
         p.write_bytes(blob)
-        with Store(Path(tmp) / "z.duckdb") as store:
+        with new_store(Path(tmp) / "z.duckdb") as store:
             (result,) = ingest_paths(store, [Path(tmp) / "logs"])
             assert result.lines_read == result.rows_loaded + result.rows_rejected
             kept = store.con.execute("SELECT count(*) FROM airflow_log_lines").fetchall()[0][0]

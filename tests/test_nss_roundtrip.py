@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fresh_store import new_store
 from zsaudit.ingest import nss_writer, zscaler
 from zsaudit.ingest.nss_fields import COLUMNS, NSS_VARS, PLACEHOLDERS
 from zsaudit.store import Store
@@ -129,7 +130,7 @@ def _once(rows: list[dict]) -> list[dict]:
 @pytest.mark.parametrize("table,fmt,fields", CASES,
                          ids=[f"{t}-{f}{'-fields' if x else ''}" for t, f, x in CASES])
 def test_written_records_read_back_equal(tmp_path, table, fmt, fields):
-    store = Store(tmp_path / "rt.duckdb")
+    store = new_store(tmp_path / "rt.duckdb")
 
     @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(records(table))
@@ -192,7 +193,7 @@ def test_url_only_templates_derive_the_host(tmp_path, fmt):
     hostname) read the host out of the URL, lower-cased, without userinfo, port or brackets."""
     from zsaudit.ingest.nss_fields import DEFAULT_FIELDS
 
-    store = Store(tmp_path / "rt.duckdb")
+    store = new_store(tmp_path / "rt.duckdb")
 
     @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.lists(url_parts, min_size=1, max_size=10), times)
@@ -220,7 +221,7 @@ JAVA_PATTERNS = ["MMM dd yyyy HH:mm:ss z", "EEE MMM d HH:mm:ss zzz yyyy", "dd/MM
 @pytest.mark.parametrize("table", ["zia_web", "zia_firewall", "zia_dns"])
 def test_leef_with_a_declared_time_format_reads_back(tmp_path, table):
     """Whatever pattern devTimeFormat declares (day before month included), devTime reads right."""
-    store = Store(tmp_path / "rt.duckdb")
+    store = new_store(tmp_path / "rt.duckdb")
 
     @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(records(table), st.sampled_from(JAVA_PATTERNS))
@@ -244,7 +245,7 @@ def test_leef_with_a_declared_time_format_reads_back(tmp_path, table):
 @pytest.mark.parametrize("table,prefix,quote", [("zia_web", "sc4s", True), ("zia_firewall", "pri", False),
                                                 ("zia_dns", "bsd", True), ("zia_web", None, True)])
 def test_kv_with_a_syslog_prefix_and_quoted_values_reads_back(tmp_path, table, prefix, quote):
-    store = Store(tmp_path / "rt.duckdb")
+    store = new_store(tmp_path / "rt.duckdb")
 
     @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(records(table))
@@ -269,7 +270,7 @@ def test_kv_with_a_syslog_prefix_and_quoted_values_reads_back(tmp_path, table, p
 # -- firewall keys in the DNS feed's style (clt_sip, srv_dport, ...; issue 13, class 4) -----------
 @pytest.mark.parametrize("fmt", ["json", "kv"])
 def test_firewall_with_dns_style_keys_reads_back(tmp_path, fmt):
-    store = Store(tmp_path / "rt.duckdb")
+    store = new_store(tmp_path / "rt.duckdb")
 
     @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(records("zia_firewall"))

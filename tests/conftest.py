@@ -50,14 +50,15 @@ def demo_pack(demo_run) -> Path:
 
 @pytest.fixture(scope="session")
 def hostile_pack(tmp_path_factory) -> Path:
-    """The pack of tests/report_data.py's small store, whose logs carry markup and formulas."""
+    """The pack of tests/report_data.py's small store, whose logs carry markup and formulas, without
+    its PDF (its reader, test_pack_browser, opens index.html; test_report reads that store's PDF)."""
     import report_data
     from zsaudit.report import render
 
     base = tmp_path_factory.mktemp("hostile")
     with Store(base / "zsaudit.duckdb") as s:
         report_data.build(s, base)
-        render(s, base / "pack", generated_at=report_data.GENERATED_AT)
+        render(s, base / "pack", generated_at=report_data.GENERATED_AT, pdf=False)
     return base / "pack"
 
 

@@ -28,12 +28,21 @@ def night(tmp_path_factory):
     return synthesize(tmp_path_factory.mktemp("night"), requests=200, seed=5)
 
 
-@pytest.fixture
-def store(tmp_path, night):
-    with Store(tmp_path / "zsaudit.duckdb") as s:
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory, night):
+    """The night ingested once a module; each test analyses a copy of the closed store file."""
+    path = tmp_path_factory.mktemp("ingested") / "zsaudit.duckdb"
+    with Store(path) as s:
         zscaler.ingest_paths(s, [str(night.out_dir / "zscaler")])
         airflow.ingest_paths(s, [str(night.out_dir / "airflow" / "logs"),
                                  str(night.out_dir / "airflow" / "task_instances.json")])
+    return path
+
+
+@pytest.fixture
+def store(tmp_path, ingested):
+    shutil.copyfile(ingested, tmp_path / "zsaudit.duckdb")
+    with Store(tmp_path / "zsaudit.duckdb") as s:
         yield s
 
 

@@ -7,7 +7,9 @@ folder into a new DuckDB file in a fresh child process pinned with `taskset -c 0
 RSS and the speed-up. Every run must load the same rows (asserted). Then a CPU breakdown, mean
 per cpu set, with the extra of the last set over the first: user and sys, page faults (by
 thread too), context switches, CPU by thread role and by ingest step (what an extra CPU second
-on two cores is spent on; --no-breakdown leaves the steps unwrapped).
+on two cores is spent on; --no-breakdown leaves the steps unwrapped), and the parallel path's phases:
+head, middle (every worker staging), drain, tail (the writer alone), final (checkpoint), with
+their wall and CPU seconds and idle core-seconds.
 
     python bench/ingest_night.py                        # json, 36,000 records per file, 3 rounds
     python bench/ingest_night.py --format kv --per-file 18000 --rounds 1
@@ -79,8 +81,9 @@ class ThreadCpu:
 
     TICK = os.sysconf("SC_CLK_TCK")
 
-    def __init__(self) -> None:
+    def __init__(self, on_sample=None) -> None:
         import threading
+        self.on_sample = on_sample
         self.seen: dict[int, tuple[str, int, int]] = {}     # tid -> (role, ticks, minor faults)
         self.names: dict[int, str] = {}                     # tid -> Python thread name
         self.done = threading.Event()
@@ -105,6 +108,8 @@ class ThreadCpu:
 
     def sample(self) -> None:
         import threading
+        if self.on_sample is not None:
+            self.on_sample()
         for t in threading.enumerate():
             if t.native_id is not None:
                 self.names[t.native_id] = t.name
@@ -230,18 +235,77 @@ def instrument() -> StepCpu:
     return steps
 
 
+class Timeline:
+    """When the workers stage each file and the writer writes it (_Ahead._stage, _Ahead.write),
+    and the process's CPU every 50 ms: the parallel path's phases, to tell idle cores from busy.
+    head: until the first file is staged (the writer has nothing to write); middle: every worker
+    busy staging; drain: from the first worker out of files to the last file staged; tail: the
+    writer's files after that (one thread busy); final: the final checkpoint and the rest of
+    ingest_paths after the last write."""
+
+    def __init__(self) -> None:
+        import threading
+        from zsaudit.ingest import zscaler
+        self.lock = threading.Lock()
+        self.stage_ends: list[float] = []
+        self.write_end = 0.0
+        self.samples: list[tuple[float, float]] = []
+        self.workers = 0
+        stage, write = zscaler._Ahead._stage, zscaler._Ahead.write
+
+        def staged(ahead, i):
+            self.workers = ahead.workers
+            try:
+                return stage(ahead, i)
+            finally:
+                with self.lock:
+                    self.stage_ends.append(time.perf_counter())
+
+        def written(ahead, i):
+            try:
+                return write(ahead, i)
+            finally:
+                self.write_end = time.perf_counter()
+        zscaler._Ahead._stage, zscaler._Ahead.write = staged, written
+
+    def sample(self) -> None:
+        self.samples.append((time.perf_counter(), time.process_time()))
+
+    def phases(self, start: float, end: float) -> dict[str, tuple[float, float]]:
+        """(wall s, CPU s) of each phase; nothing for the one-worker path (no _Ahead)."""
+        if not self.stage_ends:
+            return {}
+        ends = sorted(self.stage_ends)
+        drain = ends[max(0, len(ends) - self.workers)]      # a worker ends its last file
+        marks = [("head", start, ends[0]), ("middle", ends[0], drain), ("drain", drain, ends[-1]),
+                 ("tail", ends[-1], max(ends[-1], self.write_end)),
+                 ("final", max(ends[-1], self.write_end), end)]
+
+        def cpu_at(t: float) -> float:        # interpolated between the samples around t
+            before = max((s for s in self.samples if s[0] <= t), default=self.samples[0])
+            after = min((s for s in self.samples if s[0] >= t), default=self.samples[-1])
+            if after[0] == before[0]:
+                return before[1]
+            return before[1] + (after[1] - before[1]) * (t - before[0]) / (after[0] - before[0])
+        return {name: (max(0.0, b - a), max(0.0, cpu_at(b) - cpu_at(a))) for name, a, b in marks}
+
+
 def child(folder: str, db: str, breakdown: bool) -> None:
     from zsaudit.ingest import zscaler
     from zsaudit.store import Store
 
     steps = instrument() if breakdown else None
-    threads = ThreadCpu()
+    timeline = Timeline()
+    threads = ThreadCpu(timeline.sample)
     ru0 = resource.getrusage(resource.RUSAGE_SELF)      # imports done: the ingest itself
     t, main0 = time.perf_counter(), time.thread_time()
+    timeline.sample()
 
     with Store(db) as store:
         results = zscaler.ingest_paths(store, [folder])
-    elapsed, main_cpu = time.perf_counter() - t, time.thread_time() - main0
+    end = time.perf_counter()
+    timeline.sample()
+    elapsed, main_cpu = end - t, time.thread_time() - main0
     ru = resource.getrusage(resource.RUSAGE_SELF)
     roles, faults = threads.stop()
     print(json.dumps({"files": len(results), "rows": sum(r.rows_loaded for r in results),
@@ -251,7 +315,7 @@ def child(folder: str, db: str, breakdown: bool) -> None:
                       "minor_faults": ru.ru_minflt - ru0.ru_minflt,
                       "switches": ru.ru_nvcsw + ru.ru_nivcsw - ru0.ru_nvcsw - ru0.ru_nivcsw,
                       "main_cpu_seconds": main_cpu, "peak_rss_mb": ru.ru_maxrss / 1024,
-                      "threads": roles, "thread_faults": faults,
+                      "threads": roles, "thread_faults": faults, "phases": timeline.phases(t, end),
                       "steps": {f"{r}: {s}": v for (r, s), v in (steps.cpu if steps else {}).items()}}))
 
 
@@ -285,6 +349,7 @@ def measure(folder: Path, spec: str, workers: str | None, breakdown: bool) -> di
         p.unlink(missing_ok=True)
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res["load"] = (load, os.getloadavg()[0])
+    res["cores"] = len(cpus.split(","))
     res["tlb_shootdowns"] = tlb_shootdowns() - tlb
     return res
 
@@ -307,11 +372,21 @@ def print_breakdown(runs: dict[str, list[dict]]) -> None:
     lines.append(("thread: unattributed (ended threads)",
                   lambda r: r["cpu_seconds"] - sum(r["threads"].values())))
     lines += [(f"faults (k): {k}", lambda r, k=k: r["thread_faults"].get(k, 0) / 1000) for k in roles]
+    for phase in ("head", "middle", "drain", "tail", "final"):
+        lines += [(f"phase {phase}: wall s", lambda r, p=phase: r["phases"].get(p, (0.0, 0.0))[0]),
+                  (f"phase {phase}: CPU s", lambda r, p=phase: r["phases"].get(p, (0.0, 0.0))[1]),
+                  (f"phase {phase}: idle core-s", lambda r, p=phase: r["cores"] * r["phases"].get(p, (0.0, 0.0))[0]
+                   - r["phases"].get(p, (0.0, 0.0))[1])]
+    lines.append(("idle core-s in all", lambda r: r["cores"] * r["seconds"] - r["cpu_seconds"]))
     steps = sorted({k.split(": ", 1)[1] for c in sets for r in runs[c] for k in r["steps"]})
     lines += [(f"step: {k}", lambda r, k=k: sum(v for n, v in r["steps"].items() if n.endswith(f": {k}")))
               for k in steps]
     print("\nCPU breakdown, mean of each cpu set's runs (threads: /proc/self/task; steps: thread CPU of")
-    print("the steps on any thread, exclusive of the steps they call; the rest is DuckDB/Arrow/Polars pools)")
+    print("the steps on any thread, exclusive of the steps they call; the rest is DuckDB/Arrow/Polars pools;")
+    print("phases of the parallel path: head = until the first file is staged, middle = every worker staging,")
+    print("drain = from a worker's last file to the last file staged, tail = the writer's files after that,")
+    print("final = the final checkpoint and the rest;")
+    print("idle core-s = cores x wall - CPU: on a loaded machine it counts the other processes' share too)")
     head = "".join(f"{'cpus ' + c:>12}" for c in sets)
     print(f"{'':40}{head}{'extra' if len(sets) > 1 else '':>9}")
     for label, get in lines:

@@ -253,10 +253,10 @@ class Timeline:
         self.workers = 0
         stage, write = zscaler._Ahead._stage, zscaler._Ahead.write
 
-        def staged(ahead, i):
+        def staged(ahead, i, *args):
             self.workers = ahead.workers
             try:
-                return stage(ahead, i)
+                return stage(ahead, i, *args)
             finally:
                 with self.lock:
                     self.stage_ends.append(time.perf_counter())

@@ -334,6 +334,34 @@ def test_invalid_utf8_bytes_become_replacement_characters(store, tmp_path):
     assert logins == ["u0@corp.example", "u\ufffd\ufffd@corp.example", "u2@corp.example"]
 
 
+def test_read_buffers_are_reused_and_a_batch_is_copied_out_before_the_next_read(tmp_path):
+    """iter_chunks with ReadBuffers reads every batch into the same buffers (no fresh 16 MiB
+    bytearray a batch) and gives the same batches; a batch's decoded lines (what the batch SQL
+    reads) are its own copy, unchanged when the buffer is read into again."""
+    from zsaudit.ingest.zscaler_batch import decode_lines
+
+    text = b"".join(b"line %d %s\n" % (i, b"x" * (i % 50)) for i in range(2000)) + b"long " * 300 + b"\nend"
+    f = tmp_path / "lines.log"
+    f.write_bytes(text)
+    with open(f, "rb") as fh:
+        fresh = [(first, bytes(body) if not isinstance(body, lines.LongLine) else body.length)
+                 for first, body in lines.iter_chunks(fh, "lines.log", 4096, max_line_bytes=1024)]
+    buffers, seen, decoded = lines.ReadBuffers(1), set(), []
+    with open(f, "rb") as fh:
+        reused = []
+        for first, body in lines.iter_chunks(fh, "lines.log", 4096, max_line_bytes=1024, buffers=buffers):
+            if isinstance(body, lines.LongLine):
+                reused.append((first, body.length))
+                continue
+            if isinstance(body, memoryview):
+                seen.add(id(body.obj))
+            reused.append((first, bytes(body)))
+            decoded.append(decode_lines(body))
+    assert reused == fresh and len(fresh) > 10 and len(seen) == 1
+    assert b"\n".join(b"\n".join(a.to_pylist()[i].encode() for i in range(len(a))) for a in decoded) == \
+        b"\n".join(body for _, body in fresh if isinstance(body, bytes))
+
+
 @pytest.mark.parametrize("fmt", ["json", "kv", "cef", "csv"])
 def test_many_small_batches_load_the_same_as_one(tmp_path, monkeypatch, fmt):
     # a file cut into many batches (staged by two threads, inserted in file order) loads the same
@@ -350,10 +378,10 @@ def test_many_small_batches_load_the_same_as_one(tmp_path, monkeypatch, fmt):
     lines.insert(220, "this is not a record")               # rejected with its line number
     f.write_bytes(("\r\n".join(lines) + "\r\n").encode())
 
-    def load(db, batch_bytes):
+    def load(db, batch_bytes, workers=None):
         monkeypatch.setattr(zscaler, "BATCH_BYTES", batch_bytes)
         with Store(tmp_path / db) as s:
-            (r,) = zscaler.ingest_paths(s, [f])
+            (r,) = zscaler.ingest_paths(s, [f], workers=workers)
             rows = s.con.execute("SELECT source_line, rid, login, url, department, response_code "
                                  "FROM zia_web ORDER BY source_line").fetchall()
             rejects = s.con.execute("SELECT source_line, raw FROM rejects ORDER BY source_line").fetchall()
@@ -362,6 +390,7 @@ def test_many_small_batches_load_the_same_as_one(tmp_path, monkeypatch, fmt):
     one_batch = load("a.duckdb", 16 << 20)
     many = load("b.duckdb", 16 << 10)                      # about 15 batches
     assert many == one_batch
+    assert load("c.duckdb", 16 << 10, workers=1) == one_batch      # in turn, two read buffers reused
     counts, rows, rejects = many
     assert counts[:3] == (301, 300, 1)
     assert [line for line, _ in rejects] == [221]

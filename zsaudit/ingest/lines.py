@@ -122,19 +122,45 @@ def _read_size(fh, batch_bytes: int) -> int:
     return min(batch_bytes, max(left + 1, 64 << 10))
 
 
+class ReadBuffers:
+    """Buffers iter_chunks reads into in turn, kept from batch to batch and file to file: a
+    fresh 16 MiB bytearray per batch is zero-filled and page-faulted in each time (~4,000 page
+    faults a batch), a kept one is not. A batch's bytes stay valid until `count` more batches
+    have been read into the same ReadBuffers: a caller that holds a batch while it reads the
+    next ones needs as many buffers as batches it holds."""
+
+    def __init__(self, count: int = 1):
+        self._bufs = [bytearray() for _ in range(count)]
+        self._next = 0
+
+    def get(self, size: int, room: int = 0) -> bytearray:
+        """The next buffer, at least `size` bytes long (its old contents are not cleared); one
+        grown is given `room` more, so that a longer carried line does not grow it again."""
+        i = self._next
+        self._next = (i + 1) % len(self._bufs)
+        if len(self._bufs[i]) < size:
+            self._bufs[i] = bytearray()            # freed before the larger one is allocated
+            self._bufs[i] = bytearray(size + room)
+        return self._bufs[i]
+
+
 def truncated(reason: str) -> str:
     return f"{reason}; this line was cut there and nothing after it could be read"
 
 
 def iter_chunks(fh: IO[bytes], label: str, batch_bytes: int, on_bytes=None,
-                max_line_bytes: int | None = None) -> Iterator[tuple[int, bytes | memoryview | LongLine]]:
+                max_line_bytes: int | None = None,
+                buffers: ReadBuffers | None = None) -> Iterator[tuple[int, bytes | memoryview | LongLine]]:
     """(number of the first line, raw bytes of whole lines) in batches cut at newlines; line
     numbers are 1-based. Lines are counted on the bytes (a newline is never part of a multi-byte
     UTF-8 sequence), so batches can be decoded and split elsewhere, in parallel.
 
     A line that outgrows `max_line_bytes` with no newline in the buffer comes alone, as a
     LongLine (its first bytes, length, sha256), and is read past without being held: memory
-    stays within about two batches whatever the input (newline-free, gzip bombs)."""
+    stays within about two batches whatever the input (newline-free, gzip bombs).
+
+    With `buffers` the batches are read into those (see ReadBuffers: a batch is valid until as
+    many more batches as it has buffers are read); without, each into a buffer of its own."""
     line_no = 1
     carry = b""
     max_line = max_line_bytes or limits.MAX_LINE_BYTES
@@ -142,12 +168,13 @@ def iter_chunks(fh: IO[bytes], label: str, batch_bytes: int, on_bytes=None,
     position = 0
     long_line: LongLine | None = None             # a line being read past
     while True:
-        # each batch reads into its own buffer, which the batch's lines then use in place; a plain
-        # file's last batch gets a buffer of what is left, not of batch_bytes (a small file's
-        # 16 MiB buffer cost more to allocate than its lines to read)
-        buf = bytearray(len(carry) + _read_size(fh, batch_bytes))
+        # each batch reads into a buffer (its own, or the next of `buffers`), which the batch's
+        # lines then use in place; a plain file's last batch needs only what is left, not
+        # batch_bytes (a small file's 16 MiB buffer cost more to allocate than its lines to read)
+        size = len(carry) + _read_size(fh, batch_bytes)
+        buf = bytearray(size) if buffers is None else buffers.get(size, room=max_line)
         buf[:len(carry)] = carry
-        view = memoryview(buf)
+        view = memoryview(buf)[:size]
         try:
             n = fh.readinto(view[len(carry):])
         except (OSError, EOFError, zlib.error) as exc:

@@ -51,7 +51,7 @@ from ..progress import QUIET, Progress
 from . import ledger, limits, sources, zscaler_spool
 from .ledger import FileResult
 from .limits import LongLine
-from .lines import iter_chunks, iter_json_document, open_input
+from .lines import ReadBuffers, iter_chunks, iter_json_document, open_input
 from .nss_fields import LSS_TABLES, delimited_layout
 from .zscaler_batch import STAGE_THREADS, BatchStatement, Staged, clean, stage_in_order
 from .zscaler_drift import Drift
@@ -146,6 +146,7 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
         caps["checkpoint_threshold"] = CHECKPOINT_THRESHOLD
     previous = queries.apply_settings(store.con, **caps)
     ahead = None
+    buffers = ReadBuffers(2) if workers == 1 else None    # kept from file to file (one thread)
     try:
         sizes = [_size(item.path) for item in inputs]
         if workers > 1 and len(inputs) > 1:
@@ -166,7 +167,7 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
                         with sources.readable(item.path) as path:
                             result = ingest_file(store, path, label=item.label, fmt=fmt, fields=fields, tz=tz,
                                                  on_bytes=on_bytes, max_line_bytes=max_line_bytes,
-                                                 stage_threads=workers)
+                                                 stage_threads=workers, buffers=buffers)
                 except FileRefused as exc:
                     errors.append(str(exc))
                     results.append(exc.result)
@@ -261,9 +262,11 @@ _open = open_input
 
 
 def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int | None = None, on_bytes=None,
-                 max_line_bytes: int | None = None) -> Iterator[tuple[int, bytes | memoryview | LongLine]]:
+                 max_line_bytes: int | None = None,
+                 buffers: ReadBuffers | None = None) -> Iterator[tuple[int, bytes | memoryview | LongLine]]:
     """iter_chunks (lines.py) with this ingester's batch size (BATCH_BYTES)."""
-    return iter_chunks(fh, label, batch_bytes or BATCH_BYTES, on_bytes=on_bytes, max_line_bytes=max_line_bytes)
+    return iter_chunks(fh, label, batch_bytes or BATCH_BYTES, on_bytes=on_bytes, max_line_bytes=max_line_bytes,
+                       buffers=buffers)
 
 
 def _head_lines(path: Path, label: str) -> tuple[list[str], bytes]:
@@ -282,10 +285,13 @@ def _head_lines(path: Path, label: str) -> tuple[list[str], bytes]:
 # ---------------------------------------------------------------------------------------------
 def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto", fields: str | None = None,
                 tz: str = "UTC", on_bytes=None, max_line_bytes: int = limits.MAX_LINE_BYTES,
-                stage_threads: int = STAGE_THREADS) -> FileResult:
+                stage_threads: int = STAGE_THREADS, buffers: ReadBuffers | None = None) -> FileResult:
     """One file, all or nothing (see module docstring). `on_bytes(n)` is told, batch by batch,
     how many bytes of the file (compressed bytes for .gz) have been read; `stage_threads`: see
-    zscaler_batch.stage_in_order (1: staged and written in turn)."""
+    zscaler_batch.stage_in_order (1: staged and written in turn); `buffers`: the read buffers
+    to reuse, two at least (stage_in_order holds two batches at once), only with one thread."""
+    if stage_threads > 1:
+        buffers = None                  # batches in flight on the stage threads: each its own buffer
     label = label or str(path)
     size, sha = _hash(path, label)
     if store.ledger_has(sha):
@@ -297,7 +303,7 @@ def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto
 
         def feed(load: _FileLoad) -> None:
             with _open(path) as fh:
-                load.load_chunks(_chunks(fh, label, document, max_line_bytes, on_bytes), stage_threads)
+                load.load_chunks(_chunks(fh, label, document, max_line_bytes, on_bytes, buffers), stage_threads)
 
         return _load_file(store, label, plan, result, size, started, plan.time_zone or tz, feed, max_line_bytes)
     except BadInput as exc:
@@ -342,11 +348,12 @@ def _plan(path: Path, label: str, fmt: str, fields: str | None, max_line_bytes: 
     return plan, document
 
 
-def _chunks(fh, label: str, document: bool, max_line_bytes: int, on_bytes=None):
-    """The file's line batches: lines.iter_chunks, or the elements of a JSON document."""
+def _chunks(fh, label: str, document: bool, max_line_bytes: int, on_bytes=None, buffers: ReadBuffers | None = None):
+    """The file's line batches: lines.iter_chunks (read into `buffers` when given), or the
+    elements of a JSON document."""
     if document:
         return _json_document_chunks(fh, label, max_line_bytes)
-    return _iter_chunks(fh, label, on_bytes=on_bytes, max_line_bytes=max_line_bytes)
+    return _iter_chunks(fh, label, on_bytes=on_bytes, max_line_bytes=max_line_bytes, buffers=buffers)
 
 
 def _refuse(store, label: str, result: FileResult, exc: BadInput, size: int, started) -> NoReturn:
@@ -485,8 +492,8 @@ class _Ahead:
         # staged batches wait for the writer in memory up to this, on disk past it (zscaler_spool)
         self.budget = zscaler_spool.Budget(zscaler_spool.MEMORY_PER_WORKER * workers)
         self.cursors: queue.SimpleQueue = queue.SimpleQueue()
-        for _ in range(workers):
-            self.cursors.put(store.con.cursor())
+        for _ in range(workers):         # each worker's cursor, and the buffers it reads into
+            self.cursors.put((store.con.cursor(), ReadBuffers(1)))
         self.workers = workers
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zsaudit-ingest")
         self.futures: dict[int, Future] = {}
@@ -519,15 +526,15 @@ class _Ahead:
         item = self.inputs[i]
         if self.stop.is_set():
             return _Staged(item.label, error=_Stopped())
-        cur = self.cursors.get()
+        cur, buffers = own = self.cursors.get()
         try:
             with sources.readable(item.path) as path:
                 return _stage_file(cur, path, item.label, self.spool_dir / f"{i:06d}.arrow", self.stop,
-                                   budget=self.budget, **self.options)
+                                   budget=self.budget, buffers=buffers, **self.options)
         except BaseException as exc:           # raised at the file's turn, as the serial loop would
             return _Staged(item.label, error=exc)
         finally:
-            self.cursors.put(cur)
+            self.cursors.put(own)
 
     def close(self) -> None:
         self.stop.set()
@@ -538,15 +545,17 @@ class _Ahead:
             if not fut.cancelled() and fut.result().spool is not None:
                 fut.result().spool.discard()
         for _ in range(self.workers):
-            self.cursors.get().close()
+            self.cursors.get()[0].close()
         zscaler_spool.sweep(self.spool_dir)
 
 
 def _stage_file(cur, path: Path, label: str, spool_path: Path, stop: threading.Event, *, fmt: str,
                 fields: str | None, tz: str, max_line_bytes: int,
-                budget: zscaler_spool.Budget | None = None) -> _Staged:
+                budget: zscaler_spool.Budget | None = None, buffers: ReadBuffers | None = None) -> _Staged:
     """A worker's part of ingest_file: hash, sniff, and every batch through the batch SQL (and
-    the JSON repair) on the worker's cursor `cur`, into a spool (in memory within `budget`)."""
+    the JSON repair) on the worker's cursor `cur`, into a spool (in memory within `budget`).
+    `buffers`: the worker's read buffers (one is enough: a batch is staged, its lines copied
+    out, before the next is read)."""
     size, sha = _hash(path, label)
     if queries.scalar(cur, "store/ledger_has", {"sha256": sha}):
         return _Staged(label, FileResult(path=label, sha256=sha, skipped=True))
@@ -565,7 +574,7 @@ def _stage_file(cur, path: Path, label: str, spool_path: Path, stop: threading.E
         spool = zscaler_spool.Spool(spool_path, schema.append(pa.field("record_key", pa.uint64())), budget)
         try:
             with _open(path) as fh:
-                for first, body in _chunks(fh, label, document, max_line_bytes):
+                for first, body in _chunks(fh, label, document, max_line_bytes, buffers=buffers):
                     if stop.is_set():
                         raise _Stopped()
                     batch = _stage_ahead(statement, statement.prepare(first, body, cur), spool)

@@ -148,7 +148,6 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
         caps["checkpoint_threshold"] = CHECKPOINT_THRESHOLD
     previous = queries.apply_settings(store.con, **caps)
     ahead = None
-    buffers = ReadBuffers(2) if workers == 1 else None    # kept from file to file (one thread)
     try:
         sizes = [_size(item.path) for item in inputs]
         if workers > 1 and len(inputs) > 1:
@@ -169,7 +168,7 @@ def ingest_paths(store, paths: Iterable[str | os.PathLike], *, fmt: str = "auto"
                         with sources.readable(item.path) as path:
                             result = ingest_file(store, path, label=item.label, fmt=fmt, fields=fields, tz=tz,
                                                  on_bytes=on_bytes, max_line_bytes=max_line_bytes,
-                                                 stage_threads=workers, buffers=buffers)
+                                                 stage_threads=workers)
                 except FileRefused as exc:
                     errors.append(str(exc))
                     results.append(exc.result)
@@ -287,13 +286,12 @@ def _head_lines(path: Path, label: str) -> tuple[list[str], bytes]:
 # ---------------------------------------------------------------------------------------------
 def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto", fields: str | None = None,
                 tz: str = "UTC", on_bytes=None, max_line_bytes: int = limits.MAX_LINE_BYTES,
-                stage_threads: int = STAGE_THREADS, buffers: ReadBuffers | None = None) -> FileResult:
+                stage_threads: int = STAGE_THREADS) -> FileResult:
     """One file, all or nothing (see module docstring). `on_bytes(n)` is told, batch by batch,
     how many bytes of the file (compressed bytes for .gz) have been read; `stage_threads`: see
-    zscaler_batch.stage_in_order (1: staged and written in turn); `buffers`: the read buffers
-    to reuse, two at least (stage_in_order holds two batches at once), only with one thread."""
-    if stage_threads > 1:
-        buffers = None                  # batches in flight on the stage threads: each its own buffer
+    zscaler_batch.stage_in_order (1: staged and written in turn). Each batch is read into a
+    buffer of its own: kept buffers (ReadBuffers) made the one-thread path fault more, not less
+    (glibc's main arena then keeps mapping its other large blocks afresh; docs/benchmarks.md)."""
     label = label or str(path)
     size, sha = _hash(path, label)
     if store.ledger_has(sha):
@@ -305,7 +303,7 @@ def ingest_file(store, path: Path, *, label: str | None = None, fmt: str = "auto
 
         def feed(load: _FileLoad) -> None:
             with _open(path) as fh:
-                load.load_chunks(_chunks(fh, label, document, max_line_bytes, on_bytes, buffers), stage_threads)
+                load.load_chunks(_chunks(fh, label, document, max_line_bytes, on_bytes), stage_threads)
 
         return _load_file(store, label, plan, result, size, started, plan.time_zone or tz, feed, max_line_bytes)
     except BadInput as exc:

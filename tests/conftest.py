@@ -73,7 +73,7 @@ SHARED_UNITS = {
     "demo_run": ("test_demo.py", "test_pack_pdf.py", "test_pack_browser.py"),
 }
 HEAVY_FIRST = (   # by the seconds each took in a whole `make test` (load 4-20, 2 workers), most first
-    "test_nss_roundtrip.py",     # 1131 s: 39 property tests, each a dozen ingests
+    "test_nss_roundtrip.py",     # 1131 s: 39 property tests, each a dozen ingests (half since session 10)
     "test_object_storage.py",    # 671 s: S3, GCS and Azure emulators
     "test_run.py",               # 611 s
     "demo_run",                  # ~470 s: the demo (a 2,000-request night and its PDF), Chromium

@@ -59,6 +59,19 @@ def ingest(db: Path, night, *, zscaler: bool = True) -> None:
         "--db", db, "-q")
 
 
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory, night) -> Path:
+    """The night ingested through the CLI once a module (a closed store file); each test that starts
+    from it works on its own copy (copy_of)."""
+    db = tmp_path_factory.mktemp("ingested") / "z.duckdb"
+    ingest(db, night)
+    return db
+
+
+def copy_of(db: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copyfile(db, tmp_path / db.name))
+
+
 def page_text(pack: Path) -> str:
     text = re.sub(r"<[^>]+>", " ", (pack / "index.html").read_text(encoding="utf-8"))
     return " ".join(html.unescape(text).split())
@@ -69,18 +82,16 @@ def findings(db: Path, *extra) -> list[dict]:
 
 
 # -- 1. not analysed is not clean ----------------------------------------------------------------
-def test_report_over_a_period_never_analysed_exits_2_and_names_the_step(tmp_path, night):
-    db = tmp_path / "z.duckdb"
-    ingest(db, night)
+def test_report_over_a_period_never_analysed_exits_2_and_names_the_step(tmp_path, night, ingested):
+    db = copy_of(ingested, tmp_path)
     result = cli("report", "--out", tmp_path / "pack", "--no-pdf", "--db", db, *period(night), ok=(2,))
     assert "no analysis covers" in result.output
     assert "zsaudit analyze --identity-map" in result.output
     assert not (tmp_path / "pack" / "index.html").exists()
 
 
-def test_report_over_a_longer_period_than_the_analysis_is_refused_too(tmp_path, night):
-    db = tmp_path / "z.duckdb"
-    ingest(db, night)
+def test_report_over_a_longer_period_than_the_analysis_is_refused_too(tmp_path, night, ingested):
+    db = copy_of(ingested, tmp_path)
     cli("analyze", "--identity-map", night.identity_path, "--db", db, *period(night), "-q")
     cli("report", "--out", tmp_path / "ok", "--no-pdf", "--db", db, *period(night), "-q")
     until = night.until.replace(day=night.until.day + 1).isoformat()
@@ -91,9 +102,8 @@ def test_report_over_a_longer_period_than_the_analysis_is_refused_too(tmp_path, 
 
 # -- 2. an identity map must be able to evaluate something ----------------------------------------
 @pytest.mark.parametrize("text", ["", "[policy]\ntoken_lifetime = \"15m\"\n"])
-def test_identity_map_that_evaluates_nothing_is_refused(tmp_path, night, text):
-    db = tmp_path / "z.duckdb"
-    ingest(db, night)
+def test_identity_map_that_evaluates_nothing_is_refused(tmp_path, night, text, ingested):
+    db = copy_of(ingested, tmp_path)
     imap = tmp_path / "empty.toml"
     imap.write_text(text)
     result = cli("analyze", "--identity-map", imap, "--db", db, *period(night), ok=(2,))
@@ -107,9 +117,8 @@ def test_worker_ip_that_is_no_ip_is_refused_naming_the_entry(tmp_path, night):
     assert "[[worker]] #1 (w1): key 'ips' item 2: '10.0.0.300' is not an IP address" in result.output
 
 
-def test_map_without_workers_warns_and_the_pack_says_cc6_6_was_not_tested(tmp_path, night):
-    db = tmp_path / "z.duckdb"
-    ingest(db, night)
+def test_map_without_workers_warns_and_the_pack_says_cc6_6_was_not_tested(tmp_path, night, ingested):
+    db = copy_of(ingested, tmp_path)
     imap = tmp_path / "no-workers.toml"
     imap.write_text(IDENTITY_NO_WORKERS)
     result = cli("analyze", "--identity-map", imap, "--db", db, *period(night))
@@ -254,9 +263,8 @@ def test_a_file_mostly_rejected_is_a_coverage_gap_of_subtype_rejects(tmp_path, n
 
 
 # -- the three counts and the overall status ---------------------------------------------------
-def test_every_criterion_states_tested_not_evaluable_and_exceptions(tmp_path, night):
-    db = tmp_path / "z.duckdb"
-    ingest(db, night)
+def test_every_criterion_states_tested_not_evaluable_and_exceptions(tmp_path, night, ingested):
+    db = copy_of(ingested, tmp_path)
     cli("analyze", "--identity-map", night.identity_path, "--db", db, *period(night), "-q")
     result = cli("report", "--out", tmp_path / "pack", "--no-pdf", "--db", db, *period(night))
     assert "status: Deviations found" in result.output
@@ -272,9 +280,8 @@ def test_every_criterion_states_tested_not_evaluable_and_exceptions(tmp_path, ni
 
 
 # -- one findings format --------------------------------------------------------------------------
-def test_findings_cli_and_the_pack_share_one_format(tmp_path, night):
-    db = tmp_path / "z.duckdb"
-    ingest(db, night)
+def test_findings_cli_and_the_pack_share_one_format(tmp_path, night, ingested):
+    db = copy_of(ingested, tmp_path)
     cli("analyze", "--identity-map", night.identity_path, "--db", db, *period(night), "-q")
     cli("report", "--out", tmp_path / "pack", "--no-pdf", "--db", db, *period(night), "-q")
     pack_rows = list(csv.DictReader(open(tmp_path / "pack" / "evidence" / "findings.csv", newline="", encoding="utf-8")))

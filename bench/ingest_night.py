@@ -9,7 +9,9 @@ per cpu set, with the extra of the last set over the first: user and sys, page f
 thread too), context switches, CPU by thread role and by ingest step (what an extra CPU second
 on two cores is spent on; --no-breakdown leaves the steps unwrapped), and the parallel path's phases:
 head, middle (every worker staging), drain, tail (the writer alone), final (checkpoint), with
-their wall and CPU seconds and idle core-seconds.
+their wall and CPU seconds and idle core-seconds; last, bench/scale.py's core probe (the same
+single-threaded DuckDB work alone and two at once: what two busy cores cost per CPU-second on
+this machine, whatever zsaudit does; --no-probe skips it).
 
     python bench/ingest_night.py                        # json, 36,000 records per file, 3 rounds
     python bench/ingest_night.py --format kv --per-file 18000 --rounds 1
@@ -404,6 +406,7 @@ def main() -> None:
     ap.add_argument("--cpus", action="append", help="taskset cpu lists to run, in turn (default: 0 and 0,1); CPUS/N: with N workers")
     ap.add_argument("--no-breakdown", action="store_true", help="no per-step CPU (the steps are not wrapped)")
     ap.add_argument("--keep", action="store_true", help="keep the generated night in bench/data/")
+    ap.add_argument("--no-probe", action="store_true", help="no core probe after the runs")
     ap.add_argument("--child", nargs=2, metavar=("FOLDER", "DB"), help=argparse.SUPPRESS)
     ap.add_argument("--breakdown", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -440,6 +443,13 @@ def main() -> None:
                   f"({rows:,} rows each run); least CPU 1 core {cpu1:.1f} s, 2 cores {cpu2:.1f} s "
                   f"({cpu2 / cpu1 - 1:+.0%}): with no idle core, at most {2 * cpu1 / cpu2:.2f}x")
         print_breakdown(runs)
+        if not args.no_probe and {"0", "0,1"} <= set(runs):
+            from scale import core_probe           # bench/scale.py's: the machine's own 2-core cost
+            probe = core_probe()
+            print(f"\ncore probe (bench/scale.py: one single-threaded DuckDB workload alone, then two at once): "
+                  f"{probe['alone_cpu_s']:.3f} / {probe['two_at_once_cpu_s']:.3f} CPU-s a copy, "
+                  f"{probe['ratio']:.2f}x (above 1: two busy cores do less per CPU-second than one; "
+                  f"load {probe['load_avg'][0]})")
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)

@@ -6,7 +6,8 @@
              service only, in memory; clients find it the standard way: AZURE_STORAGE_CONNECTION_STRING
              with Azurite's published development account
 
-`env()` is what zsaudit needs; `upload()` puts a folder's files under a bucket/container prefix.
+`env()` is what zsaudit needs; `upload()` puts a folder's files under a bucket/container prefix;
+`running(scheme)` starts the one for gs or az for a test and stops it after.
 Either class raises Unavailable when its emulator is not installed (the tests then skip, naming it).
 """
 
@@ -19,6 +20,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 LOOPBACK = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
@@ -155,3 +158,20 @@ class Azurite(_Server):
         import adlfs
 
         return adlfs.AzureBlobFileSystem(connection_string=self.connection_string, skip_instance_cache=True)
+
+
+@contextmanager
+def running(scheme: str) -> Iterator[_Server]:
+    """The emulator of `scheme` (gs: FakeGcs, az: Azurite), started, and stopped afterwards; the
+    calling test is skipped, naming what to install, when it is not installed."""
+    import pytest
+
+    server = (FakeGcs if scheme == "gs" else Azurite)()
+    try:
+        server.start()
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -157,16 +157,9 @@ def test_a_store_adopts_its_parts_copied_to_another_prefix(s3, lake, analysed, t
 def emulated(request):
     """gs: fake-gcs-server; az: Azurite (tests/emulators.py), each a real server on loopback, with
     the bucket (container) the lake lives in."""
-    server = (emulators.FakeGcs if request.param == "gs" else emulators.Azurite)()
-    try:
-        server.start()
-    except emulators.Unavailable as exc:
-        pytest.skip(str(exc))
-    try:
+    with emulators.running(request.param) as server:
         server.filesystem().mkdir(BUCKET)
         yield request.param, server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -154,15 +154,8 @@ def store_server(request):
     if request.param == "s3":
         yield "s3", request.getfixturevalue("s3")
         return
-    server = (emulators.FakeGcs if request.param == "gs" else emulators.Azurite)()
-    try:
-        server.start()
-    except emulators.Unavailable as exc:
-        pytest.skip(str(exc))
-    try:
+    with emulators.running(request.param) as server:
         yield request.param, server
-    finally:
-        server.stop()
 
 
 FINDINGS = ("SELECT finding_id, kind, severity, event_time, dag_id, run_id, task_id, login, host FROM findings "

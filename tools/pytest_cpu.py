@@ -33,7 +33,8 @@ def pytest_runtest_protocol(item, nextitem):
     (own1, kids1), wall1 = _cpu(), time.monotonic()
     with open(os.environ.get("TEST_CPU_OUT", "test-cpu.jsonl"), "a", encoding="utf-8") as out:
         out.write(json.dumps({"id": item.nodeid, "self": round(own1 - own0, 3), "child": round(kids1 - kids0, 3),
-                              "wall": round(wall1 - wall0, 3)}) + "\n")
+                              "wall": round(wall1 - wall0, 3), "end": round(time.time(), 3),
+                              "worker": os.environ.get("PYTEST_XDIST_WORKER", "")}) + "\n")
 
 
 def main(paths: list[str], top: int = 30) -> None:
@@ -50,6 +51,18 @@ def main(paths: list[str], top: int = 30) -> None:
     print(f"-- the {top} dearest tests")
     for r in sorted(rows, key=lambda r: -(r["self"] + r["child"]))[:top]:
         print(f"{r['self'] + r['child']:8.2f}  (children {r['child']:5.2f})  {r['id']}")
+    workers: dict[str, list[dict]] = collections.defaultdict(list)
+    for r in rows:
+        if r.get("worker"):
+            workers[r["worker"]].append(r)
+    if len(workers) > 1:   # an xdist run: when each worker ran its first and last test
+        t0 = min(r["end"] - r["wall"] for r in rows)
+        print("-- workers (seconds after the first test started)")
+        for name, rs in sorted(workers.items()):
+            first, last = min(r["end"] - r["wall"] for r in rs) - t0, max(r["end"] for r in rs) - t0
+            cpu = sum(r["self"] + r["child"] for r in rs)
+            print(f"{name}: {len(rs)} tests, {cpu:.1f} CPU-s, first at {first:.1f} s, last done at {last:.1f} s, "
+                  f"last file {max(rs, key=lambda r: r['end'])['id'].split('::')[0]}")
 
 
 if __name__ == "__main__":

@@ -65,36 +65,60 @@ def hostile_pack(tmp_path_factory) -> Path:
 # -- scheduling under `make test` (pytest-xdist --dist loadfile) ---------------------------------
 # A file is a unit of work, so a module fixture is built once. Two changes to xdist's loadfile:
 # files that share a session fixture costing tens of seconds run as one unit (on one worker, so
-# the fixture is built once, not once per worker), and the units that cost most start first (xdist
-# otherwise starts the files with the most tests first, and a heavy file with few tests left for
-# last keeps one worker busy while the other idles). Costs measured on 2026-12-02 (docs/benchmarks.md,
-# "Test suite time"); the files not listed (each under ~50 s) follow in collection order.
+# the fixture is built once, not once per worker), and the units start dearest first, every file
+# ranked (xdist otherwise starts the files with the most tests first: a heavy file with few tests
+# left for last keeps one worker busy while the other idles, and so does a 10-second file among
+# the last). UNIT_SECONDS: each unit's CPU-s plus the time its tests wait beyond that (servers,
+# locks, sleeps), counted by tools/pytest_cpu.py in a whole `make test` (2026-12-02, session 11,
+# load 3-5: docs/benchmarks.md, "Test suite time"); a file not listed goes last.
 SHARED_UNITS = {
     "demo_run": ("test_demo.py", "test_pack_pdf.py", "test_pack_browser.py"),
 }
-HEAVY_FIRST = (   # by the seconds each took in a whole `make test` (load 4-20, 2 workers), most first
-    "test_nss_roundtrip.py",     # 1131 s: 39 property tests, each a dozen ingests (half since session 10)
-    "test_object_storage.py",    # 671 s: S3, GCS and Azure emulators
-    "test_run.py",               # 611 s
-    "demo_run",                  # ~470 s: the demo (a 2,000-request night and its PDF), Chromium
-    "test_ingest_zscaler.py",    # 480 s
-    "test_period.py",            # 331 s: 90 nights ingested and analysed (one fixture)
-    "test_ingest_parallel.py",   # 300 s
-    "test_reperformance.py",     # 277 s: three runs through the CLI, three PDFs
-    "test_log_template.py",      # 253 s
-    "test_receive.py",
-    "test_report_e2e.py",
-    "test_chain.py",
-    "test_ingest_airflow_edge.py",
-    "test_ingest_fuzz.py",
-    "test_output.py",
-    "test_golden.py",
-    "test_findings.py",
-    "test_truthful_evidence.py",
-    "test_correlate_property.py",
-    "test_synth.py",
-    "test_report.py",
-)
+UNIT_SECONDS = {
+    "test_object_storage.py": 79,     # S3, GCS and Azure emulators, console-script processes
+    "test_nss_roundtrip.py": 75,      # property tests, each a few dozen tiny ingests
+    "test_run.py": 75,                # a dozen `zsaudit run`s, two PDFs
+    "test_period.py": 60,             # 90 nights ingested and analysed (one fixture)
+    "test_ingest_parallel.py": 48,
+    "test_ingest_zscaler.py": 43,
+    "demo_run": 35,                   # the demo (a 2,000-request night and its PDF), Chromium, pdftotext
+    "test_reperformance.py": 27,      # three runs through the CLI, three PDFs
+    "test_golden.py": 22,
+    "test_chain.py": 19,
+    "test_output.py": 17,
+    "test_truthful_evidence.py": 16,
+    "test_receive.py": 14,
+    "test_ingest_fuzz.py": 13,
+    "test_log_template.py": 13,
+    "test_ingest_once.py": 13,
+    "test_ingest_airflow_samples.py": 13,
+    "test_report.py": 12,
+    "test_ingest_airflow_edge.py": 11,
+    "test_lake_load.py": 10,
+    "test_findings.py": 10,
+    "test_lake_attributions.py": 10,
+    "test_report_e2e.py": 8,
+    "test_lake_remote.py": 7,
+    "test_ingest_airflow_bounds.py": 6.5,
+    "test_ingest_faults.py": 6,
+    "test_synth.py": 5,
+    "test_airflow_api_client.py": 5,
+    "test_correlate.py": 5,
+    "test_ingest_zscaler_samples.py": 4,
+    "test_findings_cli.py": 3.3,
+    "test_correlate_property.py": 3.3,
+    "test_queries.py": 3,
+    "test_ingest_airflow_postgres.py": 2.6,
+    "test_exit_codes.py": 2.3,
+    "test_store.py": 1.7,
+    "test_orphans.py": 1.6,
+    "test_imports.py": 1.5,
+    "test_verify.py": 1.3,
+    "test_ingest_json_layout.py": 1.3,
+    "test_init.py": 0.3,
+    "test_time_formats.py": 0.3,
+    "test_identity_map.py": 0.2,
+}
 
 
 def _unit(nodeid: str) -> str:
@@ -103,9 +127,8 @@ def _unit(nodeid: str) -> str:
     return next((unit for unit, files in SHARED_UNITS.items() if name in files), path)
 
 
-def _rank(unit: str) -> int:
-    name = unit.rsplit("/", 1)[-1]
-    return HEAVY_FIRST.index(name) if name in HEAVY_FIRST else len(HEAVY_FIRST)
+def _rank(unit: str) -> float:
+    return -UNIT_SECONDS.get(unit.rsplit("/", 1)[-1], 0)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -21,7 +21,7 @@ from zsaudit.packs import PACKS_MARKER
 from zsaudit.cli import main
 from zsaudit.config import load_config
 from zsaudit.progress import Progress
-from zsaudit.report import verify
+from zsaudit.report import pdf as pdf_writer, verify
 from zsaudit.store import Store
 from zsaudit.synth import synthesize
 
@@ -216,7 +216,10 @@ def test_config_fail_on_and_missing_inputs(tmp_path, night):
     assert "key 'zscaler.paths[0]'" in gone.output and "does not exist" in gone.output
 
 
-def test_json_summary_schema(tmp_path, night):
+def test_json_summary_schema(tmp_path, night, monkeypatch):
+    # pdf = true for the summary's pdf path; the PDF itself a stub: WeasyPrint's ~5 CPU-s a render
+    # are tested where the PDF is read (test_init_run_rerun_gives_the_same_pack writes a real one)
+    monkeypatch.setattr(pdf_writer, "write", lambda html, path, **kw: Path(path).write_bytes(b"%PDF-1.7 stub\n"))
     config = setup_config(tmp_path, night, pdf=True)
     result = run_cli(config, night, "--json", "--fail-on", "high", ok=(0, 1))
     data = json.loads(result.stdout)

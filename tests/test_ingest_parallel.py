@@ -79,19 +79,35 @@ def _ingest(db, folder, workers, **kw):
     return [r.summary() for r in results], error
 
 
-@pytest.fixture
-def small_batches(monkeypatch):
+def _small_batches(monkeypatch):
     """Many batches per file and chunk commits within files: every seam of the load is crossed."""
     monkeypatch.setattr(zscaler, "BATCH_BYTES", 4 << 10)
     monkeypatch.setattr(zscaler_write, "FLUSH_ROWS", 64)
     monkeypatch.setattr(zscaler_write, "CHUNK_ROWS", 150)
 
 
+@pytest.fixture
+def small_batches(monkeypatch):
+    _small_batches(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def one_worker(tmp_path_factory):
+    """The night and what one worker makes of it in small batches (read only): the load the
+    several-worker loads below must equal, ingested once for them all."""
+    base = tmp_path_factory.mktemp("one_worker")
+    folder = _night(base / "night")
+    with pytest.MonkeyPatch.context() as mp:
+        _small_batches(mp)
+        one, one_error = _ingest(base / "one.duckdb", folder, 1)
+    return folder, one, one_error, _contents(base / "one.duckdb")
+
+
 @pytest.mark.parametrize("workers, memory", [(2, None), (5, None), (3, 24_000)])
-def test_workers_load_exactly_what_one_worker_loads(tmp_path, small_batches, monkeypatch, workers, memory):
+def test_workers_load_exactly_what_one_worker_loads(tmp_path, one_worker, small_batches, monkeypatch, workers,
+                                                    memory):
     """`memory`: the spools' budget for each worker: staged batches past it wait on disk."""
-    folder = _night(tmp_path / "night")
-    one, one_error = _ingest(tmp_path / "one.duckdb", folder, 1)
+    folder, one, one_error, a = one_worker
     kept = {"memory": 0, "disk": 0}
     real_add = zscaler_spool.Spool.add
 
@@ -109,7 +125,7 @@ def test_workers_load_exactly_what_one_worker_loads(tmp_path, small_batches, mon
     assert kept["memory"] and (kept["disk"] > 0) == (memory is not None), kept
     assert many == one
     assert str(many_error) == str(one_error) and "e-binary.log: binary content" in str(one_error)
-    a, b = _contents(tmp_path / "one.duckdb"), _contents(tmp_path / "many.duckdb")
+    b = _contents(tmp_path / "many.duckdb")
     assert b == a
     # the night's checks themselves, so that "equal" is not "equally empty"
     summary = "\n".join(one)

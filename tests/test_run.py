@@ -21,7 +21,7 @@ from zsaudit.packs import PACKS_MARKER
 from zsaudit.cli import main
 from zsaudit.config import load_config
 from zsaudit.progress import Progress
-from zsaudit.report import pdf as pdf_writer, verify
+from zsaudit.report import verify
 from zsaudit.store import Store
 from zsaudit.synth import synthesize
 
@@ -78,13 +78,38 @@ def pack_dir(config: Path, night) -> Path:
     return load_config(config).pack_dir / night.since.strftime("%Y-%m-%d")
 
 
+def check_json_summary(result, night):
+    """The --json summary of a first run with pdf = true and --fail-on high: its schema, its counts,
+    the pack verified and its real PDF (test_init_run_rerun_gives_the_same_pack's first run)."""
+    data = json.loads(result.stdout)
+    assert set(data) == {"zsaudit_version", "period", "db", "ingest", "findings", "pack", "fail_on",
+                         "failing_findings", "exit_code", "warnings"}
+    assert data["period"] == {"since": f"{night.since:%Y-%m-%dT%H:%M:%SZ}", "until": f"{night.until:%Y-%m-%dT%H:%M:%SZ}"}
+    assert set(data["ingest"]) == {"zscaler", "airflow"}
+    for part in data["ingest"].values():
+        assert set(part) == {"paths", "files_new", "files_skipped", "files_replaced", "lines_read",
+                             "rows_loaded", "rows_rejected", "rows_duplicate", "files_refused",
+                             "files_over_reject_rate", "warnings"}
+        assert part["files_new"] > 0 and part["rows_loaded"] > 0
+    f = data["findings"]
+    assert set(f) == {"analyzed", "analysis_id", "total", "open", "accepted", "by_kind", "by_severity",
+                      "not_evaluable"}
+    assert f["total"] == f["open"] + f["accepted"] and sum(f["by_kind"].values()) == f["open"]
+    assert set(f["by_kind"]) <= {"unmapped_identity", "token_gap", "silent_failure", "egress_bypass",
+                                 "unattributed_egress"}
+    assert data["pack"]["verified"] is True and data["pack"]["problems"] == []
+    assert Path(data["pack"]["index_html"]).is_file() and Path(data["pack"]["pdf"]).is_file()
+    assert data["fail_on"] == "high"
+    assert data["exit_code"] == result.exit_code == (1 if data["failing_findings"] else 0)
+    assert data["failing_findings"] == sum(n for s, n in f["by_severity"].items() if s in ("high", "critical"))
+
+
 def test_init_run_rerun_gives_the_same_pack(tmp_path, night):
+    """A first run (its --json summary checked: check_json_summary), a rerun that finds nothing new
+    and a forced re-analysis (its plain summary checked) give the same pack, nothing loaded twice."""
     config = setup_config(tmp_path, night, pdf=True)
-    first = run_cli(config, night)
     pack = pack_dir(config, night)
-    assert f"period {night.since:%Y-%m-%d}T00:00:00Z" in first.output
-    assert "ingest zscaler: " in first.output and "ingest airflow: " in first.output
-    assert f"{pack / 'index.html'}" in first.output and "(verified)" in first.output
+    check_json_summary(run_cli(config, night, "--json", "--fail-on", "high", ok=(0, 1)), night)
     for name in ("index.html", "audit-pack.pdf", "manifest.json", "findings.ocsf.json"):
         assert (pack / name).is_file()
     assert verify(pack) == []
@@ -108,6 +133,9 @@ def test_init_run_rerun_gives_the_same_pack(tmp_path, night):
     assert load_config(config).pdf is False
     third = run_cli(config, night, "--reanalyze")
     assert "analyze: analyzed;" in third.output
+    assert f"period {night.since:%Y-%m-%d}T00:00:00Z" in third.output
+    assert "ingest zscaler: " in third.output and "ingest airflow: " in third.output
+    assert f"{pack / 'index.html'}" in third.output and "(verified)" in third.output
     assert counts(load_config(config).db) == before
 
 
@@ -214,35 +242,6 @@ def test_config_fail_on_and_missing_inputs(tmp_path, night):
     gone = CliRunner().invoke(main, ["run", "--config", str(config), *period_args(night)])
     assert gone.exit_code == 2
     assert "key 'zscaler.paths[0]'" in gone.output and "does not exist" in gone.output
-
-
-def test_json_summary_schema(tmp_path, night, monkeypatch):
-    # pdf = true for the summary's pdf path; the PDF itself a stub: WeasyPrint's ~5 CPU-s a render
-    # are tested where the PDF is read (test_init_run_rerun_gives_the_same_pack writes a real one)
-    monkeypatch.setattr(pdf_writer, "write", lambda html, path, **kw: Path(path).write_bytes(b"%PDF-1.7 stub\n"))
-    config = setup_config(tmp_path, night, pdf=True)
-    result = run_cli(config, night, "--json", "--fail-on", "high", ok=(0, 1))
-    data = json.loads(result.stdout)
-    assert set(data) == {"zsaudit_version", "period", "db", "ingest", "findings", "pack", "fail_on",
-                         "failing_findings", "exit_code", "warnings"}
-    assert data["period"] == {"since": f"{night.since:%Y-%m-%dT%H:%M:%SZ}", "until": f"{night.until:%Y-%m-%dT%H:%M:%SZ}"}
-    assert set(data["ingest"]) == {"zscaler", "airflow"}
-    for part in data["ingest"].values():
-        assert set(part) == {"paths", "files_new", "files_skipped", "files_replaced", "lines_read",
-                             "rows_loaded", "rows_rejected", "rows_duplicate", "files_refused",
-                             "files_over_reject_rate", "warnings"}
-        assert part["files_new"] > 0 and part["rows_loaded"] > 0
-    f = data["findings"]
-    assert set(f) == {"analyzed", "analysis_id", "total", "open", "accepted", "by_kind", "by_severity",
-                      "not_evaluable"}
-    assert f["total"] == f["open"] + f["accepted"] and sum(f["by_kind"].values()) == f["open"]
-    assert set(f["by_kind"]) <= {"unmapped_identity", "token_gap", "silent_failure", "egress_bypass",
-                                 "unattributed_egress"}
-    assert data["pack"]["verified"] is True and data["pack"]["problems"] == []
-    assert Path(data["pack"]["index_html"]).is_file() and Path(data["pack"]["pdf"]).is_file()
-    assert data["fail_on"] == "high"
-    assert data["exit_code"] == result.exit_code == (1 if data["failing_findings"] else 0)
-    assert data["failing_findings"] == sum(n for s, n in f["by_severity"].items() if s in ("high", "critical"))
 
 
 def test_quiet_prints_nothing_and_plain_progress_off_a_tty(tmp_path, night):

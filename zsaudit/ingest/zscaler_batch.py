@@ -52,6 +52,7 @@ class BatchStatement:
         if first_time is not None:
             self.sql, self.params = zscaler_sql.build(plan, layout, first_time, hand_on=hand_on)
         self.params = queries.bind(self.sql, self.params, strict=False)
+        self.derives_host = zscaler_sql.derives_host(plan)
 
     def _sample(self) -> pa.Table | None:
         """The plan's sniffed lines as a batch, cleaned and split as any batch is."""
@@ -145,7 +146,8 @@ class BatchStatement:
         """The batch SQL over lines already split (split())."""
         con = con if con is not None else self.con
         with queries.registered(con, {zscaler_sql.BATCH_TABLE: split}):
-            return queries.arrow_table(con, self.sql, self.params)
+            staged = queries.arrow_table(con, self.sql, self.params)
+        return _with_derived_hosts(staged, con) if self.derives_host else staged
 
     def staged_schema(self) -> pa.Schema:
         """The columns the batch SQL gives (from a run over no lines). A night's files of one feed
@@ -184,6 +186,21 @@ class BatchStatement:
         for stage in self.split_stages:
             df = df.with_columns(stage)
         return df.drop(["_src", "_parts", "_n"], strict=False).to_arrow(compat_level=pl.CompatLevel.newest())
+
+
+def _with_derived_hosts(staged: pa.Table, con) -> pa.Table:
+    """`staged` with the host of each row that has a URL but no host taken from the URL
+    (zscaler_sql.host_sql), host_derived true where one was found: the batch SQL's
+    `r_host IS NULL AND host IS NOT NULL`, for the few rows that need it."""
+    need = pc.and_(pc.is_null(staged["host"]), pc.is_valid(staged["url"])).combine_chunks()
+    if not pc.any(need).as_py():
+        return staged
+    with queries.registered(con, {zscaler_sql.HOST_TABLE: pa.table({"url": staged["url"].filter(need)})}):
+        hosts = queries.arrow_table(con, zscaler_sql.host_sql())["host"].combine_chunks()
+    i, j = staged.schema.get_field_index("host"), staged.schema.get_field_index("host_derived")
+    host = pc.replace_with_mask(staged["host"].combine_chunks(), need, hosts.cast(staged.schema.field(i).type))
+    staged = staged.set_column(i, staged.schema.field(i), host)
+    return staged.set_column(j, staged.schema.field(j), pc.and_(need, pc.is_valid(host)))
 
 
 def stage_in_order(statement: BatchStatement, chunks: Iterable[tuple[int, bytes | memoryview | LongLine]],

@@ -24,6 +24,7 @@ from .zscaler_json_layout import JsonLayout
 from .zscaler_sniff import Plan
 
 BATCH_TABLE = "_zs_batch"        # the registered batch every statement here reads
+HOST_TABLE = "_zs_urls"          # the URLs of rows without a host (host_sql)
 SQL_TYPES = {"ts": "TIMESTAMPTZ", "int": "INTEGER", "big": "BIGINT", "port": "INTEGER"}
 _PLACEHOLDER_MAX = max(len(p) for p in PLACEHOLDERS)
 
@@ -439,8 +440,15 @@ def host_from_authority(auth: str) -> str:
 
 
 def derives_host(plan: Plan) -> bool:
-    """zia_web rows without a host take it from their URL (DERIVED: host_derived marks them)."""
+    """zia_web rows without a host take it from their URL (DERIVED: host_derived marks them):
+    the batch SQL leaves their host NULL, and host_sql() gives it."""
     return "host_derived" in DERIVED.get(plan.log_type, []) and bool(plan.columns.get("url"))
+
+
+def host_sql() -> str:
+    """SQL of the host of each `url` of HOST_TABLE, in order (host_from_url): run on the staged
+    rows the batch SQL gave a URL but no host (zscaler_batch.BatchStatement.run)."""
+    return f"SELECT {host_from_authority('a')} AS host FROM (SELECT {url_authority('url')} AS a FROM {HOST_TABLE})"
 
 
 def parse_time_expr(x: str, first: bool = False, declared: tuple[str, ...] = ()) -> str:
@@ -519,9 +527,10 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None,
             bad_terms.append("'no event time (the feed has no time field; expected time, datetime, "
                              "epochtime, rt, devTime, TimeGenerated or LogTimestamp)'")
         if col == "host" and derives_host(plan):
-            # the URL's authority is a column of CTE h, taken only where the host is missing: as
-            # an expression repeated in the CASE it cost every batch's planning a few ms
-            typed_exprs.append(f"CASE WHEN r_host IS NOT NULL THEN r_host ELSE {host_from_authority('r__auth')} END AS host")
+            # a row without a host takes its URL's after this statement (host_sql): in the
+            # statement, the derivation cost every batch's planning ~1.5-2 ms, though nearly
+            # every row of a feed with a host field has one
+            typed_exprs.append("r_host AS host")
             if not sources:
                 raw_exprs.append("NULL::VARCHAR AS r_host")
                 continue
@@ -561,8 +570,7 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None,
                              f"'{col}: expected an integer, got ' || to_json(r_{col}) END")
         elif col != "host" or not derives_host(plan):
             typed_exprs.append(f"r_{col} AS {col}")
-    derived = [("r_host IS NULL AND host IS NOT NULL" if derives_host(plan) else "false") + f" AS {c}"
-               for c in DERIVED.get(plan.log_type, [])]
+    derived = [f"false AS {c}" for c in DERIVED.get(plan.log_type, [])]      # set by host_sql's caller
     if plan.extra:
         params["extra_keys"] = [plan.keys[i] for i in plan.extra]
         extra = ("CASE WHEN len(list_filter(ev, lambda x: x IS NOT NULL)) = 0 THEN NULL ELSE "
@@ -616,8 +624,6 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None,
         extra = (f"CASE WHEN late IS NULL OR len(late) = 0 THEN {extra} "
                  f"ELSE to_json(map_from_entries(list_concat({known}, late))) END")
     ns = ", ".join(f"{_nullify_inline(f'k{i}', kind, generic)} AS {name}" for (i, kind), name in nulled.items())
-    h = (f", h AS (\n    SELECT *, CASE WHEN r_host IS NULL THEN {url_authority('r_url')} END AS r__auth FROM r\n)"
-         if derives_host(plan) else "")
     sql = f"""
 WITH {ctes},
 k AS (
@@ -626,8 +632,8 @@ k AS (
     SELECT *{', ' + ns if ns else ''} FROM k
 ), r AS (
     SELECT line, text, drift, nf, late, {', '.join(raw_exprs)}, {ev} AS ev FROM n
-){h}, t AS (
-    SELECT *, {', '.join(typed_exprs)}, {extra} AS extra FROM {'h' if h else 'r'}
+), t AS (
+    SELECT *, {', '.join(typed_exprs)}, {extra} AS extra FROM r
 ), u AS (
     SELECT *, nullif({bad}, '') AS bad FROM t
 )

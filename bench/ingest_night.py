@@ -20,6 +20,10 @@ this machine, whatever zsaudit does; --no-probe skips it).
 
 `--workers N` sets ZSAUDIT_INGEST_WORKERS for the child (default: one per core it may use);
 `--cpus CPUS/N` runs a cpu set with N workers (0/2: the parallel path on one core).
+`--runnable` reads the child's threads' states every 2 ms from this process and adds, per phase,
+the core-seconds no thread of the ingest was ready to use (cores - runnable threads): idle that
+is the ingest's own, measurable on a loaded machine; the sampling costs this process about a
+quarter of a core (24 threads read 300 times a second), so not with the quiet figures.
 """
 
 from __future__ import annotations
@@ -291,6 +295,18 @@ class Timeline:
             return before[1] + (after[1] - before[1]) * (t - before[0]) / (after[0] - before[0])
         return {name: (max(0.0, b - a), max(0.0, cpu_at(b) - cpu_at(a))) for name, a, b in marks}
 
+    def marks(self, start: float, end: float) -> dict[str, float]:
+        """The phases' ends on the monotonic clock (time.monotonic, shared with other processes):
+        for a sampler outside the process (runnable threads by phase)."""
+        if not self.stage_ends:
+            return {}
+        ends = sorted(self.stage_ends)
+        shift = time.monotonic() - time.perf_counter()
+        drain = ends[max(0, len(ends) - self.workers)]
+        return {k: v + shift for k, v in [("start", start), ("head", ends[0]), ("middle", drain),
+                                          ("drain", ends[-1]), ("tail", max(ends[-1], self.write_end)),
+                                          ("final", end)]}
+
 
 def child(folder: str, db: str, breakdown: bool) -> None:
     from zsaudit.ingest import zscaler
@@ -318,6 +334,7 @@ def child(folder: str, db: str, breakdown: bool) -> None:
                       "switches": ru.ru_nvcsw + ru.ru_nivcsw - ru0.ru_nvcsw - ru0.ru_nivcsw,
                       "main_cpu_seconds": main_cpu, "peak_rss_mb": ru.ru_maxrss / 1024,
                       "threads": roles, "thread_faults": faults, "phases": timeline.phases(t, end),
+                      "marks": timeline.marks(t, end),
                       "steps": {f"{r}: {s}": v for (r, s), v in (steps.cpu if steps else {}).items()}}))
 
 
@@ -333,7 +350,49 @@ def tlb_shootdowns() -> int:
     return 0
 
 
-def measure(folder: Path, spec: str, workers: str | None, breakdown: bool) -> dict:
+def run_sampled(cmd: list[str], env: dict) -> tuple[subprocess.CompletedProcess, list[tuple[float, int]]]:
+    """`cmd` run with its threads' states read from outside every 2 ms (/proc/<pid>/task/*/stat):
+    (the finished process, [(time.monotonic(), threads runnable)]). A thread waiting for a core
+    (the load) stays runnable (R); one waiting for the GIL, a lock, a future or the disk sleeps:
+    so the runnable count is the ingest's own demand for cores, which the load does not change
+    much, unlike idle core-seconds measured as cores x wall - CPU."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    samples: list[tuple[float, int]] = []
+    while proc.poll() is None:
+        t, runnable = time.monotonic(), 0
+        try:
+            tids = os.listdir(f"/proc/{proc.pid}/task")
+        except OSError:
+            break
+        for tid in tids:
+            try:
+                with open(f"/proc/{proc.pid}/task/{tid}/stat") as fh:
+                    stat = fh.read()
+            except OSError:
+                continue
+            runnable += stat[stat.rindex(")") + 2] == "R"
+        samples.append((t, runnable))
+        time.sleep(0.002)
+    out, err = proc.communicate()
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), samples
+
+
+def runnable_by_phase(samples: list[tuple[float, int]], marks: dict[str, float], cores: int) -> dict:
+    """Per phase (marks: its end on the monotonic clock): (wall s, core-s no thread of the ingest
+    was ready to use: the sum over samples of max(0, cores - threads runnable) x interval)."""
+    out = {}
+    names = list(marks)
+    for a, b in zip(names, names[1:]):
+        wall = idle = 0.0
+        for (t, n), (t2, _) in zip(samples, samples[1:]):
+            if marks[a] <= t < marks[b]:
+                wall += t2 - t
+                idle += (t2 - t) * max(0, cores - n)
+        out[b] = (wall, idle)
+    return out
+
+
+def measure(folder: Path, spec: str, workers: str | None, breakdown: bool, runnable: bool = False) -> dict:
     cpus, _, own = spec.partition("/")            # "0,1/1": cpus 0,1 with one worker
     workers = own or workers
     db = DATA / "bench-night.duckdb"
@@ -343,8 +402,12 @@ def measure(folder: Path, spec: str, workers: str | None, breakdown: bool) -> di
     if workers:
         env["ZSAUDIT_INGEST_WORKERS"] = workers
     load, tlb = os.getloadavg()[0], tlb_shootdowns()
-    out = subprocess.run(["taskset", "-c", cpus, sys.executable, __file__, "--child", str(folder), str(db)]
-                         + ["--breakdown"] * breakdown, capture_output=True, text=True, env=env)
+    cmd = ["taskset", "-c", cpus, sys.executable, __file__, "--child", str(folder), str(db)] + ["--breakdown"] * breakdown
+    samples = None
+    if runnable:
+        out, samples = run_sampled(cmd, env)
+    else:
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode:
         raise SystemExit(out.stderr)
     for p in (db, Path(str(db) + ".wal")):
@@ -353,6 +416,7 @@ def measure(folder: Path, spec: str, workers: str | None, breakdown: bool) -> di
     res["load"] = (load, os.getloadavg()[0])
     res["cores"] = len(cpus.split(","))
     res["tlb_shootdowns"] = tlb_shootdowns() - tlb
+    res["runnable"] = runnable_by_phase(samples, res.get("marks", {}), res["cores"]) if samples else {}
     return res
 
 
@@ -380,6 +444,9 @@ def print_breakdown(runs: dict[str, list[dict]]) -> None:
                   (f"phase {phase}: idle core-s", lambda r, p=phase: r["cores"] * r["phases"].get(p, (0.0, 0.0))[0]
                    - r["phases"].get(p, (0.0, 0.0))[1])]
     lines.append(("idle core-s in all", lambda r: r["cores"] * r["seconds"] - r["cpu_seconds"]))
+    if any(r.get("runnable") for c in sets for r in runs[c]):      # --runnable
+        lines += [(f"no thread ready, core-s: {p}", lambda r, p=p: r["runnable"].get(p, (0.0, 0.0))[1])
+                  for p in ("head", "middle", "drain", "tail", "final")]
     steps = sorted({k.split(": ", 1)[1] for c in sets for r in runs[c] for k in r["steps"]})
     lines += [(f"step: {k}", lambda r, k=k: sum(v for n, v in r["steps"].items() if n.endswith(f": {k}")))
               for k in steps]
@@ -407,6 +474,9 @@ def main() -> None:
     ap.add_argument("--no-breakdown", action="store_true", help="no per-step CPU (the steps are not wrapped)")
     ap.add_argument("--keep", action="store_true", help="keep the generated night in bench/data/")
     ap.add_argument("--no-probe", action="store_true", help="no core probe after the runs")
+    ap.add_argument("--runnable", action="store_true",
+                    help="sample the child's runnable threads every 2 ms from outside: idle cores by phase "
+                         "that the load does not inflate (the sampling costs ~1/4 core: not for the quiet figures)")
     ap.add_argument("--child", nargs=2, metavar=("FOLDER", "DB"), help=argparse.SUPPRESS)
     ap.add_argument("--breakdown", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -427,7 +497,7 @@ def main() -> None:
     try:
         for _ in range(args.rounds):
             for cpus in cpu_sets:
-                r = measure(folder, cpus, args.workers, not args.no_breakdown)
+                r = measure(folder, cpus, args.workers, not args.no_breakdown, args.runnable)
                 assert r["files"] == 24 and r["rejected"] == 0, r
                 assert rows in (None, r["rows"]), (rows, r)     # every run loads the same rows
                 rows = r["rows"]

@@ -20,6 +20,8 @@ this machine, whatever zsaudit does; --no-probe skips it).
 
 `--workers N` sets ZSAUDIT_INGEST_WORKERS for the child (default: one per core it may use);
 `--cpus CPUS/N` runs a cpu set with N workers (0/2: the parallel path on one core).
+`--batch-probe` runs, after the rest, the stagers' work for one batch of the night alone on core
+0 and on cores 0 and 1 at once: what two busy cores cost the ingest's own statement.
 `--runnable` reads the child's threads' states every 2 ms from this process and adds, per phase,
 the core-seconds no thread of the ingest was ready to use (cores - runnable threads): idle that
 is the ingest's own, measurable on a loaded machine; the sampling costs this process about a
@@ -338,6 +340,53 @@ def child(folder: str, db: str, breakdown: bool) -> None:
                       "steps": {f"{r}: {s}": v for (r, s), v in (steps.cpu if steps else {}).items()}}))
 
 
+def batch_work(path: str, runs: int) -> None:
+    """The stagers' work for the first 16 MiB batch of `path` (decode, number, the batch SQL to
+    Arrow; one thread, DuckDB threads = 1), `runs` times: prints the median thread CPU s of one."""
+    import statistics
+    import duckdb
+    from zsaudit import queries
+    from zsaudit.ingest import zscaler, zscaler_sql
+    from zsaudit.ingest.ledger import FileResult
+    from zsaudit.ingest.zscaler_batch import BatchStatement, decode_lines
+
+    con = duckdb.connect()
+    queries.set_option(con, "threads", 1)
+    queries.set_option(con, "TimeZone", "UTC")
+    plan, _ = zscaler._plan(Path(path), path, "auto", None, zscaler.limits.MAX_LINE_BYTES,
+                            FileResult(path=path, sha256=""))
+    statement = BatchStatement(con, plan)
+    with open(path, "rb") as fh:
+        body = fh.read(zscaler.BATCH_BYTES)
+    body = body[:body.rindex(b"\n")]
+    spent = []
+    for _ in range(runs):
+        start = time.thread_time()
+        split = statement.split(statement.numbered(1, decode_lines(body)))
+        with queries.registered(con, {zscaler_sql.BATCH_TABLE: split}):
+            queries.arrow_table(con, statement.sql, statement.params)
+        spent.append(time.thread_time() - start)
+    print(statistics.median(spent))
+
+
+def batch_probe(folder: Path, rounds: int = 3, runs: int = 15) -> dict:
+    """batch_work alone on core 0, then on cores 0 and 1 at once, `rounds` times: what two busy
+    cores cost the ingest's own statement per CPU-second (bench/scale.py's core probe runs a
+    small DuckDB workload, which two cores do not slow)."""
+    first = str(sorted(folder.iterdir())[0])
+
+    def start(cpu: str) -> subprocess.Popen:
+        return subprocess.Popen(["taskset", "-c", cpu, sys.executable, __file__, "--batch-work", first, str(runs)],
+                                stdout=subprocess.PIPE, text=True)
+    alone, paired = [], []
+    for _ in range(rounds):
+        alone.append(float(start("0").communicate()[0]))
+        pair = [start("0"), start("1")]
+        paired += [float(p.communicate()[0]) for p in pair]
+    a, b = sorted(alone)[len(alone) // 2], sorted(paired)[len(paired) // 2]
+    return {"alone_cpu_s": a, "two_at_once_cpu_s": b, "ratio": b / a, "load": os.getloadavg()[0]}
+
+
 def tlb_shootdowns() -> int:
     """TLB shootdowns of all CPUs so far (/proc/interrupts: the whole machine, not the child)."""
     try:
@@ -477,11 +526,17 @@ def main() -> None:
     ap.add_argument("--runnable", action="store_true",
                     help="sample the child's runnable threads every 2 ms from outside: idle cores by phase "
                          "that the load does not inflate (the sampling costs ~1/4 core: not for the quiet figures)")
+    ap.add_argument("--batch-probe", action="store_true",
+                    help="after the runs, the night's own batch SQL alone on one core and on two at once")
     ap.add_argument("--child", nargs=2, metavar=("FOLDER", "DB"), help=argparse.SUPPRESS)
+    ap.add_argument("--batch-work", nargs=2, metavar=("FILE", "RUNS"), help=argparse.SUPPRESS)
     ap.add_argument("--breakdown", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(*args.child, args.breakdown)
+        return
+    if args.batch_work:
+        batch_work(args.batch_work[0], int(args.batch_work[1]))
         return
     cpu_sets = args.cpus or ["0", "0,1"]
     folder = generate(args.format, args.per_file)
@@ -506,7 +561,7 @@ def main() -> None:
                 print(f"{cpus:5} {r['seconds']:>7.1f} {r['rows'] / r['seconds']:>9,.0f} {r['cpu_seconds']:>6.1f} "
                       f"{r['main_cpu_seconds']:>6.1f} {cap:>5.2f} {r['peak_rss_mb']:>6.0f} "
                       f"{r['load'][0]:>8.2f} / {r['load'][1]:.2f}", flush=True)
-        if {"0", "0,1"} <= set(runs):
+        if runs.get("0") and runs.get("0,1"):
             one, two = (min(r["seconds"] for r in runs[c]) for c in ("0", "0,1"))
             cpu1, cpu2 = (min(r["cpu_seconds"] for r in runs[c]) for c in ("0", "0,1"))
             print(f"best of {args.rounds}: 1 core {one:.1f} s, 2 cores {two:.1f} s: speed-up {one / two:.2f}x "
@@ -520,6 +575,12 @@ def main() -> None:
                   f"{probe['alone_cpu_s']:.3f} / {probe['two_at_once_cpu_s']:.3f} CPU-s a copy, "
                   f"{probe['ratio']:.2f}x (above 1: two busy cores do less per CPU-second than one; "
                   f"load {probe['load_avg'][0]})")
+        if args.batch_probe:
+            probe = batch_probe(folder)
+            print(f"batch probe (the stagers' work for one 16 MiB batch of this night, median of 15 a process, "
+                  f"3 rounds): alone {probe['alone_cpu_s']:.3f} CPU-s, two at once {probe['two_at_once_cpu_s']:.3f}: "
+                  f"{probe['ratio']:.2f}x (the ceiling with no idle core: {2 / probe['ratio']:.2f}x; "
+                  f"load {probe['load']:.1f})")
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)

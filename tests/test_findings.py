@@ -41,6 +41,28 @@ def test_clean_night_has_no_findings(case):
     assert summary.findings == 0 and summary.attributed == 2
 
 
+def test_a_small_period_runs_on_one_thread_and_the_setting_comes_back(case, monkeypatch):
+    """A small night is analysed on one DuckDB thread (its statements' set-up, not its rows, is the
+    cost); ZSAUDIT_THREADS always wins; the connection gets its threads back for what follows."""
+    from zsaudit import queries
+    from zsaudit.analyze import analysis
+    a = case.attempt("billing_daily", "fetch", at(0), at(5))
+    case.conn(a, "billing_api", at(1))
+    case.web(at(1), BILLING, "api.billing.example")
+    since, until = at(-60), at(60)
+    assert analysis.analysis_threads(case.con, since, until, None) == {"threads": 1}
+    assert analysis.analysis_threads(case.con, since, until, object()) == {}      # Spark: its lake
+    monkeypatch.setattr(analysis, "SMALL_PERIOD_REQUESTS", 1)
+    assert analysis.analysis_threads(case.con, since, until, None) == {}          # not small
+    monkeypatch.setattr(analysis, "SMALL_PERIOD_REQUESTS", 50_000)
+    monkeypatch.setenv("ZSAUDIT_THREADS", "3")
+    assert analysis.analysis_threads(case.con, since, until, None) == {}          # the user's choice
+    monkeypatch.delenv("ZSAUDIT_THREADS")
+    queries.apply_settings(case.con, threads=2)
+    assert case.analyze(since=since, until=until).attributed == 1
+    assert queries.setting(case.con, "threads") == 2
+
+
 # -- unmapped_identity ---------------------------------------------------------------------
 def test_unknown_login_from_worker(case):
     a = case.attempt("billing_daily", "fetch", at(0), at(5))

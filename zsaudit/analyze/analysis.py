@@ -20,6 +20,11 @@ from . import correlate as correlate_mod
 from .rules import KINDS, SEVERITIES, at_or_above, load_rules
 
 # coverage_gap runs first: the detections after it leave stretches without coverage to not_evaluable.
+# Below this many requests in the period an analysis runs on one DuckDB thread: its ~23 statements
+# then cost their fixed set-up (plans, pipelines, hash tables for tens of rows), which more threads
+# only multiply (-10-18 % CPU a small analysis, no longer wall: docs/benchmarks.md, session 11)
+SMALL_PERIOD_REQUESTS = 50_000
+
 RUN_ORDER = ("coverage_gap",) + tuple(k for k in KINDS if k != "coverage_gap")
 
 
@@ -93,10 +98,22 @@ def analyze(store, identity_map_path, *, since=None, until=None, progress: Progr
     # Bounded memory (DuckDB spills beyond it) and parallel inserts: no statement here relies on
     # insertion order. Both settings are restored afterwards.
     with queries.settings(con, memory_limit=os.environ.get("ZSAUDIT_ANALYZE_MEMORY", "2GB"),
-                          preserve_insertion_order=False):
+                          preserve_insertion_order=False, **analysis_threads(con, since, until, correlator)):
         return _analyze(store, imap, rules, since, until, identity_map_path, progress,
                         {"gap_threshold": gap_threshold, "max_reject_rate": max_reject_rate},
                         correlator or correlate_mod.correlate)
+
+
+def analysis_threads(con, since, until, correlator) -> dict:
+    """{"threads": 1} for a small period analysed here (SMALL_PERIOD_REQUESTS), else {} (the
+    store's threads: one per core, or ZSAUDIT_THREADS, which always wins). Not with another
+    correlator: the Spark engine's requests are in its lake, not counted here. Results do not
+    depend on the thread count (tests/test_reperformance.py)."""
+    if correlator is not None or os.environ.get("ZSAUDIT_THREADS", "").strip():
+        return {}
+    n = queries.scalar(con, "analyze/period_size", {"since": since or correlate_mod.FAR_PAST,
+                                                    "until": until or correlate_mod.FAR_FUTURE})
+    return {"threads": 1} if n < SMALL_PERIOD_REQUESTS else {}
 
 
 def _analyze(store, imap, rules, since, until, identity_map_path, progress, coverage: dict,

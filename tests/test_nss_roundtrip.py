@@ -187,6 +187,28 @@ def _url(p: dict) -> str:
     return f"{p['scheme']}{p['userinfo']}{host}{p['port']}{p['rest']}"
 
 
+def test_derived_hosts_stay_with_their_rows_whatever_the_connection_allows(tmp_path):
+    """Rows with and without a host in one file: each row without one gets its own URL's host
+    (taken after the batch SQL, in the URLs' order), even on a connection whose caller let DuckDB
+    reorder results (preserve_insertion_order off), and that caller's setting is left as it was."""
+    from zsaudit import queries
+
+    store = new_store(tmp_path / "rt.duckdb")
+    queries.apply_settings(store.con, preserve_insertion_order=False)
+    t = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
+    recs = [{"event_time": t, "login": f"svc{i}@corp.example", "url": f"https://h{i}.example:8443/p?i={i}",
+             "host": None if i % 3 else f"given{i}.example", "request_method": "GET", "response_code": 200,
+             "action": "Allowed"} for i in range(3000)]
+    try:
+        res, got, rejects = read_back(tmp_path, "zia_web", "json", recs, None, store)
+        assert rejects == [] and len(got) == len(recs)
+        assert [g["host"] for g in got] == [r["host"] or f"h{i}.example" for i, r in enumerate(recs)]
+        assert res.hosts_derived == sum(1 for r in recs if r["host"] is None)
+        assert queries.setting(store.con, "preserve_insertion_order") is False
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("fmt", ["csv", "json", "kv"])
 def test_url_only_templates_derive_the_host(tmp_path, fmt):
     """Feeds without %s{host} (the default NSS CSV; Elastic's JSON; a kv template without

@@ -191,11 +191,15 @@ class BatchStatement:
 def _with_derived_hosts(staged: pa.Table, con) -> pa.Table:
     """`staged` with the host of each row that has a URL but no host taken from the URL
     (zscaler_sql.host_sql), host_derived true where one was found: the batch SQL's
-    `r_host IS NULL AND host IS NOT NULL`, for the few rows that need it."""
+    `r_host IS NULL AND host IS NOT NULL`, for the few rows that need it. The hosts come back in
+    the URLs' order, which DuckDB keeps for a projection only with preserve_insertion_order on: it
+    is the default and the ingest never turns it off, but it is held on here, not assumed (a
+    connection that had it off would pair rows with other rows' hosts, silently)."""
     need = pc.and_(pc.is_null(staged["host"]), pc.is_valid(staged["url"])).combine_chunks()
     if not pc.any(need).as_py():
         return staged
-    with queries.registered(con, {zscaler_sql.HOST_TABLE: pa.table({"url": staged["url"].filter(need)})}):
+    with queries.registered(con, {zscaler_sql.HOST_TABLE: pa.table({"url": staged["url"].filter(need)})}), \
+            queries.settings(con, preserve_insertion_order=True):
         hosts = queries.arrow_table(con, zscaler_sql.host_sql())["host"].combine_chunks()
     i, j = staged.schema.get_field_index("host"), staged.schema.get_field_index("host_derived")
     host = pc.replace_with_mask(staged["host"].combine_chunks(), need, hosts.cast(staged.schema.field(i).type))

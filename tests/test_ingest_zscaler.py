@@ -474,6 +474,23 @@ def test_the_files_own_time_style_first_and_others_still_read(store, tmp_path):
     assert got == [T0 + timedelta(seconds=i) for i in range(30)]
 
 
+@pytest.mark.parametrize("pattern", ["dd/MM/yyyy hh:mm:ss a z", "MM/dd/yyyy HH:mm:ss"])
+def test_a_small_file_reads_its_times_as_a_large_one_does(store, tmp_path, pattern):
+    """A file of a few lines is not probed for its time format (its lines are the sniffed sample,
+    read once); one of 300 is. Both read the same day-or-month-first times the records declare."""
+    t0 = datetime(2026, 3, 4, 9, 30, tzinfo=timezone.utc)      # 04/03 and 03/04: either way a date
+    want = [t0 + timedelta(minutes=i) for i in range(300)]
+    for n in (3, 300):
+        recs = [{"event_time": t, "login": f"u{i}@corp.example", "url": "x.example/"} for i, t in enumerate(want[:n])]
+        f = tmp_path / f"web-{n}.leef"
+        nss_writer.write(recs, "zia_web", "leef", f, leef_time=pattern)
+        store.con.execute("DELETE FROM zia_web")
+        (r,) = zscaler.ingest_paths(store, [f])
+        assert (r.rows_loaded, r.rows_rejected) == (n, 0)
+        got = [t for (t,) in store.con.execute("SELECT event_time FROM zia_web ORDER BY source_line").fetchall()]
+        assert got == want[:n], (n, pattern)
+
+
 def _records(n: int) -> list[dict]:
     return [json.loads(web(i % 60, ua=f"agent/{i}")) for i in range(n)]
 

@@ -341,6 +341,8 @@ def _plan(path: Path, label: str, fmt: str, fields: str | None, max_line_bytes: 
                            "key=value, LEEF, CEF)") from exc
         raise
     result.source_kind, result.format = plan.log_type, plan.fmt
+    plan.whole_sample = (not document and len(head) < SNIFF_BYTES
+                         and len(plan.sample) == sum(1 for ln in head_lines if ln.strip()))
     if plan.note:                                  # a SIEM export: which one
         result.note = plan.note
     if document:

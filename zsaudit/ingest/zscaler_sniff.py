@@ -52,6 +52,9 @@ class Plan:
     note: str = ""
     sample: list[str] = field(default_factory=list)     # first lines, to learn the key layout
     time_formats: list[str] = field(default_factory=list)  # strptime formats the records declare
+    # the sample is the whole file (zscaler._plan): its batch SQL reads those lines once, so no time
+    # format is probed first (zscaler_time_probe), which would cost more than it saves
+    whole_sample: bool = False
     kv_prefix: bool = False                    # kv: a syslog header / timestamp before the first key
     kv_quoted: bool = False                    # kv: values may be double-quoted (with \" escapes)
     markers: list[int] = field(default_factory=list)    # ZPA LSS: key indices telling each record's type

@@ -19,12 +19,12 @@ from ..timeutil import iso_z, resolve_period
 from . import correlate as correlate_mod
 from .rules import KINDS, SEVERITIES, at_or_above, load_rules
 
-# coverage_gap runs first: the detections after it leave stretches without coverage to not_evaluable.
 # Below this many requests in the period an analysis runs on one DuckDB thread: its ~23 statements
 # then cost their fixed set-up (plans, pipelines, hash tables for tens of rows), which more threads
 # only multiply (-10-18 % CPU a small analysis, no longer wall: docs/benchmarks.md, session 11)
 SMALL_PERIOD_REQUESTS = 50_000
 
+# coverage_gap runs first: the detections after it leave stretches without coverage to not_evaluable.
 RUN_ORDER = ("coverage_gap",) + tuple(k for k in KINDS if k != "coverage_gap")
 
 

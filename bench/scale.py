@@ -184,7 +184,7 @@ def run_spark(db: Path, identity: Path, lake_root: Path, workers: int, work: Pat
         with session(cluster.url) as spark, Store(db) as store:
             # executors up before timing, their Python with zsaudit's task modules imported (as
             # after `zsaudit run`'s ingest job): job 1 otherwise starts with each executor's imports
-            spark.sparkContext.parallelize(range(workers), workers).map(_warm).count()
+            spark.parallelize(range(workers), workers).map(_warm).count()
             ingest = time_ingest(spark, ingest_files, work / f"ingest-{workers}") if ingest_files else None
             correlator = Correlator(spark, Lake.at(lake_root))
             clock = Clock()
@@ -267,7 +267,7 @@ def run_ingest_only(workers: int, work: Path, ingest_files: list[str]) -> dict:
     cluster = SparkCluster(work / f"cluster-{workers}", workers=workers, cores=1, memory="4g").start()
     try:
         with session(cluster.url) as spark:
-            spark.sparkContext.parallelize(range(workers), workers).count()   # executors up before timing
+            spark.parallelize(range(workers), workers).count()   # executors up before timing
             return {"engine": f"spark, {workers} worker(s) x 1 core",
                     "ingest": time_ingest(spark, ingest_files, work / f"ingest-{workers}")}
     finally:

@@ -445,7 +445,7 @@ def _evidence_time(store: Store, until: datetime) -> datetime:
 # -- engines ------------------------------------------------------------------------------------
 @contextmanager
 def _engine(config: Config) -> Iterator[object]:
-    """The SparkSession of a run with engine.name = "spark" (stopped after it), else None."""
+    """The SparkContext of a run with engine.name = "spark" (stopped after it), else None."""
     if config.engine != "spark":
         yield None
         return

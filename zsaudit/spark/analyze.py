@@ -245,7 +245,7 @@ class Correlator:
     def __call__(self, con, imap: IdentityMap, *, since: datetime | None, until: datetime | None,
                  analysis_id: str, progress=None, rule_params: dict) -> dict:
         params = correlate.prepare(con, imap, since=since, until=until, analysis_id=analysis_id)
-        lake, sc = self.lake, self.spark.sparkContext
+        lake, sc = self.lake, self.spark
         lake.register(con)
         work = lake.work(con, analysis_id)
         lake.remove(work)

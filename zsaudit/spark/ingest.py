@@ -132,7 +132,7 @@ def ingest(spark, lake: Lake, config: Config, zscaler_files: list[str], airflow_
         # the Airflow task first: it is the longest, the Zscaler files fill the other cores meanwhile
         tasks.insert(0, ("airflow", (root, airflow_paths, config.airflow_template, config.airflow_tz, api,
                                      config.ingest_workers)))
-    done = spark.sparkContext.parallelize(tasks, max(1, len(tasks))).map(_run_unit).collect() if tasks else []
+    done = spark.parallelize(tasks, max(1, len(tasks))).map(_run_unit).collect() if tasks else []
     if tasks_out is not None:
         tasks_out.extend((kind, cpu, wall) for kind, _, _, cpu, wall in done)
     return {source: ([r for kind, rs, _, _, _ in done if kind == source for r in rs],

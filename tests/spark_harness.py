@@ -1,6 +1,11 @@
 """A real standalone Spark cluster on 127.0.0.1 for `make test-spark`: one master and N workers
 started with PySpark's own launcher (pyspark/bin/spark-class), each a process of ours, stopped
-(and killed if need be) at the end. Needs Java 17 (`.ci/run` installs it from Debian)."""
+(and killed if need be) at the end. Needs Java 17 (`.ci/run` installs it from Debian).
+
+Every JVM of the tests (master, workers, the driver and its executors, through the cluster's
+SPARK_CONF_DIR) compiles with C1 only: they live for minutes and run no hot Java loop (the
+tasks' work is Python and DuckDB), and C2's compiler threads took about half of each JVM's
+start, ~4 of ~9 CPU-s of a driver's (measured session 12)."""
 
 from __future__ import annotations
 
@@ -58,6 +63,10 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
+# for short-lived JVMs on a small machine: C1 only, one GC thread (Spark adds its own --add-opens)
+TEST_JAVA_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
 class SparkCluster:
     def __init__(self, workdir: Path, *, workers: int = 2, cores: int = 1, memory: str = "1g"):
         self.workdir = Path(workdir)
@@ -65,8 +74,10 @@ class SparkCluster:
         self.port, self.ui_port = _free_port(), _free_port()
         self.master: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
+        self.conf_dir = self.workdir / "conf"
         self.env = {**os.environ, "SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": "127.0.0.1",
-                    "SPARK_WORKER_DIR": str(self.workdir / "work"), "SPARK_NO_DAEMONIZE": "1"}
+                    "SPARK_WORKER_DIR": str(self.workdir / "work"), "SPARK_NO_DAEMONIZE": "1",
+                    "SPARK_CONF_DIR": str(self.conf_dir), "SPARK_DAEMON_JAVA_OPTS": TEST_JAVA_OPTS}
 
     @property
     def url(self) -> str:
@@ -77,24 +88,44 @@ class SparkCluster:
         return subprocess.Popen([str(spark_home() / "bin" / "spark-class"), *args], env=self.env,
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
+    def _start_worker(self, i: int) -> subprocess.Popen:
+        return self._start(
+            f"worker-{i}", "org.apache.spark.deploy.worker.Worker", self.url, "--host", "127.0.0.1",
+            "--cores", str(self.cores), "--memory", self.memory, "--webui-port", str(_free_port()),
+            "--work-dir", str(self.workdir / f"work-{i}"))
+
     def start(self, timeout: float = 120) -> "SparkCluster":
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # read by the drivers started with this env (and by the master and workers): their
+        # executors' JVMs get the same options
+        self.conf_dir.mkdir(exist_ok=True)
+        (self.conf_dir / "spark-defaults.conf").write_text(
+            f"spark.driver.extraJavaOptions {TEST_JAVA_OPTS}\nspark.executor.extraJavaOptions {TEST_JAVA_OPTS}\n")
         self.master = self._start("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
                                   "--port", str(self.port), "--webui-port", str(self.ui_port))
-        for i in range(self.n_workers):
-            self.workers.append(self._start(
-                f"worker-{i}", "org.apache.spark.deploy.worker.Worker", self.url, "--host", "127.0.0.1",
-                "--cores", str(self.cores), "--memory", self.memory, "--webui-port", str(_free_port()),
-                "--work-dir", str(self.workdir / f"work-{i}")))
+        self.workers = [self._start_worker(i) for i in range(self.n_workers)]
+        self.wait(timeout)
+        return self
+
+    def wait(self, timeout: float = 120) -> None:
+        """Until every worker is registered with the master (alive)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.alive_workers() >= self.n_workers:
-                return self
+                return
             for p in [self.master, *self.workers]:
                 if p.poll() is not None:
                     raise RuntimeError(f"a Spark process exited ({p.args[1]}); see {self.workdir}/*.log")
-            time.sleep(0.5)
+            time.sleep(0.2)
         raise RuntimeError(f"Spark cluster not up after {timeout}s; see {self.workdir}/*.log")
+
+    def heal(self, timeout: float = 120) -> None:
+        """A new worker in place of each killed one (kill_worker), and until all are alive: the
+        master gives a running application an executor on it."""
+        for i, p in enumerate(self.workers):
+            if p.poll() is not None:
+                self.workers[i] = self._start_worker(i)
+        self.wait(timeout)
 
     def alive_workers(self) -> int:
         try:

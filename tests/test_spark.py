@@ -1,6 +1,12 @@
 """`zsaudit run --engine spark` on a real standalone Spark cluster (master + 2 workers of 1 core
 on 127.0.0.1, tests/spark_harness.py): the same night gives the same rows as the single-machine
-engine, and a worker killed in the middle of the job changes nothing. `make test-spark`."""
+engine, and a worker killed in the middle of the job changes nothing. `make test-spark`.
+
+The Spark runs are `zsaudit run` invoked in this process (click's runner) on one application for
+the module (`app`: zsaudit's own session(), which a run finds running and uses, as in a notebook):
+a new application per run started a driver JVM and a JVM per executor first, ~45 s of each run
+on this 2-core machine, where the runs themselves take seconds. The single-machine runs, the
+reference, stay `zsaudit` processes."""
 
 from __future__ import annotations
 
@@ -13,11 +19,15 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import threading
+
 import duckdb
 import pytest
+from click.testing import CliRunner
 
 from s3server import running_with_bucket
 from spark_harness import SparkCluster, java_missing
+from zsaudit.commands import main
 from zsaudit.lake import Lake
 from zsaudit.store import Store
 from zsaudit.synth import synthesize
@@ -64,6 +74,38 @@ def cluster(tmp_path_factory, s3):
         yield c
     finally:
         c.stop()
+
+
+@pytest.fixture(scope="module")
+def spark_app(cluster):
+    """One Spark application on the cluster for the module's runs: zsaudit's session(), started
+    here (the driver's JVM reads the cluster's SPARK_CONF_DIR), found running by each run."""
+    from zsaudit.spark.session import session
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPARK_CONF_DIR", str(cluster.conf_dir))
+        with session(cluster.url, app="zsaudit-tests") as sc:
+            mp.delenv("SPARK_CONF_DIR")
+            yield sc
+
+
+@pytest.fixture
+def app(cluster, spark_app):
+    """The module's application, on a whole cluster: a worker killed by an earlier test is
+    replaced first."""
+    cluster.heal()
+    return spark_app
+
+
+def zsaudit_here(*args: str, env: dict | None = None) -> str:
+    """`zsaudit <args>` in this process (on the running Spark application); its stdout. `env`:
+    variables for this call only."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in (env or {}).items():
+            mp.setenv(key, value)
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, f"exit {result.exit_code}\n{result.stdout}\n{result.stderr[-4000:]}"
+    return result.stdout
 
 
 def login_partition_copy(lines: list[str]) -> str:
@@ -274,10 +316,10 @@ def assert_same(spark_rows: dict, single: dict) -> None:
         assert spark_rows[table] == single[table], f"{table}: rows differ between the engines"
 
 
-def test_spark_run_equals_the_single_machine_run_and_reruns_change_nothing(tmp_path, cluster, night,
+def test_spark_run_equals_the_single_machine_run_and_reruns_change_nothing(tmp_path, cluster, app, night,
                                                                            single_machine, single_machine_db):
     config = write_config(tmp_path / "spark", night)
-    out = finish(zsaudit("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url))
+    out = zsaudit_here("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url)
     assert f"ingest zscaler: {ZIA_PARTS + 3} new files (1 already ingested)" in out
     assert "report:" in out and "(verified)" in out
     assert_same(rows(config.parent / "zsaudit.duckdb"), single_machine)
@@ -288,22 +330,20 @@ def test_spark_run_equals_the_single_machine_run_and_reruns_change_nothing(tmp_p
     first_parts = lake_parts(config.parent / "zsaudit.duckdb", lake)
     assert evidence(config.parent) == evidence(single_machine_db.parent)
 
-    again = finish(zsaudit("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url))
+    again = zsaudit_here("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url)
     assert f"ingest zscaler: 0 new files ({ZIA_PARTS + 4} already ingested)" in again
     assert "analysis unchanged" in again
     assert_same(rows(config.parent / "zsaudit.duckdb"), single_machine)
 
     # the night analysed again: its new parts replace the first run's, which are never read again
     # (a view reading both would double every attribution) and are swept by the next analysis
-    finish(zsaudit("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url,
-                   "--reanalyze"))
+    zsaudit_here("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url, "--reanalyze")
     assert_same(rows(config.parent / "zsaudit.duckdb"), single_machine)
     second_parts = lake_parts(config.parent / "zsaudit.duckdb", lake)
     assert not set(first_parts) & set(second_parts)
     on_disk = {p.relative_to(lake.root).as_posix() for p in (lake.root / "attribution_rows").rglob("*.parquet")}
     assert on_disk == set(first_parts) | set(second_parts)
-    finish(zsaudit("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url,
-                   "--reanalyze"))
+    zsaudit_here("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url, "--reanalyze")
     assert_same(rows(config.parent / "zsaudit.duckdb"), single_machine)
     third_parts = lake_parts(config.parent / "zsaudit.duckdb", lake)
     on_disk = {p.relative_to(lake.root).as_posix() for p in (lake.root / "attribution_rows").rglob("*.parquet")}
@@ -313,20 +353,20 @@ def test_spark_run_equals_the_single_machine_run_and_reruns_change_nothing(tmp_p
     moved = tmp_path / "moved"
     shutil.copytree(config.parent, moved, ignore=shutil.ignore_patterns("packs"))
     shutil.rmtree(config.parent / "zsaudit.duckdb.lake")
-    finish(zsaudit("run", "--config", str(moved / "zsaudit.toml"), "--engine", "spark", "--spark-master", cluster.url))
+    zsaudit_here("run", "--config", str(moved / "zsaudit.toml"), "--engine", "spark", "--spark-master", cluster.url)
     assert lake_parts(moved / "zsaudit.duckdb", Lake.at(moved / "zsaudit.duckdb.lake")) == third_parts
     assert_same(rows(moved / "zsaudit.duckdb"), single_machine)
 
 
-def test_a_lake_on_s3_gives_the_same_rows_and_a_fresh_report_reads_it(tmp_path, cluster, s3, night, single_machine,
-                                                                      single_machine_db, monkeypatch):
+def test_a_lake_on_s3_gives_the_same_rows_and_a_fresh_report_reads_it(tmp_path, cluster, app, s3, night,
+                                                                      single_machine, single_machine_db, monkeypatch):
     """engine.lake = "s3://...": the executors write the lake to the S3 server (each object to its
     final key), the driver loads it and keeps the attribution parts there; the rows equal the
     single-machine run's, and `zsaudit report` in a fresh process reads the attributions from S3."""
     config = write_config(tmp_path / "spark", night)
     config.write_text(config.read_text() + f'[engine]\nlake = "s3://{LAKE_BUCKET}/nights/"\n')
-    out = finish(zsaudit("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url,
-                         env=s3.env()))
+    out = zsaudit_here("run", "--config", str(config), "--engine", "spark", "--spark-master", cluster.url,
+                       env=s3.env())
     assert "report:" in out and "(verified)" in out
     assert not (config.parent / "zsaudit.duckdb.lake").exists()
     for key, value in s3.env().items():        # this process reads the store's view through fsspec too
@@ -376,33 +416,7 @@ def lake_parts(db: Path, lake: Lake) -> list[str]:
     return [part for _, _, part in named]
 
 
-def test_a_worker_killed_mid_job_changes_nothing(tmp_path, cluster, night, single_machine):
-    """One of the two workers (and its executor) is killed while the ingest job runs: Spark runs
-    its tasks again on the other, the lake holds each file once, the result is the same."""
-    config = write_config(tmp_path / "spark", night)
-    ledger = config.parent / "zsaudit.duckdb.lake" / "ingest_ledger"
-    proc = zsaudit("run", "--config", str(config), "--spark-master", cluster.url)
-    killed = []
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        if len(list(ledger.glob("source=*/part-*.parquet"))) >= 1:
-            killed = cluster.kill_worker(1)
-            break
-        time.sleep(0.05)
-    assert killed, "the job ended before a worker could be killed"
-    done_at_kill = len(list(ledger.glob("source=*/part-*.parquet")))
-    assert done_at_kill < ZIA_PARTS + 4, "the kill came after the ingest job"
-    finish(proc)
-    assert_same(rows(config.parent / "zsaudit.duckdb"), single_machine)
-    con = duckdb.connect(str(config.parent / "zsaudit.duckdb"), read_only=True)
-    dupes = con.execute("SELECT count(*) - count(DISTINCT rid) FROM zia_web").fetchone()[0]
-    loaded = con.execute("SELECT sum(rows_loaded) FROM ingest_ledger WHERE source_kind = 'zia_web'").fetchone()[0]
-    in_table = con.execute("SELECT count(*) FROM zia_web").fetchone()[0]
-    con.close()
-    assert dupes == 0 and loaded == in_table
-
-
-def test_backfill_on_spark_builds_the_same_chained_nights(tmp_path_factory, cluster):
+def test_backfill_on_spark_builds_the_same_chained_nights(tmp_path_factory, cluster, app):
     """`run --since/--until` over two nights on the Spark engine: each night built in order, the
     same rows as the single-machine backfill, and a chain that verifies (issue #16 on issue #17's engine)."""
     from datetime import date, timedelta
@@ -429,11 +443,49 @@ def test_backfill_on_spark_builds_the_same_chained_nights(tmp_path_factory, clus
     single = config(tmp_path_factory.mktemp("single"))
     finish(zsaudit("run", "--config", str(single), *backfill))
     spark = config(tmp_path_factory.mktemp("spark-backfill"))
-    out = finish(zsaudit("run", "--config", str(spark), *backfill, "--engine", "spark",
-                         "--spark-master", cluster.url))
+    out = zsaudit_here("run", "--config", str(spark), *backfill, "--engine", "spark", "--spark-master", cluster.url)
     for name in names:
         assert f"night {name}: built" in out
     assert "backfill: 2 nights built, 0 already complete, 0 not built" in out
     assert_same(rows(spark.parent / "zsaudit.duckdb"), rows(single.parent / "zsaudit.duckdb"))
     verified = finish(zsaudit("verify", "--chain", str(spark.parent / "packs")))
     assert "chain intact: 2 nights" in verified
+
+
+def test_a_worker_killed_mid_job_changes_nothing(tmp_path, cluster, app, night, single_machine):
+    """One of the two workers (and its executor) is killed while the ingest job runs: Spark runs
+    its tasks again on the other, the lake holds each file once, the result is the same. (Last in
+    the module: the next test would wait for a new worker, cluster.heal.)"""
+    config = write_config(tmp_path / "spark", night)
+    ledger = config.parent / "zsaudit.duckdb.lake" / "ingest_ledger"
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["out"] = zsaudit_here("run", "--config", str(config), "--spark-master", cluster.url)
+        except BaseException as exc:      # noqa: BLE001  re-raised in the test's thread
+            outcome["error"] = exc
+
+    job = threading.Thread(target=run)
+    job.start()
+    killed = []
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and job.is_alive():
+        if len(list(ledger.glob("source=*/part-*.parquet"))) >= 1:
+            killed = cluster.kill_worker(1)
+            break
+        time.sleep(0.05)
+    done_at_kill = len(list(ledger.glob("source=*/part-*.parquet")))
+    job.join(timeout=600)
+    assert not job.is_alive(), "the run did not end"
+    if "error" in outcome:
+        raise outcome["error"]
+    assert killed, "the job ended before a worker could be killed"
+    assert done_at_kill < ZIA_PARTS + 4, "the kill came after the ingest job"
+    assert_same(rows(config.parent / "zsaudit.duckdb"), single_machine)
+    con = duckdb.connect(str(config.parent / "zsaudit.duckdb"), read_only=True)
+    dupes = con.execute("SELECT count(*) - count(DISTINCT rid) FROM zia_web").fetchone()[0]
+    loaded = con.execute("SELECT sum(rows_loaded) FROM ingest_ledger WHERE source_kind = 'zia_web'").fetchone()[0]
+    in_table = con.execute("SELECT count(*) FROM zia_web").fetchone()[0]
+    con.close()
+    assert dupes == 0 and loaded == in_table

@@ -299,7 +299,10 @@ class AirflowServer:
             # the test DAG has no schedule.
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+            # The DAG files never change during a session: parsed when first listed, then not again
+            # for 10 minutes (at 5 s, Airflow 3's processor re-parsed both files in fresh child
+            # processes all session long: ~15 of its ~18 CPU-s)
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "5",
             # The one-line setting docs recommend: hooks log the URLs they call (at DEBUG).
             "AIRFLOW__LOGGING__NAMESPACE_LEVELS": "airflow.task.hooks=DEBUG",
@@ -313,7 +316,7 @@ class AirflowServer:
                 "AIRFLOW__WEBSERVER__SECRET_KEY": "zsaudit-test-secret-key",
                 "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.basic_auth",
                 "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
-                "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
+                "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "600",
             })
         env.update(self.extra_env)
         return env
@@ -332,6 +335,7 @@ class AirflowServer:
         if AIRFLOW_MAJOR < 3:  # the FAB user the REST API v1 authenticates (basic auth)
             self.airflow("users", "create", "--username", "admin", "--password", "zsaudit-test", "--role", "Admin",
                          "--firstname", "zsaudit", "--lastname", "test", "--email", "admin@example.invalid")
+            self._cheaper_password_hash("admin", "zsaudit-test")
         env = self.env()
         for i, name in enumerate(self.COMPONENTS):
             out = open(self.component_logs / f"{name}.log", "ab")
@@ -344,6 +348,23 @@ class AirflowServer:
             if i == 0:  # the API server first: the scheduled run's tasks call its execution API at once
                 self._wait(lambda: self._health_ok(), timeout, f"the API server to answer {self.HEALTH}")
         return self
+
+    def _cheaper_password_hash(self, user: str, password: str) -> None:
+        """Basic auth checks the password on every REST API v1 request, against Werkzeug's default
+        hash (pbkdf2:sha256, 260,000 rounds): ~0.1 CPU-s a check, ~20 CPU-s of the webserver's in a
+        session of polls. The test user's hash is rewritten in the same scheme with 1,000 rounds
+        (a test password on loopback; Werkzeug reads the rounds from the hash)."""
+        import hashlib
+        import secrets
+        import sqlite3
+
+        salt = secrets.token_hex(8)
+        digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 1000).hex()
+        with contextlib.closing(sqlite3.connect(self.db_path, timeout=60)) as con, con:
+            changed = con.execute("UPDATE ab_user SET password = ? WHERE username = ?",
+                                  (f"pbkdf2:sha256:1000${salt}${digest}", user)).rowcount
+        if changed != 1:
+            raise AirflowError(f"no FAB user {user!r} in {self.db_path}")
 
     def stop(self, grace: float = 20) -> None:
         for proc in self.procs.values():
@@ -488,7 +509,7 @@ class AirflowServer:
             state = self.get(f"{API}/dags/{dag_id}/dagRuns/{run_id}")["state"]
             return state if state in _TERMINAL else None
 
-        return self._wait(ended, timeout, f"run {run_id} of {dag_id} to end", interval=2.0)
+        return self._wait(ended, timeout, f"run {run_id} of {dag_id} to end", interval=1.0)
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self.get(f"{API}/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000")["task_instances"]
@@ -524,7 +545,7 @@ class AirflowServer:
             runs = self.get(f"{API}/dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
             return next((r for r in runs if r.get("run_type") == "scheduled"), None)
 
-        run = self._wait(created, timeout, f"the scheduler to create a scheduled run of {dag_id}", interval=2.0)
+        run = self._wait(created, timeout, f"the scheduler to create a scheduled run of {dag_id}", interval=1.0)
         return self.finished_run(dag_id, run["dag_run_id"], timeout=timeout)
 
     def dags_test(self, dag_id: str, logical_date: str, extra_env: dict | None = None,

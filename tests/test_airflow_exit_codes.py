@@ -48,7 +48,7 @@ def _first_try(server, day: str, deadline: float):
                      if t["task_id"] == FIRST_TASK]
             if any(state in ("failed", "up_for_retry") for _, state in tries) or run["state"] == "failed":
                 return run["dag_run_id"], sorted(tries)
-        time.sleep(2)
+        time.sleep(1)
     raise AirflowError(f"timed out waiting for {FIRST_TASK} of the {day} run to fail or be retried")
 
 

@@ -47,7 +47,8 @@ def test_dags_test_leaves_the_pack_of_the_day_before_its_date(airflow_server, ai
                                                               tmp_path_factory):
     """`airflow dags test zsaudit_nightly 2026-11-25` (the command the issue reproduced the failure
     with) audits 2026-11-24, on Airflow 3's trigger timetable and Airflow 2's data intervals alike."""
-    inputs = write_nightly_inputs(tmp_path_factory.mktemp("dags_test"))   # zsaudit.synth's night: 2026-11-24
+    # zsaudit.synth's night (2026-11-24); the pack without its PDF: the day is what is tested here
+    inputs = write_nightly_inputs(tmp_path_factory.mktemp("dags_test"), pdf=False)
     day = inputs["night"][0][:10]
     next_day = (datetime.fromisoformat(day) + timedelta(days=1)).strftime("%Y-%m-%d")
     result = airflow_server.dags_test(NIGHTLY_DAG_ID, next_day,
@@ -55,7 +56,7 @@ def test_dags_test_leaves_the_pack_of_the_day_before_its_date(airflow_server, ai
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     assert "zsaudit report:" in output, output[-5000:]
-    assert_pack_of(inputs["packs"], day)
+    assert_pack_of(inputs["packs"], day, pdf=False)
     assert [p.name for p in inputs["packs"].iterdir()] == [day]
 
 
@@ -64,7 +65,7 @@ def test_single_task_layout_reads_the_airflow_it_runs_in_through_its_api(airflow
     """For distributed executors: ZSAUDIT_DAG_LAYOUT=single (one task, every stage in one process)
     and a config without airflow.paths: the task reads its own Airflow's REST API, with the
     credentials of the Airflow connection `zsaudit_airflow_api`."""
-    inputs = write_nightly_inputs(tmp_path_factory.mktemp("single"), airflow_paths=False)
+    inputs = write_nightly_inputs(tmp_path_factory.mktemp("single"), airflow_paths=False, pdf=False)
     scheduled = airflow_scheduled_run
     # the day the scheduled run's attempts ran (not the clock now: the suite may cross midnight UTC)
     today = run_day(scheduled)
@@ -77,7 +78,7 @@ def test_single_task_layout_reads_the_airflow_it_runs_in_through_its_api(airflow
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     assert "zsaudit run:" in output, output[-5000:]
-    assert_pack_of(inputs["packs"], today.isoformat())
+    assert_pack_of(inputs["packs"], today.isoformat(), pdf=False)
     with Store(inputs["db"], read_only=True) as s:
         rows = s.con.execute("SELECT task_id, state, hostname, sources FROM task_attempts WHERE run_id = ?",
                              [scheduled.run_id]).fetchall()

@@ -148,15 +148,29 @@ def test_shipped_dag_parses_without_importing_zsaudit(airflow_server):
 def test_shipped_dag_refuses_a_retry_delay_that_is_not_seconds(airflow_server):
     """ZSAUDIT_DAG_RETRY_DELAY (the first retry's delay) is checked when the DAG is parsed: an
     import error naming the variable, not a silent default."""
-    code = "import runpy, sys; print(runpy.run_path(sys.argv[1])['default_args']['retry_delay'])"
+    # one interpreter parses the file once per value (the value is read when the module runs, as
+    # the DAG processor's fresh parse does): Airflow is imported once, not once a value
+    code = (
+        "import json, os, runpy, sys, traceback\n"
+        "for value in json.loads(sys.argv[2]):\n"
+        "    os.environ['ZSAUDIT_DAG_RETRY_DELAY'] = value\n"
+        "    try:\n"
+        "        said, ok = str(runpy.run_path(sys.argv[1])['default_args']['retry_delay']), True\n"
+        "    except Exception:\n"
+        "        said, ok = traceback.format_exc(), False\n"
+        "    print('answer', json.dumps([value, ok, said]), flush=True)\n"
+    )
     dag = Path(__file__).resolve().parent.parent / "zsaudit" / "airflow" / "dags" / "zsaudit_nightly.py"
-    python = str(airflow_server.venv / "bin" / "python")
-    for value, ok, said in (("90", True, "0:01:30"), ("", True, "0:01:00"), ("soon", False, "'soon'"),
-                            ("0", False, "between 0 and 86400")):
-        env = {**airflow_server.env(), "ZSAUDIT_DAG_RETRY_DELAY": value}
-        result = subprocess.run([python, "-c", code, str(dag)], env=env, capture_output=True, text=True,
-                                timeout=180)
-        assert (result.returncode == 0) == ok, result.stdout + result.stderr
-        assert said in (result.stdout if ok else result.stderr), result.stdout + result.stderr
+    cases = (("90", True, "0:01:30"), ("", True, "0:01:00"), ("soon", False, "'soon'"),
+             ("0", False, "between 0 and 86400"))
+    result = subprocess.run([str(airflow_server.venv / "bin" / "python"), "-c", code, str(dag),
+                             json.dumps([value for value, _, _ in cases])],
+                            env=airflow_server.env(), capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line.removeprefix("answer ") for line in result.stdout.splitlines() if line.startswith("answer ")]
+    answers = {value: (ok, said) for value, ok, said in map(json.loads, lines)}
+    assert list(answers) == [value for value, _, _ in cases], result.stdout + result.stderr
+    for value, ok, said in cases:
+        assert answers[value][0] == ok and said in answers[value][1], (value, answers[value])
         if not ok:
-            assert "ZSAUDIT_DAG_RETRY_DELAY=" in result.stderr
+            assert "ZSAUDIT_DAG_RETRY_DELAY=" in answers[value][1]

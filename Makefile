@@ -40,11 +40,26 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -m "not airflow and not spark and not slow" -q -x
 
+# The two Airflow suites run at once: each spends much of its time waiting on its own scheduler
+# and tasks, and they share nothing (own AIRFLOW_HOME, ports, pytest temp and cache dirs). Their
+# venvs are installed (or found current) first, one after the other. Each suite's output goes to
+# test-artifacts/airflow-<version>.log and is printed whole once both are done; the target fails
+# if either failed.
+AIRFLOW_SUITE = $(TEST_ENV) ZSAUDIT_AIRFLOW_VENV=$(abspath $(1)) AIRFLOW_VERSION=$(2) \
+	$(BIN)/python -m pytest -m airflow -q -o cache_dir=.pytest_cache/airflow-$(2) \
+	> test-artifacts/airflow-$(2).log 2>&1
+
 test-airflow: $(STAMP)
-	$(TEST_ENV) ZSAUDIT_AIRFLOW_VENV=$(abspath $(AIRFLOW_VENV)) AIRFLOW_VERSION=$(AIRFLOW_VERSION) \
-		$(BIN)/python -m pytest -m airflow -q
-	$(TEST_ENV) ZSAUDIT_AIRFLOW_VENV=$(abspath $(AIRFLOW2_VENV)) AIRFLOW_VERSION=$(AIRFLOW2_VERSION) \
-		$(BIN)/python -m pytest -m airflow -q
+	ZSAUDIT_AIRFLOW_VENV=$(abspath $(AIRFLOW_VENV)) AIRFLOW_VERSION=$(AIRFLOW_VERSION) $(BIN)/python tests/airflow_harness.py
+	ZSAUDIT_AIRFLOW_VENV=$(abspath $(AIRFLOW2_VENV)) AIRFLOW_VERSION=$(AIRFLOW2_VERSION) $(BIN)/python tests/airflow_harness.py
+	@mkdir -p test-artifacts; \
+	echo "test-airflow: Airflow $(AIRFLOW_VERSION) and $(AIRFLOW2_VERSION) at once (logs: test-artifacts/airflow-*.log)"; \
+	$(call AIRFLOW_SUITE,$(AIRFLOW_VENV),$(AIRFLOW_VERSION)) & one=$$!; \
+	$(call AIRFLOW_SUITE,$(AIRFLOW2_VENV),$(AIRFLOW2_VERSION)) & two=$$!; \
+	wait $$one; rc1=$$?; wait $$two; rc2=$$?; \
+	echo "== Airflow $(AIRFLOW_VERSION) (exit $$rc1)"; cat test-artifacts/airflow-$(AIRFLOW_VERSION).log; \
+	echo "== Airflow $(AIRFLOW2_VERSION) (exit $$rc2)"; cat test-artifacts/airflow-$(AIRFLOW2_VERSION).log; \
+	test $$rc1 -eq 0 && test $$rc2 -eq 0
 
 # PySpark (the `spark` extra) goes into .venv on first use; the tests start and stop the cluster.
 SPARK_STAMP := $(VENV)/.spark-stamp

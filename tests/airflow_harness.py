@@ -714,3 +714,7 @@ def airflow_nightly_run(airflow_server, airflow_scheduled_run) -> AirflowRun:
                                  data_interval=(since, until), timeout=300)
     run.extra.update(inputs)
     return run
+
+
+if __name__ == "__main__":   # `make test-airflow`: install the venv (or find it current) before the suite runs
+    print(f"airflow venv {ensure_airflow_venv()} (apache-airflow=={AIRFLOW_VERSION})")

@@ -57,8 +57,10 @@ def breakdown(path: Path) -> tuple[dict[str, float], int]:
             with open(path, "rb") as fh:
                 chunks = zscaler._iter_chunks(fh, str(path))
                 while (chunk := timed("read", next, chunks, None)) is not None:
-                    tab = timed("cut lines", lambda c: statement.numbered(c[0], zscaler_batch.decode_lines(c[1])),
-                                chunk)
+                    # the reader splits a batch into its lines as it reads it (zscaler._iter_chunks)
+                    tab = timed("cut lines", lambda c: statement.numbered(
+                        c[0], c[1] if not isinstance(c[1], memoryview | bytes) else zscaler_batch.decode_lines(c[1])),
+                        chunk)
                     if tab is None:
                         continue
                     tab = timed("polars split", statement.split, tab)

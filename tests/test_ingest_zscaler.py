@@ -362,6 +362,30 @@ def test_read_buffers_are_reused_and_a_batch_is_copied_out_before_the_next_read(
         b"\n".join(body for _, body in fresh if isinstance(body, bytes))
 
 
+def test_batches_split_as_read_are_numbered_as_the_counted_ones(tmp_path):
+    """iter_chunks with `split` (the ingest's: decode_lines) numbers its batches by their lines'
+    count, not by counting newlines: the same first line numbers and lines as without, around a
+    line over the cap, after it (its whole lines read with it) and at an end without a newline."""
+    from zsaudit.ingest.zscaler_batch import decode_lines
+
+    text = (b"".join(b"line %d %s\n" % (i, b"x" * (i % 50)) for i in range(2000)) + b"long " * 2000
+            + b"\na\n\nb\n" + b"".join(b"more %d\n" % i for i in range(500)) + b"end")
+    f = tmp_path / "lines.log"
+    f.write_bytes(text)
+
+    def batches(**kw):
+        with open(f, "rb") as fh:
+            return [(first, body.length if isinstance(body, lines.LongLine) else
+                     decode_lines(body).to_pylist() if isinstance(body, memoryview | bytes) else body.to_pylist())
+                    for first, body in lines.iter_chunks(fh, "lines.log", 4096, max_line_bytes=1024, **kw)]
+
+    counted, split = batches(), batches(split=decode_lines)
+    assert split == counted and len(counted) > 10
+    assert any(isinstance(b, int) for _, b in counted) and counted[-1][1] == ["end"]
+    numbers = [first + i for first, b in counted if isinstance(b, list) for i in range(len(b))]
+    assert numbers == sorted(set(numbers)) and numbers[-1] == text.count(b"\n") + 1
+
+
 @pytest.mark.parametrize("fmt", ["json", "kv", "cef", "csv"])
 def test_many_small_batches_load_the_same_as_one(tmp_path, monkeypatch, fmt):
     # a file cut into many batches (staged by two threads, inserted in file order) loads the same

@@ -53,7 +53,7 @@ from .ledger import FileResult
 from .limits import LongLine
 from .lines import ReadBuffers, iter_chunks, iter_json_document, open_input
 from .nss_fields import LSS_TABLES, delimited_layout
-from .zscaler_batch import STAGE_THREADS, BatchStatement, Staged, clean, stage_in_order
+from .zscaler_batch import STAGE_THREADS, BatchStatement, Staged, clean, decode_lines, stage_in_order
 from .zscaler_drift import Drift
 from .zscaler_drift import short as short_drift
 from .zscaler_repair import repair_staged
@@ -264,10 +264,11 @@ _open = open_input
 
 def _iter_chunks(fh: IO[bytes], label: str, batch_bytes: int | None = None, on_bytes=None,
                  max_line_bytes: int | None = None,
-                 buffers: ReadBuffers | None = None) -> Iterator[tuple[int, bytes | memoryview | LongLine]]:
-    """iter_chunks (lines.py) with this ingester's batch size (BATCH_BYTES)."""
+                 buffers: ReadBuffers | None = None) -> Iterator[tuple[int, pa.Array | bytes | LongLine]]:
+    """iter_chunks (lines.py) with this ingester's batch size (BATCH_BYTES), each batch split into
+    its lines as it is read (decode_lines: counted by Arrow's split, not by a count of newlines)."""
     return iter_chunks(fh, label, batch_bytes or BATCH_BYTES, on_bytes=on_bytes, max_line_bytes=max_line_bytes,
-                       buffers=buffers)
+                       buffers=buffers, split=decode_lines)
 
 
 def _head_lines(path: Path, label: str) -> tuple[list[str], bytes]:

@@ -64,10 +64,11 @@ class BatchStatement:
 
     # -- a batch of raw lines -> staged rows ----------------------------------------------------
     def prepare(self, first: int, body, con) -> Staged:
-        """One batch of raw lines, cut, numbered and run through the batch SQL on `con`."""
+        """One batch of raw lines (bytes, or already split: decode_lines), cut, numbered and run
+        through the batch SQL on `con`."""
         if isinstance(body, LongLine):
             return first, body
-        tab = self.numbered(first, decode_lines(body))
+        tab = self.numbered(first, body if isinstance(body, pa.Array) else decode_lines(body))
         return self.checked(tab, con) if tab is not None else None
 
     def numbered(self, first: int, lines: pa.Array) -> pa.Table | None:

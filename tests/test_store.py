@@ -122,3 +122,49 @@ def test_only_store_py_begins_commits_or_rolls_back():
                     and node.func.attr in ("begin", "commit", "rollback") and not node.args):
                 found.append(f"{path.relative_to(package.parent)}:{node.lineno}: .{node.func.attr}()")
     assert found == []
+
+
+def test_stores_after_the_first_are_copies_of_one_migrated_store_and_independent(tmp_path):
+    """A process' second and later new stores are copies of its migrated empty store (zsaudit/store.py
+    _Template): each at the latest schema, its version rows stamped now, rows of one never in
+    another, and nothing of the copy left beside them."""
+    import datetime as dt
+
+    def schema(s):
+        return s.con.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
+                             "ORDER BY ALL").fetchall()
+
+    with Store(tmp_path / "migrated.duckdb", template=False) as s:
+        want = schema(s)
+    stores = [Store(tmp_path / f"s{i}.duckdb") for i in range(3)]
+    try:
+        for s in stores:
+            assert s.version() == latest_version()
+            assert schema(s) == want
+            stamped = s.con.execute("SELECT min(applied_at) FROM schema_version").fetchone()[0]
+            assert abs((dt.datetime.now(dt.timezone.utc) - stamped).total_seconds()) < 600
+        stores[0].con.execute("INSERT INTO rejects (file_id, source_file, source_line, raw, reason) VALUES ('f', 'x.log', 1, 'line', 'reason')")
+        assert [s.con.execute("SELECT count(*) FROM rejects").fetchone()[0] for s in stores] == [1, 0, 0]
+    finally:
+        for s in stores:
+            s.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["migrated.duckdb", "s0.duckdb", "s1.duckdb", "s2.duckdb"]
+
+
+def test_a_new_store_never_replaces_a_file_that_appeared_at_its_path(tmp_path, monkeypatch):
+    """Another process creating the same store between the check and the copy: its file stays."""
+    from zsaudit import store as store_mod
+
+    Store(tmp_path / "first.duckdb").close()              # the process' first: the next may copy
+    target = tmp_path / "racy.duckdb"
+    with Store(tmp_path / "theirs.duckdb", template=False) as theirs:
+        theirs.con.execute("INSERT INTO rejects (file_id, source_file, source_line, raw, reason) VALUES ('f', 'x.log', 1, 'line', 'reason')")
+    copy_to = store_mod._TEMPLATE.copy_to
+
+    def racing(path):
+        (tmp_path / "theirs.duckdb").rename(path)         # appears after Store() checked the path
+        return copy_to(path)
+    monkeypatch.setattr(store_mod._TEMPLATE, "copy_to", racing)
+    with Store(target) as s:
+        assert s.con.execute("SELECT count(*) FROM rejects").fetchone()[0] == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".new")]

@@ -91,11 +91,19 @@ class _Template:
                     template.unlink(missing_ok=True)
                     Store(template, template=False).close()
                     self.files[key] = template
-                shutil.copyfile(template, path)
-                return True
             except Exception:   # noqa: BLE001  a schema that does not migrate: the caller's migration says so, with its path
-                path.unlink(missing_ok=True)
                 return False
+            # copied beside `path`, then linked into place: the store appears whole or not at all,
+            # and never over a file another process created meanwhile (link refuses an existing path)
+            partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
+            try:
+                shutil.copyfile(template, partial)
+                os.link(partial, path)
+                return True
+            except OSError:     # a read-only folder, a file system without links, a store that exists now
+                return False
+            finally:
+                partial.unlink(missing_ok=True)
 
     def _remove(self, folder: Path) -> None:
         if os.getpid() == self.owner:        # not a forked child's exit (a Spark Python worker)

@@ -40,8 +40,8 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -m "not airflow and not spark and not slow" -q -x
 
-# The two Airflow suites run at once: each spends much of its time waiting on its own scheduler
-# and tasks, and they share nothing (own AIRFLOW_HOME, ports, pytest temp and cache dirs). Their
+# The two Airflow suites run at once: each is CPU-bound (Airflow's imports, scheduler, api-server
+# and task processes) but single-threaded at any moment, so two keep both cores busy; they share nothing (own AIRFLOW_HOME, ports, pytest temp and cache dirs). Their
 # venvs are installed (or found current) first, one after the other. Each suite's output goes to
 # test-artifacts/airflow-<version>.log and is printed whole once both are done; the target fails
 # if either failed.

@@ -20,7 +20,7 @@ def fixtures() -> Path:
 
 @pytest.fixture
 def store(tmp_path) -> Store:
-    """A new, empty store (tests/fresh_store.py: a copy of one migrated once a process)."""
+    """A new, empty store (tests/fresh_store.py; after the process' first, a copy: zsaudit/store.py)."""
     s = new_store(tmp_path / "test.duckdb")
     yield s
     s.close()

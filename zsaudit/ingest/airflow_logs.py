@@ -436,7 +436,7 @@ def _stream_lines(scratch, p: _Prepared, file_idx: int, max_line_bytes: int) -> 
     digest = hashlib.sha256()
     with p.src.path.open("rb") as fh:
         for first, body in iter_chunks(_Hashing(fh, digest), p.src.display, CHUNK_BYTES,
-                                       max_line_bytes=max_line_bytes):
+                                       max_line_bytes=max_line_bytes, split=_split_lines):
             if isinstance(body, LongLine):
                 chunk = pa.table({"file_idx": pa.array([file_idx], pa.int32()),
                                   "line_no": pa.array([first], pa.int64()),
@@ -446,10 +446,7 @@ def _stream_lines(scratch, p: _Prepared, file_idx: int, max_line_bytes: int) -> 
                                   "raw_sha256": pa.array([body.digest.hexdigest()], pa.string())})
                 count = 1
             else:
-                text = bytes(body).decode("utf-8", errors="backslashreplace")
-                split = pc.split_pattern(pa.array([text], pa.large_string()), "\n")
-                del text
-                raw = pc.list_flatten(split)
+                raw = body if isinstance(body, pa.Array) else _split_lines(body)   # the last line comes unsplit
                 count = len(raw)
                 chunk = _with_caps(pa.table({
                     "file_idx": pl.repeat(file_idx, count, dtype=pl.Int32, eager=True).to_arrow(),
@@ -461,6 +458,13 @@ def _stream_lines(scratch, p: _Prepared, file_idx: int, max_line_bytes: int) -> 
         p.sha256 = digest.hexdigest()
         p.file_id = _file_id(p)
     return n_lines
+
+
+def _split_lines(body) -> pa.Array:
+    """A batch's lines (iter_chunks' `split`): decoded (bad UTF-8 kept as backslash escapes) and
+    split by Arrow, which releases the GIL, and counted by their number, not by bytes.count."""
+    text = bytes(body).decode("utf-8", errors="backslashreplace")
+    return pc.list_flatten(pc.split_pattern(pa.array([text], pa.large_string()), "\n"))
 
 
 class _Hashing:

@@ -210,13 +210,9 @@ def iter_chunks(fh: IO[bytes], label: str, batch_bytes: int, on_bytes=None,
                 carry = bytes(view[:end])
             continue
         carry = bytes(view[cut + 1:end])
-        if split is None:
-            yield line_no, view[:cut]
-            line_no += buf.count(b"\n", 0, cut) + 1
-        else:
-            lines = split(view[:cut])
-            yield line_no, lines
-            line_no += len(lines)
+        lines, count = _whole_lines(buf, cut, split)
+        yield line_no, lines
+        line_no += count
     broken = getattr(fh, "broken", None) or getattr(getattr(fh, "fh", None), "broken", None)
     if long_line is not None:
         if broken:
@@ -225,9 +221,9 @@ def iter_chunks(fh: IO[bytes], label: str, batch_bytes: int, on_bytes=None,
         return
     cut = carry.rfind(b"\n")         # whole lines after a long one, read with it
     if cut >= 0:
-        lines = memoryview(carry)[:cut] if split is None else split(memoryview(carry)[:cut])
+        lines, count = _whole_lines(carry, cut, split)
         yield line_no, lines
-        line_no += carry.count(b"\n", 0, cut) + 1 if split is None else len(lines)
+        line_no += count
         carry = carry[cut + 1:]
     if broken:                        # the tail of a cut-off .gz: one reject, whatever decoded of it
         tail = LongLine(carry)
@@ -235,6 +231,16 @@ def iter_chunks(fh: IO[bytes], label: str, batch_bytes: int, on_bytes=None,
         yield line_no, tail
     elif carry:
         yield line_no, carry
+
+
+def _whole_lines(buf: bytes | bytearray, cut: int, split):
+    """(the batch buf[:cut], its line count): split by `split` and counted by its length, or as
+    it is with its newlines counted."""
+    body = memoryview(buf)[:cut]
+    if split is None:
+        return body, buf.count(b"\n", 0, cut) + 1
+    lines = split(body)
+    return lines, len(lines)
 
 
 _SKIP = re.compile(r"[\s,\]]*")      # between elements: blanks, commas, the array's end

@@ -218,12 +218,14 @@ class Store:
                            "any command that writes the store upgrades it, e.g. `zsaudit analyze` or `zsaudit run`")
 
     def migrate(self) -> None:
-        current = self.version()
-        if current > latest_version():
+        current, latest = self.version(), latest_version()
+        if current > latest:
             raise BadInput(
                 f"{self.path}: schema version {current} is newer than this zsaudit "
-                f"understands ({latest_version()}); upgrade zsaudit"
+                f"understands ({latest}); upgrade zsaudit"
             )
+        if current == latest:       # every open of a current store: no transaction to begin and commit
+            return
         with self.transaction():
             if current < SCHEMA_VERSION_BASE:
                 queries.run(self.con, "schema")

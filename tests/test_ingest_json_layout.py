@@ -17,6 +17,9 @@ QUOTED = ('{"time":"Tue Nov 24 10:00:%02d 2026","login":"svc@corp.example","eurl
           '"ehost":"api.example.com","action":"Allowed","respcode":"200","ua":"curl/8","cip":"10.0.0.1"}')
 BARE = ('{"time": "Tue Nov 24 10:00:%02d 2026", "login": "svc@corp.example", "eurl": "api.example.com/x", '
         '"action": "Allowed", "respcode": 200, "reqsize": -12, "ssldecrypted": true, "cip": "10.0.0.1"}')
+# values that stay template text (a float, a null, a list): the line must have them as written
+KEPT = ('{"time":"Tue Nov 24 10:00:%02d 2026","login":"svc@corp.example","eurl":"api.example.com/x","ratio":1.50,'
+        '"action":"Allowed","note":null,"tags":[1,"a"],"respcode":200,"cip":"10.0.0.1"}')
 
 
 def _envelope(rec: str) -> str:
@@ -72,7 +75,8 @@ def _variants(line: str) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("template, envelope", [(QUOTED, True), (QUOTED, False), (BARE, False), (BARE, True)])
+@pytest.mark.parametrize("template, envelope", [(QUOTED, True), (QUOTED, False), (BARE, False), (BARE, True),
+                                                (KEPT, False), (KEPT, True)])
 def test_template_lines_read_once_read_as_the_two_parse_path_reads_them(template, envelope, monkeypatch):
     lines = [template % i for i in range(40)]
     if envelope:

@@ -75,6 +75,13 @@ def packs(tmp_path_factory, inputs):
     return load_config(config).pack_dir
 
 
+def with_backfilled_store(config: Path, packs: Path) -> Path:
+    """`config` with a copy of the `packs` fixture's store (the four nights ingested and analysed)
+    where its db is: for tests of how packs are built, not of ingest or analysis."""
+    shutil.copy(packs.parent / "zsaudit.duckdb", config.parent / "zsaudit.duckdb")
+    return config
+
+
 def manifest_of(pack: Path) -> dict:
     return json.loads((pack / "manifest.json").read_text())
 
@@ -195,10 +202,11 @@ def test_retention_keeps_the_chain_verifiable(packs, tmp_path, inputs):
     assert f"chain broken at night {NAMES[2]}: missing" in cli("verify", "--chain", copy, ok=(1,)).output
 
 
-def test_backfill_over_a_gap(tmp_path, inputs):
+def test_backfill_over_a_gap(tmp_path, inputs, packs):
     """A night that cannot be built says why, the others go on (exit 2) chained past it; once
-    the obstacle is gone the backfill builds only that night, and the chain still verifies."""
-    config = write_config(tmp_path, inputs)
+    the obstacle is gone the backfill builds only that night, and the chain still verifies.
+    On a copy of the backfilled store: what a night's pack is built from is already there."""
+    config = with_backfilled_store(write_config(tmp_path, inputs), packs)
     packs = tmp_path / "packs"
     packs.mkdir()
     (packs / ".zsaudit-packs").write_text("packs\n")
@@ -235,14 +243,15 @@ def write_keypair(folder: Path, name: str = "signing") -> tuple[Path, Path]:
     return private, public
 
 
-def test_signed_nights_and_a_manifest_rewritten_to_match(tmp_path, inputs):
+def test_signed_nights_and_a_manifest_rewritten_to_match(tmp_path, inputs, packs):
     """Signed manifests: the cover and manifest show the key's fingerprint; a manifest rewritten to
-    match an edited file verifies on its own, and only the signature catches it, naming the night."""
+    match an edited file verifies on its own, and only the signature catches it, naming the night.
+    On a copy of the backfilled store: the packs are signed as they are rendered."""
     from zsaudit.report import signing
 
     private, public = write_keypair(tmp_path)
     _, other = write_keypair(tmp_path, "other")
-    config = write_config(tmp_path, inputs)
+    config = with_backfilled_store(write_config(tmp_path, inputs), packs)
     packs = tmp_path / "packs"
     backfill(config, until=NAMES[2], env={"ZSAUDIT_SIGNING_KEY": str(private)})
     fp = signing.fingerprint(signing.load_public_key(public))

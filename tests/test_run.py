@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -188,7 +189,14 @@ def clean_run(tmp_path_factory, night):
     config = setup_config(tmp_path_factory.mktemp("clean"), night)
     run_cli(config, night)
     manifest = json.loads((pack_dir(config, night) / "manifest.json").read_text())
-    return counts(load_config(config).db), manifest["counts"]
+    return counts(load_config(config).db), manifest["counts"], load_config(config).db
+
+
+def with_clean_store(config: Path, clean_run) -> Path:
+    """`config` with a copy of clean_run's store (the night ingested and analysed) as its db: for
+    tests of what a run decides and writes (exit codes, retention), not of ingest or analysis."""
+    shutil.copy(clean_run[2], load_config(config).db)
+    return config
 
 
 @pytest.mark.slow
@@ -202,7 +210,7 @@ def clean_run(tmp_path_factory, night):
 def test_killed_run_then_rerun_loses_nothing_and_duplicates_nothing(tmp_path, night, clean_run, word, n):
     """SIGKILL inside an open transaction of each ingester and of the analysis, and while rendering;
     the next run completes as if the first had never been killed."""
-    clean, clean_pack_counts = clean_run
+    clean, clean_pack_counts, _ = clean_run
     config = setup_config(tmp_path / "killed", night)
     killed = subprocess.run([sys.executable, "-c", KILLER, str(config), word, str(n),
                              night.since.isoformat(), night.until.isoformat()],
@@ -219,8 +227,8 @@ def test_killed_run_then_rerun_loses_nothing_and_duplicates_nothing(tmp_path, ni
     assert json.loads((pack / "manifest.json").read_text())["counts"] == clean_pack_counts
 
 
-def test_exit_codes(tmp_path, night):
-    config = setup_config(tmp_path, night)
+def test_exit_codes(tmp_path, night, clean_run):
+    config = with_clean_store(setup_config(tmp_path, night), clean_run)
     low = CliRunner().invoke(main, ["run", "--config", str(config), *period_args(night), "--fail-on", "low"])
     assert low.exit_code == 1, low.output
     assert "FAIL:" in low.output and "open findings at or above low" in low.output
@@ -234,8 +242,8 @@ def test_exit_codes(tmp_path, night):
     assert backwards.exit_code == 2 and "--until" in backwards.output
 
 
-def test_config_fail_on_and_missing_inputs(tmp_path, night):
-    config = setup_config(tmp_path, night)
+def test_config_fail_on_and_missing_inputs(tmp_path, night, clean_run):
+    config = with_clean_store(setup_config(tmp_path, night), clean_run)
     config.write_text(config.read_text().replace('fail_on = "none"', 'fail_on = "low"'))
     assert CliRunner().invoke(main, ["run", "--config", str(config), *period_args(night)]).exit_code == 1
     config.write_text(config.read_text().replace(str(night.out_dir / "zscaler"), str(tmp_path / "gone")))
@@ -277,8 +285,8 @@ def test_progress_bars_on_a_terminal(tmp_path, night):
     assert "ingest zscaler" in out and "%" in out      # click's bar: label, [####...], percentage
 
 
-def test_retention_removes_only_old_dated_packs(tmp_path, night):
-    config = setup_config(tmp_path, night)
+def test_retention_removes_only_old_dated_packs(tmp_path, night, clean_run):
+    config = with_clean_store(setup_config(tmp_path, night), clean_run)
     config.write_text(config.read_text().replace("retention_days = 400", "retention_days = 30"))
     packs = load_config(config).pack_dir
     old, recent, foreign, unmarked = (packs / "2025-01-01", packs / f"{night.since:%Y-%m}-01",

@@ -143,6 +143,9 @@ class Store:
         self.con = self._connect(read_only)
         if copied:      # as if migrated now: one transaction's time on every version row
             queries.run(self.con, "store/schema_applied_now")
+            # the template's copy is at this code's latest schema, with nothing in flight and no
+            # lake: the checks below (schema version, migrate, in-flight sweep, lakes) would find nothing
+            return
         if not read_only:
             self.migrate()
             self.sweep_inflight()

@@ -573,23 +573,34 @@ def _stage_file(cur, path: Path, label: str, spool_path: Path, stop: threading.E
         queries.set_option(cur, "TimeZone", staged.tz)
         statement = BatchStatement(cur, staged.plan, max_line_bytes)
         key_sql = zscaler_write.record_key_sql(cur, staged.plan.log_type)
-        schema = statement.staged_schema()
-        spool = zscaler_spool.Spool(spool_path, schema.append(pa.field("record_key", pa.uint64())), budget)
+        spool = schema = None
+
+        def new_spool():
+            # asked after the first batch ran: its run tells the schema (BatchStatement.staged_schema)
+            s = statement.staged_schema()
+            return zscaler_spool.Spool(spool_path, s.append(pa.field("record_key", pa.uint64())), budget), s
+
         try:
             with _open(path) as fh:
                 for first, body in _chunks(fh, label, document, max_line_bytes, buffers=buffers):
                     if stop.is_set():
                         raise _Stopped()
-                    batch = _stage_ahead(statement, statement.prepare(first, body, cur), spool)
+                    prepared = statement.prepare(first, body, cur)
+                    if spool is None:
+                        spool, schema = new_spool()
+                    batch = _stage_ahead(statement, prepared, spool)
                     if isinstance(batch, pa.Table):    # the keys of the rows the writer will insert
                         good = pc.and_(pc.is_null(batch["bad"]), pc.is_null(batch["hand_to"])).combine_chunks()
                         if batch.schema != schema:        # one cast, where a batch differs
                             batch = batch.cast(schema)
                         batch = zscaler_write.with_record_keys(cur, key_sql, batch, good)
                     spool.add(batch)
+            if spool is None:
+                spool, schema = new_spool()
             spool.close()
         except BaseException:
-            spool.discard()
+            if spool is not None:
+                spool.discard()
             raise
         staged.spool = spool
     except BadInput as exc:

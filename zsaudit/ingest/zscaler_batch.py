@@ -148,27 +148,50 @@ class BatchStatement:
         con = con if con is not None else self.con
         with queries.registered(con, {zscaler_sql.BATCH_TABLE: split}):
             staged = queries.arrow_table(con, self.sql, self.params)
-        return _with_derived_hosts(staged, con) if self.derives_host else staged
+        staged = _with_derived_hosts(staged, con) if self.derives_host else staged
+        if self._schema is None and split.num_rows:
+            self._learn_schema(split.schema, staged.schema)
+        return staged
+
+    def _empty_split(self) -> pa.Table:
+        """No lines, split as a batch is: the input staged_schema() runs the batch SQL over."""
+        empty = pa.table({"line": pa.array([], pa.int64()), "text": pa.array([], pa.string())})
+        if self.plan.fmt in ("cef", "leef") and self.plan.split_regex and not self.split_stages:
+            empty = presplit(self.plan, empty)
+        return self.split(empty)
+
+    def _schema_key(self, split_schema: pa.Schema) -> tuple:
+        # what the output's types depend on: the SQL, its parameters' values, the input's columns
+        return self.sql, repr(sorted(self.params.items())), split_schema.to_string()
+
+    def _keep_schema(self, key: tuple, schema: pa.Schema) -> None:
+        self._schema = schema
+        with _SCHEMAS_LOCK:
+            if len(_SCHEMAS) >= 64:
+                _SCHEMAS.clear()
+            _SCHEMAS[key] = schema
+
+    def _learn_schema(self, split_schema: pa.Schema, staged_schema: pa.Schema) -> None:
+        """A batch's run over the columns the empty split has gives the staged schema itself (the
+        output's types come from the SQL, its parameters and the input's DuckDB types, not from
+        the values; Arrow's string and large_string are both VARCHAR): kept, so that
+        staged_schema() does not compile the batch SQL again for it."""
+        empty = self._empty_split().schema
+        if _as_duckdb_sees(split_schema) == _as_duckdb_sees(empty):
+            self._keep_schema(self._schema_key(empty), staged_schema)
 
     def staged_schema(self) -> pa.Schema:
-        """The columns the batch SQL gives (from a run over no lines). A night's files of one feed
-        compile the same SQL over the same split columns: the schema is kept (_SCHEMAS), and
-        the batch SQL's compile, tens of ms, is paid once, not once per file."""
+        """The columns the batch SQL gives (from a run over no lines, or a first batch's run
+        over the same columns). A night's files of one feed compile the same SQL over the same
+        split columns: the schema is kept (_SCHEMAS), and the batch SQL's compile, tens of ms,
+        is paid once, not once per file; a file's first batch run before it is asked for
+        (_stage_file) saves a small file's second compile."""
         if self._schema is None:
-            empty = pa.table({"line": pa.array([], pa.int64()), "text": pa.array([], pa.string())})
-            if self.plan.fmt in ("cef", "leef") and self.plan.split_regex and not self.split_stages:
-                empty = presplit(self.plan, empty)
-            split = self.split(empty)
-            # what the output's types depend on: the SQL, its parameters' values, the input's columns
-            key = (self.sql, repr(sorted(self.params.items())), split.schema.to_string())
+            split = self._empty_split()
+            key = self._schema_key(split.schema)
             with _SCHEMAS_LOCK:
-                self._schema = _SCHEMAS.get(key)
-            if self._schema is None:
-                self._schema = self.run(split).schema
-                with _SCHEMAS_LOCK:
-                    if len(_SCHEMAS) >= 64:
-                        _SCHEMAS.clear()
-                    _SCHEMAS[key] = self._schema
+                schema = _SCHEMAS.get(key)
+            self._keep_schema(key, schema if schema is not None else self.run(split).schema)
         return self._schema
 
     def rejected_rows(self, tab: pa.Table, reasons: pa.Array) -> pa.Table:
@@ -187,6 +210,11 @@ class BatchStatement:
         for stage in self.split_stages:
             df = df.with_columns(stage)
         return df.drop(["_src", "_parts", "_n"], strict=False).to_arrow(compat_level=pl.CompatLevel.newest())
+
+
+def _as_duckdb_sees(schema: pa.Schema) -> str:
+    """`schema` with large_string columns as string (DuckDB reads both as VARCHAR), as text."""
+    return pa.schema([f.with_type(pa.string()) if f.type == pa.large_string() else f for f in schema]).to_string()
 
 
 def _with_derived_hosts(staged: pa.Table, con) -> pa.Table:

@@ -446,7 +446,7 @@ def _stream_lines(scratch, p: _Prepared, file_idx: int, max_line_bytes: int) -> 
                                   "raw_sha256": pa.array([body.digest.hexdigest()], pa.string())})
                 count = 1
             else:
-                raw = body if isinstance(body, pa.Array) else _split_lines(body)   # the last line comes unsplit
+                raw = body
                 count = len(raw)
                 chunk = _with_caps(pa.table({
                     "file_idx": pl.repeat(file_idx, count, dtype=pl.Int32, eager=True).to_arrow(),

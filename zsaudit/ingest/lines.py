@@ -229,8 +229,8 @@ def iter_chunks(fh: IO[bytes], label: str, batch_bytes: int, on_bytes=None,
         tail = LongLine(carry)
         tail.reason = truncated(broken)
         yield line_no, tail
-    elif carry:
-        yield line_no, carry
+    elif carry:                       # the last line, with no newline after it
+        yield line_no, carry if split is None else split(memoryview(carry))
 
 
 def _whole_lines(buf: bytes | bytearray, cut: int, split):

@@ -676,35 +676,3 @@ def test_nested_fields_first_seen_after_the_sniffed_lines_of_an_elastic_export_a
     assert "observer.gone" not in extra and extra["source.geo.city_name"] == "Linköping"
     before = json.loads(one(store, "SELECT extra FROM zia_dns WHERE source_line = ?", [late])[0])
     assert set(extra) - set(before) == {"zscaler_zia.dns.protocol", "observer.vendor", "observer.ingress.zone"}
-
-
-def test_a_first_batch_tells_the_staged_schema_a_run_over_no_lines_gives(store, tmp_path, monkeypatch):
-    """A file's staged schema is taken from its first batch's run where the input had the
-    empty split's columns (zscaler_batch._learn_schema: one compile of the batch SQL fewer for
-    a small file): for every golden input, it equals the schema of a run over no lines."""
-    import shutil
-
-    from zsaudit.ingest import zscaler_batch
-    from conftest import FIXTURES
-
-    learned = []
-    real = zscaler_batch.BatchStatement._learn_schema
-
-    def learn(self, split_schema, staged_schema):
-        real(self, split_schema, staged_schema)
-        if self._schema is not None:
-            learned.append((self.plan.fmt, self._schema, self.run(self._empty_split()).schema))
-
-    monkeypatch.setattr(zscaler_batch.BatchStatement, "_learn_schema", learn)
-    monkeypatch.setattr(zscaler_batch, "_SCHEMAS", {})
-    folder = tmp_path / "golden"
-    folder.mkdir()
-    for f in (FIXTURES / "golden").iterdir():
-        if not f.name.endswith((".expected.json", ".md")):
-            shutil.copy(f, folder / f.name)
-    try:
-        zscaler.ingest_paths(store, [folder])
-    except zscaler.IngestErrors:
-        pass
-    assert {fmt for fmt, _, _ in learned} >= {"json", "csv", "tsv", "kv", "leef"}
-    assert all(kept.equals(empty, check_metadata=True) for _, kept, empty in learned)

@@ -75,3 +75,16 @@ def test_rows_of_a_load_killed_before_its_ledger_row_are_never_seen(tmp_path):
         n = s.con.execute("SELECT count(*) FROM zia_web").fetchone()[0]
         assert s.con.execute("SELECT lines_read, rows_loaded FROM ingest_ledger").fetchall() == [(n, n)]
     assert n == len(web.read_text().splitlines())
+
+
+def test_the_orphan_question_asks_of_every_table_the_sweep_deletes_from():
+    """ledger.sweep_orphans runs the sweep only when queries/ingest/orphans_exist.sql finds an
+    orphan: the two must name the same tables."""
+    import re
+
+    from zsaudit import queries
+
+    def tables(name):
+        return sorted(re.findall(r"FROM (\w+)\s+WHERE file_id NOT IN", (queries.queries_dir() / f"{name}.sql").read_text()))
+
+    assert tables("ingest/orphans_exist") == tables("ingest/sweep_orphans") and len(tables("ingest/sweep_orphans")) == 8

@@ -173,5 +173,8 @@ def begin_inflight(con, file_id: str, source_kind: str, path: str, started_at: d
 
 
 def sweep_orphans(con) -> None:
-    """Delete rows and rejects whose file has no ledger row (an interrupted chunked load)."""
-    queries.run(con, "ingest/sweep_orphans")
+    """Delete rows and rejects whose file has no ledger row (an interrupted chunked load). Asked
+    first in one statement: a store has none almost always, and the eight DELETEs cost ~11 ms
+    CPU a call where the question costs ~5 (every `ingest_paths` call sweeps)."""
+    if queries.scalar(con, "ingest/orphans_exist"):
+        queries.run(con, "ingest/sweep_orphans")

@@ -310,34 +310,35 @@ TABLES = ["airflow_log_lines", "task_egress_hints", "task_connections", "task_at
 def test_many_batches_on_both_workers_load_the_same_rows_as_one_batch(tmp_path, monkeypatch):
     from zsaudit.store import Store
 
-    _tree_of_small_logs(tmp_path, 9)
+    _tree_of_small_logs(tmp_path, 5)
     dumps = []
-    # one batch; nine batches of 2 files over the two workers; one batch read in parts of one file
+    # one batch; five batches of 2 files over the two workers; one batch read in parts of one file
+    # (each batch or part ~0.2 CPU-s of statements whatever its size: 10 files cross every seam)
     for batch, max_bytes in ((1000, 1 << 30), (2, 1 << 30), (1000, 1)):
         monkeypatch.setattr(airflow_logs, "BATCH_FILES", batch)
         monkeypatch.setattr(airflow_logs, "BATCH_BYTES", max_bytes)
         with Store(tmp_path / f"b{batch}-{max_bytes}.duckdb") as s:
             results = ingest_paths(s, [tmp_path / "logs"])
-            assert len(results) == 18 and all(r.rows_loaded > 0 and not r.warnings for r in results)
+            assert len(results) == 10 and all(r.rows_loaded > 0 and not r.warnings for r in results)
             dumps.append({t: sorted(map(repr, s.con.execute(f"SELECT * FROM {t}").fetchall())) for t in TABLES})
             again = ingest_paths(s, [tmp_path / "logs"])
             assert all(r.skipped for r in again)            # the same files again: a no-op
     assert dumps[0] == dumps[1] == dumps[2]
-    assert len(dumps[0]["task_attempts"]) == 18 and len(dumps[0]["task_egress_hints"]) == 9
+    assert len(dumps[0]["task_attempts"]) == 10 and len(dumps[0]["task_egress_hints"]) == 5
 
 
 def test_a_failing_batch_among_many_is_split_and_the_others_load(store, tmp_path, monkeypatch):
-    _tree_of_small_logs(tmp_path, 9)
+    _tree_of_small_logs(tmp_path, 5)
     task_log(tmp_path, task="poison").write_text(SUCCESS_2X)
     monkeypatch.setattr(airflow_logs, "BATCH_FILES", 2)
     _fail_batches_with_poison(monkeypatch)
     results = ingest_paths(store, [tmp_path / "logs"])
     by_task = {Path(r.path).parent.name: r for r in results}
-    assert len(by_task) == 19
+    assert len(by_task) == 11
     assert "no rows kept" in by_task["task_id=poison"].note
     assert all(r.rows_loaded > 0 for name, r in by_task.items() if name != "task_id=poison")
-    assert store.con.execute("SELECT count(*) FROM task_attempts").fetchall()[0][0] == 18
-    assert store.con.execute("SELECT count(*) FROM ingest_ledger").fetchall()[0][0] == 18
+    assert store.con.execute("SELECT count(*) FROM task_attempts").fetchall()[0][0] == 10
+    assert store.con.execute("SELECT count(*) FROM ingest_ledger").fetchall()[0][0] == 10
 
 
 @pytest.mark.parametrize("body", [

@@ -139,6 +139,56 @@ def test_steps_drop_what_the_headers_declare(tmp_path, monkeypatch):
             cached.cache_clear()
 
 
+def test_a_statement_marked_skip_when_empty_is_left_out_only_while_its_table_is_known_empty(tmp_path, monkeypatch):
+    root = tmp_path / "queries"
+    (root / "t").mkdir(parents=True)
+    guarded = "-- skip when empty: _e\nINSERT INTO _log SELECT error('ran');\n"     # raises whenever it runs
+    (root / "t" / "empty.sql").write_text("-- reads: -\n-- hands on: _e, _log\nCREATE OR REPLACE TEMP TABLE _log (n INTEGER);\n"
+                                          "CREATE OR REPLACE TEMP TABLE _e AS SELECT 1 AS n WHERE $n > 1;\n" + guarded)
+    (root / "t" / "grown.sql").write_text("-- reads: _e, _log\nINSERT INTO _e VALUES (2);\n" + guarded)
+    (root / "t" / "guard.sql").write_text("-- reads: _e, _log\n" + guarded)
+    monkeypatch.setattr(queries, "queries_dir", lambda: root)
+    for cached in (queries.load, queries.statements, queries.header):
+        cached.cache_clear()
+    con = duckdb.connect()
+    try:
+        with queries.Steps(con, {"n": 1}) as steps:
+            steps.run("t/empty")                              # _e made here with no rows: skipped
+            assert steps.row_counts == {"_e": 0}
+            with pytest.raises(duckdb.Error, match="ran"):
+                steps.run("t/grown")                          # a row added: no longer known empty
+        with queries.Steps(con, {"n": 2}) as steps, pytest.raises(duckdb.Error, match="ran"):
+            steps.run("t/empty")                              # _e has a row: it runs
+        with queries.Steps(con, {"n": 1}) as steps:
+            steps.run("t/empty")
+            steps.run("t/guard")                              # still known empty: skipped
+            steps.adopt(["t/empty"])                          # made again elsewhere: rows unknown
+            with pytest.raises(duckdb.Error, match="ran"):
+                steps.run("t/guard")
+        with pytest.raises(duckdb.Error, match="ran"):
+            queries.run(con, "t/empty", {"n": 1})             # outside Steps: every statement runs
+    finally:
+        con.close()
+        for cached in (queries.load, queries.statements, queries.header):
+            cached.cache_clear()
+
+
+@pytest.mark.parametrize("name", [n for n in STEP_FILES if "skip when empty" in (QUERIES / f"{n}.sql").read_text()])
+def test_skip_when_empty_marks_inserts_that_read_a_table_their_file_creates(name):
+    """A marked statement adds rows only from the table it names (a reader checks the SQL by eye:
+    an inner join or FROM of that table); here: it is an INSERT, it reads that table, and the
+    table is a temp table some step creates from a query, so its rows can be known."""
+    created_as = {t for p in QUERIES.rglob("*.sql")
+                  for t in re.findall(r"CREATE (?:OR REPLACE )?TEMP(?:ORARY)? TABLE (\w+) AS\b", _code(p.read_text()))}
+    marked = [(sql, t) for sql in queries.statements(name) for t in queries.skip_when_empty(sql)]
+    assert marked
+    for sql, table in marked:
+        code = _code(sql)
+        assert code.strip().upper().startswith("INSERT INTO"), f"queries/{name}.sql: {table}: not an INSERT"
+        assert re.search(rf"\b(?:FROM|JOIN) {table}\b", code), f"queries/{name}.sql: does not read {table}"
+        assert table in created_as, f"queries/{name}.sql: {table} is not created from a query"
+
+
 def test_a_missing_parameter_names_the_query():
     with pytest.raises(ValueError, match=r"query q needs parameters \['until'\]"):
         queries.bind("SELECT 1 WHERE $since < $until -- not $here", {"since": 1}, "q")

@@ -18,6 +18,12 @@ store), then its row stage (selects from _attr the rows it groups: row-local, so
 wherever the rows are) and, after `-- stage: group`, its group stage (turns those rows into
 findings, once over all of them). One machine runs the file top to bottom; the Spark engine runs
 the setup on the driver, the row stage in each task, the group stage on the driver.
+
+A statement that can only add or change rows when a temp table has some may say so in a comment
+line of its own, `-- skip when empty: _t`: `Steps` leaves it out when that table, created by an
+earlier statement of the same steps (CREATE TEMP TABLE ... AS), holds no rows (on a small night
+most detections' staged rows are empty, and each statement costs its plan whatever its input).
+Where the table was made elsewhere (another engine's task, an adopted step), it runs.
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ _HEADER = re.compile(r"^--\s*(reads|creates|hands on):\s*(.*)$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _STAGE = re.compile(r"^--[ \t]*stage:[ \t]*(rows|group)[ \t]*$", re.M)
 _TEMP_TABLE = re.compile(r"\bCREATE (?:OR REPLACE )?TEMP(?:ORARY)? TABLE (\w+)", re.I)
+_SKIP_WHEN_EMPTY = re.compile(r"^--[ \t]*skip when empty:[ \t]*(\w+)[ \t]*$", re.M)
+_CREATE_AS = re.compile(r"^\s*CREATE (?:OR REPLACE )?TEMP(?:ORARY)? TABLE (\w+) AS\b", re.I)
+_WRITES = re.compile(r"\b(?:INSERT INTO|DELETE FROM|UPDATE|CREATE (?:OR REPLACE )?TEMP(?:ORARY)? TABLE)\s+(\w+)", re.I)
 STAGES = ("setup", "rows", "group")
 # DuckDB settings a stage may change for its duration (SET takes no bound name: this is the list)
 SETTINGS = ("memory_limit", "threads", "preserve_insertion_order", "checkpoint_threshold", "TimeZone",
@@ -159,18 +168,42 @@ def registered(con, tables: dict | None) -> Iterator[None]:
 
 def run(con, name: str, params: dict | None = None, *, tables: dict | None = None,
         idents: dict[str, str] | None = None, literals: dict[str, list[str]] | None = None,
-        stage: str | None = None) -> None:
+        stage: str | None = None, row_counts: dict[str, int] | None = None) -> None:
     """Run every statement of queries/<name>.sql in order, binding only the $params each one names;
     `tables` are Python data (Arrow tables) the SQL reads under those names; `idents` fill
     {placeholders} that name a catalog or table (SQL cannot bind a name), always double-quoted;
     `literals` fill {placeholders} with a list of quoted strings, where a value cannot be bound
     because the statement is kept (a view's definition: store.name_attribution_parts);
-    `stage`: only that stage's statements (setup, rows, group), else all."""
+    `stage`: only that stage's statements (setup, rows, group), else all;
+    `row_counts` (Steps): the rows of the temp tables created so far, kept up to date here, and a
+    statement marked `-- skip when empty: _t` left out while `_t` has none (module docstring)."""
     params = params or {}
     with registered(con, tables):
         for sql in statements(name) if stage is None else stages(name)[stage]:
+            if row_counts is not None and any(row_counts.get(t) == 0 for t in skip_when_empty(sql)):
+                continue
             sql = with_idents(sql, idents)
-            con.execute(with_literals(sql, literals), bind(sql, params, name))  # a literal is not a $param
+            cur = con.execute(with_literals(sql, literals), bind(sql, params, name))  # a literal is not a $param
+            if row_counts is not None:
+                _count_rows(row_counts, sql, cur)
+
+
+def skip_when_empty(sql: str) -> list[str]:
+    """The tables a statement's `-- skip when empty:` lines name."""
+    return _SKIP_WHEN_EMPTY.findall(sql)
+
+
+def _count_rows(row_counts: dict[str, int], sql: str, cur) -> None:
+    """After `sql` ran: a temp table it created from a query has the rows DuckDB reports; any other
+    table it writes (INSERT, DELETE, UPDATE, CREATE without AS) is no longer known."""
+    code = _code(sql)
+    created = _CREATE_AS.match(code)
+    for table in _WRITES.findall(code):
+        row_counts.pop(table, None)
+    if created:
+        row = cur.fetchone()
+        if row is not None:
+            row_counts[created.group(1)] = int(row[0])
 
 
 def with_idents(sql: str, idents: dict[str, str] | None) -> str:
@@ -259,26 +292,35 @@ class Steps:
         self.con, self.params = con, params
         self.scratch: list[str] = []
         self.handed: list[str] = []
+        self.row_counts: dict[str, int] = {}     # temp tables these steps created, by rows (run())
 
     def run(self, name: str, *, tables: dict | None = None, stage: str | None = None, **extra) -> None:
-        run(self.con, name, {**self.params, **extra}, tables=tables, stage=stage)
-        self.adopt([name])
+        run(self.con, name, {**self.params, **extra}, tables=tables, stage=stage, row_counts=self.row_counts)
+        self._declare(name)
 
     def adopt(self, step_names) -> None:
         """Drop, with its own, what these steps (run elsewhere) declare."""
         for name in step_names:
             h = header(name)
-            self.scratch += [t for t in h.creates if t not in self.scratch]
-            self.handed += [t for t in h.hands_on if t not in self.handed]
+            for table in h.creates + h.hands_on:     # made elsewhere: their rows are not known here
+                self.row_counts.pop(table, None)
+            self._declare(name)
+
+    def _declare(self, name: str) -> None:
+        h = header(name)
+        self.scratch += [t for t in h.creates if t not in self.scratch]
+        self.handed += [t for t in h.hands_on if t not in self.handed]
 
     def drop_scratch(self) -> None:
         drop(self.con, self.scratch)
+        for table in self.scratch:
+            self.row_counts.pop(table, None)
         self.scratch = []
 
     def close(self) -> None:
         self.drop_scratch()
         drop(self.con, self.handed)
-        self.handed = []
+        self.handed, self.row_counts = [], {}
 
     def __enter__(self) -> "Steps":
         return self

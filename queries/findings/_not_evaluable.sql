@@ -27,6 +27,7 @@ WHERE a.start_time < $until AND a.end_time >= $since
   AND (a.state IS NULL OR a.state IN ('', 'unknown', 'none', 'running', 'queued', 'scheduled',
                                        'restarting', 'deferred', 'up_for_reschedule'));
 
+-- skip when empty: _token_unknown
 INSERT INTO not_evaluable (check_kind, attempt_id, dag_id, run_id, task_id, map_index, try_number, login, reason, analysis_id)
 SELECT 'token_gap', NULL, NULL, NULL, NULL, NULL, NULL, min(r.login),
        'no ZPA user status records for this service-account login: token validity unknown ('
@@ -36,6 +37,7 @@ FROM _token_unknown r
 GROUP BY r.lidx;
 
 -- egress_bypass while Zscaler delivered nothing (coverage_gap): the attempt's egress cannot be checked.
+-- skip when empty: _coverage_missing
 INSERT INTO not_evaluable (check_kind, attempt_id, dag_id, run_id, task_id, map_index, try_number, login, reason, analysis_id)
 SELECT 'egress_bypass', a.attempt_id, a.dag_id, a.run_id, a.task_id, a.map_index, a.try_number, NULL,
        'no Zscaler coverage during the attempt: ' || min(g.label) || ' delivered no record from '
@@ -49,6 +51,7 @@ WHERE a.start_time < $until AND a.end_time >= $since
 GROUP BY a.attempt_id, a.dag_id, a.run_id, a.task_id, a.map_index, a.try_number;
 
 -- unattributed_egress while Airflow delivered nothing (coverage_gap): no attempt could be known.
+-- skip when empty: _coverage_missing
 INSERT INTO not_evaluable (check_kind, attempt_id, dag_id, run_id, task_id, map_index, try_number, login, reason, analysis_id)
 SELECT 'unattributed_egress', NULL, NULL, NULL, NULL, NULL, NULL, min(r.login),
        count(*) || ' request(s) from ' || coalesce('worker ' || min(w.worker), 'login ' || min(r.login))

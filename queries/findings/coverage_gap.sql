@@ -124,6 +124,7 @@ FROM g a JOIN g b ON a.side = b.side AND a.source < b.source AND a.gap_start < b
 JOIN k ON k.side = a.side
 WHERE k.n = 2;
 
+-- skip when empty: _coverage_gaps
 INSERT INTO _found
 SELECT 'coverage_gap', 'no_data',
        concat_ws('|', 'no_data', source, strftime(gap_start AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')),

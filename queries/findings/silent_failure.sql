@@ -9,6 +9,7 @@ CREATE OR REPLACE TEMP TABLE _failed_rows AS
 SELECT aidx, event_time, widx, login, host, rid FROM _attr WHERE in_period AND status = 'attributed' AND failed;
 
 -- stage: group
+-- skip when empty: _failed_rows
 INSERT INTO _found
 SELECT 'silent_failure', 'blocked', a.attempt_id,
        g.first_time, a.attempt_id, (SELECT w.worker FROM im_workers w WHERE w.widx = g.widx), g.login, g.host, NULL,

@@ -98,6 +98,7 @@ LEFT JOIN _attempts a ON a.aidx = r.aidx
 LEFT JOIN im_workers w ON w.widx = r.widx
 WHERE r.rn NOT IN (SELECT rn FROM _airflow_token_refusals);
 
+-- skip when empty: _token_requests
 INSERT INTO _found
 SELECT 'token_gap', 'no_session',
        concat_ws('|', 'no_session', g.login_l, coalesce(strftime(g.gap_start AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ'), 'start')),
@@ -114,6 +115,7 @@ FROM _token_requests g
 WHERE NOT g.refused
 GROUP BY g.login_l, g.gap_start;
 
+-- skip when empty: _token_requests
 INSERT INTO _found
 SELECT 'token_gap', 'refused',
        concat_ws('|', 'refused', key, strftime(min(event_time) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')),

@@ -11,6 +11,7 @@ CREATE OR REPLACE TEMP TABLE _unattributed_rows AS
 SELECT rid, event_time, pk, widx, login, host FROM _attr WHERE status = 'unattributed' AND in_period;
 
 -- stage: group
+-- skip when empty: _unattributed_rows
 INSERT INTO _found
 SELECT 'unattributed_egress', CASE WHEN r.widx IS NULL THEN 'login_only' ELSE 'worker' END,
        concat_ws('|', coalesce('w:' || min(w.worker), 'l:' || lower(min(login))), coalesce(lower(min(login)), ''), coalesce(host, '')),

@@ -40,6 +40,7 @@ JOIN (
 WHERE r.in_period;
 
 -- stage: group
+-- skip when empty: _unmapped_rows
 INSERT INTO _found
 SELECT 'unmapped_identity', g.subtype,
        concat_ws('|', g.subtype, coalesce(a.attempt_id, 'worker:' || w.worker), coalesce(g.login_l, '')),
@@ -61,6 +62,7 @@ FROM (
 JOIN im_workers w ON w.widx = g.widx
 LEFT JOIN _attempts a ON a.aidx = g.aidx;
 
+-- skip when empty: _via_rows
 INSERT INTO _found
 SELECT 'unmapped_identity', 'dag_not_allowed',
        concat_ws('|', 'dag_not_allowed', a.attempt_id, g.login_l),
@@ -92,6 +94,7 @@ WHERE c.conn_id NOT IN (SELECT conn_id FROM im_conns)
   AND a.start_time < $until AND a.end_time >= $since
 GROUP BY c.attempt_id, c.conn_id;
 
+-- skip when empty: _host_rows
 INSERT INTO _found
 SELECT 'unmapped_identity', 'host_not_allowed',
        concat_ws('|', 'host_not_allowed', coalesce(a.attempt_id, 'worker:' || coalesce(w.worker, '')), g.login_l, g.host),

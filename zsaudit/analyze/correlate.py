@@ -15,7 +15,7 @@ import duckdb
 from .. import queries
 from ..identity_map import IdentityMap
 from ..store import release_attribution_parts
-from .rules import Rules, load_rules, rule_params, zpa_failure_codes
+from .rules import Rules, load_rules, rule_params
 
 FAR_PAST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
@@ -54,18 +54,14 @@ def identity_params(imap: IdentityMap) -> dict:
 
 
 def rule_table_params(rules: Rules) -> dict:
-    """The rules as the column lists queries/analyze/rules.sql turns into rule_*."""
+    """The rules as the column lists queries/analyze/rules.sql turns into rule_* (kinds and
+    subtypes; [auth] and [failure] are bound as lists: rules.rule_params)."""
     c = queries.columns
     return {
         **c("rule_kinds", "kind severity controls title",
             [(r.kind, r.severity, list(r.controls), r.title) for r in rules.rules.values()]),
         **c("rule_subtypes", "kind subtype severity",
             [(r.kind, sub, sev) for r in rules.rules.values() for sub, sev in r.subtype_severity.items()]),
-        **c("rule_auth_codes", "code", [(v,) for v in rules.auth_codes]),
-        **c("rule_auth_reasons", "reason", [(v,) for v in rules.auth_reasons]),
-        **c("rule_auth_prefixes", "prefix", [(v,) for v in rules.auth_prefixes]),
-        **c("rule_failure_zia_actions", "value", [(v,) for v in rules.failure_actions]),
-        **c("rule_zpa_failure_codes", "code", [(v,) for v in zpa_failure_codes(rules)]),
     }
 
 

@@ -68,6 +68,18 @@ def ingested(tmp_path_factory, night) -> Path:
     return db
 
 
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory, night, ingested) -> dict:
+    """A copy of `ingested` analysed over the night with its identity map and its pack rendered
+    (--no-pdf) through the CLI, once a module: the store, the pack and what `report` printed. Its
+    readers only read (`report` opens the store read-only)."""
+    base = tmp_path_factory.mktemp("analysed")
+    db = copy_of(ingested, base)
+    cli("analyze", "--identity-map", night.identity_path, "--db", db, *period(night), "-q")
+    result = cli("report", "--out", base / "pack", "--no-pdf", "--db", db, *period(night))
+    return {"db": db, "pack": base / "pack", "report_output": result.output}
+
+
 def copy_of(db: Path, tmp_path: Path) -> Path:
     return Path(shutil.copyfile(db, tmp_path / db.name))
 
@@ -90,10 +102,9 @@ def test_report_over_a_period_never_analysed_exits_2_and_names_the_step(tmp_path
     assert not (tmp_path / "pack" / "index.html").exists()
 
 
-def test_report_over_a_longer_period_than_the_analysis_is_refused_too(tmp_path, night, ingested):
-    db = copy_of(ingested, tmp_path)
-    cli("analyze", "--identity-map", night.identity_path, "--db", db, *period(night), "-q")
-    cli("report", "--out", tmp_path / "ok", "--no-pdf", "--db", db, *period(night), "-q")
+def test_report_over_a_longer_period_than_the_analysis_is_refused_too(tmp_path, night, analysed):
+    db = analysed["db"]                                   # analysed over the night, and its pack written
+    assert (analysed["pack"] / "index.html").is_file()
     until = night.until.replace(day=night.until.day + 1).isoformat()
     result = cli("report", "--out", tmp_path / "pack", "--no-pdf", "--db", db,
                  "--since", night.since.isoformat(), "--until", until, ok=(2,))
@@ -263,12 +274,9 @@ def test_a_file_mostly_rejected_is_a_coverage_gap_of_subtype_rejects(tmp_path, n
 
 
 # -- the three counts and the overall status ---------------------------------------------------
-def test_every_criterion_states_tested_not_evaluable_and_exceptions(tmp_path, night, ingested):
-    db = copy_of(ingested, tmp_path)
-    cli("analyze", "--identity-map", night.identity_path, "--db", db, *period(night), "-q")
-    result = cli("report", "--out", tmp_path / "pack", "--no-pdf", "--db", db, *period(night))
-    assert "status: Deviations found" in result.output
-    text = page_text(tmp_path / "pack")
+def test_every_criterion_states_tested_not_evaluable_and_exceptions(analysed):
+    assert "status: Deviations found" in analysed["report_output"]
+    text = page_text(analysed["pack"])
     lines = re.findall(r"Population\. ([\d,]+) ([a-zA-Z ]+): ([\d,]+) tested, ([\d,]+) not evaluable, "
                        r"([\d,]+) deviations? \(open findings\)", text)
     assert len(lines) == 5
@@ -280,11 +288,9 @@ def test_every_criterion_states_tested_not_evaluable_and_exceptions(tmp_path, ni
 
 
 # -- one findings format --------------------------------------------------------------------------
-def test_findings_cli_and_the_pack_share_one_format(tmp_path, night, ingested):
-    db = copy_of(ingested, tmp_path)
-    cli("analyze", "--identity-map", night.identity_path, "--db", db, *period(night), "-q")
-    cli("report", "--out", tmp_path / "pack", "--no-pdf", "--db", db, *period(night), "-q")
-    pack_rows = list(csv.DictReader(open(tmp_path / "pack" / "evidence" / "findings.csv", newline="", encoding="utf-8")))
+def test_findings_cli_and_the_pack_share_one_format(analysed):
+    db = analysed["db"]
+    pack_rows = list(csv.DictReader(open(analysed["pack"] / "evidence" / "findings.csv", newline="", encoding="utf-8")))
     cli_rows = list(csv.DictReader(io.StringIO(cli("findings", "--db", db, "--format", "csv").output)))
     as_json = findings(db)
     assert list(cli_rows[0]) == list(pack_rows[0]) == list(as_json[0])           # same columns, same order

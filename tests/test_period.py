@@ -20,6 +20,7 @@ from zsaudit.ingest import airflow, zscaler
 from zsaudit.store import Store
 
 NIGHTS = 90
+ZSCALER_FEEDS = ("zia_web.json", "zpa_user_activity.json", "zpa_user_status.json")
 START = date(2026, 7, 1)
 SEED = 5
 
@@ -34,8 +35,9 @@ def _key(kind, subtype, dag_id, task_id, worker, login, host, conn_id):
 
 @pytest.fixture(scope="module")
 def quarter(tmp_path_factory):
-    """90 nights synthesized, ingested (each Zscaler source as one file for the quarter: the
-    per-file cost would dominate otherwise) and analysed night by night."""
+    """90 nights synthesized, ingested (each Zscaler source, and the Airflow REST export of task
+    instances, as one file for the quarter: the per-file cost would dominate otherwise; the task
+    logs as written, one folder a night) and analysed night by night."""
     base = tmp_path_factory.mktemp("quarter")
     result = CliRunner().invoke(main, ["synth", "--out", str(base / "in"), "--nights", str(NIGHTS), "--start",
                                        START.isoformat(), "--requests", "100", "--seed", str(SEED), "--quiet"])
@@ -43,14 +45,18 @@ def quarter(tmp_path_factory):
     truth = json.loads((base / "in" / "truth.json").read_text())
     feeds = base / "feeds"
     feeds.mkdir()
-    for name in ("zia_web.json", "zpa_user_activity.json", "zpa_user_status.json"):
+    for name in ZSCALER_FEEDS:
         with open(feeds / name, "wb") as out:
             for night in sorted((base / "in" / "zscaler").iterdir()):
                 out.write((night / name).read_bytes())
+    nights = sorted((base / "in" / "airflow").iterdir())
+    exported = [ti for night in nights
+                for ti in json.loads((night / "task_instances.json").read_text())["task_instances"]]
+    (feeds / "task_instances.json").write_text(json.dumps({"task_instances": exported, "total_entries": len(exported)}))
     db = base / "zsaudit.duckdb"
     with Store(db) as store:
-        zscaler.ingest_paths(store, [str(feeds)])
-        airflow.ingest_paths(store, sorted(str(p) for p in (base / "in" / "airflow").iterdir()))
+        zscaler.ingest_paths(store, [str(feeds / name) for name in ZSCALER_FEEDS])
+        airflow.ingest_paths(store, [str(night / "logs") for night in nights] + [str(feeds / "task_instances.json")])
         for i in range(NIGHTS):
             night = datetime.combine(START + timedelta(days=i), datetime.min.time(), tzinfo=timezone.utc)
             analyze(store, base / "in" / "identity.toml", since=night, until=night + timedelta(days=1))

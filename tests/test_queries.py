@@ -143,7 +143,8 @@ def test_a_statement_marked_skip_when_empty_is_left_out_only_while_its_table_is_
     root = tmp_path / "queries"
     (root / "t").mkdir(parents=True)
     guarded = "-- skip when empty: _e\nINSERT INTO _log SELECT error('ran');\n"     # raises whenever it runs
-    (root / "t" / "empty.sql").write_text("-- reads: -\n-- hands on: _e, _log\nCREATE OR REPLACE TEMP TABLE _log (n INTEGER);\n"
+    (root / "t" / "empty.sql").write_text("-- reads: -\n-- hands on: _e, _log\n"
+                                          "CREATE OR REPLACE TEMP TABLE _log (n INTEGER);\n"
                                           "CREATE OR REPLACE TEMP TABLE _e AS SELECT 1 AS n WHERE $n > 1;\n" + guarded)
     (root / "t" / "grown.sql").write_text("-- reads: _e, _log\nINSERT INTO _e VALUES (2);\n" + guarded)
     (root / "t" / "guard.sql").write_text("-- reads: _e, _log\n" + guarded)

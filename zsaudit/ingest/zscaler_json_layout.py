@@ -2,16 +2,39 @@
 
 An NSS / LSS JSON feed renders every record from one format string, so nearly all of its lines
 are the same text with other values in the same places. The batch SQL reads such a line's values
-with one parse (a wildcard path: every value of the record, in order) and proves the line has the
-template's keys by rebuilding it: the template's text with the line's values put back, compared
-with the line (zscaler_sql._json_source). Equal text means the same keys in the same order, so
-the line has no key the plan lacks and needs no second parse (json_keys) to find late keys.
+with one parse (a wildcard path: every value of its record object, in order) and proves the line
+has the template's keys, in the template's order, without a second parse (json_keys, which finds
+late keys) and without taking each value out of the list or rebuilding the line
+(zscaler_sql._json_template_test). A line (`jt`: from its first '{') is a template line when:
 
-Why equality proves it: on a line without a backslash no value holds a quote, so every quote of
-the line is one of the template's; read from the left, each piece of template text leaves the
-reader where it left it in the template line, and each value put back is the line's own value at
-that place (the wildcard's n-th value is the record's n-th). A line that differs anywhere (a key
-added, missing, reordered, a value written another way, an escape) is read as before.
+  1. it matches the template's pieces in order, the first at its start and the last at its end,
+     anything between them (`jt LIKE 'piece%piece%...%piece'`);
+  2. the whole line holds as many quotes and backslashes together as the pieces hold quotes
+     (JsonLayout.quotes; counted outside SQL: zscaler_batch.quote_counts);
+  3. DuckDB parses it, and its record object has as many values as the template has keys.
+
+Why this proves it. By 1, jt = P0 x1 P1 x2 ... xm Pm for the pieces P and some strings x; the
+pieces alone hold `quotes` quotes, so by 2 no x and no text before the '{' holds a quote and the
+line has no backslash. Without a backslash a quote is always a string's delimiter, so jt's
+strings are the template line's strings in the same places: a key or a value kept as template
+text (in a piece) has the template's text, and a value put back as quoted text (its piece before
+ends with the opening quote, the piece after starts with the closing one) is exactly its x. So
+every key of jt, at any depth, is the template line's key with the same text, followed by its
+colon. A value put back unquoted (an integer, true or false in the template) is an x holding no
+string, after `key:`, and the template's text after it starts with ',' or '}' (the record object
+goes on or ends). Such an x, in a line DuckDB parses, is one value and whitespace (a trailing
+comma before '}', which DuckDB accepts, changes no member): a value still open at the x's end
+would meet that ',' or '}' inside a list (a key there, or a mismatched '}') or inside an object it
+opened, with no member (that needs a key string): a ',' there is an error, and a '}' leaves the
+line one level deeper than the template to its end, with no x left to close it (only the record's
+last value is followed by '}'): unbalanced. Anything after the value but whitespace is an error,
+or a '}' closing the record object early: then it has fewer values than the template has keys,
+which 3 refuses (a record object closed early cannot be reopened, and `$.root` names the first of
+equal top-level keys: the record object). So each value of jt's record object is the template's
+key's, in the template's order, the record has no key the template lacks, and the wildcard's
+n-th value is the template's n-th key's: taken as json_extract_string($paths) would give it.
+A line that differs in any other way (a key added, missing, renamed, moved into a nested object,
+a value holding a quote, an escape, a quote before the record) is read by the two-parse path.
 """
 
 from __future__ import annotations
@@ -37,6 +60,18 @@ class JsonLayout:
     slots: tuple[int, ...]       # 1-based index, among the record's values in order, of each value put back
     raw: tuple[bool, ...]        # per slot: written without quotes (an integer, true, false)
     keys: tuple[str, ...]        # the record's keys in order (the wildcard's values follow it)
+
+    @property
+    def quotes(self) -> int:
+        """The quotes in the template's text (a template line holds these and no others)."""
+        return sum(p.count('"') for p in self.pieces)
+
+    def like_pattern(self) -> tuple[str, bool]:
+        """(the SQL LIKE pattern of a template line: its pieces joined by '%', whether the pattern
+        escapes '%' and '_' with a backslash: a piece holds no backslash, see layout_of)."""
+        if any("%" in p or "_" in p for p in self.pieces):
+            return "%".join(p.replace("%", "\\%").replace("_", "\\_") for p in self.pieces), True
+        return "%".join(self.pieces), False
 
 
 def _skip(s: str, i: int) -> int:

@@ -47,12 +47,13 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
         if tpl is None:     # each line parsed twice: its values, and its keys (late keys)
             src = "s1 AS (SELECT line, text, jt, try(json_extract_string(jt, $paths)) AS vraw FROM s0)"
         else:               # a template line parsed once (zscaler_json_layout), any other as above
-            src = (f"s1w AS (SELECT line, text, jt, try(json_extract_string(jt, '{_json_root_path(plan)}.*')) AS w FROM s0), "
+            src = (f"s1w AS (SELECT line, text, jt, qb, try(json_extract_string(jt, '{_json_root_path(plan)}.*')) AS w FROM s0), "
                    f"s1t AS (SELECT line, text, jt, w, {_json_template_test(tpl)} AS tpl FROM s1w), "
                    f"s1 AS (SELECT line, text, jt, tpl, CASE WHEN tpl THEN {_json_template_values(plan, tpl)} "
                    "ELSE try(json_extract_string(jt, $paths)) END AS vraw FROM s1t)")
             late = f"CASE WHEN tpl THEN NULL ELSE {late} END"
-        cte = ("s0 AS (SELECT line, text, CASE WHEN starts_with(text, '{') THEN text "
+        qb = "" if tpl is None else "qb, "     # zscaler_batch.quote_counts (the template test)
+        cte = (f"s0 AS (SELECT line, text, {qb}CASE WHEN starts_with(text, '{{') THEN text "
                f"ELSE substr(text, strpos(text, '{{')) END AS jt FROM _zs_batch), {src}, "
                f"s AS (SELECT line, text, vraw, {nulled}, false AS drift, "
                "CASE WHEN vraw IS NULL OR strpos(text, '{') = 0 THEN -1 END::INTEGER AS nf, "
@@ -141,20 +142,14 @@ def _json_root_path(plan: Plan) -> str:
 
 
 def _json_template_test(tpl: JsonLayout) -> str:
-    """SQL true when a line (jt, its values w in order) is the template's text with its own values
-    put back ($tpl_1, $tpl_2, ...: the text between them); the proof is in zscaler_json_layout. A
-    line with a backslash never is; a value put back unquoted must hold no quote. Each piece is a
-    parameter of its own: as `$tpl[n]` of one list, the 35 pieces of a ZIA web template cost each
-    batch's planning ~1 ms more (the list bound and indexed 35 times)."""
-    parts = []
-    for n, piece in enumerate(tpl.pieces):
-        parts.append(f"$tpl_{n + 1}")
-        if n < len(tpl.slots):
-            parts.append(f"w[{tpl.slots[n]}]")
-    raw = [f"contains(w[{j}], '\"')" for j, r in zip(tpl.slots, tpl.raw) if r]
-    then = f"NOT ({' OR '.join(raw)})" if raw else "true"
-    return (f"CASE WHEN w IS NULL OR len(w) <> {len(tpl.keys)} OR contains(jt, '\\') THEN false "
-            f"WHEN jt = concat({', '.join(parts)}) THEN {then} ELSE false END")
+    """SQL true when a line (jt; its record's values w in order; qb, the quotes and backslashes
+    on the whole line: zscaler_batch.quote_counts) is a template line, whose values are w in the
+    template's key order: the proof is in zscaler_json_layout. The pattern is one parameter
+    ($tpl_like); nothing is taken out of w or built per line (session 13 of docs/benchmarks.md:
+    the line rebuilt from its values was most of a JSON ingest's cost over 326bb63's)."""
+    match = "like_escape(jt, $tpl_like, '\\')" if tpl.like_pattern()[1] else "jt LIKE $tpl_like"
+    return (f"CASE WHEN qb IS DISTINCT FROM {tpl.quotes} OR w IS NULL OR len(w) <> {len(tpl.keys)} THEN false "
+            f"ELSE {match} END")
 
 
 def _json_template_values(plan: Plan, tpl: JsonLayout) -> str:
@@ -491,7 +486,7 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None,
         params["paths"] = plan.json_paths
         tpl = json_template(plan)
         if tpl is not None:
-            params.update({f"tpl_{n}": piece for n, piece in enumerate(tpl.pieces, 1)})
+            params["tpl_like"] = tpl.like_pattern()[0]
     if plan.fmt in ("kv", "cef", "leef", "json"):
         params["keys"] = plan.keys
     if plan.split_regex and plan.fmt in ("cef", "leef"):

@@ -78,8 +78,8 @@ def _variants(line: str) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("template, envelope", [(QUOTED, True), (QUOTED, False), (BARE, False), (BARE, True), (UNDER, True),
-                                                (KEPT, False), (KEPT, True)])
+@pytest.mark.parametrize("template, envelope", [(QUOTED, True), (QUOTED, False), (BARE, False), (BARE, True),
+                                                (UNDER, True), (KEPT, False), (KEPT, True)])
 def test_template_lines_read_once_read_as_the_two_parse_path_reads_them(template, envelope, monkeypatch):
     lines = [template % i for i in range(40)]
     if envelope:
@@ -177,10 +177,10 @@ def test_lines_that_hold_the_pieces_but_not_as_the_template_are_read_by_the_two_
             assert row["bad"].startswith("response_code: expected an integer, got \"{") and row["request_size"] is None
 
 
-def test_quote_counts_count_quotes_and_backslashes_in_every_chunk_and_slice():
+def test_quote_counts_count_quotes_in_every_chunk_and_slice():
     from zsaudit.ingest.zscaler_batch import quote_counts
     texts = ['{"a":"b"}', "", 'x\\"y', "caf\u00e9 \"\" \\", "none", '"' * 300]
-    want = [t.count('"') + t.count("\\") for t in texts]
+    want = [t.count('"') for t in texts]
     for typ in (pa.string(), pa.large_string(), pa.string_view()):
         arr = pa.array(texts, typ)
         chunked = pa.chunked_array([arr.slice(0, 2), arr.slice(2, 3), arr.slice(5)])

@@ -9,13 +9,13 @@ late keys) and without taking each value out of the list or rebuilding the line
 
   1. it matches the template's pieces in order, the first at its start and the last at its end,
      anything between them (`jt LIKE 'piece%piece%...%piece'`);
-  2. the whole line holds as many quotes and backslashes together as the pieces hold quotes
-     (JsonLayout.quotes; counted outside SQL: zscaler_batch.quote_counts);
+  2. the whole line holds as many quotes as the pieces (JsonLayout.quotes; counted outside SQL:
+     zscaler_batch.quote_counts), and jt no backslash;
   3. DuckDB parses it, and its record object has as many values as the template has keys.
 
 Why this proves it. By 1, jt = P0 x1 P1 x2 ... xm Pm for the pieces P and some strings x; the
-pieces alone hold `quotes` quotes, so by 2 no x and no text before the '{' holds a quote and the
-line has no backslash. Without a backslash a quote is always a string's delimiter, so jt's
+pieces alone hold `quotes` quotes, so by 2 no x and no text before the '{' holds a quote, and jt
+has no backslash. Without a backslash a quote is always a string's delimiter, so jt's
 strings are the template line's strings in the same places: a key or a value kept as template
 text (in a piece) has the template's text, and a value put back as quoted text (its piece before
 ends with the opening quote, the piece after starts with the closing one) is exactly its x. So

@@ -142,14 +142,14 @@ def _json_root_path(plan: Plan) -> str:
 
 
 def _json_template_test(tpl: JsonLayout) -> str:
-    """SQL true when a line (jt; its record's values w in order; qb, the quotes and backslashes
-    on the whole line: zscaler_batch.quote_counts) is a template line, whose values are w in the
-    template's key order: the proof is in zscaler_json_layout. The pattern is one parameter
-    ($tpl_like); nothing is taken out of w or built per line (session 13 of docs/benchmarks.md:
-    the line rebuilt from its values was most of a JSON ingest's cost over 326bb63's)."""
+    """SQL true when a line (jt; its record's values w in order; qb, the quotes on the whole line:
+    zscaler_batch.quote_counts) is a template line, whose values are w in the template's key
+    order: the proof is in zscaler_json_layout. The pattern is one parameter ($tpl_like);
+    nothing is taken out of w or built per line (session 13 of docs/benchmarks.md: the line
+    rebuilt from its values was most of a JSON ingest's cost over 326bb63's)."""
     match = "like_escape(jt, $tpl_like, '\\')" if tpl.like_pattern()[1] else "jt LIKE $tpl_like"
-    return (f"CASE WHEN qb IS DISTINCT FROM {tpl.quotes} OR w IS NULL OR len(w) <> {len(tpl.keys)} THEN false "
-            f"ELSE {match} END")
+    return (f"CASE WHEN qb IS DISTINCT FROM {tpl.quotes} OR w IS NULL OR len(w) <> {len(tpl.keys)} "
+            f"OR contains(jt, '\\') THEN false ELSE {match} END")
 
 
 def _json_template_values(plan: Plan, tpl: JsonLayout) -> str:

@@ -124,6 +124,139 @@ def _threads_config() -> dict:
     return {"threads": int(raw)}
 
 
+# -- DuckDB instances: one per store open at a time, kept for the next store of the process -------
+
+
+class _Instance:
+    """A DuckDB database instance (an in-memory one; each store file is ATTACHed to it and USEd
+    by the store's connection). Creating one costs ~30-35 ms CPU (DuckDB 2 builds its catalog of
+    functions per instance), an ATTACH ~3: a process opening many stores (a test session, a Spark
+    executor's per-task stores) keeps an idle instance for the next one. Its global settings are
+    read when it is made and put back before it is kept, with every filesystem registered on it
+    meanwhile unregistered, so a store never starts from another's settings."""
+
+    def __init__(self, config: dict):
+        self.con = duckdb.connect(":memory:", config=config)
+        self.settings = self._settings()
+        self.filesystems = set(self.con.list_filesystems())
+
+    def _settings(self) -> dict:
+        cur = queries.cursor(self.con, "store/kept_settings")
+        return dict(zip([d[0] for d in cur.description], cur.fetchall()[0]))
+
+    def reset(self) -> None:
+        now = self._settings()
+        for key, was in self.settings.items():
+            if now[key] != was:
+                queries.set_option(self.con, key, was)
+        for name in set(self.con.list_filesystems()) - self.filesystems:
+            self.con.unregister_filesystem(name)
+
+
+class _Attached:
+    """A store file attached to an instance: the connections of every Store open on it."""
+
+    def __init__(self, instance: _Instance, alias: str, read_only: bool, key: tuple):
+        self.instance, self.alias, self.read_only, self.key = instance, alias, read_only, key
+        self.refs = 0
+
+
+class _Instances:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pid = os.getpid()
+        self.idle: dict[tuple, list[_Instance]] = {}
+        self.attached: dict[str, _Attached] = {}
+        self.count = 0
+
+    def open(self, path: Path, read_only: bool, config: dict) -> "_Connection":
+        memory = str(path) == ":memory:"
+        name = ":memory:" if memory else str(path.resolve())
+        key = tuple(sorted(config.items()))
+        with self.lock:
+            if os.getpid() != self.pid:      # a forked child: the parent's instances are not ours
+                self.__init__()
+            att = None if memory else self.attached.get(name)
+            if att is not None and att.read_only != read_only:
+                raise duckdb.ConnectionException(
+                    f"Can't open a connection to same database file with a different configuration "
+                    f"than existing connections (read_only={att.read_only} already open in this process)")
+            if att is None:
+                pool = self.idle.get(key)
+                instance = pool.pop() if pool else _Instance(config)
+                self.count += 1
+                alias = f"zsaudit_store_{self.count}"
+                try:
+                    queries.run(instance.con, "store/attach_read_only" if read_only else "store/attach",
+                                {"path": name}, idents={"alias": alias})
+                except BaseException:
+                    self.idle.setdefault(key, []).append(instance)
+                    raise
+                if not memory:      # spill beside the store, as a store opened on its own does
+                    queries.set_option(instance.con, "temp_directory", name + ".tmp")
+                att = _Attached(instance, alias, read_only, key)
+                if not memory:
+                    self.attached[name] = att
+            att.refs += 1
+            cur = att.instance.con.cursor()
+        queries.run(cur, "store/use", idents={"alias": att.alias})
+        return _Connection(cur, att, name, owner=True)
+
+    def release(self, con: "_Connection") -> None:
+        att = con._attached
+        with self.lock:
+            if con._released:
+                return
+            con._released = True
+            att.refs -= 1
+            if att.refs:
+                return
+            if self.attached.get(con._name) is att:
+                del self.attached[con._name]
+            instance = att.instance
+            try:
+                queries.run(instance.con, "store/detach", idents={"alias": att.alias})
+                instance.reset()
+            except duckdb.Error:                 # a cursor of it still busy: let the instance go
+                instance.con.close()
+                return
+            if os.getpid() == self.pid:
+                self.idle.setdefault(att.key, []).append(instance)
+
+
+_INSTANCES = _Instances()
+
+
+class _Connection:
+    """A store's connection: a DuckDB connection USE-ing the store's catalog, whose cursors
+    (a worker thread's own connection) USE it too. Everything else is DuckDB's connection's."""
+
+    __slots__ = ("_con", "_attached", "_name", "_owner", "_released")
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, attached: _Attached, name: str, owner: bool = False):
+        self._con, self._attached, self._name = con, attached, name
+        self._owner, self._released = owner, False
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+    def cursor(self) -> "_Connection":
+        cur = self._con.cursor()
+        queries.run(cur, "store/use", idents={"alias": self._attached.alias})
+        return _Connection(cur, self._attached, self._name)
+
+    def close(self) -> None:
+        self._con.close()
+        if self._owner:         # the store's own connection: its file is detached
+            _INSTANCES.release(self)
+
+    def __enter__(self) -> "_Connection":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 class Store:
     """A connection to the zsaudit DuckDB file, migrated to the latest schema on open."""
 
@@ -151,13 +284,13 @@ class Store:
             self.sweep_inflight()
         elif self._has_inflight():
             # a killed load left committed chunks: sweep them read-write, then read as asked
-            self.con.close()
+            self.close()
             self.con = self._connect(False)
             try:
                 self.migrate()
                 self.sweep_inflight()
             finally:
-                self.con.close()
+                self.close()
             self.con = self._connect(True)
         self._register_lakes()
         if read_only:
@@ -192,7 +325,7 @@ class Store:
 
     def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         try:
-            return duckdb.connect(str(self.path), read_only=read_only, config=_threads_config())
+            return _INSTANCES.open(self.path, read_only, _threads_config())
         except duckdb.Error as exc:  # not a DuckDB file, locked, ...
             raise BadInput(f"{self.path}: cannot open as a zsaudit DuckDB database ({exc})") from exc
 
@@ -262,7 +395,17 @@ class Store:
         return bool(queries.scalar(self.con, "store/ledger_has", {"sha256": sha256}))
 
     def close(self) -> None:
-        self.con.close()
+        con = getattr(self, "con", None)
+        if con is not None:
+            con.close()
+
+    def __del__(self):
+        # a store dropped unclosed (or whose open failed) detaches its file, as a DuckDB
+        # connection dropped closes: another process can then open it
+        try:
+            self.close()
+        except Exception:   # noqa: BLE001  interpreter shutdown
+            pass
 
     def __enter__(self) -> "Store":
         return self

@@ -116,15 +116,25 @@ def test_each_step_file_declares_what_it_reads_and_the_temp_tables_it_creates(na
     assert not missing, f"queries/{name}.sql uses {sorted(missing)} without declaring them in '-- reads:'"
 
 
-def test_steps_drop_what_the_headers_declare(tmp_path, monkeypatch):
+@pytest.fixture
+def query_root(tmp_path, monkeypatch):
+    """A queries/ folder of the test's own (under t/), the runner's caches cleared before and after."""
     root = tmp_path / "queries"
     (root / "t").mkdir(parents=True)
+    monkeypatch.setattr(queries, "queries_dir", lambda: root)
+    cached = (queries.load, queries.statements, queries.header)
+    for fn in cached:
+        fn.cache_clear()
+    yield root
+    for fn in cached:
+        fn.cache_clear()
+
+
+def test_steps_drop_what_the_headers_declare(query_root):
+    root = query_root
     (root / "t" / "01_a.sql").write_text("-- reads: -\n-- creates: _scratch\n-- hands on: _kept\n"
                                          "CREATE TEMP TABLE _scratch AS SELECT $n AS n;\n"
                                          "CREATE TEMP TABLE _kept AS SELECT n + $m AS n FROM _scratch;\n")
-    monkeypatch.setattr(queries, "queries_dir", lambda: root)
-    for cached in (queries.load, queries.statements, queries.header):
-        cached.cache_clear()
     con = duckdb.connect()
     try:
         with queries.Steps(con, {"n": 1}) as steps:
@@ -135,22 +145,16 @@ def test_steps_drop_what_the_headers_declare(tmp_path, monkeypatch):
         assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
     finally:
         con.close()
-        for cached in (queries.load, queries.statements, queries.header):
-            cached.cache_clear()
 
 
-def test_a_statement_marked_skip_when_empty_is_left_out_only_while_its_table_is_known_empty(tmp_path, monkeypatch):
-    root = tmp_path / "queries"
-    (root / "t").mkdir(parents=True)
+def test_a_statement_marked_skip_when_empty_is_left_out_only_while_its_table_is_known_empty(query_root):
+    root = query_root
     guarded = "-- skip when empty: _e\nINSERT INTO _log SELECT error('ran');\n"     # raises whenever it runs
     (root / "t" / "empty.sql").write_text("-- reads: -\n-- hands on: _e, _log\n"
                                           "CREATE OR REPLACE TEMP TABLE _log (n INTEGER);\n"
                                           "CREATE OR REPLACE TEMP TABLE _e AS SELECT 1 AS n WHERE $n > 1;\n" + guarded)
     (root / "t" / "grown.sql").write_text("-- reads: _e, _log\nINSERT INTO _e VALUES (2);\n" + guarded)
     (root / "t" / "guard.sql").write_text("-- reads: _e, _log\n" + guarded)
-    monkeypatch.setattr(queries, "queries_dir", lambda: root)
-    for cached in (queries.load, queries.statements, queries.header):
-        cached.cache_clear()
     con = duckdb.connect()
     try:
         with queries.Steps(con, {"n": 1}) as steps:
@@ -170,8 +174,6 @@ def test_a_statement_marked_skip_when_empty_is_left_out_only_while_its_table_is_
             queries.run(con, "t/empty", {"n": 1})             # outside Steps: every statement runs
     finally:
         con.close()
-        for cached in (queries.load, queries.statements, queries.header):
-            cached.cache_clear()
 
 
 @pytest.mark.parametrize("name", [n for n in STEP_FILES if "skip when empty" in (QUERIES / f"{n}.sql").read_text()])

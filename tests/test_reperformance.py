@@ -1,10 +1,12 @@
 """Re-performance gives the same answer (issue #18 item 7).
 
 An auditor who runs ingest + analyze + report from scratch on the same inputs must get the same
-findings, attributions and pack (its PDF included), byte for byte, whatever the thread count and the order the
-files were given in. The PDF is compared between the runs that differ in both (1 thread, files in order;
-2 threads, reversed); the third run writes none (WeasyPrint is most of a run's CPU) and its pack is compared
-file by file but for the PDF's entry in the manifest. The night is built with ties on purpose: every Zscaler web record has a
+findings, attributions and pack (its PDF included), byte for byte, whatever the thread count and the
+order the files were given in. The PDF is compared between the runs that differ in both (1 thread,
+files in order; 2 threads, reversed), each command of theirs a real `python -m zsaudit` process; the
+third run writes no PDF (WeasyPrint is most of a run's CPU), runs its commands in this process
+(CliRunner: four interpreter starts and imports fewer) and its pack is compared file by file but for
+the PDF's entry in the manifest. The night is built with ties on purpose: every Zscaler web record has a
 twin at the same moment, by the same login, to another host, in the other feed file, so every
 "representative host" (the most frequent one) of a finding is a tie that only a total order can
 break the same way each time.
@@ -20,7 +22,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from click.testing import CliRunner
 
+from zsaudit.cli import main
+from zsaudit.ingest import zscaler
 from zsaudit.synth import synthesize
 
 GENERATED_AT = "2026-11-26T06:00:00Z"
@@ -58,11 +63,17 @@ def build_tied_night(out: Path):
     return night, files, others
 
 
-def perform(workdir: Path, night, web_files, other_files, *, threads: int, pdf: bool = True) -> dict:
-    """ingest + analyze + report from scratch; returns everything an auditor compares."""
+def perform(workdir: Path, night, web_files, other_files, *, threads: int, pdf: bool = True,
+            monkeypatch=None) -> dict:
+    """ingest + analyze + report from scratch; returns everything an auditor compares. Each command a
+    `python -m zsaudit` process, or with monkeypatch given, in this process (CliRunner), the same
+    environment set for it (ZSAUDIT_INGEST_THREADS is read at import: set where it was read)."""
     workdir.mkdir()
-    env = {**os.environ, "ZSAUDIT_THREADS": str(threads), "ZSAUDIT_INGEST_THREADS": str(threads),
-           "ZSAUDIT_DB": str(workdir / "z.duckdb")}
+    settings = {"ZSAUDIT_THREADS": str(threads), "ZSAUDIT_INGEST_THREADS": str(threads),
+                "ZSAUDIT_DB": str(workdir / "z.duckdb")}
+    env = {**os.environ, **settings}
+    if monkeypatch is not None:
+        monkeypatch.setattr(zscaler, "INGEST_THREADS", str(threads))
     period = ["--since", night.since.isoformat(), "--until", night.until.isoformat()]
     airflow = night.out_dir / "airflow"
     for args in (["ingest", "zscaler", *web_files, *other_files],
@@ -70,6 +81,10 @@ def perform(workdir: Path, night, web_files, other_files, *, threads: int, pdf: 
                  ["analyze", "--identity-map", night.identity_path, *period],
                  ["report", "--out", workdir / "pack", "--generated-at", GENERATED_AT, *period,
                   *([] if pdf else ["--no-pdf"])]):
+        if monkeypatch is not None:
+            res = CliRunner().invoke(main, list(map(str, args)), env=settings)
+            assert res.exit_code == 0, (args, res.output[-3000:])
+            continue
         res = subprocess.run([sys.executable, "-m", "zsaudit", *map(str, args)],
                              capture_output=True, text=True, env=env, timeout=600)
         assert res.returncode == 0, (args, res.stderr[-3000:])
@@ -85,12 +100,13 @@ def perform(workdir: Path, night, web_files, other_files, *, threads: int, pdf: 
 
 
 @pytest.mark.slow
-def test_same_inputs_same_findings_attributions_and_pack(tied_night, tmp_path):
+def test_same_inputs_same_findings_attributions_and_pack(tied_night, tmp_path, monkeypatch):
     night, web, others = tied_night
     runs = {
         "threads 1, files in order": perform(tmp_path / "a", night, web, others, threads=1),
         "threads 2, files reversed": perform(tmp_path / "b", night, web[::-1], others[::-1], threads=2),
-        "threads 2, files in order": perform(tmp_path / "c", night, web, others, threads=2, pdf=False),
+        "threads 2, files in order": perform(tmp_path / "c", night, web, others, threads=2, pdf=False,
+                                              monkeypatch=monkeypatch),
     }
     (first_name, first), *rest = runs.items()
     assert first["tables"]["findings"], "the tied night raises findings"

@@ -62,11 +62,12 @@ def _truth(path: Path) -> list[tuple]:
     return sorted(tuple(f[k] for k in FIELDS) for f in truth["findings"])
 
 
-@pytest.mark.parametrize("fmt,seed", [("json", 1), ("csv", 5), ("kv", 11)])
-def test_findings_match_truth_exactly(tmp_path, store, fmt, seed):
+# 50: the smallest night `zsaudit demo --requests` takes (the planted cases and no routine workload)
+@pytest.mark.parametrize("fmt,seed,requests", [("json", 1, 1500), ("csv", 5, 1500), ("kv", 11, 1500), ("json", 3, 50)])
+def test_findings_match_truth_exactly(tmp_path, store, fmt, seed, requests):
     from zsaudit.ingest import airflow, zscaler
 
-    r = synthesize(tmp_path / "synth", requests=1500, seed=seed, zia_format=fmt)
+    r = synthesize(tmp_path / "synth", requests=requests, seed=seed, zia_format=fmt)
     zscaler.ingest_paths(store, [r.out_dir / "zscaler"])
     airflow.ingest_paths(store, [r.out_dir / "airflow"])
     summary = analyze(store, r.identity_path, since=r.since, until=r.until)

@@ -227,7 +227,7 @@ def _normal_workload(fleet: _Fleet, start: datetime, target: int) -> datetime:
                     end = max(end, a.end)
             nxt = end + timedelta(seconds=rng.randrange(15, 60))
         lanes.append((w, lane, nxt))
-    return max(a.end for a in fleet.attempts)
+    return max((a.end for a in fleet.attempts), default=start)   # a night of the planted cases only: none
 
 
 def _expect(fleet: _Fleet, kind, subtype, *, a: Attempt | None = None, worker=None, login=None, host=None,

@@ -1,3 +1,7 @@
+import gc
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 from zsaudit import queries
@@ -168,3 +172,64 @@ def test_a_new_store_never_replaces_a_file_that_appeared_at_its_path(tmp_path, m
     with Store(target) as s:
         assert s.con.execute("SELECT count(*) FROM rejects").fetchone()[0] == 1
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".new")]
+
+
+def _other_process_opens(path: Path) -> subprocess.CompletedProcess:
+    code = ("import sys; from zsaudit.store import Store\n"
+            "with Store(sys.argv[1], read_only=True) as s: print(s.version())")
+    return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+
+
+def test_a_store_dropped_unclosed_inside_another_open_or_close_neither_hangs_nor_stays_locked(tmp_path, monkeypatch):
+    """Stores share kept DuckDB instances (one per open store): a store dropped unclosed in a
+    reference cycle is released by the garbage collector, which runs at whatever allocation comes
+    next, here inside another store's open or close (their statements). That once took the
+    instances' lock a second time in the same thread: `zsaudit analyze` hung for good after a
+    refused period. The dropped store's file must also be free for another process after."""
+    first, second = tmp_path / "first.duckdb", tmp_path / "second.duckdb"
+    Store(first).close()
+    Store(second).close()
+    run = queries.run
+
+    def collecting_run(*args, **kwargs):      # the collector at the allocations of every statement
+        gc.collect()
+        return run(*args, **kwargs)
+
+    result: dict = {}
+
+    def scenario():
+        for when in ("open", "close"):
+            s = Store(first)
+            s.cycle = s                       # only the collector frees it
+            if when == "close":
+                other = Store(second)
+            del s
+            with monkeypatch.context() as m:
+                m.setattr(queries, "run", collecting_run)
+                if when == "open":
+                    other = Store(second)
+                other.close()
+            result[when] = _other_process_opens(first)
+
+    t = threading.Thread(target=scenario, daemon=True)
+    t.start()
+    t.join(120)
+    assert not t.is_alive(), "a store's open or close hung while the collector released another"
+    for when in ("open", "close"):
+        assert result[when].returncode == 0, (when, result[when].stderr)
+        assert result[when].stdout.strip() == str(latest_version())
+
+
+def test_a_kept_instance_starts_the_next_store_from_the_defaults(tmp_path):
+    """A store's settings (threads, memory limit, time zone) never carry over to the next store
+    the process opens on the same kept instance."""
+    with Store(tmp_path / "a.duckdb") as a:
+        keys = ["threads", "TimeZone", "preserve_insertion_order"]
+        defaults = queries.settings_now(a.con, keys)
+        queries.apply_settings(a.con, threads=1, memory_limit="300MB", TimeZone="America/New_York",
+                               preserve_insertion_order=False)
+        assert queries.settings_now(a.con, keys) != defaults
+    with Store(tmp_path / "b.duckdb") as b:
+        assert queries.settings_now(b.con, keys) == defaults
+        # DuckDB's default memory limit is a share of the memory available when it is read
+        assert queries.setting(b.con, "memory_limit") != "286.1 MiB"

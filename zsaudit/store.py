@@ -162,8 +162,17 @@ class _Attached:
 
 
 class _Instances:
+    """The process' DuckDB instances: the idle ones and the store files attached. A store dropped
+    unclosed is released by its __del__, which the garbage collector may run inside open() or
+    release() of this thread (any allocation can start a collection: a Store in a cycle with a
+    traceback is freed there). Such a release is deferred to the end of the one in progress: run
+    at once it would take the lock again (a hang, with threading.Lock) or change the dicts in the
+    middle of their update."""
+
     def __init__(self):
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
+        self.busy = False                       # this lock's holder is inside open() or release()
+        self.deferred: list[_Connection] = []   # releases asked for meanwhile (by __del__)
         self.pid = os.getpid()
         self.idle: dict[tuple, list[_Instance]] = {}
         self.attached: dict[str, _Attached] = {}
@@ -173,9 +182,9 @@ class _Instances:
         memory = str(path) == ":memory:"
         name = ":memory:" if memory else str(path.resolve())
         key = tuple(sorted(config.items()))
-        with self.lock:
-            if os.getpid() != self.pid:      # a forked child: the parent's instances are not ours
-                self.__init__()
+        if os.getpid() != self.pid:      # a forked child: the parent's instances (and lock) are not ours
+            self.__init__()
+        with self._guard():
             att = None if memory else self.attached.get(name)
             if att is not None and att.read_only != read_only:
                 raise duckdb.ConnectionException(
@@ -202,9 +211,25 @@ class _Instances:
         queries.run(cur, "store/use", idents={"alias": att.alias})
         return _Connection(cur, att, name, owner=True)
 
+    @contextmanager
+    def _guard(self):
+        """The lock, held by open() or release(); the releases deferred meanwhile run after it."""
+        with self.lock:
+            self.busy = True
+            try:
+                yield
+            finally:
+                self.busy = False
+        while self.deferred:
+            self.release(self.deferred.pop())
+
     def release(self, con: "_Connection") -> None:
         att = con._attached
         with self.lock:
+            if self.busy:               # re-entered by a __del__ the collector ran inside open/release
+                self.deferred.append(con)
+                return
+        with self._guard():
             if con._released:
                 return
             con._released = True

@@ -58,7 +58,6 @@ MIN_SHARE = 0.75
 class JsonLayout:
     pieces: tuple[str, ...]      # the template's text between the values put back (len(slots) + 1)
     slots: tuple[int, ...]       # 1-based index, among the record's values in order, of each value put back
-    raw: tuple[bool, ...]        # per slot: written without quotes (an integer, true, false)
     keys: tuple[str, ...]        # the record's keys in order (the wildcard's values follow it)
 
     @property
@@ -107,15 +106,16 @@ def _members(s: str, i: int) -> list[tuple[str, int, int]]:
         i = _skip(s, i + 1)
 
 
-def _slot(s: str, start: int, end: int) -> tuple[int, int, bool] | None:
-    """(start, end, raw) of the text a value's place in the template holds, or None when the
+def _slot(s: str, start: int, end: int) -> tuple[int, int] | None:
+    """(start, end) of the text a value's place in the template holds (inside its quotes, or
+    the whole of an integer, true or false: the pieces around it tell which), or None when the
     value stays template text (null, a float, an object or a list: DuckDB may write these another
     way, or they hold keys)."""
     text = s[start:end]
     if text.startswith('"'):
-        return start + 1, end - 1, False
+        return start + 1, end - 1
     if text in ("true", "false") or (_INTEGER.fullmatch(text) and text != "-0"):
-        return start, end, True
+        return start, end
     return None
 
 
@@ -142,17 +142,16 @@ def layout_of(line: str, root: str, plan_keys: set[str]) -> JsonLayout | None:
     keys = [k for k, _, _ in members]
     if len(set(keys)) != len(keys) or len(keys) > MAX_PLAN_KEYS or not set(keys) <= plan_keys:
         return None
-    pieces, slots, raw, pos = [], [], [], 0
+    pieces, slots, pos = [], [], 0
     for n, (_, a, b) in enumerate(members, 1):
         slot = _slot(jt, a, b)
         if slot is None:
             continue
         pieces.append(jt[pos:slot[0]])
         slots.append(n)
-        raw.append(slot[2])
         pos = slot[1]
     pieces.append(jt[pos:])
-    return JsonLayout(tuple(pieces), tuple(slots), tuple(raw), tuple(keys))
+    return JsonLayout(tuple(pieces), tuple(slots), tuple(keys))
 
 
 def template(lines: list[str], root: str, plan_keys: list[str]) -> JsonLayout | None:

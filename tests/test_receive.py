@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from zsaudit import receive
 from zsaudit.receive import Batch, Rejected, Settings
 from zsaudit.store import Store
 from zsaudit.synth import synthesize
@@ -372,3 +373,38 @@ def test_json_lines_framing_matches_a_line_by_line_reading(tmp_path_factory, lin
         assert exc.status == 400
         got = None
     assert got == _reference(body.split(b"\n"))
+
+
+def test_json_arrays_are_checked_on_one_kept_duckdb_instance(tmp_path, monkeypatch):
+    """The array check keeps one DuckDB instance for the process, made at the first array: a
+    refused array leaves it fit for the next, arrays checked on threads at once each get their own
+    count, and a forked child (another pid) makes its own."""
+    import duckdb
+
+    made, real = [], duckdb.connect
+    monkeypatch.setattr(receive, "_ARRAYS", receive._ArrayChecker())
+    monkeypatch.setattr(duckdb, "connect", lambda *a, **k: made.append(a) or real(*a, **k))
+    (tmp_path / "out").mkdir()
+
+    def check(n: int, gz: bool, bad: bool = False) -> int:
+        body = b"[" + b",".join(b'{"n":%d,"pad":"%s"}' % (i, b"x" * (i % 7)) for i in range(n)) + \
+               (b',{"n":oops}' if bad else b"") + b"]"
+        batch = Batch(Settings(out=tmp_path / "out", token="t"), gz)
+        batch.feed(gzip.compress(body, mtime=0) if gz else body)
+        try:
+            return batch.finish()
+        except Rejected:
+            batch.discard()
+            raise
+
+    assert check(3, False) == 3
+    with pytest.raises(Rejected, match="not a JSON array of objects") as refused:
+        check(4, True, bad=True)
+    assert refused.value.status == 400
+    assert check(5, True) == 5                                 # the instance after a failed check
+    sizes = [1 + (i * 37) % 300 for i in range(24)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(lambda i: check(sizes[i], i % 2 == 0), range(24))) == sizes
+    assert len(made) == 1
+    receive._ARRAYS.pid = -1                                   # as in a forked child
+    assert check(2, False) == 2 and len(made) == 2

@@ -201,9 +201,8 @@ def _array_records(path: Path, gzipped: bool) -> int:
     """Objects in a JSON array, read by DuckDB (streaming, bounded): 400 if it is not one."""
     import duckdb
 
-    con = duckdb.connect()
+    con = _ARRAYS.cursor()
     try:
-        queries.set_option(con, "threads", 1)
         return queries.scalar(con, "receive/array_records",
                               {"path": str(path), "compression": "gzip" if gzipped else "none"})
     except duckdb.Error as exc:
@@ -211,6 +210,31 @@ def _array_records(path: Path, gzipped: bool) -> int:
         raise Rejected(400, f"not a JSON array of objects ({text})") from None
     finally:
         con.close()
+
+
+class _ArrayChecker:
+    """The DuckDB instance that checks JSON arrays: one per receiver process, made at the first
+    array (an instance costs ~35-45 ms CPU to make, the check of a small array a few ms); each
+    check gets a connection of its own to it (batches are checked on several threads at once),
+    closed after it. A forked child makes its own."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.con = None
+        self.pid = 0
+
+    def cursor(self):
+        import duckdb
+
+        with self.lock:
+            if self.con is None or self.pid != os.getpid():
+                con = duckdb.connect()
+                queries.set_option(con, "threads", 1)
+                self.con, self.pid = con, os.getpid()
+            return self.con.cursor()
+
+
+_ARRAYS = _ArrayChecker()
 
 
 def _make_dirs(folder: Path, root: Path) -> None:

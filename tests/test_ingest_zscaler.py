@@ -284,6 +284,7 @@ def test_chunked_large_file_failure_leaves_nothing(store, tmp_path, monkeypatch)
     batch costs its statements: the smallest file that crosses them is used)."""
     monkeypatch.setattr(zscaler_write, "CHUNK_ROWS", 100)
     monkeypatch.setattr(zscaler_write, "FLUSH_ROWS", 50)
+    batch_bytes = zscaler.BATCH_BYTES
     monkeypatch.setattr(zscaler, "BATCH_BYTES", 4096)
     data = gzip.compress(("\n".join(web(i % 60, ua=f"curl/{i}") for i in range(1000)) + "\n").encode())
     f = tmp_path / "big.log.gz"
@@ -301,6 +302,7 @@ def test_chunked_large_file_failure_leaves_nothing(store, tmp_path, monkeypatch)
     with pytest.raises(BadInput, match="big.log.gz: cannot read after line"):
         zscaler.ingest_paths(store, [f])
     monkeypatch.setattr(lines.Gunzip, "readinto", real)
+    monkeypatch.setattr(zscaler, "BATCH_BYTES", batch_bytes)     # the whole file again: its batches do not matter
     assert len(commits) >= 3                                     # rows were committed, then taken out
     assert one(store, "SELECT count(*) FROM zia_web")[0] == 0
     assert one(store, "SELECT status, rows_loaded FROM ingest_ledger") == ("refused", 0)
@@ -427,7 +429,8 @@ def test_many_small_batches_load_the_same_as_one(tmp_path, monkeypatch, fmt):
 def test_progress_moves_within_one_large_file(store, tmp_path, monkeypatch):
     from zsaudit.progress import Progress
 
-    recs = [{"event_time": T0, "login": f"u{i}@corp.example", "url": f"x.example/{i}"} for i in range(400)]
+    # ~130 records of ~620 bytes: ~10 batches of 8 KiB, a tenth each (each batch costs its statements)
+    recs = [{"event_time": T0, "login": f"u{i}@corp.example", "url": f"x.example/{i}"} for i in range(130)]
     f = tmp_path / "web.kv"
     nss_writer.write(recs, "zia_web", "kv", f)
     monkeypatch.setattr(zscaler, "BATCH_BYTES", 8 << 10)
@@ -528,14 +531,14 @@ def test_json_documents_stream_in_batches(store, tmp_path, monkeypatch, shape):
     """A JSON array or concatenated pretty-printed objects is read element by element in batches
     of BATCH_BYTES (bounded memory; it was parsed whole up to 256 MiB): same rows as JSON lines."""
     monkeypatch.setattr(zscaler, "BATCH_BYTES", 4096)
-    recs = _records(1000)               # ~15 elements a batch: ~65 batches
+    recs = _records(300)                # ~15 elements a batch: ~20 batch seams (each batch costs its statements)
     f = tmp_path / ("feed.json.gz" if shape.endswith(".gz") else "feed.json")
     text = json.dumps(recs, indent=2) if shape.startswith("array") else "\n".join(json.dumps(r, indent=4) for r in recs)
     f.write_bytes(gzip.compress(text.encode()) if shape.endswith(".gz") else text.encode())
     (r,) = zscaler.ingest_paths(store, [f])
-    assert (r.source_kind, r.lines_read, r.rows_loaded, r.rows_rejected) == ("zia_web", 1000, 1000, 0)
+    assert (r.source_kind, r.lines_read, r.rows_loaded, r.rows_rejected) == ("zia_web", 300, 300, 0)
     got = store.con.execute("SELECT source_line, user_agent FROM zia_web ORDER BY source_line").fetchall()
-    assert got == [(i + 1, f"agent/{i}") for i in range(1000)]
+    assert got == [(i + 1, f"agent/{i}") for i in range(300)]
 
 
 @pytest.mark.parametrize("damage", ["invalid element", "cut off", "cut off .gz"])

@@ -1,7 +1,11 @@
 """Both ingesters and `zsaudit run` reading s3:// from a real S3-compatible server (moto's
 standalone server, a subprocess on 127.0.0.1; tests/s3server.py), through the CLI as a user runs it:
 same rows as from local files, the object URL in the ledger, a re-run is a no-op, and a server
-killed mid-ingest loses nothing and loads nothing twice once the re-run completes."""
+killed mid-ingest loses nothing and loads nothing twice once the re-run completes.
+
+Every command that reads object storage is a real `zsaudit` process; the local runs they are
+compared with are the same commands in this process (CliRunner: an interpreter start and its
+imports fewer each)."""
 
 from __future__ import annotations
 
@@ -13,9 +17,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import emulators
 from s3server import S3Server
+from zsaudit.cli import main
 from zsaudit.store import Store
 from zsaudit.synth import synthesize
 
@@ -45,6 +51,13 @@ def cli(*args, env: dict, ok=(0,)) -> subprocess.CompletedProcess:
     return result
 
 
+def local(*args) -> str:
+    """A command on local files, in this process: the baseline a remote read is compared with."""
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 def query(db: Path, sql: str) -> list[tuple]:
     with Store(db, read_only=True) as s:
         return s.con.execute(sql).fetchall()
@@ -68,7 +81,7 @@ def test_zscaler_feed_from_s3_loads_like_local_files(tmp_path, night, s3):
     feed = split_feed(night.out_dir / "zscaler" / "zia_web.json", tmp_path / "feed", 4)
     s3.upload(feed, "zscaler-a", "nss/web")
     local_db, s3_db = tmp_path / "local.duckdb", tmp_path / "s3.duckdb"
-    cli("ingest", "zscaler", str(feed), "--db", str(local_db), env={})
+    local("ingest", "zscaler", feed, "--db", local_db)
     first = cli("ingest", "zscaler", "s3://zscaler-a/nss/web/", "--db", str(s3_db), env=s3.env())
     assert "s3://zscaler-a/nss/web/zia_web-001.json.gz: zia_web as json" in first.stdout
 
@@ -99,7 +112,7 @@ def test_missing_prefix_and_unreachable_server_are_plain_errors(tmp_path, s3):
 def test_airflow_log_tree_from_s3_gives_the_same_attempts(tmp_path, night, s3):
     s3.upload(night.out_dir / "airflow" / "logs", "airflow-logs", "prod")
     local_db, s3_db = tmp_path / "local.duckdb", tmp_path / "s3.duckdb"
-    cli("ingest", "airflow", str(night.out_dir / "airflow" / "logs"), "--db", str(local_db), env={})
+    local("ingest", "airflow", night.out_dir / "airflow" / "logs", "--db", local_db)
     cli("ingest", "airflow", "s3://airflow-logs/prod", "--db", str(s3_db), env=s3.env())
     attempts = ("SELECT dag_id, run_id, task_id, map_index, try_number, start_time, end_time, state "
                 "FROM task_attempts ORDER BY ALL")
@@ -118,7 +131,7 @@ def test_server_killed_mid_ingest_then_rerun_loses_nothing_and_loads_nothing_twi
     # object costs a file's ingest three times over: local, killed, rerun)
     feed = split_feed(night.out_dir / "zscaler" / "zia_web.json", tmp_path / "feed", 12)
     local_db, s3_db = tmp_path / "local.duckdb", tmp_path / "s3.duckdb"
-    cli("ingest", "zscaler", str(feed), "--db", str(local_db), env={})
+    local("ingest", "zscaler", feed, "--db", local_db)
     server = S3Server().start()
     try:
         server.upload(feed, "zscaler-k", "web")
@@ -167,8 +180,9 @@ ATTEMPTS = ("SELECT dag_id, run_id, task_id, map_index, try_number, start_time, 
 EGRESS = "SELECT dag_id, run_id, task_id, map_index, try_number, event_time, url FROM task_egress_hints ORDER BY ALL"
 
 
-def run_night(folder: Path, night, zs, logs, env: dict) -> subprocess.CompletedProcess:
-    """`zsaudit run` of the night in a folder of its own, Zscaler feeds and task logs from zs and logs."""
+def run_night(folder: Path, night, zs, logs, env: dict | None) -> subprocess.CompletedProcess | str:
+    """`zsaudit run` of the night in a folder of its own, Zscaler feeds and task logs from zs and logs:
+    a process with `env`; with env None, local files, in this process (its output)."""
     folder.mkdir()
     config = folder / "zsaudit.toml"
     config.write_text(
@@ -177,6 +191,8 @@ def run_night(folder: Path, night, zs, logs, env: dict) -> subprocess.CompletedP
         f'[airflow]\npaths = ["{logs}", "{night.out_dir / "airflow" / "task_instances.json"}"]\n'
         '[pack]\npdf = false\n')
     period = ["--since", night.since.isoformat(), "--until", night.until.isoformat()]
+    if env is None:
+        return local("run", "--config", config, *period)
     return cli("run", "--config", str(config), *period, env=env)
 
 
@@ -185,8 +201,7 @@ def local_run(tmp_path_factory, night):
     """The night run from local files: its findings, task attempts and egress hints are what each
     object store's run must equal (the same for s3, gs and az, so run once)."""
     folder = tmp_path_factory.mktemp("local") / "local"
-    out = run_night(folder, night, night.out_dir / "zscaler", night.out_dir / "airflow" / "logs", env={})
-    assert out.returncode == 0
+    run_night(folder, night, night.out_dir / "zscaler", night.out_dir / "airflow" / "logs", env=None)
     return {sql: query(folder / "store.duckdb", sql) for sql in (FINDINGS, ATTEMPTS, EGRESS)}
 
 
@@ -220,8 +235,7 @@ def test_nightly_run_from_object_storage_gives_the_same_findings_as_from_local_f
 def test_file_urls_are_local_paths_and_a_missing_extra_is_named(tmp_path, night):
     db = str(tmp_path / "f.duckdb")
     feed = night.out_dir / "zscaler" / "zia_web.json"
-    ok = cli("ingest", "zscaler", feed.as_uri(), "--db", db, env={})
-    assert f"{feed}: zia_web as json" in ok.stdout
+    assert f"{feed}: zia_web as json" in local("ingest", "zscaler", feed.as_uri(), "--db", db)
     for url, extra, package in (("gs://b/zscaler/", "gcs", "gcsfs"), ("az://c/logs/", "azure", "adlfs")):
         try:
             __import__(package)

@@ -25,8 +25,8 @@ GOLDEN = FIXTURES / "golden"
 def _night(folder):
     """Files of every kind a night may hold, in the order a folder lists them."""
     folder.mkdir()
-    for h in range(5):                                          # hourly files, distinct records
-        write(folder / f"a-web-{h}.json", [zia(i, 10_000 + 100 * h + i) for i in range(80)])
+    for h in range(5):        # hourly files, distinct records: ~9 KiB, 3 batches each in small batches
+        write(folder / f"a-web-{h}.json", [zia(i, 10_000 + 100 * h + i) for i in range(40)])
     # NSS resends part of hour 1 in a later file (each record once: the first file keeps it)
     write(folder / "b-resent.json", [zia(i, 10_100 + i) for i in range(30)] + [zia(5, 20_001)])
     shutil.copy(folder / "a-web-2.json", folder / "c-copy-of-web-2.json")      # same content: skipped

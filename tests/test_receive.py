@@ -1,5 +1,6 @@
 """`zsaudit receive`: the Cloud NSS receiver as a real process (uvicorn) on 127.0.0.1, driven over
-loopback by bounded clients, then `zsaudit ingest zscaler` on its output folder.
+loopback by bounded clients, then `zsaudit ingest zscaler` on its output folder (in this process:
+CliRunner; the receiver is the process under test).
 
 Every accepted batch is on disk exactly once with the bytes sent; every refused one got its code
 (400 kept aside with the reason, 401, 413); kill -9 loses no acknowledged record; ingest loads
@@ -24,9 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
 from zsaudit import receive
+from zsaudit.cli import main
 from zsaudit.receive import Batch, Rejected, Settings
 from zsaudit.store import Store
 from zsaudit.synth import synthesize
@@ -149,11 +152,11 @@ def record_ids(lines) -> list[str]:
     return sorted(json.loads(ln)["event"]["recordid"] for ln in lines)
 
 
-def ingest(out: Path, db: Path) -> subprocess.CompletedProcess:
-    result = subprocess.run([ZSAUDIT, "ingest", "zscaler", str(out), "--db", str(db)], capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
+def ingest(out: Path, db: Path) -> str:
+    """`zsaudit ingest zscaler OUT` (in this process); its output."""
+    result = CliRunner().invoke(main, ["ingest", "zscaler", str(out), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def db_record_ids(db: Path) -> list[str]:
@@ -199,7 +202,7 @@ def test_concurrent_batches_land_once_and_ingest_loads_exactly_the_accepted_reco
     assert len(sent) > len(set(sent))
     assert db_record_ids(db) == sorted(set(sent))
     again = ingest(out, db)                                   # immutable batch files: a no-op
-    assert again.stdout.count("already ingested") == len(accepted)
+    assert again.count("already ingested") == len(accepted)
 
 
 def test_kill_9_between_batches_loses_no_acknowledged_record(tmp_path, records):
@@ -302,14 +305,17 @@ def test_tls(tmp_path, records):
     assert len(landed(out)) == 1
 
 
-def test_no_token_is_a_usage_error(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "ZSAUDIT_RECEIVE_TOKEN"}
-    result = subprocess.run([ZSAUDIT, "receive", "--listen", "127.0.0.1:1", "--out", str(tmp_path)], env=env,
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and "ZSAUDIT_RECEIVE_TOKEN is not set" in result.stderr
-    bad = subprocess.run([ZSAUDIT, "receive", "--listen", "nohost", "--out", str(tmp_path)],
-                         env={**env, "ZSAUDIT_RECEIVE_TOKEN": "x"}, capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "--listen: expected HOST:PORT" in bad.stderr
+def test_no_token_is_a_usage_error(tmp_path, monkeypatch):
+    def serve(*args, **kwargs):                 # in this process: a usage error must come before it
+        raise AssertionError("receive served despite a usage error")
+
+    monkeypatch.setattr(receive, "serve", serve)
+    result = CliRunner().invoke(main, ["receive", "--listen", "127.0.0.1:1", "--out", str(tmp_path)],
+                                env={"ZSAUDIT_RECEIVE_TOKEN": None})
+    assert result.exit_code == 2 and "ZSAUDIT_RECEIVE_TOKEN is not set" in result.output
+    bad = CliRunner().invoke(main, ["receive", "--listen", "nohost", "--out", str(tmp_path)],
+                             env={"ZSAUDIT_RECEIVE_TOKEN": "x"})
+    assert bad.exit_code == 2 and "--listen: expected HOST:PORT" in bad.output
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:

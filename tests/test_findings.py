@@ -41,26 +41,66 @@ def test_clean_night_has_no_findings(case):
     assert summary.findings == 0 and summary.attributed == 2
 
 
-def test_a_small_period_runs_on_one_thread_and_the_setting_comes_back(case, monkeypatch):
+def test_a_small_analysis_runs_on_one_thread_unoptimized_and_the_settings_come_back(case, monkeypatch):
     """A small night is analysed on one DuckDB thread (its statements' set-up, not its rows, is the
-    cost); ZSAUDIT_THREADS always wins; the connection gets its threads back for what follows."""
+    cost), ZSAUDIT_THREADS always wins; a small store's analysis is planned without DuckDB's
+    optimizers but filter pushdown (bounded by the store's rows, not the period's); the instance
+    gets its settings back for what follows, after a failed analysis too."""
     from zsaudit import queries
     from zsaudit.analyze import analysis
     a = case.attempt("billing_daily", "fetch", at(0), at(5))
     case.conn(a, "billing_api", at(1))
     case.web(at(1), BILLING, "api.billing.example")
     since, until = at(-60), at(60)
-    assert analysis.analysis_threads(case.con, since, until, None) == {"threads": 1}
-    assert analysis.analysis_threads(case.con, since, until, object()) == {}      # Spark: its lake
+    settings = analysis.analysis_settings(case.con, since, until, None)
+    off = settings.get("disabled_optimizers", "")
+    assert {"join_order", "statistics_propagation"} <= set(off.split(","))
+    assert "filter_pushdown" not in off.split(",")       # a join written in a WHERE stays a join
+    assert settings == {"threads": 1, "disabled_optimizers": off}
+    assert analysis.analysis_settings(case.con, since, until, object()) == {}      # Spark: its lake
     monkeypatch.setattr(analysis, "SMALL_PERIOD_REQUESTS", 1)
-    assert analysis.analysis_threads(case.con, since, until, None) == {}          # not small
+    assert analysis.analysis_settings(case.con, since, until, None) == {"disabled_optimizers": off}
     monkeypatch.setattr(analysis, "SMALL_PERIOD_REQUESTS", 50_000)
+    monkeypatch.setattr(analysis, "SMALL_STORE_ROWS", 3)                # a store of more rows: optimized
+    assert analysis.analysis_settings(case.con, since, until, None) == {"threads": 1}
+    monkeypatch.setattr(analysis, "SMALL_STORE_ROWS", 100_000)
     monkeypatch.setenv("ZSAUDIT_THREADS", "3")
-    assert analysis.analysis_threads(case.con, since, until, None) == {}          # the user's choice
+    assert analysis.analysis_settings(case.con, since, until, None) == {"disabled_optimizers": off}
     monkeypatch.delenv("ZSAUDIT_THREADS")
     queries.apply_settings(case.con, threads=2)
+    seen = []
+    real = analysis._analyze
+
+    def spy(*args, **kwargs):
+        threads, disabled = queries.setting(case.con, "threads", "disabled_optimizers")
+        seen.append((threads, set(disabled.split(","))))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(analysis, "_analyze", spy)
     assert case.analyze(since=since, until=until).attributed == 1
-    assert queries.setting(case.con, "threads") == 2
+    assert seen == [(1, set(off.split(",")))]
+    assert queries.setting(case.con, "threads", "disabled_optimizers") == (2, "")
+
+    def fail(*args, **kwargs):
+        assert set(queries.setting(case.con, "disabled_optimizers").split(",")) == set(off.split(","))
+        raise RuntimeError("an analysis that fails half-way")
+
+    monkeypatch.setattr(analysis, "_analyze", fail)
+    with pytest.raises(RuntimeError):
+        case.analyze(since=since, until=until)
+    assert queries.setting(case.con, "threads", "disabled_optimizers") == (2, "")
+
+
+def test_an_unoptimized_instance_is_optimized_again_for_the_next_store(tmp_path):
+    """disabled_optimizers is an instance's global setting: a store left without its optimizers (a
+    small analysis' setting) never passes that to the next store the process opens on its kept
+    instance, whose analysis of a large store needs them."""
+    from zsaudit import queries
+    from zsaudit.store import Store
+    with Store(tmp_path / "small.duckdb") as small:
+        queries.apply_settings(small.con, disabled_optimizers="join_order,statistics_propagation")
+    with Store(tmp_path / "next.duckdb") as large:
+        assert queries.setting(large.con, "disabled_optimizers") == ""
 
 
 # -- unmapped_identity ---------------------------------------------------------------------

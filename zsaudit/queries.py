@@ -54,7 +54,7 @@ _WRITES = re.compile(r"\b(?:INSERT INTO|DELETE FROM|UPDATE|CREATE (?:OR REPLACE 
 STAGES = ("setup", "rows", "group")
 # DuckDB settings a stage may change for its duration (SET takes no bound name: this is the list)
 SETTINGS = ("memory_limit", "threads", "preserve_insertion_order", "checkpoint_threshold", "TimeZone",
-            "enable_progress_bar", "temp_directory")
+            "enable_progress_bar", "temp_directory", "disabled_optimizers")
 
 
 @lru_cache(maxsize=None)

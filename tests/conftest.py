@@ -72,7 +72,7 @@ def hostile_pack(tmp_path_factory) -> Path:
 # locks, sleeps), counted by tools/pytest_cpu.py in a whole `make test` (2026-12-02, session 11,
 # load 3-5: docs/benchmarks.md, "Test suite time"); a file not listed goes last.
 SHARED_UNITS = {
-    "demo_run": ("test_demo.py", "test_pack_pdf.py", "test_pack_browser.py"),
+    "demo_run": ("test_demo.py", "test_pack_pdf.py", "test_pack_browser.py", "test_report_e2e.py"),
 }
 UNIT_SECONDS = {
     "test_object_storage.py": 79,     # S3, GCS and Azure emulators, console-script processes
@@ -81,7 +81,7 @@ UNIT_SECONDS = {
     "test_period.py": 60,             # 90 nights ingested and analysed (one fixture)
     "test_ingest_parallel.py": 48,
     "test_ingest_zscaler.py": 43,
-    "demo_run": 35,                   # the demo (a 2,000-request night and its PDF), Chromium, pdftotext
+    "demo_run": 37,                   # the demo (a 2,000-request night and its PDF), Chromium, pdftotext, e2e
     "test_reperformance.py": 27,      # three runs through the CLI, three PDFs
     "test_golden.py": 22,
     "test_chain.py": 19,
@@ -97,7 +97,6 @@ UNIT_SECONDS = {
     "test_lake_load.py": 10,
     "test_findings.py": 10,
     "test_lake_attributions.py": 10,
-    "test_report_e2e.py": 8,
     "test_lake_remote.py": 7,
     "test_ingest_airflow_bounds.py": 6.5,
     "test_ingest_faults.py": 6,

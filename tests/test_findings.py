@@ -61,9 +61,9 @@ def test_a_small_analysis_runs_on_one_thread_unoptimized_and_the_settings_come_b
     monkeypatch.setattr(analysis, "SMALL_PERIOD_REQUESTS", 1)
     assert analysis.analysis_settings(case.con, since, until, None) == {"disabled_optimizers": off}
     monkeypatch.setattr(analysis, "SMALL_PERIOD_REQUESTS", 50_000)
-    monkeypatch.setattr(analysis, "SMALL_STORE_ROWS", 3)                # a store of more rows: optimized
+    monkeypatch.setattr(queries, "SMALL_STORE_ROWS", 3)                # a store of more rows: optimized
     assert analysis.analysis_settings(case.con, since, until, None) == {"threads": 1}
-    monkeypatch.setattr(analysis, "SMALL_STORE_ROWS", 100_000)
+    monkeypatch.setattr(queries, "SMALL_STORE_ROWS", 100_000)
     monkeypatch.setenv("ZSAUDIT_THREADS", "3")
     assert analysis.analysis_settings(case.con, since, until, None) == {"disabled_optimizers": off}
     monkeypatch.delenv("ZSAUDIT_THREADS")

@@ -6,11 +6,12 @@ order the files were given in. The PDF is compared between the runs that differ 
 files in order; 2 threads, reversed), each command of theirs a real `python -m zsaudit` process; the
 third run writes no PDF (WeasyPrint is most of a run's CPU), runs its commands in this process
 (CliRunner: four interpreter starts and imports fewer) and its pack is compared file by file but for
-the PDF's entry in the manifest; it also analyses with DuckDB's optimizers, which the two others,
-a small store, leave out (analysis.SMALL_STORE_ROWS): the plans differ, the answer may not. The
-night is built with ties on purpose: every Zscaler web record has a twin at the same moment, by
-the same login, to another host, in the other feed file, so every "representative host" (the most
-frequent one) of a finding is a tie that only a total order can break the same way each time.
+the PDF's entry in the manifest; it also analyses and renders with DuckDB's optimizers, which the
+two others, a small store, leave out (queries.SMALL_STORE_ROWS): the plans differ, the answer may
+not. The night is built with ties on purpose: every Zscaler web record has a twin at the same
+moment, by the same login, to another host, in the other feed file, so every "representative host"
+(the most frequent one) of a finding is a tie that only a total order can break the same way each
+time.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from zsaudit.analyze import analysis
+from zsaudit import queries
 from zsaudit.cli import main
 from zsaudit.ingest import zscaler
 from zsaudit.synth import synthesize
@@ -70,14 +71,14 @@ def perform(workdir: Path, night, web_files, other_files, *, threads: int, pdf: 
     """ingest + analyze + report from scratch; returns everything an auditor compares. Each command a
     `python -m zsaudit` process, or with monkeypatch given, in this process (CliRunner), the same
     environment set for it (ZSAUDIT_INGEST_THREADS is read at import: set where it was read), and
-    the analysis optimized as a large store's is."""
+    the analysis and the pack optimized as a large store's are."""
     workdir.mkdir()
     settings = {"ZSAUDIT_THREADS": str(threads), "ZSAUDIT_INGEST_THREADS": str(threads),
                 "ZSAUDIT_DB": str(workdir / "z.duckdb")}
     env = {**os.environ, **settings}
     if monkeypatch is not None:
         monkeypatch.setattr(zscaler, "INGEST_THREADS", str(threads))
-        monkeypatch.setattr(analysis, "SMALL_STORE_ROWS", 0)
+        monkeypatch.setattr(queries, "SMALL_STORE_ROWS", 0)
     period = ["--since", night.since.isoformat(), "--until", night.until.isoformat()]
     airflow = night.out_dir / "airflow"
     for args in (["ingest", "zscaler", *web_files, *other_files],

@@ -286,6 +286,31 @@ def test_same_inputs_give_identical_bytes(analysed, pack, tmp_path):
     assert a.manifest_sha256 == b.manifest_sha256
 
 
+def test_a_small_store_renders_without_optimizers_and_the_same_pack_with_them(analysed, tmp_path, monkeypatch):
+    """A small store's pack is planned without DuckDB's optimizers (queries.small_store_settings),
+    the store's connection gets them back after it, and a store above the bound (optimized plans)
+    gets the same pack, byte for byte."""
+    from zsaudit import queries, report
+    store, _, _ = analysed
+    seen = []
+    real = report._render
+
+    def spy(store_, con, *args, **kwargs):
+        seen.append(set(queries.setting(con, "disabled_optimizers").split(",")))
+        return real(store_, con, *args, **kwargs)
+
+    monkeypatch.setattr(report, "_render", spy)
+    off = set(queries.small_store_settings(store.con)["disabled_optimizers"].split(","))
+    assert "join_order" in off and "filter_pushdown" not in off
+    small = render(store, tmp_path / "small", generated_at=GENERATED_AT, pdf=False)
+    assert seen == [off] and queries.setting(store.con, "disabled_optimizers") == ""
+    monkeypatch.setattr(queries, "SMALL_STORE_ROWS", 0)
+    large = render(store, tmp_path / "large", generated_at=GENERATED_AT, pdf=False)
+    assert seen[-1] == {""}
+    assert small.files == large.files
+    assert [f for f in small.files if (small.out_dir / f).read_bytes() != (large.out_dir / f).read_bytes()] == []
+
+
 def test_rerender_into_an_earlier_pack_replaces_it(analysed, pack, tmp_path):
     store, _, _ = analysed
     out = tmp_path / "pack"

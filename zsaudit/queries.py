@@ -55,6 +55,14 @@ STAGES = ("setup", "rows", "group")
 # DuckDB settings a stage may change for its duration (SET takes no bound name: this is the list)
 SETTINGS = ("memory_limit", "threads", "preserve_insertion_order", "checkpoint_threshold", "TimeZone",
             "enable_progress_bar", "temp_directory", "disabled_optimizers")
+# Below this many rows in the whole store (every table, DuckDB's own counts) an analysis and a
+# pack's render are planned without DuckDB's optimizers but filter pushdown (which keeps a join
+# written in a WHERE a join, not a cross product): for inputs that small any such plan runs in no
+# time, and optimizing an analysis' ~130 statements is ~15 % of its CPU, a render's ~9 %
+# (docs/benchmarks.md, session 15). Bounded by the store, not the period: a small period of a
+# large store keeps the optimized plans (join orders, statistics) its tables need. Results do not
+# depend on the plan (tests/test_reperformance.py compares optimized and unoptimized runs).
+SMALL_STORE_ROWS = 100_000
 
 
 @lru_cache(maxsize=None)
@@ -356,6 +364,13 @@ def apply_settings(con, **values) -> dict:
         if str(previous[key]) != str(value):
             set_option(con, key, value)
     return previous
+
+
+def small_store_settings(con) -> dict:
+    """{"disabled_optimizers": every optimizer but filter pushdown} for a store of fewer than
+    SMALL_STORE_ROWS rows in all (the store `con` uses), else {}: settings(con, **these)."""
+    rows, optimizers = one(con, "store/size")
+    return {"disabled_optimizers": optimizers} if rows < SMALL_STORE_ROWS else {}
 
 
 def setting(con, key: str, *more: str):

@@ -23,14 +23,6 @@ from .rules import KINDS, SEVERITIES, at_or_above, load_rules
 # then cost their fixed set-up (plans, pipelines, hash tables for tens of rows), which more threads
 # only multiply (-10-18 % CPU a small analysis, no longer wall: docs/benchmarks.md, session 11)
 SMALL_PERIOD_REQUESTS = 50_000
-# Below this many rows in the whole store (every table, DuckDB's own counts) an analysis is planned
-# without DuckDB's optimizers but filter pushdown (which keeps a join written in a WHERE a join,
-# not a cross product): for inputs that small any such plan runs in no time, and optimizing its
-# ~130 statements is a fifth of its CPU (docs/benchmarks.md, session 15). Bounded by the store, not
-# the period: a small period of a large store keeps the optimized plans (join orders, statistics)
-# its tables need. Results do not depend on the plan (tests/test_reperformance.py compares an
-# optimized analysis with an unoptimized one, test_period the quarter's findings with its truth).
-SMALL_STORE_ROWS = 100_000
 
 # coverage_gap runs first: the detections after it leave stretches without coverage to not_evaluable.
 RUN_ORDER = ("coverage_gap",) + tuple(k for k in KINDS if k != "coverage_gap")
@@ -115,18 +107,16 @@ def analyze(store, identity_map_path, *, since=None, until=None, progress: Progr
 def analysis_settings(con, since, until, correlator) -> dict:
     """DuckDB settings for a small analysis run here: {"threads": 1} for a small period
     (SMALL_PERIOD_REQUESTS), unless ZSAUDIT_THREADS says how many (it always wins), and
-    {"disabled_optimizers": every one but filter pushdown} for a small store (SMALL_STORE_ROWS);
-    else {} (the store's settings). Neither with another correlator: the Spark engine's requests
+    queries.small_store_settings for a small store (planned without DuckDB's optimizers); else
+    {} (the store's settings). Neither with another correlator: the Spark engine's requests
     are in its lake, not counted here. Results depend on neither (tests/test_reperformance.py)."""
     if correlator is not None:
         return {}
-    requests, store_rows, optimizers = queries.one(con, "analyze/analysis_size", {
-        "since": since or correlate_mod.FAR_PAST, "until": until or correlate_mod.FAR_FUTURE})
-    out = {}
+    requests = queries.scalar(con, "analyze/period_size", {"since": since or correlate_mod.FAR_PAST,
+                                                           "until": until or correlate_mod.FAR_FUTURE})
+    out = queries.small_store_settings(con)
     if requests < SMALL_PERIOD_REQUESTS and not os.environ.get("ZSAUDIT_THREADS", "").strip():
         out["threads"] = 1
-    if store_rows < SMALL_STORE_ROWS:
-        out["disabled_optimizers"] = optimizers
     return out
 
 

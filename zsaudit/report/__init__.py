@@ -114,11 +114,13 @@ def render(store, out_dir, *, since=None, until=None, pdf: bool = True, generate
 def write_pack(store, out_dir: Path, render_into, *, lock_wait: float = output.LOCK_WAIT) -> PackResult:
     """Run render_into(con, tmp_dir) -> PackResult on its own DuckDB session (its settings do not
     leak into the caller's connection), into a temporary sibling of out_dir swapped in whole under
-    the lock of zsaudit.output (a second writer waits up to lock_wait seconds); the result names out_dir."""
+    the lock of zsaudit.output (a second writer waits up to lock_wait seconds); the result names out_dir.
+    A small store's pack is planned without DuckDB's optimizers (queries.small_store_settings)."""
     def write(tmp: Path) -> PackResult:
         con = store.con.cursor()
         try:
-            return render_into(con, tmp)
+            with queries.settings(con, **queries.small_store_settings(con)):
+                return render_into(con, tmp)
         finally:
             con.close()
 

@@ -4,7 +4,9 @@ The statement is assembled here rather than kept in queries/ because its column 
 file's feed template. Only our own column names and list indices enter the SQL text; every key,
 JSON path, regex and time zone taken from the file or the user is a bound parameter.
 
-Stages over the registered batch `_zs_batch(line BIGINT, text VARCHAR)`:
+Stages over the registered batch `_zs_batch(line BIGINT, text VARCHAR)` (and the columns
+zscaler_batch.split adds: a quoted CSV line's INSIDE_QUOTES, a JSON line's quote count `qb`, the
+kv / LEEF / CEF template lines' Polars split):
   v      the values of the plan's keys, a VARCHAR list aligned with plan.keys
   raw    one VARCHAR per canonical column: placeholders -> NULL, %HH / base64 decoded
   typed  TIMESTAMPTZ / BIGINT / INTEGER casts, and `bad`: why a line is refused (NULL = load it)
@@ -25,6 +27,10 @@ from .zscaler_sniff import Plan
 
 BATCH_TABLE = "_zs_batch"        # the registered batch every statement here reads
 HOST_TABLE = "_zs_urls"          # the URLs of rows without a host (host_sql)
+# a quoted CSV / TSV line without its first and last character (strips_quotes): cut by Arrow
+# (zscaler_batch.split) in place of the statement's text[2:length(text) - 1], whose character
+# count and copy were 6 % of a CSV ingest's instructions (docs/benchmarks.md, session 15)
+INSIDE_QUOTES = "inside"
 SQL_TYPES = {"ts": "TIMESTAMPTZ", "int": "INTEGER", "big": "BIGINT", "port": "INTEGER"}
 _PLACEHOLDER_MAX = max(len(p) for p in PLACEHOLDERS)
 
@@ -63,7 +69,7 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
         d = "chr(9)" if plan.delim == "\t" else "','"
         if plan.csv_mode == "quoted":
             sep = "'\"' || chr(9) || '\"'" if plan.delim == "\t" else "'\",\"'"
-            v = f"string_split(text[2:length(text) - 1], {sep})"
+            v = f"string_split({INSIDE_QUOTES}, {sep})"      # the line between its outer quotes
         elif plan.csv_mode == "plain":
             v = (f"list_transform(string_split(text, {d}), lambda x: "
                  "CASE WHEN length(x) >= 2 AND starts_with(x, '\"') AND ends_with(x, '\"') "
@@ -122,6 +128,11 @@ def _source_ctes(plan: Plan, layout: dict | None) -> tuple[str, list[str]]:
     exprs = [f"CASE WHEN ok THEN {f'p{positions[k]}' if k in positions else 'NULL::VARCHAR'} "
              f"ELSE vslow[{i + 1}] END" for i, k in enumerate(plan.keys)]
     return cte, exprs
+
+
+def strips_quotes(plan: Plan) -> bool:
+    """Whether the batch SQL reads the column INSIDE_QUOTES (quoted CSV / TSV lines)."""
+    return plan.fmt in ("csv", "tsv") and plan.csv_mode == "quoted"
 
 
 def json_template(plan: Plan) -> JsonLayout | None:

@@ -10,20 +10,26 @@ AIRFLOW_VERSION ?= 3.3.2
 AIRFLOW2_VENV    ?= .venv-airflow-2
 AIRFLOW2_VERSION ?= 2.10.5
 
-.PHONY: demo test test-fast test-airflow test-spark bench cli-docs clean help
+.PHONY: demo test test-fast test-airflow test-spark airflow-venvs install-all bench cli-docs clean help
 
 help:
 	@echo "make demo          set up .venv and run zsaudit end to end on synthetic data"
 	@echo "make test          set up .venv and run every test (unit, property, CLI, PDF, PostgreSQL)"
 	@echo "make test-airflow  run the tests that drive a real Airflow $(AIRFLOW_VERSION) and $(AIRFLOW2_VERSION) scheduler"
 	@echo "make test-spark    run the tests that start a real standalone Spark cluster (needs Java 17)"
+	@echo "make install-all   install everything the three test targets need, at once (what CI does first)"
 	@echo "make bench         run the benchmarks in bench/ (minutes; writes docs/benchmarks.md data)"
 	@echo "make cli-docs      regenerate docs/cli.md from the commands' --help (a test checks it)"
+
+# An editable build of zsaudit rewrites zsaudit.egg-info/ in this tree: builds that may run at
+# once (the Spark extra, the two Airflow venvs; tests/airflow_harness.py takes the same lock)
+# take turns on this lock file, where flock(1) is there.
+EDITABLE_LOCKED := $(if $(shell command -v flock),flock $(CURDIR)/.editable-build.lock)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,postgres,sign]'
+	$(EDITABLE_LOCKED) $(BIN)/python -m pip install --quiet -e '.[test,postgres,sign]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -40,18 +46,26 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -m "not airflow and not spark and not slow" -q -x
 
+# The two Airflow venvs, installed (or found current) at once by tests/airflow_harness.py (uv):
+# mostly downloads and unpacking, which overlap; the target fails if either failed.
+AIRFLOW_HARNESS = ZSAUDIT_AIRFLOW_VENV=$(abspath $(1)) AIRFLOW_VERSION=$(2) $(BIN)/python tests/airflow_harness.py
+
+airflow-venvs: $(STAMP)
+	@$(call AIRFLOW_HARNESS,$(AIRFLOW_VENV),$(AIRFLOW_VERSION)) & one=$$!; \
+	$(call AIRFLOW_HARNESS,$(AIRFLOW2_VENV),$(AIRFLOW2_VERSION)) & two=$$!; \
+	wait $$one; rc1=$$?; wait $$two; rc2=$$?; \
+	test $$rc1 -eq 0 && test $$rc2 -eq 0
+
 # The two Airflow suites run at once: each is CPU-bound (Airflow's imports, scheduler, api-server
-# and task processes) but single-threaded at any moment, so two keep both cores busy; they share nothing (own AIRFLOW_HOME, ports, pytest temp and cache dirs). Their
-# venvs are installed (or found current) first, one after the other. Each suite's output goes to
+# and task processes) but single-threaded at any moment, so two keep both cores mostly busy; they
+# share nothing (own AIRFLOW_HOME, ports, pytest temp and cache dirs). Each suite's output goes to
 # test-artifacts/airflow-<version>.log and is printed whole once both are done; the target fails
 # if either failed.
 AIRFLOW_SUITE = $(TEST_ENV) ZSAUDIT_AIRFLOW_VENV=$(abspath $(1)) AIRFLOW_VERSION=$(2) \
 	$(BIN)/python -m pytest -m airflow -q -o cache_dir=.pytest_cache/airflow-$(2) \
 	> test-artifacts/airflow-$(2).log 2>&1
 
-test-airflow: $(STAMP)
-	ZSAUDIT_AIRFLOW_VENV=$(abspath $(AIRFLOW_VENV)) AIRFLOW_VERSION=$(AIRFLOW_VERSION) $(BIN)/python tests/airflow_harness.py
-	ZSAUDIT_AIRFLOW_VENV=$(abspath $(AIRFLOW2_VENV)) AIRFLOW_VERSION=$(AIRFLOW2_VERSION) $(BIN)/python tests/airflow_harness.py
+test-airflow: airflow-venvs
 	@mkdir -p test-artifacts; \
 	echo "test-airflow: Airflow $(AIRFLOW_VERSION) and $(AIRFLOW2_VERSION) at once (logs: test-artifacts/airflow-*.log)"; \
 	$(call AIRFLOW_SUITE,$(AIRFLOW_VENV),$(AIRFLOW_VERSION)) & one=$$!; \
@@ -64,11 +78,16 @@ test-airflow: $(STAMP)
 # PySpark (the `spark` extra) goes into .venv on first use; the tests start and stop the cluster.
 SPARK_STAMP := $(VENV)/.spark-stamp
 $(SPARK_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,postgres,spark]'
+	$(EDITABLE_LOCKED) $(BIN)/python -m pip install --quiet -e '.[test,postgres,spark]'
 	touch $(SPARK_STAMP)
 
 test-spark: $(SPARK_STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -m spark -q
+
+# Everything the three test targets need, installed at once once .venv is there: the Airflow
+# venvs (uv) and the Spark extra (pip) download and unpack side by side (`make -j` runs them).
+install-all: $(STAMP)
+	$(MAKE) -j2 airflow-venvs $(SPARK_STAMP)
 
 cli-docs: $(STAMP)
 	$(BIN)/python tools/cli_docs.py
@@ -83,4 +102,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_VENV) $(AIRFLOW2_VENV) zsaudit-demo .pytest_cache .hypothesis
+	rm -rf $(VENV) $(AIRFLOW_VENV) $(AIRFLOW2_VENV) zsaudit-demo .pytest_cache .hypothesis .editable-build.lock

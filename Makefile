@@ -22,8 +22,8 @@ help:
 	@echo "make cli-docs      regenerate docs/cli.md from the commands' --help (a test checks it)"
 
 # An editable build of zsaudit rewrites zsaudit.egg-info/ in this tree: builds that may run at
-# once (the Spark extra, the two Airflow venvs; tests/airflow_harness.py takes the same lock)
-# take turns on this lock file, where flock(1) is there.
+# once (.venv's, the two Airflow venvs'; tests/airflow_harness.py takes the same lock) take turns
+# on this lock file, where flock(1) is there.
 EDITABLE_LOCKED := $(if $(shell command -v flock),flock $(CURDIR)/.editable-build.lock)
 
 $(STAMP): pyproject.toml
@@ -76,9 +76,13 @@ test-airflow: airflow-venvs
 	test $$rc1 -eq 0 && test $$rc2 -eq 0
 
 # PySpark (the `spark` extra) goes into .venv on first use; the tests start and stop the cluster.
+# The extra's requirements are read from pyproject.toml and installed alone: zsaudit itself is
+# already there (editable), and no second build of it runs beside the Airflow venvs'.
 SPARK_STAMP := $(VENV)/.spark-stamp
+EXTRA_REQUIREMENTS = $(BIN)/python -c "import tomllib; \
+	print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['$(1)'])"
 $(SPARK_STAMP): $(STAMP)
-	$(EDITABLE_LOCKED) $(BIN)/python -m pip install --quiet -e '.[test,postgres,spark]'
+	$(BIN)/python -m pip install --quiet $$($(call EXTRA_REQUIREMENTS,spark))
 	touch $(SPARK_STAMP)
 
 test-spark: $(SPARK_STAMP)

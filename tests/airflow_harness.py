@@ -94,7 +94,10 @@ def ensure_airflow_venv(venv: Path | None = None) -> Path:
             # the interpreter running the tests: new enough for zsaudit (editable in the venv)
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         install = installer(venv)
-        subprocess.run(install + [f"apache-airflow=={AIRFLOW_VERSION}", "apache-airflow-providers-http"],
+        # uv resolves Airflow with zsaudit's own dependencies (read from pyproject.toml, no build),
+        # so that the build below, which holds the lock, installs zsaudit alone
+        deps = ["-r", str(ROOT / "pyproject.toml")] if install[0].endswith("uv") else []
+        subprocess.run(install + [f"apache-airflow=={AIRFLOW_VERSION}", "apache-airflow-providers-http", *deps],
                        check=True, env=_clean_env())
         with editable_build_lock():
             subprocess.run(install + ["-e", str(ROOT)], check=True, env=_clean_env())
@@ -117,9 +120,9 @@ def installer(venv: Path) -> list[str]:
 @contextlib.contextmanager
 def editable_build_lock():
     """Held while zsaudit is built as an editable install: the build (setuptools) rewrites
-    zsaudit.egg-info/ in the source tree, so two at once (the two Airflow venvs, `make test-spark`'s
-    extra, all installed at once by `make install-all`) could read each other's half-written files.
-    The Makefile takes the same lock with flock(1)."""
+    zsaudit.egg-info/ in the source tree, so two at once (the two Airflow venvs, installed at once
+    by `make airflow-venvs`) could read each other's half-written files. The Makefile takes the
+    same lock with flock(1) for .venv's install."""
     with open(EDITABLE_BUILD_LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield

@@ -202,6 +202,16 @@ def _json_leaves(obj: str, depth: int, prefix: str = "", n: int = 0) -> str:
             f"CASE WHEN json_type({e}.value) = 'OBJECT' AND json_keys({e}.value) <> [] THEN {inner} ELSE {leaf} END))")
 
 
+def nulls_as_list(plan: Plan) -> bool:
+    """Whether build(few_lines=True) differs from build(): kv, LEEF and CEF test each column's value
+    for placeholders, a CASE per column (~15 kB of SQL, half the statement's ~110 ms planning, paid
+    by every batch whatever its size); with few_lines the values are listed and tested by one
+    lambda, as JSON's and CSV's are: planned in half the time, but ~10k instructions a line dearer
+    to run (the list built and taken apart), so only a batch of few lines is worth it (callgrind,
+    docs/benchmarks.md, session 16)."""
+    return not _nulled_per_line(plan)
+
+
 def _nulled_per_line(plan: Plan) -> bool:
     """JSON and CSV/TSV lines are lists of values: their placeholders are nulled once over the
     list (one lambda over all values is cheaper than a test per column); other formats per column."""
@@ -488,10 +498,12 @@ def time_probe(sql: str, plan: Plan) -> str | None:
 
 
 def build(plan: Plan, layout: dict | None = None, first_time: str | None = None,
-          hand_on: bool = True) -> tuple[str, dict]:
+          hand_on: bool = True, few_lines: bool = False) -> tuple[str, dict]:
     """(SQL selecting line, text, typed canonical columns, extra, bad, hand_to) and its parameters.
     `first_time`: a time format the file's event times have, tried before the others. `hand_to`:
-    the table a ZPA LSS record of another loaded type belongs in (`hand_on`; else it is rejected)."""
+    the table a ZPA LSS record of another loaded type belongs in (`hand_on`; else it is rejected).
+    `few_lines`: the statement for a batch of few lines (same rows, same parameters), cheaper to
+    plan and dearer per line (see nulls_as_list)."""
     params: dict = {}
     if plan.fmt == "json":
         params["paths"] = plan.json_paths
@@ -629,13 +641,23 @@ def build(plan: Plan, layout: dict | None = None, first_time: str | None = None,
                  "lambda e: {'k': e[1], 'v': e[2]})") if plan.extra else "[]"
         extra = (f"CASE WHEN late IS NULL OR len(late) = 0 THEN {extra} "
                  f"ELSE to_json(map_from_entries(list_concat({known}, late))) END")
-    ns = ", ".join(f"{_nullify_inline(f'k{i}', kind, generic)} AS {name}" for (i, kind), name in nulled.items())
+    if generic and nulled and few_lines:
+        # one placeholder lambda over a list of the values the columns read, not a test per column
+        slot = {i: n for n, i in enumerate(dict.fromkeys(i for i, _ in nulled), 1)}
+        listed = ", ".join(f"k{i}" for i in slot)
+        ns = ", ".join(f"{_nullify_inline(f'nl[{slot[i]}]', kind, False)} AS {name}"
+                       for (i, kind), name in nulled.items())
+        source = (f"(SELECT *, list_transform([{listed}], lambda x: CASE WHEN {_generic_placeholder('x')} "
+                  "THEN NULL ELSE x END) AS nl FROM k)")
+    else:
+        ns = ", ".join(f"{_nullify_inline(f'k{i}', kind, generic)} AS {name}" for (i, kind), name in nulled.items())
+        source = "k"
     sql = f"""
 WITH {ctes},
 k AS (
     SELECT line, text, drift, nf, {late} AS late, {ks} FROM s
 ), n AS (
-    SELECT *{', ' + ns if ns else ''} FROM k
+    SELECT *{', ' + ns if ns else ''} FROM {source}
 ), r AS (
     SELECT line, text, drift, nf, late, {', '.join(raw_exprs)}, {ev} AS ev FROM n
 ), t AS (

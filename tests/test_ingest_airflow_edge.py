@@ -359,3 +359,16 @@ def test_rest_api_logs_response_is_named_in_the_error(store, tmp_path, body):
         ingest_paths(store, [f])
     assert "REST API task-log response" in str(err.value)
     assert "CSV" not in str(err.value)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_task_logs_load_without_macros_on_the_stores_connection(store, tmp_path, workers):
+    """The log path parses and commits on the workers' cursors (each creates the af_* macros it
+    uses): the store's own connection needs none, so none is created there (~5 ms an ingest)."""
+    task_log(tmp_path).write_text(SUCCESS_2X)
+    task_log(tmp_path, task="u").write_text(SUCCESS_2X.replace("d.t ", "d.u "))
+    results = ingest_paths(store, [tmp_path / "logs"], workers=workers)
+    assert sorted((r.lines_read, r.rows_loaded, r.rows_rejected) for r in results) == [(4, 4, 0)] * 2
+    assert [a[1:6] for a in attempts(store)] == [("t", -1, 1, "worker-1", "success"), ("u", -1, 1, "worker-1", "success")]
+    assert store.con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name LIKE 'af\\_%' ESCAPE '\\'"
+                             ).fetchone() == (0,)

@@ -159,7 +159,8 @@ def ingest_log_files(store, files: list[LogFile], *, tz: str = "UTC", progress: 
     workers = resolve_workers(workers)
     batch_files = batch_files or BATCH_FILES
     con = store.con
-    queries.run(con, "airflow/macros")
+    # (no airflow/macros here: the lines are parsed and committed on the workers' cursors, each
+    # with its own (_cursor); the store's connection only sets and restores the settings)
     files, superseded = _one_file_per_attempt(files)
     batches = [files[i:i + batch_files] for i in range(0, len(files), batch_files)]
     results: list[FileResult] = list(superseded)

@@ -9,6 +9,7 @@ lines, late keys, bad values.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,18 +36,25 @@ def store(tmp_path_factory):
 
 
 def _both(store, lines: list[str], label: str = "feed.log"):
-    """The staged rows of `lines` by the statement for many lines and by the one for few."""
+    """The staged rows of `lines` by the statement for many lines and by the one for few (both
+    over the template lines' Polars split), and by the one a small file runs (Plan.whole_sample:
+    split in SQL only)."""
     plan = zscaler_sniff.sniff(label, lines[:200], fmt="auto")
     cur = store.con.cursor()
+    tab = zscaler_batch.clean(pa.table({"line": pa.array(range(1, len(lines) + 1), pa.int64()),
+                                        "text": pa.array(lines, pa.string())}))
     try:
         statement = zscaler_batch.BatchStatement(cur, plan)
-        tab = zscaler_batch.clean(pa.table({"line": pa.array(range(1, len(lines) + 1), pa.int64()),
-                                            "text": pa.array(lines, pa.string())}))
+        assert zscaler_sql.fast_parts(plan, zscaler_batch._layout(cur, plan))
         split = statement.split(tab)
         out = []
         for sql in (statement.sql, statement.sql_few):
             with queries.registered(cur, {zscaler_sql.BATCH_TABLE: split}):
                 out.append(queries.arrow_table(cur, sql, statement.params))
+        small = zscaler_batch.BatchStatement(cur, replace(plan, whole_sample=True))
+        assert small.split_stages == [] or len(small.split_stages) == 1      # `pre` at most
+        with queries.registered(cur, {zscaler_sql.BATCH_TABLE: small.split(tab)}):
+            out.append(queries.arrow_table(cur, small.sql_for(tab.num_rows), small.params))
         return plan, statement, out
     finally:
         cur.close()
@@ -82,10 +90,10 @@ def test_the_fixtures_hold_kv_and_leef():
 
 @pytest.mark.parametrize("path", FAMILY_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_fixture_files_stage_the_same_rows_either_way(store, path):
-    _, statement, (many, few) = _both(store, _lines(path), path.name)
+    _, statement, (many, few, small) = _both(store, _lines(path), path.name)
     assert statement.sql_few != statement.sql
-    assert few.schema == many.schema
-    assert few.to_pylist() == many.to_pylist()
+    assert few.schema == many.schema == small.schema
+    assert few.to_pylist() == many.to_pylist() == small.to_pylist()
 
 
 def test_a_batch_picks_its_statement_by_its_lines(store):
@@ -116,10 +124,10 @@ def test_odd_values_stage_the_same_rows_either_way(store, table, fmt):
     def check(recs):
         lines = [ln for ln in nss_writer.render_lines(recs, table, fmt) if ln.strip()]
         try:
-            _, statement, (many, few) = _both(store, lines)
+            _, statement, (many, few, small) = _both(store, lines)
         except BadInput:        # lines no feed could be (a tab in a kv value): nothing staged
             return
-        assert few.schema == many.schema
-        assert few.to_pylist() == many.to_pylist()
+        assert few.schema == many.schema == small.schema
+        assert few.to_pylist() == many.to_pylist() == small.to_pylist()
 
     check()

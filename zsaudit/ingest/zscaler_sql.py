@@ -280,7 +280,11 @@ FAST_SPLIT_MAX_PARTS = 256
 
 def fast_parts(plan: Plan, layout: dict | None) -> list[int]:
     """1-based positions of the parts the batch SQL takes from Polars-split columns p<j>
-    (see split_exprs); [] when the plan's lines are split in SQL only."""
+    (see split_exprs); [] when the plan's lines are split in SQL only. A small file's (all its
+    lines sniffed: Plan.whole_sample) are: building and planning the Polars expressions cost it
+    more than they save (~25-40 ms a file, docs/benchmarks.md session 16)."""
+    if plan.whole_sample:
+        return []
     if plan.fmt in ("kv", "cef", "leef") and layout and len(layout["sig"]) <= FAST_SPLIT_MAX_PARTS:
         return sorted({_position(plan, layout, i) for i in _used(plan)} - {None})
     return []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -247,6 +248,13 @@ def test_period_pack_pdf_and_same_bytes(quarter, tmp_path):
 
     text = "".join(page.extract_text() for page in pypdf.PdfReader(first / "audit-pack.pdf").pages)
     assert "SOC 2 Type II evidence: 2026-07" in text and "Finding lifecycle" in text
+    # the lifecycle table's columns are wide enough for its ids and kinds (print.css <col> widths):
+    # none broken across lines
+    page = (first / "index.html").read_text(encoding="utf-8")
+    subjects = set(re.findall(r'<span class="muted">([0-9a-f]{16})</span>', page))
+    kinds = set(re.findall(r"<tr><td>([a-z_]+)<br>", page))
+    assert subjects and "unmapped_identity" in kinds
+    assert sorted(t for t in subjects | kinds if t not in text) == []
 
 
 @pytest.mark.slow

@@ -59,6 +59,21 @@ def cell(value) -> str:
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "\u2026"
 
 
+# Upper bounds of DejaVu Sans advance widths (em) by character class, for text_em.
+_THIN = frozenset("'ijlIJ,. ")                  # <= 0.32 em
+_NARROW = frozenset("/:;\\|f-()[]tr!")            # <= 0.42 em
+_WIDE = frozenset("mwMW@%#&+<=>^~")               # <= 1.0 em; other capitals <= 0.8, the rest <= 0.64
+
+
+def text_em(texts) -> float:
+    """The width of the widest of texts in em of the pack's font (DejaVu Sans), never less than
+    the real width: the PDF sets a label column of this width instead of measuring its cells."""
+    def width(text: str) -> float:
+        return sum(0.32 if ch in _THIN else 0.42 if ch in _NARROW else 1.0 if ch in _WIDE
+                   else 0.8 if ch.isupper() else 0.64 for ch in text)
+    return max((width(str(t)) for t in texts), default=0.0)
+
+
 def env() -> jinja2.Environment:
     global _ENV
     if _ENV is None:
@@ -70,7 +85,7 @@ def env() -> jinja2.Environment:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        e.filters.update(ts=ts, num=num, cell=cell, iso=iso)
+        e.filters.update(ts=ts, num=num, cell=cell, iso=iso, text_em=text_em)
         _ENV = e
     return _ENV
 

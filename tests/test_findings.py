@@ -354,10 +354,17 @@ def exception(expires: str) -> str:
 def test_exception_accepts_until_it_expires(case, expires, status):
     case.identity(IDENTITY + exception(expires))
     case.attempt("billing_daily", "fetch", at(0), at(5))
+    case.attempt("etl_load", "load", at(0), at(5), hostname="worker-2", state="running")   # not evaluable
     case.web(at(1), "jdoe@corp.example", "api.partner.example")
-    case.analyze()
+    summary = case.analyze()
     f = only(case, "unmapped_identity")
     assert f["status"] == status
+    # the summary's counts (one statement: queries/analyze/counts.sql) are the stored rows'
+    assert summary.accepted == (status == "accepted")
+    assert summary.open_by_severity == ({} if status == "accepted" else {f["severity"]: 1})
+    assert summary.findings_by_kind["unmapped_identity"] == 1 and summary.findings == 1
+    stored = case.con.execute("SELECT check_kind, count(*) FROM not_evaluable GROUP BY ALL ORDER BY ALL").fetchall()
+    assert list(summary.not_evaluable_by_check.items()) == stored and len(stored) > 1    # in check order
     if status == "accepted":
         assert (f["exception_approver"], f["exception_ticket"], str(f["exception_expires"])) == (
             "jane.doe@corp.example", "SEC-1", "2026-11-24")
@@ -421,3 +428,21 @@ def test_rule_metadata_is_validated(tmp_path):
         parse_rules(head + text[text.index("[auth]"):], "rules.toml")
     with pytest.raises(BadInput, match="key 'controls'"):
         parse_rules(text.replace('controls = ["CC6.6", "CC6.7"]', "controls = []"), "rules.toml")
+
+
+# -- what an analysis leaves behind ------------------------------------------------------------
+def test_an_analysis_leaves_no_temp_table_and_sizes_the_store_as_store_size_does(case):
+    """The steps' tables are dropped when the analysis ends: the correlator's scratch tables by the
+    correlator (correlate.finish; the analysis' steps drop only what correlation hands on), the
+    rest by the steps. And analyze/period_size.sql, which reads the store's size in the same
+    statement, answers what store/size.sql answers (queries.small_store_settings)."""
+    from zsaudit import queries
+
+    a = case.attempt("billing_daily", "fetch", at(0), at(5))
+    case.hint(a, "api.billing.example", at(1))
+    case.web(at(1), BILLING, "api.billing.example")
+    case.web(at(2), "jdoe@corp.example", "api.partner.example")
+    case.analyze()
+    assert case.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall() == []
+    period = queries.one(case.con, "analyze/period_size", {"since": at(-60), "until": at(60)})
+    assert period[0] == 2 and tuple(period[1:]) == queries.one(case.con, "store/size")

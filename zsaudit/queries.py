@@ -90,9 +90,28 @@ def _code(sql: str) -> str:
     return "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
 
 
-def param_names(sql: str) -> set[str]:
+def param_names(sql: str) -> frozenset[str]:
     """The $params a statement names (outside comments)."""
-    return set(_PARAM.findall(_code(sql)))
+    return _parsed(sql).params
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """What the runner reads off a statement's text, once per text (_parsed): an analysis runs
+    ~75 statements, each bound, checked for `skip when empty` and counted per run; reading them
+    again each time was ~20 ms of regular expressions an analysis (docs/benchmarks.md, session 16)."""
+    params: frozenset[str]
+    skip_when_empty: tuple[str, ...]
+    created: str | None           # the temp table a CREATE ... AS makes (its rows: the cursor's count)
+    writes: tuple[str, ...]       # every table it writes (INSERT, DELETE, UPDATE, CREATE)
+
+
+@lru_cache(maxsize=2048)
+def _parsed(sql: str) -> _Parsed:
+    code = _code(sql)
+    created = _CREATE_AS.match(code)
+    return _Parsed(frozenset(_PARAM.findall(code)), tuple(_SKIP_WHEN_EMPTY.findall(sql)),
+                   created.group(1) if created else None, tuple(_WRITES.findall(code)))
 
 
 def bind(sql: str, params: dict, name: str = "query", *, strict: bool = True) -> dict:
@@ -196,22 +215,21 @@ def run(con, name: str, params: dict | None = None, *, tables: dict | None = Non
                 _count_rows(row_counts, sql, cur)
 
 
-def skip_when_empty(sql: str) -> list[str]:
+def skip_when_empty(sql: str) -> tuple[str, ...]:
     """The tables a statement's `-- skip when empty:` lines name."""
-    return _SKIP_WHEN_EMPTY.findall(sql)
+    return _parsed(sql).skip_when_empty
 
 
 def _count_rows(row_counts: dict[str, int], sql: str, cur) -> None:
     """After `sql` ran: a temp table it created from a query has the rows DuckDB reports; any other
     table it writes (INSERT, DELETE, UPDATE, CREATE without AS) is no longer known."""
-    code = _code(sql)
-    created = _CREATE_AS.match(code)
-    for table in _WRITES.findall(code):
+    parsed = _parsed(sql)
+    for table in parsed.writes:
         row_counts.pop(table, None)
-    if created:
+    if parsed.created:
         row = cur.fetchone()
         if row is not None:
-            row_counts[created.group(1)] = int(row[0])
+            row_counts[parsed.created] = int(row[0])
 
 
 def with_idents(sql: str, idents: dict[str, str] | None) -> str:
@@ -306,17 +324,19 @@ class Steps:
         run(self.con, name, {**self.params, **extra}, tables=tables, stage=stage, row_counts=self.row_counts)
         self._declare(name)
 
-    def adopt(self, step_names) -> None:
-        """Drop, with its own, what these steps (run elsewhere) declare."""
+    def adopt(self, step_names, *, scratch: bool = True) -> None:
+        """Drop, with its own, what these steps (run elsewhere) declare; scratch=False: only what
+        they hand on (whoever ran them dropped their `creates:` already: a DROP is a statement)."""
         for name in step_names:
             h = header(name)
             for table in h.creates + h.hands_on:     # made elsewhere: their rows are not known here
                 self.row_counts.pop(table, None)
-            self._declare(name)
+            self._declare(name, scratch=scratch)
 
-    def _declare(self, name: str) -> None:
+    def _declare(self, name: str, *, scratch: bool = True) -> None:
         h = header(name)
-        self.scratch += [t for t in h.creates if t not in self.scratch]
+        if scratch:
+            self.scratch += [t for t in h.creates if t not in self.scratch]
         self.handed += [t for t in h.hands_on if t not in self.handed]
 
     def drop_scratch(self) -> None:
@@ -366,10 +386,11 @@ def apply_settings(con, **values) -> dict:
     return previous
 
 
-def small_store_settings(con) -> dict:
+def small_store_settings(con, size: tuple | None = None) -> dict:
     """{"disabled_optimizers": every optimizer but filter pushdown} for a store of fewer than
-    SMALL_STORE_ROWS rows in all (the store `con` uses), else {}: settings(con, **these)."""
-    rows, optimizers = one(con, "store/size")
+    SMALL_STORE_ROWS rows in all (the store `con` uses), else {}: settings(con, **these).
+    `size`: the two columns of queries/store/size.sql when the caller read them already."""
+    rows, optimizers = size if size is not None else one(con, "store/size")
     return {"disabled_optimizers": optimizers} if rows < SMALL_STORE_ROWS else {}
 
 

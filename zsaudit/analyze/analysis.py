@@ -112,9 +112,9 @@ def analysis_settings(con, since, until, correlator) -> dict:
     are in its lake, not counted here. Results depend on neither (tests/test_reperformance.py)."""
     if correlator is not None:
         return {}
-    requests = queries.scalar(con, "analyze/period_size", {"since": since or correlate_mod.FAR_PAST,
-                                                           "until": until or correlate_mod.FAR_FUTURE})
-    out = queries.small_store_settings(con)
+    requests, *size = queries.one(con, "analyze/period_size", {"since": since or correlate_mod.FAR_PAST,
+                                                                "until": until or correlate_mod.FAR_FUTURE})
+    out = queries.small_store_settings(con, tuple(size))
     if requests < SMALL_PERIOD_REQUESTS and not os.environ.get("ZSAUDIT_THREADS", "").strip():
         out["threads"] = 1
     return out
@@ -136,8 +136,9 @@ def _analyze(store, imap, rules, since, until, identity_map_path, progress, cove
         counts = correlator(con, imap, since=since, until=until, analysis_id=analysis_id, progress=progress,
                             **({"rule_params": params} if staged else {}))
         # what correlation hands on (_attempts, _attempt_hosts, _attr) and its rule and identity-map
-        # tables: dropped with the detections' when the steps close
-        steps.adopt(correlate_mod.SETUP_STEPS + tuple(queries.names("correlate")))
+        # tables: dropped with the detections' when the steps close (its scratch tables the
+        # correlator dropped itself: correlate.finish)
+        steps.adopt(correlate_mod.SETUP_STEPS + tuple(queries.names("correlate")), scratch=False)
         steps.run("findings/_stage")
         for kind in RUN_ORDER:
             progress.log(f"analyze: {kind}")
@@ -146,14 +147,15 @@ def _analyze(store, imap, rules, since, until, identity_map_path, progress, cove
         steps.run("findings/_not_evaluable")
         progress.log("analyze: finalize")
         steps.run("findings/_finalize")
-        final = queries.rows(con, "analyze/final_counts")
-        by_kind, open_sev, accepted = {}, {}, 0
-        for r in final:
-            by_kind[r["kind"]] = by_kind.get(r["kind"], 0) + r["n"]
-            if r["status"] == "open":
-                open_sev[r["severity"]] = open_sev.get(r["severity"], 0) + r["n"]
-            accepted += r["n"] if r["status"] == "accepted" else 0
-        ne = dict(queries.cursor(con, "analyze/not_evaluable_counts", params).fetchall())
+        by_kind, open_sev, accepted, ne = {}, {}, 0, {}
+        for what, kind, status, severity, n in queries.cursor(con, "analyze/counts", params).fetchall():
+            if what == "not_evaluable":
+                ne[kind] = n
+                continue
+            by_kind[kind] = by_kind.get(kind, 0) + n
+            if status == "open":
+                open_sev[severity] = open_sev.get(severity, 0) + n
+            accepted += n if status == "accepted" else 0
         worker_requests = sum(counts.values())
         queries.run(con, "analyze/record_run", {
             "analysis_id": analysis_id, "period_start": since, "period_end": until,

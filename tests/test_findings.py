@@ -231,6 +231,28 @@ def test_clock_skew_at_session_edges(store, tmp_path):
     assert case.findings("token_gap") == []
 
 
+def test_a_refusal_by_airflows_execution_api_is_no_token_gap_of_that_attempt_only(store, tmp_path):
+    """A refused request to the host an attempt's log calls under /execution/, while that log reports
+    the execution API refusing its token, is Airflow's own token (rules.toml [airflow_token]); the
+    same host refused to another attempt at the same time, whose log reports nothing, is a token_gap.
+    (The logs searched are only those of attempts with a refused request: token_gap.sql.)"""
+    case = Case(store, tmp_path)
+    case.always_authenticated(ETL)
+    a = case.attempt("etl_load", "load", at(0), at(10))
+    case.attempt("etl_load", "load", at(0), at(10), run_id="run2", hostname="worker-2")
+    api = "airflow-api.corp.example"
+    case.con.execute("INSERT INTO task_egress_hints (attempt_id, dag_id, run_id, task_id, map_index, try_number, "
+                     "event_time, url, host, source_line) VALUES (?, 'etl_load', 'run1', 'load', -1, 1, ?, ?, ?, 20)",
+                     [a, at(1), f"http://{api}/execution/task-instances/0198/heartbeat", api])
+    case.con.execute("INSERT INTO airflow_log_lines (attempt_id, log_file, source_line, event_time, level, message) "
+                     "VALUES (?, 'a.log', 30, ?, 'ERROR', 'Invalid auth token')", [a, at(2)])
+    case.web(at(3), ETL, api, code=401)                                                 # attempt a's own token
+    other = case.web(at(3), ETL, api, device="worker-2.corp.example", ip="10.0.0.2", code=401)
+    case.analyze()
+    f = only(case, "token_gap")
+    assert (f["subtype"], f["evidence_ids"]) == ("refused", [other])
+
+
 def test_refusals_for_authentication(case):
     a = case.attempt("billing_daily", "charge", at(0), at(5), state="failed")
     e = case.attempt("etl_load", "sync", at(0), at(5), state="failed", hostname="worker-2")

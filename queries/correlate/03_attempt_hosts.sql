@@ -1,7 +1,6 @@
 -- Outbound hosts each attempt's log named (lower case), minus ignored hosts; hidx numbers the
--- distinct hosts so requests match them by integer.
+-- distinct hosts so requests match them by integer (04_requests reads each host's hidx from here).
 -- reads: task_egress_hints, _attempts, im_ignore_hosts
--- creates: _hosts_dict
 -- hands on: _attempt_hosts
 CREATE OR REPLACE TEMP TABLE _attempt_hosts AS
 SELECT a.aidx, h.attempt_id, lower(h.host) AS host,
@@ -14,5 +13,3 @@ JOIN _attempts a ON a.attempt_id = h.attempt_id
 WHERE h.host IS NOT NULL AND h.host <> ''
   AND NOT EXISTS (SELECT 1 FROM im_ignore_hosts i WHERE lower(h.host) GLOB i.pattern)
 GROUP BY a.aidx, h.attempt_id, lower(h.host);
-
-CREATE OR REPLACE TEMP TABLE _hosts_dict AS SELECT DISTINCT host, hidx FROM _attempt_hosts;

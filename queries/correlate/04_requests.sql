@@ -4,13 +4,15 @@
 -- Keys are integers (widx worker, lidx service-account login, hidx logged host, pk partition; the
 -- request's table as request_kind: 0 zia_web, 1 zpa_user_activity, the code attribution_rows stores)
 -- and the outcome is kept as three flags (rules.toml [auth], [failure]) so the table stays narrow.
--- reads: im_worker_names, im_worker_ips, zia_web, zpa_user_activity, im_logins, _hosts_dict
+-- reads: im_worker_names, im_worker_ips, zia_web, zpa_user_activity, im_logins, _attempt_hosts
 -- creates: _requests
 CREATE OR REPLACE TEMP TABLE _requests AS
 WITH names AS (
     SELECT name, min(widx) AS widx FROM im_worker_names GROUP BY name
 ), ips AS (
     SELECT ip, min(widx) AS widx FROM im_worker_ips GROUP BY ip
+), hosts AS (   -- the logged hosts' numbers (03_attempt_hosts)
+    SELECT DISTINCT host, hidx FROM _attempt_hosts
 ), raw AS (
     SELECT CAST(0 AS UTINYINT) AS request_kind, rid, event_time, nullif(trim(login), '') AS login,
            lower(nullif(device_hostname, '')) AS dev, nullif(client_ip, '') AS ip, location,
@@ -54,4 +56,4 @@ SELECT request_kind, rid, event_time, login, r.host, lidx,
                  OR coalesce(list_contains($auth_reasons, reason), false)
             ELSE coalesce(regexp_matches(internal_reason, $auth_regex), false) END AS refused
 FROM r
-LEFT JOIN _hosts_dict hd ON hd.host = r.host;
+LEFT JOIN hosts hd ON hd.host = r.host;

@@ -9,4 +9,4 @@ FROM _attempts WHERE widx IS NOT NULL
 UNION ALL
 SELECT 1000000 + al.lidx AS pk, a.aidx, a.lo, a.hi + INTERVAL 1 MICROSECOND AS hi_x
 FROM _attempt_logins al JOIN _attempts a ON a.aidx = al.aidx
-WHERE al.lidx IN (SELECT DISTINCT lidx FROM _requests WHERE widx IS NULL);
+WHERE al.lidx IN (SELECT lidx FROM _requests WHERE widx IS NULL);

@@ -2,9 +2,10 @@
 -- then by the hosts their log named; a narrowing that would leave nothing is skipped. The result
 -- depends only on (segment, login, host), so it is computed once per distinct combination.
 -- reads: _asof, _segments, _attempt_logins, _attempt_hosts, _attempts, _requests
--- creates: _choice
 -- hands on: _attr
-CREATE OR REPLACE TEMP TABLE _choice AS
+-- _attr: the request plus its outcome: status, aidx, candidates, via (the rules read it as it is:
+-- no column of it is joined back in later). One statement: the choices (choice) are read once.
+CREATE OR REPLACE TEMP TABLE _attr AS
 WITH keys AS (
     SELECT DISTINCT pk, seg, lidx0, hidx0 FROM _asof WHERE n > 1
 ), c AS (
@@ -33,15 +34,12 @@ WITH keys AS (
     FROM (SELECT pk, seg, lidx0, hidx0, unnest(picked[1:10]) AS aidx FROM p WHERE len(picked) > 1) x
     JOIN _attempts a ON a.aidx = x.aidx
     GROUP BY x.pk, x.seg, x.lidx0, x.hidx0
+), choice AS (
+    SELECT p.pk, p.seg, p.lidx0, p.hidx0, p.via, CAST(len(p.picked) AS INTEGER) AS picked_n,
+           p.picked[1] AS picked_first, amb.candidate_attempts
+    FROM p
+    LEFT JOIN amb ON amb.pk = p.pk AND amb.seg = p.seg AND amb.lidx0 = p.lidx0 AND amb.hidx0 = p.hidx0
 )
-SELECT p.pk, p.seg, p.lidx0, p.hidx0, p.via, CAST(len(p.picked) AS INTEGER) AS picked_n, p.picked[1] AS picked_first,
-       amb.candidate_attempts
-FROM p
-LEFT JOIN amb ON amb.pk = p.pk AND amb.seg = p.seg AND amb.lidx0 = p.lidx0 AND amb.hidx0 = p.hidx0;
-
--- _attr: the request plus its outcome: status, aidx, candidates, via (the rules read it as it is:
--- no column of it is joined back in later).
-CREATE OR REPLACE TEMP TABLE _attr AS
 SELECT q.rn, r.*, q.seg,
        CASE WHEN q.n > 1 THEN ch.picked_n ELSE q.n END AS candidates,
        CASE WHEN q.n = 0 THEN 'unattributed'
@@ -53,7 +51,7 @@ SELECT q.rn, r.*, q.seg,
        ch.candidate_attempts
 FROM _requests r
 JOIN _asof q ON q.rn = r.rowid
-LEFT JOIN _choice ch ON q.n > 1 AND ch.pk = q.pk AND ch.seg = q.seg AND ch.lidx0 = q.lidx0 AND ch.hidx0 = q.hidx0;
+LEFT JOIN choice ch ON q.n > 1 AND ch.pk = q.pk AND ch.seg = q.seg AND ch.lidx0 = q.lidx0 AND ch.hidx0 = q.hidx0;
 
 DROP TABLE IF EXISTS _requests;
 DROP TABLE IF EXISTS _asof;

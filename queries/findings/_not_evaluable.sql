@@ -3,6 +3,8 @@
 -- reads: not_evaluable, findings, _attempts, _attempt_hosts, _token_unknown, _unattributed_rows, _coverage_missing, im_workers
 DELETE FROM not_evaluable WHERE analysis_id = $analysis_id;
 
+-- The attempt checks in one statement: egress_bypass (no host, or no logged host, to check) and
+-- silent_failure (no final state to check).
 INSERT INTO not_evaluable (check_kind, attempt_id, dag_id, run_id, task_id, map_index, try_number, login, reason, analysis_id)
 SELECT 'egress_bypass', a.attempt_id, a.dag_id, a.run_id, a.task_id, a.map_index, a.try_number, NULL,
        CASE WHEN a.worker IS NULL AND coalesce(a.hostname, '') = ''
@@ -14,9 +16,8 @@ SELECT 'egress_bypass', a.attempt_id, a.dag_id, a.run_id, a.task_id, a.map_index
        $analysis_id
 FROM _attempts a
 WHERE a.start_time < $until AND a.end_time >= $since
-  AND (a.worker IS NULL OR a.attempt_id NOT IN (SELECT attempt_id FROM _attempt_hosts));
-
-INSERT INTO not_evaluable (check_kind, attempt_id, dag_id, run_id, task_id, map_index, try_number, login, reason, analysis_id)
+  AND (a.worker IS NULL OR a.attempt_id NOT IN (SELECT attempt_id FROM _attempt_hosts))
+UNION ALL
 SELECT 'silent_failure', a.attempt_id, a.dag_id, a.run_id, a.task_id, a.map_index, a.try_number, NULL,
        CASE WHEN a.state IS NULL OR a.state IN ('', 'unknown', 'none')
                 THEN 'final state unknown (log cut off and no metadata for the attempt)'

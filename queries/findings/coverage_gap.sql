@@ -67,12 +67,12 @@ WITH span AS (
     SELECT source, s, e,
            max(e) OVER (PARTITION BY source ORDER BY s, e ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_e
     FROM _coverage_activity
-), silent AS (
+), silent AS (   -- a stretch shorter than gap_threshold holds no gap (a gap is a part of one)
     SELECT edges.source, coalesce(edges.prev_e, span.s0) AS gap_start, edges.s AS gap_end
-    FROM edges, span WHERE edges.s > coalesce(edges.prev_e, span.s0)
+    FROM edges, span WHERE edges.s - coalesce(edges.prev_e, span.s0) >= $gap_threshold
     UNION ALL
     SELECT edges.source, max(edges.e), min(span.e0)
-    FROM edges, span GROUP BY edges.source HAVING max(edges.e) < min(span.e0)
+    FROM edges, span GROUP BY edges.source HAVING min(span.e0) - max(edges.e) >= $gap_threshold
 ), islands AS (
     SELECT source, min(s) AS s, max(e) AS e
     FROM (SELECT source, s, e,

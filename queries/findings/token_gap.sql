@@ -9,9 +9,9 @@
 -- Setup (from the store): each login's sessions merged into islands. Row stage (wherever _attr is:
 -- each Spark task): the requests in a gap, placed against the islands alone, and the requests of
 -- logins with no status, counted. Group stage (once over all of them: a login's requests come from
--- every worker): the refusals that are Airflow's own, then the gaps as findings.
+-- every worker): the requests less the refusals that are Airflow's own, then the gaps as findings.
 -- reads: zpa_user_status, im_logins, _attempts, airflow_log_lines, task_egress_hints, _attr, zia_web, im_workers, _found
--- creates: _airflow_token_refusals, _token_requests
+-- creates: _token_requests
 -- hands on: _token_islands, _token_rows, _token_unknown
 CREATE OR REPLACE TEMP TABLE _token_islands AS
 WITH st AS (
@@ -66,13 +66,18 @@ WHERE lidx IS NOT NULL AND in_period AND lidx NOT IN (SELECT lidx FROM _token_is
 GROUP BY lidx;
 
 -- stage: group
--- Refusals that are Airflow's own execution-API token, not Zscaler's (rules.toml [airflow_token],
--- docs/findings.md): a refused ZIA request whose URL path has /execution/ (Airflow's Task Execution
--- API), or one to a host the attempt's log addresses under /execution/ while that log reports the
--- execution API refusing its token. They never become token_gap findings.
-CREATE OR REPLACE TEMP TABLE _airflow_token_refusals AS
-WITH scope AS (
-    SELECT attempt_id, aidx FROM _attempts WHERE start_time < $until AND end_time >= $since
+-- The requests of the gaps, less the refusals that are Airflow's own execution-API token, not
+-- Zscaler's (rules.toml [airflow_token], docs/findings.md): a refused ZIA request whose URL path has
+-- /execution/ (Airflow's Task Execution API), or one to a host the attempt's log addresses under
+-- /execution/ while that log reports the execution API refusing its token. They never become
+-- token_gap findings. Only the logs of attempts with a refused request are searched (none on most
+-- nights: the log lines are then not read at all).
+CREATE OR REPLACE TEMP TABLE _token_requests AS
+WITH refused AS (
+    SELECT r.rn, r.rid, r.request_kind, r.aidx, r.host FROM _token_rows r WHERE r.refused
+), scope AS (
+    SELECT attempt_id, aidx FROM _attempts
+    WHERE start_time < $until AND end_time >= $since AND aidx IN (SELECT aidx FROM refused)
 ), failing AS (
     SELECT DISTINCT l.attempt_id FROM airflow_log_lines l
     WHERE l.attempt_id IN (SELECT attempt_id FROM scope)
@@ -81,60 +86,65 @@ WITH scope AS (
     SELECT DISTINCT s.aidx, lower(h.host) AS host
     FROM task_egress_hints h JOIN scope s USING (attempt_id)
     WHERE h.url LIKE '%/execution/%' AND h.attempt_id IN (SELECT attempt_id FROM failing)
-), refused AS (
-    SELECT r.rn, r.rid, r.request_kind, r.aidx, r.host FROM _token_rows r WHERE r.refused
+), airflow_token_refusals AS (
+    SELECT r.rn FROM refused r
+    JOIN zia_web w ON w.rid = r.rid AND r.request_kind = 0   -- a ZIA web request
+    WHERE w.url LIKE '%/execution/%'
+    UNION
+    SELECT r.rn FROM refused r JOIN api_hosts a ON a.aidx = r.aidx AND a.host = r.host
 )
-SELECT r.rn FROM refused r
-JOIN zia_web w ON w.rid = r.rid AND r.request_kind = 0   -- a ZIA web request
-WHERE w.url LIKE '%/execution/%'
-UNION
-SELECT r.rn FROM refused r JOIN api_hosts a ON a.aidx = r.aidx AND a.host = r.host;
-
-CREATE OR REPLACE TEMP TABLE _token_requests AS
 SELECT r.rid, r.event_time, r.login, lower(r.login) AS login_l, r.host, w.worker, a.attempt_id, r.refused,
        r.gap_start, r.gap_end
 FROM _token_rows r
 LEFT JOIN _attempts a ON a.aidx = r.aidx
 LEFT JOIN im_workers w ON w.widx = r.widx
-WHERE r.rn NOT IN (SELECT rn FROM _airflow_token_refusals);
+WHERE r.rn NOT IN (SELECT rn FROM airflow_token_refusals);
 
 -- skip when empty: _token_requests
+-- (a group's attempts and workers as distinct lists, not count(DISTINCT ...): each DISTINCT
+-- aggregate is a hash table of its own, a fixed cost per statement whatever the rows)
 INSERT INTO _found
 SELECT 'token_gap', 'no_session',
        concat_ws('|', 'no_session', g.login_l, coalesce(strftime(g.gap_start AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ'), 'start')),
-       min(g.event_time), CASE WHEN count(DISTINCT g.attempt_id) = 1 THEN min(g.attempt_id) END,
-       CASE WHEN count(DISTINCT g.worker) = 1 THEN min(g.worker) END, min(g.login), top_value(histogram(g.host)), NULL,
-       count(*) || ' request(s) by ' || min(g.login) || ' with no valid token: '
-         || coalesce('last session ended ' || strftime(min(g.gap_start) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ'), 'no earlier session')
-         || ', ' || coalesce('next began ' || strftime(min(g.gap_end) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ'), 'no later session')
-         || '; ' || count(DISTINCT g.attempt_id) || ' attempt(s) hit',
-       list(g.rid ORDER BY g.event_time, g.rid)[1:1000], count(*),
-       min(g.gap_start), min(g.gap_end),
-       list(DISTINCT g.attempt_id ORDER BY g.attempt_id) FILTER (WHERE g.attempt_id IS NOT NULL)
-FROM _token_requests g
-WHERE NOT g.refused
-GROUP BY g.login_l, g.gap_start;
+       g.first_time, CASE WHEN len(g.attempts) = 1 THEN g.attempts[1] END,
+       CASE WHEN len(g.workers) = 1 THEN g.workers[1] END, g.login, g.host, NULL,
+       g.n || ' request(s) by ' || g.login || ' with no valid token: '
+         || coalesce('last session ended ' || strftime(g.gap_start AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ'), 'no earlier session')
+         || ', ' || coalesce('next began ' || strftime(g.gap_end AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ'), 'no later session')
+         || '; ' || len(g.attempts) || ' attempt(s) hit',
+       g.rids, g.n, g.gap_start, g.gap_end, CASE WHEN len(g.attempts) > 0 THEN g.attempts END
+FROM (
+    SELECT login_l, gap_start, min(gap_end) AS gap_end, min(event_time) AS first_time, min(login) AS login,
+           top_value(histogram(host)) AS host, count(*) AS n, list(rid ORDER BY event_time, rid)[1:1000] AS rids,
+           list_sort(list_distinct(list(attempt_id))) AS attempts, list_distinct(list(worker)) AS workers
+    FROM _token_requests
+    WHERE NOT refused
+    GROUP BY login_l, gap_start
+) g;
 
 -- skip when empty: _token_requests
 INSERT INTO _found
 SELECT 'token_gap', 'refused',
-       concat_ws('|', 'refused', key, strftime(min(event_time) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')),
-       min(event_time), CASE WHEN count(DISTINCT attempt_id) = 1 THEN min(attempt_id) END,
-       CASE WHEN count(DISTINCT worker) = 1 THEN min(worker) END, min(login), top_value(histogram(host)), NULL,
-       count(*) || ' request(s) refused by Zscaler for authentication between '
-         || strftime(min(event_time) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') || ' and ' || strftime(max(event_time) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ')
-         || '; ' || count(DISTINCT attempt_id) || ' attempt(s) hit',
-       list(rid ORDER BY event_time, rid)[1:1000], count(*),
-       min(event_time), max(event_time),
-       list(DISTINCT attempt_id ORDER BY attempt_id) FILTER (WHERE attempt_id IS NOT NULL)
+       concat_ws('|', 'refused', g.key, strftime(g.first_time AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')),
+       g.first_time, CASE WHEN len(g.attempts) = 1 THEN g.attempts[1] END,
+       CASE WHEN len(g.workers) = 1 THEN g.workers[1] END, g.login, g.host, NULL,
+       g.n || ' request(s) refused by Zscaler for authentication between '
+         || strftime(g.first_time AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') || ' and ' || strftime(g.last_time AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ')
+         || '; ' || len(g.attempts) || ' attempt(s) hit',
+       g.rids, g.n, g.first_time, g.last_time, CASE WHEN len(g.attempts) > 0 THEN g.attempts END
 FROM (
-    SELECT *, sum(brk) OVER (PARTITION BY key ORDER BY event_time, rid ROWS UNBOUNDED PRECEDING) AS run
+    SELECT key, min(event_time) AS first_time, max(event_time) AS last_time, min(login) AS login,
+           top_value(histogram(host)) AS host, count(*) AS n, list(rid ORDER BY event_time, rid)[1:1000] AS rids,
+           list_sort(list_distinct(list(attempt_id))) AS attempts, list_distinct(list(worker)) AS workers
     FROM (
-        SELECT *, coalesce(login_l, 'w:' || worker) AS key,
-               CASE WHEN event_time - lag(event_time) OVER (PARTITION BY coalesce(login_l, 'w:' || worker)
-                                                            ORDER BY event_time, rid) <= $lifetime
-                    THEN 0 ELSE 1 END AS brk
-        FROM _token_requests WHERE refused
+        SELECT *, sum(brk) OVER (PARTITION BY key ORDER BY event_time, rid ROWS UNBOUNDED PRECEDING) AS run
+        FROM (
+            SELECT *, coalesce(login_l, 'w:' || worker) AS key,
+                   CASE WHEN event_time - lag(event_time) OVER (PARTITION BY coalesce(login_l, 'w:' || worker)
+                                                                ORDER BY event_time, rid) <= $lifetime
+                        THEN 0 ELSE 1 END AS brk
+            FROM _token_requests WHERE refused
+        )
     )
-)
-GROUP BY key, run;
+    GROUP BY key, run
+) g;

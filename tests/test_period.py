@@ -160,19 +160,27 @@ def _csv(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-@pytest.mark.slow
-def test_period_pack_numbers_match_the_truth(quarter, tmp_path):
-    truth = quarter["truth"]
-    # a packs folder with three nightly packs of the period (their manifests are what the pack lists)
-    packs = tmp_path / "packs"
+@pytest.fixture(scope="module")
+def q3_pack(quarter, tmp_path_factory):
+    """The quarter's period pack (no PDF), with a packs folder of three nightly packs of the period
+    (their manifests are what the pack lists): (pack folder, packs folder)."""
+    base = tmp_path_factory.mktemp("q3")
+    packs = base / "packs"
     for d in ("2026-07-01", "2026-08-15", "2026-09-30"):
         (packs / d).mkdir(parents=True)
         (packs / d / "manifest.json").write_text(json.dumps({"format": "zsaudit-pack/1", "files": {}, "night": d}))
-    out = tmp_path / "q3"
+    out = base / "q3"
     result = CliRunner().invoke(main, ["report", "--period", "2026-Q3", "--out", str(out), "--packs", str(packs),
                                        "--no-pdf", "--generated-at", "2026-10-01T06:00:00Z", "--db",
                                        str(quarter["db"]), "--quiet"])
     assert result.exit_code == 0, result.output
+    return out, packs
+
+
+@pytest.mark.slow
+def test_period_pack_numbers_match_the_truth(quarter, q3_pack):
+    truth = quarter["truth"]
+    out, packs = q3_pack
     assert CliRunner().invoke(main, ["verify", str(out), "--quiet"]).exit_code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     seed = manifest["sample"]["seed"]
@@ -232,6 +240,25 @@ def test_period_pack_numbers_match_the_truth(quarter, tmp_path):
     html = (out / "index.html").read_text()
     assert "<svg" in html and "Period sample: 25 nights" in html
     assert listed["2026-08-15"] in html
+
+
+# each table of three or more columns in the browser: its first column's share of the table's width
+_FIRST_COLUMNS = """() => [...document.querySelectorAll('table')].filter(t => t.querySelectorAll('thead th').length >= 3)
+  .map(t => ({head: [...t.querySelectorAll('thead th')].map(th => th.textContent.trim()).join(' | ').slice(0, 80),
+              share: t.querySelector('thead th').getBoundingClientRect().width / t.getBoundingClientRect().width}))"""
+
+
+def test_period_pack_tables_give_their_columns_room_in_the_browser(q3_pack):
+    """The label column of the nightly pack's count tables (70 %) is not the first column of the
+    period pack's week, exception, nightly-pack and file tables: in a browser their other columns
+    (counts, approvers, sha256, descriptions) keep the room."""
+    import browser
+
+    with browser.browser() as b, browser.open_page(b, q3_pack[0] / "index.html", 1400) as (page, _):
+        tables = page.evaluate(_FIRST_COLUMNS)
+    heads = " / ".join(t["head"] for t in tables)
+    assert "Week of" in heads and "Exception" in heads and "manifest.json sha256" in heads, heads
+    assert [t for t in tables if t["share"] > 0.5] == [], tables
 
 
 @pytest.mark.slow

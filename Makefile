@@ -40,8 +40,13 @@ demo: $(STAMP)
 # (~0.1 CPU-s each) and pytest would rewrite every test module in each worker.
 TEST_ENV := PYTHONDONTWRITEBYTECODE=
 
+# Three pytest workers on this 2-core machine: the suite's tests wait on servers, subprocesses and
+# the disk, and a third worker fills those waits (session 16, one interleaved pair at a slow hour:
+# 5m50s / 661 CPU-s against 6m05s / 656 with two; docs/benchmarks.md, "Test suite time").
+TEST_WORKERS ?= 3
+
 test: $(STAMP)
-	$(TEST_ENV) $(BIN)/python -m pytest -m "not airflow and not spark" -n 2 --dist loadfile -q
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not airflow and not spark" -n $(TEST_WORKERS) --dist loadfile -q
 
 test-fast: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -m "not airflow and not spark and not slow" -q -x

@@ -233,3 +233,19 @@ def test_a_kept_instance_starts_the_next_store_from_the_defaults(tmp_path):
         assert queries.settings_now(b.con, keys) == defaults
         # DuckDB's default memory limit is a share of the memory available when it is read
         assert queries.setting(b.con, "memory_limit") != "286.1 MiB"
+
+
+def test_the_memory_limit_comes_back_exactly_after_every_analysis_sized_block(tmp_path):
+    """An analysis, a render and an Airflow ingest each lower memory_limit for their block and put
+    back what current_setting read ("18.8 GiB", one decimal of the bytes): a nightly loop over many
+    periods in one process (test_period's 90, a backfill) must not walk the limit down, in the
+    store or in the next store the process opens on the kept instance."""
+    with Store(tmp_path / "a.duckdb") as a:
+        before = queries.setting(a.con, "memory_limit")
+        for _ in range(5):
+            with queries.settings(a.con, memory_limit="2GB"):
+                assert queries.setting(a.con, "memory_limit") != before
+        assert queries.setting(a.con, "memory_limit") == before
+        queries.apply_settings(a.con, memory_limit="300MB")
+    with Store(tmp_path / "b.duckdb") as b:
+        assert queries.setting(b.con, "memory_limit") == before

@@ -407,8 +407,21 @@ def settings_now(con, keys: list[str]) -> tuple:
     return setting(con, *keys) if len(keys) > 1 else (setting(con, keys[0]),)
 
 
+# DuckDB's own rendering of a memory size ("18.8 GiB"), as current_setting gives it back
+_FORMATTED_MEMORY = re.compile(r"\d+(?:\.\d+)? [KMGTP]iB")
+
+
 def set_option(con, key: str, value) -> None:
-    """SET one DuckDB setting of SETTINGS to a bound value."""
+    """SET one DuckDB setting of SETTINGS to a bound value.
+
+    A memory_limit given back as DuckDB rendered it (restoring what current_setting read) is one
+    decimal short of the bytes it was: SET again, "18.8 GiB" reads back "18.7 GiB", and a process
+    that restores it after every analysis would walk its limit down. When that value is DuckDB's
+    default (the instance's, for a store opened without a limit), RESET gives the exact bytes back."""
     if key not in SETTINGS:
         raise ValueError(f"not a setting zsaudit changes: {key!r}")
+    if key == "memory_limit" and isinstance(value, str) and _FORMATTED_MEMORY.fullmatch(value):
+        con.execute("RESET memory_limit")
+        if setting(con, key) == value:
+            return
     con.execute(f"SET {key} = ?", [value])

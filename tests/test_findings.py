@@ -453,11 +453,11 @@ def test_rule_metadata_is_validated(tmp_path):
 
 
 # -- what an analysis leaves behind ------------------------------------------------------------
-def test_an_analysis_leaves_no_temp_table_and_sizes_the_store_as_store_size_does(case):
+def test_an_analysis_leaves_no_temp_table_and_counts_its_period(case):
     """The steps' tables are dropped when the analysis ends: the correlator's scratch tables by the
     correlator (correlate.finish; the analysis' steps drop only what correlation hands on), the
-    rest by the steps. And analyze/period_size.sql, which reads the store's size in the same
-    statement, answers what store/size.sql answers (queries.small_store_settings)."""
+    rest by the steps. analyze/period_size.sql counts the period's requests (one thread below
+    SMALL_PERIOD_REQUESTS), store/size.sql the store's rows (no optimizers below SMALL_STORE_ROWS)."""
     from zsaudit import queries
 
     a = case.attempt("billing_daily", "fetch", at(0), at(5))
@@ -466,5 +466,5 @@ def test_an_analysis_leaves_no_temp_table_and_sizes_the_store_as_store_size_does
     case.web(at(2), "jdoe@corp.example", "api.partner.example")
     case.analyze()
     assert case.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall() == []
-    period = queries.one(case.con, "analyze/period_size", {"since": at(-60), "until": at(60)})
-    assert period[0] == 2 and tuple(period[1:]) == queries.one(case.con, "store/size")
+    assert queries.scalar(case.con, "analyze/period_size", {"since": at(-60), "until": at(60)}) == 2
+    assert queries.small_store_settings(case.con)["disabled_optimizers"] == queries.one(case.con, "store/size")[1]

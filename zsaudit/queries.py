@@ -386,11 +386,10 @@ def apply_settings(con, **values) -> dict:
     return previous
 
 
-def small_store_settings(con, size: tuple | None = None) -> dict:
+def small_store_settings(con) -> dict:
     """{"disabled_optimizers": every optimizer but filter pushdown} for a store of fewer than
-    SMALL_STORE_ROWS rows in all (the store `con` uses), else {}: settings(con, **these).
-    `size`: the two columns of queries/store/size.sql when the caller read them already."""
-    rows, optimizers = size if size is not None else one(con, "store/size")
+    SMALL_STORE_ROWS rows in all (the store `con` uses), else {}: settings(con, **these)."""
+    rows, optimizers = one(con, "store/size")
     return {"disabled_optimizers": optimizers} if rows < SMALL_STORE_ROWS else {}
 
 

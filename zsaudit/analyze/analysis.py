@@ -112,9 +112,9 @@ def analysis_settings(con, since, until, correlator) -> dict:
     are in its lake, not counted here. Results depend on neither (tests/test_reperformance.py)."""
     if correlator is not None:
         return {}
-    requests, *size = queries.one(con, "analyze/period_size", {"since": since or correlate_mod.FAR_PAST,
-                                                                "until": until or correlate_mod.FAR_FUTURE})
-    out = queries.small_store_settings(con, tuple(size))
+    requests = queries.scalar(con, "analyze/period_size", {"since": since or correlate_mod.FAR_PAST,
+                                                           "until": until or correlate_mod.FAR_FUTURE})
+    out = queries.small_store_settings(con)
     if requests < SMALL_PERIOD_REQUESTS and not os.environ.get("ZSAUDIT_THREADS", "").strip():
         out["threads"] = 1
     return out

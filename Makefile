@@ -41,8 +41,9 @@ demo: $(STAMP)
 TEST_ENV := PYTHONDONTWRITEBYTECODE=
 
 # Three pytest workers on this 2-core machine: the suite's tests wait on servers, subprocesses and
-# the disk, and a third worker fills those waits (session 16, one interleaved pair at a slow hour:
-# 5m50s / 661 CPU-s against 6m05s / 656 with two; docs/benchmarks.md, "Test suite time").
+# the disk, and a third worker fills those waits (session 16, two interleaved pairs: 5m50s / 661
+# CPU-s against 6m05s / 656 with two, 5m29s / 626 against 5m40s / 614; docs/benchmarks.md,
+# "Test suite time").
 TEST_WORKERS ?= 3
 
 test: $(STAMP)

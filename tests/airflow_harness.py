@@ -263,6 +263,10 @@ class AirflowError(RuntimeError):
     pass
 
 
+class AirflowTimeout(AirflowError):
+    """The REST API did not answer within AirflowServer.ANSWER_TIMEOUT (with the server's log tail)."""
+
+
 class AirflowHTTPError(AirflowError):
     """An answer of Airflow's REST API that was not 2xx, with its body and the server's log tail
     (a bare urllib HTTPError says "500 INTERNAL SERVER ERROR" and nothing of why)."""
@@ -446,30 +450,50 @@ class AirflowServer:
     # -- REST API (v2 on Airflow 3, v1 on Airflow 2) ---------------------------------------------
     HEALTH = f"{API}/monitor/health" if AIRFLOW_MAJOR >= 3 else f"{API}/health"
 
-    def _request(self, method: str, path: str, body: dict | None = None, auth: bool = True):
+    # A write waits up to 60 s for SQLite's lock (SQL_ALCHEMY_CONN's timeout) before the server
+    # answers "database is locked": the client waits longer, so that the server's answer comes
+    # first. CI once saw a trigger unanswered after 30 s while three suites shared two cores.
+    ANSWER_TIMEOUT = 90.0
+    # Methods a late or failed answer lets us send again: reading, and setting a field to a value.
+    _REPEATABLE = frozenset({"GET", "PATCH"})
+
+    def _request(self, method: str, path: str, body: dict | None = None, auth: bool = True,
+                 attempts: int | None = None):
+        """One REST call; a GET or PATCH is sent again after a timeout or a 5xx (a loaded server's
+        transient failure), anything else is sent once (see trigger for a POST that is made safe)."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(f"{self.api}{path}", data=data, method=method)
         req.add_header("Content-Type", "application/json")
         if auth:
             req.add_header("Authorization", self.authorization())
-        for attempt in range(3):
+        attempts = attempts or (3 if method in self._REPEATABLE else 1)
+        for attempt in range(1, attempts + 1):
             try:
-                with self._opener.open(req, timeout=30) as resp:
+                with self._opener.open(req, timeout=self.ANSWER_TIMEOUT) as resp:
                     return json.loads(resp.read() or b"null")
             except urllib.error.HTTPError as exc:
                 answer = exc.read().decode("utf-8", "replace")[:3000]
-                if method == "GET" and exc.code >= 500 and attempt < 2:
-                    time.sleep(2 * (attempt + 1))   # a loaded server's transient error: GETs are safe to repeat
+                if exc.code >= 500 and attempt < attempts:
+                    time.sleep(2 * attempt)
                     continue
                 raise AirflowHTTPError(exc.code, f"{method} {path} answered {exc.code} {exc.reason}:\n{answer}\n"
                                              f"--- {self.COMPONENTS[0]} (tail) ---\n{self.tail(self.COMPONENTS[0])}"
                                        ) from exc
+            except (TimeoutError, urllib.error.URLError) as exc:
+                timed_out = isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError)
+                if not timed_out:
+                    raise
+                if attempt < attempts:
+                    continue
+                raise AirflowTimeout(f"{method} {path}: no answer within {self.ANSWER_TIMEOUT:.0f}s "
+                                     f"({attempts} attempt(s))\n--- {self.COMPONENTS[0]} (tail) ---\n"
+                                     f"{self.tail(self.COMPONENTS[0])}") from exc
 
     def _health_ok(self) -> bool:
         try:
             self._request("GET", self.HEALTH, auth=False)
             return True
-        except (AirflowHTTPError, urllib.error.URLError, ConnectionError, OSError):
+        except (AirflowError, urllib.error.URLError, ConnectionError, OSError):
             return False
 
     def authorization(self) -> str:
@@ -481,8 +505,8 @@ class AirflowServer:
 
     def token(self) -> str:
         if self._token is None:
-            answer = self._request("POST", "/auth/token",
-                                   {"username": "admin", "password": "zsaudit-test"}, auth=False)
+            answer = self._request("POST", "/auth/token",   # a new token each time: safe to repeat
+                                   {"username": "admin", "password": "zsaudit-test"}, auth=False, attempts=3)
             self._token = answer["access_token"]
         return self._token
 
@@ -528,10 +552,32 @@ class AirflowServer:
 
     def trigger(self, dag_id: str, run_id: str, *, logical_date: str,
                 data_interval: tuple[str, str] | None = None, conf: dict | None = None) -> str:
+        """Create the run; sent again after a timeout or a 5xx only when the run does not exist, so
+        that a late answer never triggers it twice (the retry's 409 then means our first POST won)."""
         body = {"dag_run_id": run_id, "logical_date": logical_date, "conf": conf or {}}
         if data_interval:
             body["data_interval_start"], body["data_interval_end"] = data_interval
-        return self._request("POST", f"{API}/dags/{dag_id}/dagRuns", body)["dag_run_id"]
+        for attempt in range(1, 4):
+            try:
+                return self._request("POST", f"{API}/dags/{dag_id}/dagRuns", body)["dag_run_id"]
+            except AirflowError as exc:
+                unanswered = isinstance(exc, AirflowTimeout) or (isinstance(exc, AirflowHTTPError) and exc.code >= 500)
+                if attempt > 1 and isinstance(exc, AirflowHTTPError) and exc.code == 409 and self._run_exists(dag_id, run_id):
+                    return run_id
+                if not unanswered or attempt == 3:
+                    raise
+            if self._run_exists(dag_id, run_id):
+                return run_id
+        raise AssertionError("unreachable")
+
+    def _run_exists(self, dag_id: str, run_id: str) -> bool:
+        try:
+            self.get(f"{API}/dags/{dag_id}/dagRuns/{run_id}")
+            return True
+        except AirflowHTTPError as exc:
+            if exc.code == 404:
+                return False
+            raise
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 240) -> str:
         def ended():

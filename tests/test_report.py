@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -220,6 +221,25 @@ def test_criteria_sections_with_population_and_seeded_sample(pack, analysed):
     assert f"seed {seed}" in section
 
 
+def test_each_criterion_lists_its_own_open_findings(pack, analysed):
+    """Under each criterion, its open findings in the store's order (most severe first, then time and
+    id; top 10): one query for all the criteria (report/findings_for_controls) gives each its own."""
+    from zsaudit.analyze.rules import SEVERITY_ORDER
+    store, _, _ = analysed
+    html = (pack.out_dir / "index.html").read_text(encoding="utf-8")
+    shown = {}
+    for section in html.split('<section class="criterion">')[1:]:
+        control = re.search(r'<h3 id="[^"]+">(\S+) ', section).group(1)
+        table = re.search(r'<table class="findings">.*?</table>', section.split("</section>")[0], re.S)
+        shown[control] = re.findall(r'<tr>\n<td><span class="tok">([^<]+)</span>', table.group(0)) if table else []
+    expected = {control: [r[0] for r in store.con.execute(
+        "SELECT finding_id FROM findings WHERE list_contains(controls, ?) AND status <> 'accepted' "
+        "ORDER BY list_position(?, severity) NULLS LAST, event_time NULLS FIRST, finding_id LIMIT 10",
+        [control, list(SEVERITY_ORDER)]).fetchall()] for control in shown}
+    assert shown == expected
+    assert len({tuple(v) for v in shown.values() if v}) >= 3      # the criteria's lists differ
+
+
 def test_evidence_row_counts_are_full_populations(pack, analysed):
     store, expected, _ = analysed
     def rows(name):
@@ -311,6 +331,87 @@ def test_a_small_store_renders_without_optimizers_and_the_same_pack_with_them(an
     assert [f for f in small.files if (small.out_dir / f).read_bytes() != (large.out_dir / f).read_bytes()] == []
 
 
+def test_a_nights_evidence_is_written_in_one_thread_and_as_the_sliced_writer_writes_it(analysed, tmp_path,
+                                                                                          monkeypatch):
+    """A population of one time slice is written without writer threads (evidence._write_one); cut
+    into slices of one request hour each (the threaded writer of a large month), the CSV files have
+    the same bytes and the Parquet files the same rows (a row group per slice)."""
+    from zsaudit.report import evidence
+    store, _, _ = analysed
+
+    class NoThreads:
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("a one-slice population started writer threads")
+
+    with monkeypatch.context() as m:
+        m.setattr(evidence, "ThreadPoolExecutor", NoThreads)
+        one = render(store, tmp_path / "one", generated_at=GENERATED_AT, pdf=False)
+    monkeypatch.setattr(evidence, "SLICE_ROWS", 1)
+    real, slices = evidence.time_slices, []
+    monkeypatch.setattr(evidence, "time_slices", lambda run: slices.append(real(run)) or slices[-1])
+    sliced = render(store, tmp_path / "sliced", generated_at=GENERATED_AT, pdf=False)
+    assert len(slices[0]) > 3
+    names = [f for f in one.files if f.startswith("evidence/")]
+    assert len(names) == 2 * len(EVIDENCE)
+    assert [f for f in names if f.endswith(".csv")
+            and (one.out_dir / f).read_bytes() != (sliced.out_dir / f).read_bytes()] == []
+    assert [f for f in names if f.endswith(".parquet")
+            and not pq.read_table(one.out_dir / f).equals(pq.read_table(sliced.out_dir / f))] == []
+
+
+def test_evidence_writer_does_not_import_pandas(tmp_path):
+    """pa.array() and pa.scalar() import pandas when it is installed (~0.5 CPU-s a `zsaudit report`
+    process); the evidence writer builds its Arrow values without them."""
+    pytest.importorskip("pandas")
+    code = ("import sys, duckdb\n"
+            "from zsaudit.report import evidence\n"
+            "t = duckdb.connect().execute(\"SELECT '=1+1' AS a, 'ok' AS b, NULL::VARCHAR AS c\").to_arrow_table()\n"
+            "assert evidence.neutralize(t).to_pylist() == [{'a': \"'=1+1\", 'b': 'ok', 'c': None}]\n"
+            "assert 'pandas' not in sys.modules, 'pandas imported'\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+
+
+def test_a_render_reads_the_period_once_and_lists_the_queries_of_its_empty_sections(analysed, pack):
+    """One Runner a render (the period's macros made once); the module store's sections that an
+    empty night skips ran and show the store's rows (test_pdf_numbers_match_the_store)."""
+    from zsaudit.report import context
+    store, _, _ = analysed
+    ran = {"report/findings_accepted", "report/field_drift", "report/rejects_by_reason", "report/recordid_jumps_top",
+           "report/coverage_gaps_top", "report/findings_for_controls", "report/findings_open",
+           "report/findings_per_control", "report/chart_findings_per_day"}
+    assert ran <= set(pack.query_seconds)
+    opened = []
+    real = context.Runner.__init__
+
+    def spy(self, *args, **kwargs):
+        opened.append(1)
+        real(self, *args, **kwargs)
+
+    context.Runner.__init__ = spy
+    try:
+        render(store, store.path.parent / "once", generated_at=GENERATED_AT, pdf=False)
+    finally:
+        context.Runner.__init__ = real
+    assert opened == [1]
+
+
+def test_identity_info_reads_the_latest_analysis_of_the_period(tmp_path):
+    """identity_info takes report/analysis_runs' rows (latest first), not a query of its own."""
+    from zsaudit.report.context import identity_info
+    path = tmp_path / "identity.toml"
+    path.write_text(report_data.IDENTITY_TOML)
+    import hashlib
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    runs = [{"identity_map_path": str(path), "identity_map_sha256": sha},
+            {"identity_map_path": "/elsewhere.toml", "identity_map_sha256": "0" * 64}]
+    info = identity_info(runs, None)
+    assert (info["path"], info["sha256"], info["recorded_sha256"], info["note"]) == (str(path), sha, sha, None)
+    changed = identity_info([{**runs[0], "identity_map_sha256": "1" * 64}], path)
+    assert "changed since the analysis" in changed["note"]
+    assert identity_info([], None)["note"] == "No analysis covers this period and no identity map was given."
+
+
 def test_rerender_into_an_earlier_pack_replaces_it(analysed, pack, tmp_path):
     store, _, _ = analysed
     out = tmp_path / "pack"
@@ -357,6 +458,11 @@ def test_empty_store_is_refused_until_analysed_then_reads_not_tested(tmp_path):
     assert result.status["label"] == "Deviations found"
     assert "source missing for part of the period: airflow_tasklog, zia_web" in result.status["text"]
     assert result.counts["requests"] == 0
+    # sections an earlier query counted empty: listed among the pack's queries, not run
+    skipped = {"report/findings_accepted", "report/field_drift",
+               "report/rejects_by_reason", "report/recordid_jumps_top"}
+    assert not skipped & set(result.query_seconds)
+    assert skipped <= set(json.loads((result.out_dir / "manifest.json").read_text())["queries"])
 
 
 # -- CLI -------------------------------------------------------------------------------------------

@@ -200,10 +200,11 @@ def _render_pack(store, con, out_dir: Path, *, since, until, pdf, generated_at, 
     evidence_files = evidence.export(run, out_dir / "evidence", progress)
     n_ocsf = ocsf.write(run, out_dir / "findings.ocsf.json", generated)
     progress.log(f"report: findings.ocsf.json: {n_ocsf} events")
-    identity = context.identity_info(con, period, identity_map_path)
-    ctx = context.gather(con, period, generated_at=generated, seed=seed, top_n=top_n,
-                         sample_size=sample_size, identity=identity, log=log, evidence_dir=out_dir / "evidence",
-                         controls=controls)
+    analysis_runs = run.rows("report/analysis_runs")
+    identity = context.identity_info(analysis_runs, identity_map_path)
+    ctx = context.gather(run, generated_at=generated, seed=seed, top_n=top_n, sample_size=sample_size,
+                         identity=identity, analysis_runs=analysis_runs, evidence_dir=out_dir / "evidence",
+                         evidence_rows={e.name: e.rows for e in evidence_files}, controls=controls)
     progress.log("report: numbers gathered")
     ctx["evidence"] = evidence_files
     ctx["ocsf_events"] = n_ocsf

@@ -94,6 +94,15 @@ class Runner:
         rows = self.rows(name, **extra)
         return rows[0] if rows else {}
 
+    def rows_unless(self, empty: bool, name: str, **extra) -> list[dict]:
+        """rows(name), or no rows without running it when `empty`: an earlier query of the pack
+        already counted its population as empty (each caller says which). The query is still
+        listed among the pack's queries, as the number it shows (none) comes from it."""
+        if empty:
+            self.log.note(name)
+            return []
+        return self.rows(name, **extra)
+
 
 def stored_period(con):
     """The report's default period (timeutil.resolve_period's `fill`): the ends not given are those
@@ -127,9 +136,12 @@ def load_criteria() -> list[dict]:
         return tomllib.load(fh)["criterion"]
 
 
-def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int, sample_size: int,
-           identity: dict, log: QueryLog, evidence_dir: Path, controls: dict | None = None) -> dict:
-    run = Runner(con, period, log)
+def gather(run: Runner, *, generated_at: datetime, seed: int, top_n: int, sample_size: int, identity: dict,
+           analysis_runs: list[dict], evidence_dir: Path, evidence_rows: dict[str, int],
+           controls: dict | None = None) -> dict:
+    """The pack's numbers. analysis_runs: report/analysis_runs' rows (identity_info read them
+    first); evidence_rows: the rows of each file evidence.export wrote into evidence_dir, by name."""
+    period = run.period
     ctx: dict = {
         "tool_version": __version__,
         "generated_at": generated_at,
@@ -163,14 +175,22 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
     totals = {k: sum(r[k] for r in kinds) for k in (*SEVERITY_ORDER, "open", "accepted", "total")}
     ctx["findings_by_kind"] = kinds
     ctx["findings_totals"] = totals
-    ctx["analysis_runs"] = run.rows("report/analysis_runs")
+    ctx["analysis_runs"] = analysis_runs
+    no_findings = not totals["total"]
 
     # -- criteria -----------------------------------------------------------------------------
     not_evaluable = run.rows("report/not_evaluable", limit=ALL_ROWS)
-    per_control = {r["control"]: r for r in run.rows("report/findings_per_control")}
+    per_control = {r["control"]: r for r in run.rows_unless(no_findings, "report/findings_per_control")}
     run.rows("report/sample_findings")        # the macros the test sheets (cc*_sample) use
+    specs = load_criteria()
+    # the criteria's open findings (top of each) in one query, for the criteria that have any
+    deviating = [spec["id"] for spec in specs if per_control.get(spec["id"], {}).get("open")]
+    top_findings: dict[str, list[dict]] = {control: [] for control in deviating}
+    for row in run.rows_unless(not deviating, "report/findings_for_controls", controls=deviating,
+                               limit=min(top_n, CRITERION_TOP)):
+        top_findings[row.pop("control")].append(row)
     criteria = []
-    for spec in load_criteria():
+    for spec in specs:
         facts = run.rows(spec["summary"])
         sample = run.rows(spec["sample"], seed=str(seed), n=sample_size)
         counts = per_control.get(spec["id"], {"open": 0, "accepted": 0, "kinds": ""})
@@ -184,8 +204,7 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
             "open": counts["open"],
             "accepted": counts["accepted"],
             "kinds": counts["kinds"] or "",
-            "top_findings": run.rows("report/findings_for_control", control=spec["id"],
-                                     limit=min(top_n, CRITERION_TOP)),
+            "top_findings": top_findings.get(spec["id"], []),
             "sample": sample,
             "sample_columns": [c for c in (sample[0].keys() if sample else []) if c not in RECORD_FIXED],
             "sample_results": results,
@@ -198,8 +217,11 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
     run.rows("report/ledger_checks")          # the per-file checks both queries below read
     ledger_totals = run.rows("report/ledger_totals")
     files = run.rows("report/ledger_files", limit=top_n * 4)
-    gaps = run.rows("report/coverage_gaps_top", limit=top_n, evidence=str(evidence_dir / "coverage_gaps.parquet"))
-    jumps = run.rows("report/recordid_jumps_top", limit=top_n, evidence=str(evidence_dir / "recordid_jumps.parquet"))
+    # the top-N of an evidence file, or of its rejects: none when the file has no rows
+    gaps = run.rows_unless(not evidence_rows["coverage_gaps"], "report/coverage_gaps_top", limit=top_n,
+                           evidence=str(evidence_dir / "coverage_gaps.parquet"))
+    jumps = run.rows_unless(not evidence_rows["recordid_jumps"], "report/recordid_jumps_top", limit=top_n,
+                            evidence=str(evidence_dir / "recordid_jumps.parquet"))
     ctx["completeness"] = {
         "totals": ledger_totals,
         "files": files,
@@ -217,22 +239,24 @@ def gather(con, period: Period, *, generated_at: datetime, seed: int, top_n: int
         "jumps": jumps,
         "jumps_total": jumps[0]["total_jumps"] if jumps else 0,
         "ids_missing": int(jumps[0]["total_missing"]) if jumps else 0,
-        "drift": run.rows("report/field_drift", limit=top_n),
-        "rejects": run.rows("report/rejects_by_reason", limit=top_n),
+        "drift": run.rows_unless(not sum(t["drifted"] for t in ledger_totals), "report/field_drift", limit=top_n),
+        "rejects": run.rows_unless(not evidence_rows["rejects"], "report/rejects_by_reason", limit=top_n),
     }
     ctx["not_evaluable"] = not_evaluable[:top_n]
     ctx["overall"] = overall_status(ctx["criteria"], ctx["completeness"]["gaps"], totals["open"],
                                    identity.get("warnings") or [])
 
     # -- findings -------------------------------------------------------------------------------
-    ctx["open_findings"] = run.rows("report/findings_open", limit=top_n)
-    ctx["accepted_findings"] = run.rows("report/findings_accepted", limit=top_n)
+    # none open when every finding of the period is accepted (a status other than those two is open)
+    ctx["open_findings"] = run.rows_unless(totals["total"] == totals["accepted"], "report/findings_open", limit=top_n)
+    ctx["accepted_findings"] = run.rows_unless(not totals["accepted"], "report/findings_accepted", limit=top_n)
 
     # -- charts ---------------------------------------------------------------------------------
     bucket = "hour" if period.hours <= 72 else "day"
     ctx["charts"] = {
         "requests": charts.requests_per_hour(run.rows("report/chart_requests_per_hour"), period),
-        "findings": charts.findings_over_time(run.rows("report/chart_findings_per_day", bucket=bucket), period, bucket),
+        "findings": charts.findings_over_time(
+            run.rows_unless(no_findings, "report/chart_findings_per_day", bucket=bucket), period, bucket),
         "attribution": charts.attribution(coverage, run.rows("report/chart_attribution_per_day", bucket=bucket),
                                           period, bucket),
     }
@@ -317,15 +341,13 @@ def _share(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%"
 
 
-def identity_info(con, period: Period, identity_map_path) -> dict:
-    """The identity map behind the analysis: given explicitly, or as recorded by the analysis run."""
+def identity_info(analysis_runs: list[dict], identity_map_path) -> dict:
+    """The identity map behind the analysis: given explicitly, or as recorded by the latest of the
+    period's analysis runs (report/analysis_runs' rows, latest first)."""
     recorded = None
-    rows = con.execute(
-        queries.load("report/analysis_runs"), {"since": period.since, "until": period.until}
-    ).fetchall()
-    row = rows[0] if rows else None
-    if row:
-        recorded = {"path": row[3], "sha256": row[4]}
+    if analysis_runs:
+        row = analysis_runs[0]
+        recorded = {"path": row["identity_map_path"], "sha256": row["identity_map_sha256"]}
     path = Path(identity_map_path) if identity_map_path else (Path(recorded["path"]) if recorded and recorded["path"] else None)
     info = {"path": str(path) if path else None, "sha256": None, "text": None, "note": None,
             "recorded_sha256": recorded["sha256"] if recorded else None, "warnings": []}

@@ -14,6 +14,7 @@ DuckDB computes the next (one for Parquet, one for CSV).
 
 from __future__ import annotations
 
+import array
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .. import queries
 from .context import Runner
 
 EVIDENCE = [
@@ -54,7 +56,14 @@ class EvidenceFile:
     parquet: str
 
 
-FORMULA_FIRST = pa.array(["=", "+", "-", "@", "\t", "\r"])
+def _strings(chars: str) -> pa.Array:
+    """One-character strings as an Arrow array, made from its buffers: pa.array() and pa.scalar()
+    import pandas when it is installed (~0.5 CPU-s, once per process), which nothing here uses."""
+    offsets = array.array("i", range(len(chars) + 1))
+    return pa.StringArray.from_buffers(len(chars), pa.py_buffer(offsets.tobytes()), pa.py_buffer(chars.encode()))
+
+
+FORMULA_FIRST = _strings("=+-@\t\r")
 
 
 def neutralize(table: pa.Table) -> pa.Table:
@@ -64,7 +73,7 @@ def neutralize(table: pa.Table) -> pa.Table:
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             risky = pc.is_in(pc.utf8_slice_codeunits(col, 0, 1), value_set=FORMULA_FIRST)
             if pc.any(risky).as_py():  # the rare case: only then build the quoted text
-                quoted = pc.binary_join_element_wise(pa.scalar("'"), col, pa.scalar(""))
+                quoted = pc.utf8_replace_slice(col, start=0, stop=0, replacement="'")
                 col = pc.if_else(risky, quoted, col)
         columns.append(col)
     return pa.Table.from_arrays(columns, schema=table.schema)
@@ -104,9 +113,12 @@ def export(run: Runner, out_dir: Path, progress, *, populations=EVIDENCE, extra:
 
 def _write(run: Runner, query: str, slices, parquet_path: Path, csv_path: Path, extra: dict | None = None) -> int:
     """Query slice by slice; while DuckDB computes the next slice, one thread writes the last one
-    to Parquet and another to CSV (each writer keeps its own order: one thread each)."""
+    to Parquet and another to CSV (each writer keeps its own order: one thread each). A population
+    of one slice (a night, a small store) is written here, without threads: the same bytes."""
     con = run.con
     text, base = run.bind(query, {"limit": ALL_ROWS, "kind": None, "status": None, **(extra or {})})
+    if len(slices) == 1:
+        return _write_one(con, text, _slice_params(base, *slices[0]), parquet_path, csv_path)
     parquet_writers: list = []
     csv_started: list = []
     rows = 0
@@ -134,12 +146,7 @@ def _write(run: Runner, query: str, slices, parquet_path: Path, csv_path: Path, 
         with ThreadPoolExecutor(max_workers=1) as pq_pool, ThreadPoolExecutor(max_workers=1) as csv_pool:
             pending: list = []
             for lo, hi in slices:
-                params = dict(base)
-                if "since" in params:
-                    params["since"] = lo
-                if "until" in params:
-                    params["until"] = hi
-                table = con.sql(text, params=params).to_arrow_table()
+                table = con.sql(text, params=_slice_params(base, lo, hi)).to_arrow_table()
                 rows += table.num_rows
                 for future in pending:       # at most two slices in memory: this one and the last
                     future.result()
@@ -152,3 +159,24 @@ def _write(run: Runner, query: str, slices, parquet_path: Path, csv_path: Path, 
         writer_con.close()
         part.unlink(missing_ok=True)
     return rows
+
+
+def _slice_params(base: dict, lo: datetime, hi: datetime) -> dict:
+    """The query's parameters for the slice [lo, hi) (a query without since/until ignores it)."""
+    params = dict(base)
+    if "since" in params:
+        params["since"] = lo
+    if "until" in params:
+        params["until"] = hi
+    return params
+
+
+def _write_one(con, text: str, params: dict, parquet_path: Path, csv_path: Path) -> int:
+    """One slice: the rows fetched once (con.execute: the statement bound once, not described
+    first as con.sql does), then its Parquet and CSV files written as _write's threads write them."""
+    table = queries.arrow_table(con, text, params)
+    with pq.ParquetWriter(str(parquet_path), table.schema, compression="zstd") as writer:
+        if table.num_rows:
+            writer.write_table(table, row_group_size=BATCH_ROWS)
+    con.from_arrow(neutralize(table)).write_csv(str(csv_path), header=True)
+    return table.num_rows

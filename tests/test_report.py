@@ -346,6 +346,9 @@ def test_a_nights_evidence_is_written_in_one_thread_and_as_the_sliced_writer_wri
     with monkeypatch.context() as m:
         m.setattr(evidence, "ThreadPoolExecutor", NoThreads)
         one = render(store, tmp_path / "one", generated_at=GENERATED_AT, pdf=False)
+    with monkeypatch.context() as m:     # a large slice: its Parquet file written on a thread
+        m.setattr(evidence, "BATCH_ROWS", 2)
+        large = render(store, tmp_path / "large", generated_at=GENERATED_AT, pdf=False)
     monkeypatch.setattr(evidence, "SLICE_ROWS", 1)
     real, slices = evidence.time_slices, []
     monkeypatch.setattr(evidence, "time_slices", lambda run: slices.append(real(run)) or slices[-1])
@@ -353,10 +356,11 @@ def test_a_nights_evidence_is_written_in_one_thread_and_as_the_sliced_writer_wri
     assert len(slices[0]) > 3
     names = [f for f in one.files if f.startswith("evidence/")]
     assert len(names) == 2 * len(EVIDENCE)
-    assert [f for f in names if f.endswith(".csv")
-            and (one.out_dir / f).read_bytes() != (sliced.out_dir / f).read_bytes()] == []
-    assert [f for f in names if f.endswith(".parquet")
-            and not pq.read_table(one.out_dir / f).equals(pq.read_table(sliced.out_dir / f))] == []
+    for other in (large, sliced):
+        assert [f for f in names if f.endswith(".csv")
+                and (one.out_dir / f).read_bytes() != (other.out_dir / f).read_bytes()] == []
+        assert [f for f in names if f.endswith(".parquet")
+                and not pq.read_table(one.out_dir / f).equals(pq.read_table(other.out_dir / f))] == []
 
 
 def test_evidence_writer_does_not_import_pandas(tmp_path):

@@ -15,7 +15,7 @@ import pytest
 from zsaudit.report import html, pdf
 
 LONG = "x" * 150   # one unbroken value, far wider than its column (cells show 160 characters)
-PAGE = """{% import "_partials.html" as p %}<!DOCTYPE html><html><head><style>
+PAGE = """{% import "_partials.html" as p with context %}<!DOCTYPE html><html><head><style>
 {% include "style.css" %}
 {% include "print.css" %}
 </style></head><body>
@@ -49,7 +49,7 @@ def rendered(tmp_path_factory):
         calls["n"] += 1
         return split(*args, **kwargs)
 
-    source = html.env().from_string(PAGE).render(c=_criterion(), long=LONG)
+    source = html.env().from_string(PAGE).render(c=_criterion(), long=LONG, mode="pdf")
     path = tmp_path_factory.mktemp("print") / "page.pdf"
     preferred.split_first_line = counted
     try:
@@ -104,3 +104,45 @@ def test_record_labels_sit_beside_their_values(rendered):
     assert any(w[3] == "try" for w in words)   # "dag / task / try" whole on its line
     dag = [w for w in words if w[3] in ("dag", "try")]
     assert abs(dag[0][1] - dag[1][1]) < 2
+
+
+def test_the_print_sheet_has_no_box_per_token_or_field():
+    """In the PDF a record is a line per field (label, tab, value), a token plain text with word
+    joiners and a result the class of its cell: no <span> per token, no dt/dd pair of inline
+    blocks per field (each ~1,500 Python calls of WeasyPrint's layout). index.html keeps them."""
+    c = _criterion()
+    for mode, tokens, fields, spans in (("html", 3, 4, 5), ("pdf", 0, 0, 1)):   # (+ the long host's)
+        source = html.env().from_string(PAGE).render(c=c, long=LONG, mode=mode)
+        sheet = source[source.index('<table class="sheet">'):source.index('<table class="facts gaps">')]
+        assert sheet.count('class="tok"') + sheet.count('class="tok small"') == tokens, mode
+        assert (sheet.count("<dd>"), sheet.count("<span")) == (fields, spans), mode
+    assert '<td class="res pass">pass</td>' in sheet and "<div>time\t\u20602026-11-24 02:25:27Z</div>" in sheet
+    assert "<div>login\t\u2060svc\u2060-\u2060etl\u2060@\u2060corp\u2060.\u2060example</div>" in sheet
+
+
+TOKENS = ["svc-etl@corp.example", "abcdef:1063", "zia_web.json:1063", "shard-1.warehouse.example",
+          "SEC-1234", "Jane Doe"]
+
+
+def test_tokens_stay_whole_and_searchable_without_spans(tmp_path):
+    """A line may break after a hyphen or between "abcdef:" and "1063"; the word joiners keep each
+    token whole in a column too narrow for it (where a span of white-space: nowrap did), and leave
+    no trace in the PDF's text (an auditor searches and copies ids)."""
+    cells = "".join(f"<tr><td>x {{{{ p.tok({t!r}) }}}} y</td></tr>" for t in TOKENS)
+    page = ('{% import "_partials.html" as p with context %}<!DOCTYPE html><html><body>'
+            '<table style="width: 1mm; font-size: 9pt; overflow-wrap: normal">'
+            f'{cells}</table></body></html>')
+    source = html.env().from_string(page).render(mode="pdf")
+    assert "<span" not in source
+    path = tmp_path / "tokens.pdf"
+    pdf.write(source, path, created=datetime(2026, 11, 25, tzinfo=timezone.utc))
+    text = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
+    assert "\u2060" not in text
+    assert [t for t in TOKENS if not any(t in line for line in text.splitlines())] == []
+
+
+def test_nobreak_leaves_letters_digits_and_long_tokens_alone():
+    assert html.nobreak("abc123") == "abc123"
+    assert html.nobreak("a-b") == "a\u2060-\u2060b"
+    assert html.nobreak("x" * 41) == "x" * 41           # hostile input: may wrap anywhere
+    assert html.field("  two\n lines\t") == "two lines"  # one line of a pre-wrap record

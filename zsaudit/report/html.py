@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 
 import jinja2
@@ -11,6 +12,9 @@ from ..timeutil import iso_z
 
 _ENV: jinja2.Environment | None = None
 MAX_CELL = 160
+LONG_TOKEN = 40          # a token longer than this (hostile input) wraps anywhere rather than stay whole
+WORD_JOINER = "\u2060"
+_JOINED = re.compile(r"[^0-9A-Za-z]")
 
 
 def ts(value) -> str:
@@ -59,6 +63,25 @@ def cell(value) -> str:
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "\u2026"
 
 
+def nobreak(value) -> str:
+    """A token (id, login, host, ticket) as text no line breaks inside: a word joiner (U+2060,
+    invisible; pdftotext and copy leave it out) on each side of every character but a letter or
+    digit, where a line could break otherwise ("svc-|etl", "abcdef:|1063"). The PDF keeps its
+    tokens whole so, instead of an inline box each (a white-space: nowrap <span>, ~1,500 Python
+    calls of WeasyPrint's layout apiece). A longer one than LONG_TOKEN is left breakable."""
+    text = str(value)
+    if len(text) > LONG_TOKEN:
+        return text
+    return _JOINED.sub(lambda m: WORD_JOINER + m.group(0) + WORD_JOINER, text)
+
+
+def field(value, token: bool = False) -> str:
+    """A record's value for the PDF's test sheets, on one line of a white-space: pre-wrap cell
+    (its label, a tab, the value): whitespace runs as one space; a token kept whole (nobreak)."""
+    text = " ".join(cell(value).split())
+    return nobreak(text) if token else text
+
+
 # Upper bounds of DejaVu Sans advance widths (em) by character class, for text_em.
 _THIN = frozenset("'ijlIJ,. ")                  # <= 0.32 em
 _NARROW = frozenset("/:;\\|f-()[]tr!")            # <= 0.42 em
@@ -74,6 +97,11 @@ def text_em(texts) -> float:
     return max((width(str(t)) for t in texts), default=0.0)
 
 
+def shown_in(column: str, rows) -> bool:
+    """Whether some row has a value for column (a test: `columns | select("shown_in", rows)`)."""
+    return any(r.get(column) is not None for r in rows)
+
+
 def env() -> jinja2.Environment:
     global _ENV
     if _ENV is None:
@@ -85,7 +113,8 @@ def env() -> jinja2.Environment:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        e.filters.update(ts=ts, num=num, cell=cell, iso=iso, text_em=text_em)
+        e.filters.update(ts=ts, num=num, cell=cell, iso=iso, text_em=text_em, nobreak=nobreak, field=field)
+        e.tests["shown_in"] = shown_in
         _ENV = e
     return _ENV
 

@@ -57,10 +57,22 @@ CHECKPOINT_THRESHOLD = "64MB"
 DUCKDB_THREADS = 1
 SOURCE_KIND = "airflow_tasklog"
 _LINE_SQL = ["airflow/parse_lines", "airflow/attempt_lines", "airflow/log_attempts"]
-# run on the batch's cursor before its turn, into TEMP staging copies of the store's tables; the
-# lines themselves (the bulk) go from _af_la straight into the store at commit (insert_log_rows)
-_INSERT_SQL = ["airflow/insert_log_rejects", "airflow/insert_log_connections",
-               "airflow/insert_egress_hints", "airflow/insert_log_sources"]
+# The inserts run on the batch's cursor before its turn, into TEMP staging copies of the store's
+# tables; the lines themselves (the bulk) go from _af_la straight into the store at commit
+# (insert_log_rows). Each costs its plan whatever its rows (a tiny batch: ~2-4 ms, the egress
+# scan ~16), so one whose input is empty is left out (_run_line_sql): no reject, connection or
+# file without attempt lines in the batch's counts, or no line that may give an egress hint
+# (checked in Arrow for a batch of at most FEW_LINES lines held in memory: _may_hold_hints).
+FEW_LINES = 4096
+# What a line must hold to give insert_egress_hints.sql a hint (tests/test_ingest_airflow_skips.py
+# checks the SQL still says so): a URL's "://", urllib3's "host='", or a bare host:port as its
+# `bare` CTE finds one, led by one more character, "-": a 2.x record's message (what that CTE
+# reads) may follow its header's "-" with no space; "{taskinstance.py:12}" never leads a match.
+# A line with ESC or CR (cleaned before the scan reads it) must pass the SQL's own prefilter only.
+EGRESS_MARKS = ("://", "host='")
+EGRESS_BARE = (r"(?:^|[\s'" + '"' + r"(=,\[@-])((?:(?:\d{1,3}\.){3}\d{1,3}|localhost|"
+               r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}):\d{1,5})\b")
+EGRESS_PREFILTER = ("://", "port=", r"(?:[A-Za-z0-9]\.[A-Za-z0-9-]+|localhost):\d")
 
 
 @dataclass(slots=True)
@@ -362,6 +374,7 @@ def _parse(pipeline: _Pipeline, staged: _Staged, tz: str, isolate: bool = False)
         p.text = None               # the lines table holds them now
     scratch = _scratch(pipeline)
     in_table = isolate or any(p.streamed for p in todo)
+    hints = in_table or _may_hold_hints(lines)
     try:
         if in_table:
             queries.run(scratch, "airflow/stage_lines", tables={"_af_lines_arrow": lines})
@@ -376,9 +389,8 @@ def _parse(pipeline: _Pipeline, staged: _Staged, tz: str, isolate: bool = False)
         queries.run(scratch, "airflow/stage_files",
                     tables={"_af_files_arrow": files.append_column("n_lines", pa.array(lengths, pa.int64()))})
         if isolate:
-            _reject_failing_lines(scratch, tz)
-        _run_line_sql(scratch, tz)
-        staged.counts = {r[0]: r[1:] for r in queries.cursor(scratch, "airflow/log_file_counts").fetchall()}
+            _reject_failing_lines(scratch, tz, len(todo))
+        staged.counts = _run_line_sql(scratch, tz, len(todo), hints)
         queries.drop(scratch, ["_af_att"])
     finally:
         if in_table:
@@ -387,22 +399,55 @@ def _parse(pipeline: _Pipeline, staged: _Staged, tz: str, isolate: bool = False)
             scratch.unregister("_af_lines")
 
 
-def _run_line_sql(scratch, tz: str) -> None:
+def _run_line_sql(scratch, tz: str, n_files: int, hints: bool = True) -> dict[int, tuple]:
+    """Parse the staged lines into _af_la / _af_att and the staging tables; returns per file
+    (by index) its lines kept, lines rejected, first and last event time. `hints`: whether a line
+    may give an egress hint (False: the scan is left out)."""
     for name in _LINE_SQL:
         queries.run(scratch, name, {"tz": tz})
         if name == "airflow/attempt_lines":
             queries.drop(scratch, ["_af_parsed"])    # _af_la has every column of it
-    queries.run(scratch, "airflow/log_empty_files")
-    for name in _INSERT_SQL:
-        queries.run(scratch, name)
+    counts = {r[0]: r[1:] for r in queries.cursor(scratch, "airflow/log_file_counts").fetchall()}
+    # each left out only where it would insert nothing (FEW_LINES' comment): a file without an
+    # attempt line is what log_empty_files looks for; the counts' WHERE is the inserts' own
+    if any(counts.get(i, (0,))[0] == 0 for i in range(n_files)):
+        queries.run(scratch, "airflow/log_empty_files")
+    if any(c[1] for c in counts.values()):
+        queries.run(scratch, "airflow/insert_log_rejects")
+    if any(c[4] for c in counts.values()):
+        queries.run(scratch, "airflow/insert_log_connections")
+    if hints:
+        queries.run(scratch, "airflow/insert_egress_hints")
+    queries.run(scratch, "airflow/insert_log_sources")
+    return {i: c[:4] for i, c in counts.items()}
 
 
-def _reject_failing_lines(scratch, tz: str) -> None:
+def _may_hold_hints(lines: pa.Table) -> bool:
+    """Whether a line of the batch may give insert_egress_hints.sql a hint (EGRESS_MARKS,
+    EGRESS_BARE; a line with ESC or CR: EGRESS_PREFILTER); a batch of more than FEW_LINES lines
+    is not checked (it almost always has one)."""
+    if lines.num_rows > FEW_LINES:
+        return True
+    raw = lines["raw"]
+    found = [pc.match_substring(raw, mark) for mark in EGRESS_MARKS]
+    found.append(pc.match_substring_regex(raw, EGRESS_BARE))
+    if any(pc.any(f).as_py() for f in found):
+        return True
+    cleaned = pc.or_(pc.match_substring(raw, "\x1b"), pc.match_substring(raw, "\r"))
+    if not pc.any(cleaned).as_py():
+        return False
+    literal, port, pattern = EGRESS_PREFILTER
+    pre = pc.or_(pc.or_(pc.match_substring(raw, literal), pc.match_substring(raw, port)),
+                 pc.match_substring_regex(raw, pattern))
+    return bool(pc.any(pc.and_(cleaned, pre)).as_py())
+
+
+def _reject_failing_lines(scratch, tz: str, n_files: int) -> None:
     """A file alone whose lines make the parsing SQL fail: halve its lines (a view over a range of
     _af_lines_all) down to each line that fails on its own, and mark it a reject with the error;
     the file's other lines then load. A failure no single line explains is left to the caller."""
     try:
-        _run_line_sql(scratch, tz)
+        _run_line_sql(scratch, tz, n_files)
         return
     except Exception:  # noqa: BLE001 - find the lines
         pass
@@ -412,7 +457,7 @@ def _reject_failing_lines(scratch, tz: str) -> None:
     def probe(first: int, last: int) -> None:
         queries.run(scratch, "airflow/probe_lines", {"first": first, "last": last})
         try:
-            _run_line_sql(scratch, tz)
+            _run_line_sql(scratch, tz, n_files)
         except Exception as exc:  # noqa: BLE001
             if first == last:
                 what = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""

@@ -199,6 +199,14 @@ def test_whole_airflow_home_in_one_call(store, af3, tmp_path):
     assert kinds == {"airflow_tasklog", "airflow_metadata_db", "airflow_rest_api", "airflow_ti_csv", "airflow_stdout"}
     assert store.con.execute("SELECT count(*) FROM task_attempts WHERE hostname IS NULL AND state <> 'up_for_retry'"
                              ).fetchall()[0][0] == 0
+    # each attempt's sources: what observed it, sorted, each once (and the scheduler's events)
+    rows = store.con.execute(
+        "SELECT a.sources, list(DISTINCT s.source ORDER BY s.source) FROM task_attempts a "
+        "JOIN task_attempt_sources s USING (attempt_id) GROUP BY a.attempt_id, a.sources").fetchall()
+    assert len(rows) == 42 and any(len(observed) > 2 for _, observed in rows)
+    assert any("scheduler_stdout" in sources for sources, _ in rows)
+    for sources, observed in rows:
+        assert sources == sorted(set(sources)) and set(observed) <= set(sources) <= {*observed, "scheduler_stdout"}
 
 
 def test_same_inputs_twice_is_a_no_op(store, af3):
@@ -240,3 +248,15 @@ def test_synthetic_airflow_output_ingests(store, tmp_path):
         "SELECT count(*), count(*) FILTER (WHERE hostname IS NULL), list(DISTINCT host_source) FROM task_attempts"
     ).fetchall()[0]
     assert n == result.attempts and no_host == 0 and sources == ["rest_api"]
+
+
+def test_the_merge_plans_three_hash_aggregates(store):
+    """merge_attempts.sql's rows in three hash aggregates (each costs ~1 ms however few its rows):
+    a DISTINCT list aggregate cost two more and a join."""
+    import re
+
+    from zsaudit import queries
+
+    store.con.execute("CREATE TEMP TABLE _af_touched (attempt_id VARCHAR)")
+    plan = store.con.execute("EXPLAIN " + queries.statements("airflow/merge_attempts")[1]).fetchall()[0][1]
+    assert len(re.findall(r"hash group by|hash_group_by", plan, re.I)) == 3

@@ -56,7 +56,9 @@ merged AS (
            arg_min(state, (state_rank, state, source)) FILTER (WHERE state_rank IS NOT NULL) AS state,
            arg_min(source, (state_rank, state, source)) FILTER (WHERE state_rank IS NOT NULL) AS state_source,
            arg_min(return_code, (rc_rank, return_code)) FILTER (WHERE return_code IS NOT NULL) AS return_code,
-           list(DISTINCT source ORDER BY source) AS sources
+           -- (source is never NULL) sorted and distinct without a DISTINCT aggregate: that one
+           -- costs two more hash aggregates and a join, ~1 ms each whatever the rows
+           list_sort(list_distinct(list(source))) AS sources
     FROM ranked GROUP BY attempt_id
 ),
 ident AS (

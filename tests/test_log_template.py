@@ -7,6 +7,7 @@ import itertools
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -48,6 +49,19 @@ def test_legacy_template_with_url_encoded_ts():
     assert LEGACY.parse("scheduler/2026-11-25/zsaudit_sample.py.log") is None
 
 
+@pytest.mark.parametrize("run_dir, run_id", [
+    ("run_id=manual__2026-11-25T13%3A38%3A29%2B00%3A00", "manual__2026-11-25T13:38:29+00:00"),
+    ("run_id=a%00b", "a%00b"),        # would be a NUL: the name's own text
+    ("run_id=a%0Ab", "a%0Ab"),        # a newline
+    ("run_id=a%FFb", "a%FFb"),        # not UTF-8
+    ("run_id=50%", "50%"),
+])
+def test_a_percent_encoding_is_decoded_only_into_text(run_dir, run_id):
+    """Found by test_default_template_round_trips_any_identity: run_id "%00" came back a NUL, and
+    a task attempt with a NUL and a newline in its run_id reached the store."""
+    assert DEFAULT.parse(f"dag_id=d/{run_dir}/task_id=t/attempt=1.log")["run_id"] == run_id
+
+
 def test_repeated_field_must_repeat_the_same_value():
     t = compile_template("{{ ti.dag_id }}/{{ ti.task_id }}/{{ ti.dag_id }}-{{ try_number }}.log")
     assert t.parse("a/b/a-1.log") == {"dag_id": "a", "task_id": "b", "try_number": 1}
@@ -61,8 +75,11 @@ def test_unsupported_blocks_are_usage_errors():
         compile_template("{{ ti.dag_id }/x.log")
 
 
+# A segment as Airflow could name it; a "%XX" in a path is read as an encoding (decoded when that
+# gives text: test_a_percent_encoding_is_decoded_only_into_text), so the raw names hold none.
 _seg = st.text(alphabet=st.characters(blacklist_characters="/\\\x00\n\r", blacklist_categories=("Cs",)),
-               min_size=1, max_size=24).filter(lambda s: s.strip() == s and s not in (".", ".."))
+               min_size=1, max_size=24).filter(lambda s: s.strip() == s and s not in (".", "..")
+                                               and unquote(s) == s)
 _ids = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,30}", fullmatch=True)
 
 

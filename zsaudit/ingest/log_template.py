@@ -43,6 +43,21 @@ _ALIASES = {
 _IDENT = re.compile(r"[^0-9A-Za-z_]")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _decoded(value: str) -> str:
+    """A field of a path, percent-decoded: a log tree copied through an object store or a browser
+    carries ":" and "+" as %3A and %2B. Left as written where the decoding would not be text an
+    Airflow identifier can hold (a control character, or bytes that are not UTF-8: "%00", "%0A",
+    "%FF"): those were the name's own characters, not an encoding."""
+    try:
+        text = unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        return value
+    return value if _CONTROL.search(text) and not _CONTROL.search(value) else text
+
+
 @dataclass
 class PathTemplate:
     template: str
@@ -59,7 +74,7 @@ class PathTemplate:
             value = m.group(name)
             if value is None:
                 continue
-            out[name] = unquote(value)
+            out[name] = _decoded(value)
         if "map_index" in out:
             out["map_index"] = int(out["map_index"])
         if "try_number" in out:

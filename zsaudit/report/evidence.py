@@ -130,9 +130,7 @@ def _write(run: Runner, query: str, slices, parquet_path: Path, csv_path: Path, 
     def write_parquet(table: pa.Table) -> None:
         if not parquet_writers:
             parquet_writers.append(pq.ParquetWriter(str(parquet_path), table.schema, compression="zstd"))
-        if table.num_rows:
-            # fixed row-group size: the file's bytes do not depend on how DuckDB chunked the result
-            parquet_writers[0].write_table(table, row_group_size=BATCH_ROWS)
+        _append_parquet(parquet_writers[0], table)
 
     def write_csv(table: pa.Table) -> None:
         first = not csv_started
@@ -147,7 +145,7 @@ def _write(run: Runner, query: str, slices, parquet_path: Path, csv_path: Path, 
         with ThreadPoolExecutor(max_workers=1) as pq_pool, ThreadPoolExecutor(max_workers=1) as csv_pool:
             pending: list = []
             for lo, hi in slices:
-                table = con.sql(text, params=_slice_params(base, lo, hi)).to_arrow_table()
+                table = queries.arrow_table(con, text, _slice_params(base, lo, hi))
                 rows += table.num_rows
                 for future in pending:       # at most two slices in memory: this one and the last
                     future.result()
@@ -160,6 +158,13 @@ def _write(run: Runner, query: str, slices, parquet_path: Path, csv_path: Path, 
         writer_con.close()
         part.unlink(missing_ok=True)
     return rows
+
+
+def _append_parquet(writer: pq.ParquetWriter, table: pa.Table) -> None:
+    """A slice's rows into the population's Parquet file, in row groups of a fixed size: the file's
+    bytes do not depend on how DuckDB chunked the result."""
+    if table.num_rows:
+        writer.write_table(table, row_group_size=BATCH_ROWS)
 
 
 def _slice_params(base: dict, lo: datetime, hi: datetime) -> dict:
@@ -180,8 +185,7 @@ def _write_one(con, text: str, params: dict, parquet_path: Path, csv_path: Path)
 
     def write_parquet() -> None:
         with pq.ParquetWriter(str(parquet_path), table.schema, compression="zstd") as writer:
-            if table.num_rows:
-                writer.write_table(table, row_group_size=BATCH_ROWS)
+            _append_parquet(writer, table)
 
     def write_csv() -> None:
         con.from_arrow(neutralize(table)).write_csv(str(csv_path), header=True)

@@ -115,6 +115,7 @@ def env() -> jinja2.Environment:
         )
         e.filters.update(ts=ts, num=num, cell=cell, iso=iso, text_em=text_em, nobreak=nobreak, field=field)
         e.tests["shown_in"] = shown_in
+        e.globals["long_token"] = LONG_TOKEN   # tok(): the one bound of the span and of nobreak
         _ENV = e
     return _ENV
 

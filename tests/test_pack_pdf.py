@@ -18,6 +18,7 @@ import subprocess
 import zlib
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 from pypdf import PdfReader
@@ -190,3 +191,16 @@ def test_contents_page_leaders_are_few_text_runs(demo_pack):
     assert "Contents" in contents.extract_text()
     runs = len(re.findall(rb"\bTJ\b", contents.get_contents().get_data()))
     assert runs < 1000, runs
+
+
+def test_completeness_checks_say_what_they_checked(demo_pack, text):
+    """The demo's ZIA web records carry recordids: "no jumps" is said of them, with their number
+    (a pack whose records carry none says the check could not run: test_report's empty store)."""
+    store = duckdb.connect(str(demo_pack.parent.parent / "zsaudit.duckdb"), read_only=True)
+    try:
+        ids = store.execute("SELECT count(record_id) FROM zia_web").fetchone()[0]
+    finally:
+        store.close()
+    assert ids > 0
+    assert f"No jumps among the {ids:,} recordids of the period." in " ".join(text.split())
+    assert "No line was rejected." in text and "Not checked" not in text

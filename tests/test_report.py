@@ -470,6 +470,12 @@ def test_empty_store_is_refused_until_analysed_then_reads_not_tested(tmp_path):
     assert result.status["label"] == "Deviations found"
     assert "source missing for part of the period: airflow_tasklog, zia_web" in result.status["text"]
     assert result.counts["requests"] == 0
+    # nothing was read: the completeness checks say they could not run, none of them is green
+    assert "Not checked: no Zscaler web, firewall or DNS record of the period carries a recordid" in html
+    assert "Not checked: no input file covers the period." in html
+    assert "Not checked: no line of the period was read." in html
+    for claim in ("No jumps", "Every file matched its declared feed template", "No line was rejected"):
+        assert claim not in html, claim
     # sections an earlier query counted empty: listed among the pack's queries, not run
     skipped = {"report/findings_accepted", "report/field_drift",
                "report/rejects_by_reason", "report/recordid_jumps_top"}

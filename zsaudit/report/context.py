@@ -239,6 +239,8 @@ def gather(run: Runner, *, generated_at: datetime, seed: int, top_n: int, sample
         "jumps": jumps,
         "jumps_total": jumps[0]["total_jumps"] if jumps else 0,
         "ids_missing": int(jumps[0]["total_missing"]) if jumps else 0,
+        # the recordids the jumps were looked for among (none: "no jumps" would be a claim on no data)
+        "ids_checked": run.one("report/recordid_checked")["ids_checked"],
         "drift": run.rows_unless(not sum(t["drifted"] for t in ledger_totals), "report/field_drift", limit=top_n),
         "rejects": run.rows_unless(not evidence_rows["rejects"], "report/rejects_by_reason", limit=top_n),
     }
